@@ -1,0 +1,217 @@
+/* ganloss C ABI: the stable, exported interface of the library.
+ *
+ * Every symbol the shared library exports is declared here and starts with `ganloss_`.
+ * No function throws; every failure is a ganloss_status_t plus a message retrievable
+ * with ganloss_last_error_message() on the calling thread. The C++ API in ganloss.hpp
+ * is a header-only layer over these functions.
+ */
+#ifndef GANLOSS_GANLOSS_H_
+#define GANLOSS_GANLOSS_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GANLOSS_VERSION_MAJOR 0
+#define GANLOSS_VERSION_MINOR 1
+#define GANLOSS_VERSION_PATCH 0
+#define GANLOSS_STRINGIFY_(x) #x
+#define GANLOSS_STRINGIFY(x) GANLOSS_STRINGIFY_(x)
+#define GANLOSS_VERSION_STRING             \
+  GANLOSS_STRINGIFY(GANLOSS_VERSION_MAJOR) \
+  "." GANLOSS_STRINGIFY(GANLOSS_VERSION_MINOR) "." GANLOSS_STRINGIFY(GANLOSS_VERSION_PATCH)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GANLOSS_API __attribute__((visibility("default")))
+#else
+#define GANLOSS_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Same type as cudaStream_t, declared without the CUDA headers. */
+typedef struct CUstream_st* ganloss_stream_t;
+
+/*! Result of every ganloss_* call. */
+typedef enum ganloss_status {
+  GANLOSS_STATUS_SUCCESS = 0,
+  GANLOSS_STATUS_NULL_POINTER = 1,         /* a required pointer is null */
+  GANLOSS_STATUS_INVALID_SIZE = 2,         /* a count, segment number or stride is out of range */
+  GANLOSS_STATUS_SIZE_OVERFLOW = 3,        /* sizes whose product or extent overflows */
+  GANLOSS_STATUS_INVALID_ENUM = 4,         /* unknown dtype, loss kind, reduction or backend */
+  GANLOSS_STATUS_INVALID_VALUE = 5,        /* a loss parameter or scale is out of its domain */
+  GANLOSS_STATUS_UNSUPPORTED = 6,          /* valid, but not available in this configuration */
+  GANLOSS_STATUS_INVALID_ALIASING = 7,     /* buffers overlap in a way the call cannot honour */
+  GANLOSS_STATUS_MISALIGNED_POINTER = 8,   /* a pointer is not aligned to its element type */
+  GANLOSS_STATUS_WORKSPACE_TOO_SMALL = 9,  /* workspace_bytes below ganloss_workspace_size() */
+  GANLOSS_STATUS_BACKEND_UNAVAILABLE = 10, /* backend not built, or no usable CUDA device */
+  GANLOSS_STATUS_CUDA_ERROR = 11,          /* a CUDA runtime call failed */
+  GANLOSS_STATUS_INTERNAL_ERROR = 12,      /* resource exhaustion or a library defect */
+  GANLOSS_STATUS_INVALID_MEMORY = 13       /* a pointer is not memory the backend can access */
+} ganloss_status_t;
+
+/*! Element type of the logits and, by default, of their gradients. */
+typedef enum ganloss_dtype {
+  GANLOSS_DTYPE_F32 = 0,
+  GANLOSS_DTYPE_F16 = 1,
+  GANLOSS_DTYPE_BF16 = 2
+} ganloss_dtype_t;
+
+/*! Loss kinds; the discriminator's and the generator's are chosen independently. */
+typedef enum ganloss_loss_kind {
+  GANLOSS_LOSS_NONSATURATING = 0, /* logistic: D sp(-r) + sp(f), G sp(-f) */
+  GANLOSS_LOSS_MINIMAX = 1,       /* logistic D as above, saturating G -sp(f) */
+  GANLOSS_LOSS_HINGE = 2,         /* D relu(m_r - r) + relu(m_f + f), G -f */
+  GANLOSS_LOSS_WASSERSTEIN = 3,   /* D -r + f, G -f */
+  GANLOSS_LOSS_LEAST_SQUARES = 4  /* D (r-b)^2/2 + (f-a)^2/2, G (f-c)^2/2 */
+} ganloss_loss_kind_t;
+
+/*! How per-element terms become the per-segment losses and how gradients are normalised. */
+typedef enum ganloss_reduction {
+  GANLOSS_REDUCTION_NONE =
+      0, /* per-element losses; gradients unnormalised; segment outputs hold sums */
+  GANLOSS_REDUCTION_SUM = 1,
+  GANLOSS_REDUCTION_MEAN = 2 /* each term divided by its own element count */
+} ganloss_reduction_t;
+
+/*! Where the call runs; pointers must be device pointers for CUDA, host pointers otherwise. */
+typedef enum ganloss_backend {
+  GANLOSS_BACKEND_CUDA = 0,
+  GANLOSS_BACKEND_CPU = 1,      /* multi-threaded host implementation */
+  GANLOSS_BACKEND_REFERENCE = 2 /* sequential double precision, for checking */
+} ganloss_backend_t;
+
+/*! Parameters of the loss terms. ganloss_problem_init() sets the defaults given here. */
+typedef struct ganloss_loss_params {
+  float real_target;   /* logistic D real term target t (1): t*sp(-r) + (1-t)*sp(r) */
+  float fake_target;   /* logistic D fake term target (0) */
+  float margin_real;   /* hinge m_r (1) */
+  float margin_fake;   /* hinge m_f (1) */
+  float ls_fake_label; /* least squares a (0) */
+  float ls_real_label; /* least squares b (1) */
+  float ls_gen_label;  /* least squares c (1) */
+} ganloss_loss_params_t;
+
+/*! One batched problem: `segments` rows of real and of fake logits.
+ *
+ * Row s of the real logits holds real_count elements starting at element s*real_stride;
+ * likewise for fake. A stride of 0 means dense rows (stride = count). Per-element outputs
+ * (gradients, element losses) use the layout of the input they belong to.
+ */
+typedef struct ganloss_problem {
+  int64_t segments;
+  int64_t real_count; /* real logits per segment; 0 allowed only if no output needs them */
+  int64_t fake_count;
+  int64_t real_stride;
+  int64_t fake_stride;
+  int32_t dtype;     /* ganloss_dtype_t */
+  int32_t d_loss;    /* ganloss_loss_kind_t */
+  int32_t g_loss;    /* ganloss_loss_kind_t */
+  int32_t reduction; /* ganloss_reduction_t */
+  float grad_scale;  /* multiplies every gradient (upstream gradient or loss scale), 1 */
+  ganloss_loss_params_t params;
+} ganloss_problem_t;
+
+/*! Outputs; every pointer may be null, meaning "not wanted".
+ *
+ * Per-segment outputs hold `segments` floats. Gradients have the logits' dtype and layout;
+ * grad_real may be the real pointer itself and one of grad_fake_d / grad_fake_g may be the
+ * fake pointer itself (in-place); no other overlap is allowed. Element losses are float and
+ * use the layout of their input.
+ */
+typedef struct ganloss_outputs {
+  float* d_loss;      /* d_loss_real + d_loss_fake */
+  float* d_loss_real; /* reduced D term over the real logits */
+  float* d_loss_fake; /* reduced D term over the fake logits */
+  float* g_loss;      /* reduced G term over the fake logits */
+  void* grad_real;    /* dL_D / d real */
+  void* grad_fake_d;  /* dL_D / d fake */
+  void* grad_fake_g;  /* dL_G / d fake */
+  float* loss_real;   /* per-element D term of each real logit */
+  float* loss_fake_d; /* per-element D term of each fake logit */
+  float* loss_fake_g; /* per-element G term of each fake logit */
+} ganloss_outputs_t;
+
+/*! How a call runs. ganloss_execution_init() gives the defaults. */
+typedef struct ganloss_execution {
+  int32_t backend;     /* ganloss_backend_t (CUDA) */
+  int32_t cpu_threads; /* CPU backend worker threads; 0 = hardware concurrency */
+  /* CUDA backend, long segments: the kernel keeps one counter per segment in the workspace,
+   * which must be zero when a call starts; every call leaves it zero when it completes. With 0
+   * (the default) each call zeroes it with one cudaMemsetAsync on its stream. Set 1 when the
+   * workspace was zeroed once after allocation and has been used only by ganloss calls since,
+   * to skip that memset. */
+  int32_t workspace_initialized;
+} ganloss_execution_t;
+
+/*! Fills *problem with one dense segment of f32 non-saturating losses, mean reduction and
+ *  the default loss parameters; the caller then sets the counts. */
+GANLOSS_API void ganloss_problem_init(ganloss_problem_t* problem);
+
+/*! Fills *execution with the defaults (CUDA backend, all hardware threads). */
+GANLOSS_API void ganloss_execution_init(ganloss_execution_t* execution);
+
+/*! Zeroes every pointer of *outputs. */
+GANLOSS_API void ganloss_outputs_init(ganloss_outputs_t* outputs);
+
+/*! A fixed English description of a status. Never null. */
+GANLOSS_API const char* ganloss_status_string(ganloss_status_t status);
+
+/*! The message of the last failing call on this thread ("" after a success). The pointer is
+ *  valid until the next ganloss_* call on this thread. */
+GANLOSS_API const char* ganloss_last_error_message(void);
+
+/*! The last CUDA runtime error a ganloss call on this thread observed (a cudaError_t value),
+ *  0 if none. */
+GANLOSS_API int32_t ganloss_last_cuda_error(void);
+
+/*! GANLOSS_STATUS_SUCCESS if `backend` can run here, else BACKEND_UNAVAILABLE with a message
+ *  naming the reason (not built with CUDA, no device, driver too old). */
+GANLOSS_API ganloss_status_t ganloss_backend_available(int32_t backend);
+
+/*! Bytes of workspace a call needs; depends on the problem's shapes and the backend only.
+ *
+ * @param[in]  problem  validated as by ganloss_compute, without pointers
+ * @param[in]  backend  ganloss_backend_t
+ * @param[out] bytes    required size; 0 means the workspace pointer may be null
+ */
+GANLOSS_API ganloss_status_t ganloss_workspace_size(const ganloss_problem_t* problem,
+                                                    int32_t backend, size_t* bytes);
+
+/*! Computes the requested losses and gradients in one pass over the logits.
+ *
+ * No allocation and, for CUDA, no synchronisation: the work is enqueued on `stream` and the
+ * call can be captured into a CUDA graph. Everything is validated before anything is written.
+ *
+ * @param[in]  problem     shapes, dtype, loss kinds, reduction, parameters
+ * @param[in]  real        real logits (may be null when no requested output depends on them)
+ * @param[in]  fake        fake logits (likewise)
+ * @param[out] outputs     where to write; null members are skipped
+ * @param[in]  workspace   at least ganloss_workspace_size() bytes, 16-byte aligned
+ * @param[in]  execution   backend and its options; null means ganloss_execution_init()
+ * @param[in]  stream      CUDA stream (ignored by host backends)
+ *
+ * @code
+ *   ganloss_problem_t p; ganloss_problem_init(&p);
+ *   p.segments = 1; p.real_count = n; p.fake_count = n;
+ *   ganloss_outputs_t o; ganloss_outputs_init(&o);
+ *   o.d_loss = d_loss; o.grad_real = grad_r; o.grad_fake_d = grad_f;
+ *   size_t bytes; ganloss_workspace_size(&p, GANLOSS_BACKEND_CUDA, &bytes);
+ *   ganloss_compute(&p, d_real, d_fake, &o, d_workspace, bytes, NULL, stream);
+ * @endcode
+ */
+GANLOSS_API ganloss_status_t ganloss_compute(const ganloss_problem_t* problem, const void* real,
+                                             const void* fake, const ganloss_outputs_t* outputs,
+                                             void* workspace, size_t workspace_bytes,
+                                             const ganloss_execution_t* execution,
+                                             ganloss_stream_t stream);
+
+/*! "MAJOR.MINOR.PATCH" of the library actually loaded. */
+GANLOSS_API const char* ganloss_version(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* GANLOSS_GANLOSS_H_ */

@@ -1,0 +1,269 @@
+// `ganloss bench`: best-of-R timings of the backends on synthetic logits, as a table or JSON.
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "backend_call.hpp"
+#include "check_cases.hpp"
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "device_info.hpp"
+#include "enum_names.hpp"
+#include "json_writer.hpp"
+#include "options.hpp"
+
+namespace ganloss {
+namespace cli {
+namespace {
+
+constexpr const char kBenchHelp[] =
+    R"(Usage: ganloss bench [options]
+
+Times D and G losses with all three gradients and the four per-segment totals (mean
+reduction, f32, one segment) on synthetic logits, split evenly between real and fake.
+Each time is the best of R calls after one warm-up call: wall time for the host backends,
+CUDA events around the call for cuda (host-device copies excluded).
+
+Options:
+  --backend B     all (default: reference, cpu, and cuda when usable), auto (cuda when
+                  usable, else cpu), cuda, cpu or reference
+  --sizes LIST    total logits per call, comma-separated integers or powers written 2^N
+                  (default 2^16,2^20,2^24; the reference runs only up to 2^22 unless
+                  --sizes is given)
+  --threads N     CPU backend threads (default 0: all)
+  --repeat R      timed calls per measurement (default 3)
+  --loss KIND     loss for D and G (default nonsaturating)
+  --json          print one JSON object instead of the table
+
+Columns: elements/s = logits / time; GB/s = bytes / time / 1e9 with
+  bytes = 4 * (Nr + Nf)       logits read
+        + 4 * (Nr + 2 * Nf)   gradients written (real; fake for D and for G)
+        + 16 * segments       totals written (d_loss, d_loss_real, d_loss_fake, g_loss)
+and "vs ref" the reference's time over this backend's at the same size.
+
+Exit status: 0 success, 1 failure, 2 usage error.
+)";
+
+constexpr OptionSpec kBenchOptions[] = {{"--backend", true}, {"--sizes", true}, {"--threads", true},
+                                        {"--repeat", true},  {"--loss", true},  {"--json", false}};
+
+// Above this many logits the reference (about 2e7 logits/s) is skipped unless --sizes is given.
+constexpr int64_t kDefaultReferenceLimit = int64_t{1} << 22;
+constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+struct Measurement {
+  int32_t backend;
+  int64_t real_count;
+  int64_t fake_count;
+  double seconds;
+  double bytes;
+  double reference_seconds;  // 0 when the reference did not run at this size
+};
+
+int64_t parse_size(std::string_view text) {
+  if (text.size() > 2 && text.substr(0, 2) == "2^") {
+    const int64_t exponent = parse_int64("--sizes", text.substr(2), 0, 63);
+    if (exponent < 1 || exponent > 40) {
+      throw_usage_error("--sizes: %s is outside [2, 2^40]", quoted(text).c_str());
+    }
+    return int64_t{1} << exponent;
+  }
+  return parse_int64("--sizes", text, 2, kMaxElements);
+}
+
+std::string time_text(double seconds) {
+  char text[32];
+  if (seconds < 1e-3) {
+    std::snprintf(text, sizeof text, "%.2f us", seconds * 1e6);
+  } else if (seconds < 1.0) {
+    std::snprintf(text, sizeof text, "%.3f ms", seconds * 1e3);
+  } else {
+    std::snprintf(text, sizeof text, "%.3f s", seconds);
+  }
+  return text;
+}
+
+std::string device_description(int32_t backend, int threads) {
+  switch (backend) {
+    case GANLOSS_BACKEND_CUDA:
+      return gpu_name();
+    case GANLOSS_BACKEND_REFERENCE:
+      return cpu_model_name() + ", 1 thread";
+    default: {
+      const int n = effective_threads(threads);
+      return cpu_model_name() + ", " + std::to_string(n) + (n == 1 ? " thread" : " threads");
+    }
+  }
+}
+
+Measurement measure(int32_t backend, int64_t elements, int32_t loss, int threads, int repeat) {
+  ganloss_problem_t p;
+  ganloss_problem_init(&p);
+  p.real_count = elements / 2;
+  p.fake_count = elements - p.real_count;
+  p.d_loss = p.g_loss = loss;
+  BackendCall call(p, backend, threads, false);
+  call.upload(check_logits(p.real_count, 1, false), check_logits(p.fake_count, 2, false));
+  call.run();  // warm-up: first-touch page faults, thread start-up, CUDA module loading
+  double best = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < repeat; ++i)
+    best = std::min(best, call.timed_run());
+  best = std::max(best, 1e-9);  // a clock too coarse to see the call must not divide by 0
+  const double bytes = 4.0 * static_cast<double>(p.real_count + p.fake_count) +
+                       4.0 * static_cast<double>(p.real_count + 2 * p.fake_count) + 16.0;
+  return Measurement{backend, p.real_count, p.fake_count, best, bytes, 0.0};
+}
+
+std::string table(const std::vector<Measurement>& results, const std::vector<int32_t>& backends,
+                  int threads, int32_t loss, int repeat) {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "ganloss bench: %s D and G, mean reduction, f32, 3 gradients + 4 totals, best "
+                "of %d\n",
+                loss_kind_name(loss), repeat);
+  out += line;
+  for (const int32_t b : backends) {
+    out += "device: " + std::string(backend_name(b)) + ": " + device_description(b, threads) + "\n";
+  }
+  std::snprintf(line, sizeof line, "%-10s %12s %12s %12s %9s %8s\n", "backend", "elements", "time",
+                "elements/s", "GB/s", "vs ref");
+  out += line;
+  for (const Measurement& m : results) {
+    const double n = static_cast<double>(m.real_count + m.fake_count);
+    std::string ratio = "-";
+    if (m.reference_seconds > 0.0) {
+      char r[32];
+      std::snprintf(r, sizeof r, "%.2fx", m.reference_seconds / m.seconds);
+      ratio = r;
+    }
+    std::snprintf(line, sizeof line, "%-10s %12lld %12s %12.3g %9.2f %8s\n",
+                  backend_name(m.backend), static_cast<long long>(m.real_count + m.fake_count),
+                  time_text(m.seconds).c_str(), n / m.seconds, m.bytes / m.seconds / 1e9,
+                  ratio.c_str());
+    out += line;
+  }
+  out += "bytes = 4*(Nr+Nf) logits read + 4*(Nr+2*Nf) gradients written + 16*segments totals\n";
+  return out;
+}
+
+std::string json(const std::vector<Measurement>& results, const std::vector<int32_t>& backends,
+                 int threads, int32_t loss, int repeat) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("loss");
+  w.string(loss_kind_name(loss));
+  w.key("reduction");
+  w.string("mean");
+  w.key("dtype");
+  w.string("f32");
+  w.key("repeat");
+  w.integer(repeat);
+  w.key("bytes");
+  w.string("4*(Nr+Nf) + 4*(Nr+2*Nf) + 16*segments");
+  w.key("devices");
+  w.begin_array(true);
+  for (const int32_t b : backends) {
+    w.begin_object();
+    w.key("backend");
+    w.string(backend_name(b));
+    w.key("device");
+    w.string(b == GANLOSS_BACKEND_CUDA ? gpu_name() : cpu_model_name());
+    w.key("threads");
+    if (b == GANLOSS_BACKEND_CUDA) {
+      w.null();
+    } else {
+      w.integer(b == GANLOSS_BACKEND_REFERENCE ? 1 : effective_threads(threads));
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.key("results");
+  w.begin_array(true);
+  for (const Measurement& m : results) {
+    const double n = static_cast<double>(m.real_count + m.fake_count);
+    w.begin_object();
+    w.key("backend");
+    w.string(backend_name(m.backend));
+    w.key("elements");
+    w.integer(m.real_count + m.fake_count);
+    w.key("real_count");
+    w.integer(m.real_count);
+    w.key("fake_count");
+    w.integer(m.fake_count);
+    w.key("seconds");
+    w.number(m.seconds, 6);
+    w.key("elements_per_second");
+    w.number(n / m.seconds, 6);
+    w.key("bytes");
+    w.number(m.bytes, 15);
+    w.key("gigabytes_per_second");
+    w.number(m.bytes / m.seconds / 1e9, 6);
+    w.key("speedup_vs_reference");
+    if (m.reference_seconds > 0.0) {
+      w.number(m.reference_seconds / m.seconds, 6);
+    } else {
+      w.null();
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return w.text();
+}
+
+}  // namespace
+
+int run_bench(std::span<char* const> args) {
+  if (wants_help(args)) {
+    write_stdout(kBenchHelp);
+    return kExitSuccess;
+  }
+  const ParsedOptions o = parse_options("bench", args, kBenchOptions);
+  BackendChoice choice = BackendChoice::all;
+  if (const auto v = o.value("--backend")) choice = parse_backend("--backend", *v, true, true);
+  std::vector<int64_t> sizes = {int64_t{1} << 16, int64_t{1} << 20, int64_t{1} << 24};
+  int64_t reference_limit = kDefaultReferenceLimit;
+  if (const auto v = o.value("--sizes")) {
+    sizes.clear();
+    for (const std::string_view item : split_list("--sizes", *v))
+      sizes.push_back(parse_size(item));
+    reference_limit = kMaxElements;
+  }
+  const int threads = threads_option(o);
+  int repeat = 3;
+  if (const auto v = o.value("--repeat")) {
+    repeat = static_cast<int>(parse_int64("--repeat", *v, 1, 1000000));
+  }
+  int32_t loss = GANLOSS_LOSS_NONSATURATING;
+  if (const auto v = o.value("--loss")) loss = parse_loss_kind("--loss", *v);
+  const bool as_json = o.has("--json");
+
+  std::vector<int32_t> backends;
+  if (choice == BackendChoice::all) {
+    backends = {GANLOSS_BACKEND_REFERENCE, GANLOSS_BACKEND_CPU};
+    if (backend_available(GANLOSS_BACKEND_CUDA)) backends.push_back(GANLOSS_BACKEND_CUDA);
+  } else {
+    backends = {resolve_backend(choice)};
+  }
+
+  std::vector<Measurement> results;
+  for (const int64_t n : sizes) {
+    double reference_seconds = 0.0;
+    for (const int32_t b : backends) {
+      if (b == GANLOSS_BACKEND_REFERENCE && n > reference_limit) continue;
+      Measurement m = measure(b, n, loss, threads, repeat);
+      if (b == GANLOSS_BACKEND_REFERENCE) reference_seconds = m.seconds;
+      m.reference_seconds = reference_seconds;
+      results.push_back(m);
+    }
+  }
+  write_stdout(as_json ? json(results, backends, threads, loss, repeat)
+                       : table(results, backends, threads, loss, repeat));
+  return kExitSuccess;
+}
+
+}  // namespace cli
+}  // namespace ganloss

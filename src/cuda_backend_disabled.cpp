@@ -1,0 +1,28 @@
+// The CUDA backend of a build without CUDA: always unavailable, with a message saying why.
+#include "cuda_backend.hpp"
+#include "error.hpp"
+
+namespace ganloss {
+namespace detail {
+namespace cuda {
+
+Status available() {
+  return fail(Status::BackendUnavailable,
+              "this ganloss library was built without CUDA (GANLOSS_ENABLE_CUDA=OFF)");
+}
+
+std::size_t workspace_bytes(int64_t, int64_t, int64_t) {
+  return 0;
+}
+
+Status check_pointers(const CallParams&, bool) {
+  return Status::Success;
+}
+
+Status run(const CallParams&, void*, bool, ganloss_stream_t) {
+  return available();
+}
+
+}  // namespace cuda
+}  // namespace detail
+}  // namespace ganloss

@@ -1,0 +1,115 @@
+// Error bounds of a float backend against the double-precision reference, derived from the
+// precision of each dtype. Shared by the tests and `ganloss check`, so that both accept the
+// same results for the same reasons.
+//
+// Per element, every term and gradient is a short chain of correctly rounded fp32 operations
+// (exp and log1p within 2 ulp): a relative error of a few units of fp32 roundoff u, plus one
+// rounding to the storage dtype. Two places lose relative accuracy and get an absolute term:
+// results in the subnormal range, and the logistic gradient w_pos*sigma(x) - w_neg*sigma(-x),
+// which cancels near its zero (label smoothing), by at most u * |w| * |coef| with |w| <= 1.
+// Reduced totals are bounded relative to the reduced sum of |term| (which the reference also
+// returns), times the number of roundings a term can go through on its way into the total.
+#ifndef GANLOSS_SRC_TOLERANCE_HPP_
+#define GANLOSS_SRC_TOLERANCE_HPP_
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "call_params.hpp"
+
+namespace ganloss {
+namespace detail {
+
+// fp32 roundoff units allowed for one element's evaluation (about twice the analysed bound).
+constexpr double kElementUlps = 8.0;
+
+inline double unit_roundoff(DType t) {
+  switch (t) {
+    case DType::f16:
+      return 0x1p-11;
+    case DType::bf16:
+      return 0x1p-8;
+    default:
+      return 0x1p-24;
+  }
+}
+
+// Spacing of the storage dtype's subnormals: the absolute accuracy floor of tiny results.
+inline double subnormal_spacing(DType t) {
+  switch (t) {
+    case DType::f16:
+      return 0x1p-24;
+    case DType::bf16:
+      return 0x1p-133;
+    default:
+      return 0x1p-149;
+  }
+}
+
+inline double largest_finite(DType t) {
+  switch (t) {
+    case DType::f16:
+      return 65504.0;
+    case DType::bf16:
+      return 0x1.fep127;
+    default:
+      return std::numeric_limits<float>::max();
+  }
+}
+
+// |got - ref| <= rel * |ref| + abs, for a value stored as `storage`.
+struct Tolerance {
+  double rel;
+  double abs;
+  DType storage;
+
+  // Non-finite references must be matched exactly (NaN by NaN); a finite reference beyond the
+  // storage range must come back as the infinity it rounds to.
+  bool accepts(double got, double ref) const {
+    if (std::isnan(ref)) return std::isnan(got);
+    if (std::isinf(ref)) return got == ref;
+    const double limit = largest_finite(storage) * (1.0 + unit_roundoff(storage) / 2);
+    if (std::fabs(ref) >= limit) return std::isinf(got) && (got > 0) == (ref > 0);
+    if (!std::isfinite(got)) return false;
+    return std::fabs(got - ref) <= bound(ref);
+  }
+
+  double bound(double ref) const { return rel * std::fabs(ref) + abs; }
+
+  // |got - ref| / bound: <= 1 passes. Mismatched non-finite values give +inf.
+  double ratio(double got, double ref) const {
+    const bool ok = accepts(got, ref);
+    if (!std::isfinite(ref) || !std::isfinite(got)) {
+      return ok ? 0.0 : std::numeric_limits<double>::infinity();
+    }
+    return std::fabs(got - ref) / bound(ref);
+  }
+};
+
+// A gradient stored as `storage`, computed with gradient multiplier `coef`.
+inline Tolerance gradient_tolerance(DType storage, double coef) {
+  const double u = 0x1p-24;
+  return Tolerance{kElementUlps * u + unit_roundoff(storage),
+                   kElementUlps * u * std::fabs(coef) + 4 * subnormal_spacing(storage), storage};
+}
+
+// A per-element loss term (always stored as float).
+inline Tolerance element_loss_tolerance() {
+  const double u = 0x1p-24;
+  return Tolerance{kElementUlps * u + u, 4 * subnormal_spacing(DType::f32), DType::f32};
+}
+
+// A reduced total (stored as float) whose terms have reduced absolute sum `abs_total`, when a
+// term passes through at most `depth` fp32 additions on its way into the total (0 for the CPU
+// backend, which accumulates in double).
+inline Tolerance total_tolerance(double abs_total, int depth) {
+  const double u = 0x1p-24;
+  return Tolerance{u, (kElementUlps + depth) * u * abs_total + 4 * subnormal_spacing(DType::f32),
+                   DType::f32};
+}
+
+}  // namespace detail
+}  // namespace ganloss
+
+#endif  // GANLOSS_SRC_TOLERANCE_HPP_

@@ -1,0 +1,375 @@
+// Argument validation for every entry point; see validate.hpp.
+#include "validate.hpp"
+
+#include <cmath>
+#include <cstdint>
+
+#include "error.hpp"
+
+namespace ganloss {
+namespace detail {
+namespace {
+
+bool valid_dtype(int32_t v) {
+  return v >= GANLOSS_DTYPE_F32 && v <= GANLOSS_DTYPE_BF16;
+}
+bool valid_kind(int32_t v) {
+  return v >= GANLOSS_LOSS_NONSATURATING && v <= GANLOSS_LOSS_LEAST_SQUARES;
+}
+bool valid_reduction(int32_t v) {
+  return v >= GANLOSS_REDUCTION_NONE && v <= GANLOSS_REDUCTION_MEAN;
+}
+
+Status check_finite(float v, const char* name) {
+  if (!std::isfinite(v)) return fail(Status::InvalidValue, "%s must be finite, got %g", name, v);
+  return Status::Success;
+}
+
+Status check_unit(float v, const char* name) {
+  if (!(v >= 0.0f && v <= 1.0f)) {
+    return fail(Status::InvalidValue, "%s must lie in [0, 1], got %g", name, v);
+  }
+  return Status::Success;
+}
+
+// Elements spanned by `segments` rows: (segments - 1) * stride + count, and that many bytes of
+// the widest per-element type (4), both within int64.
+Status check_extent(int64_t segments, int64_t count, int64_t stride, const char* side) {
+  int64_t span = 0, extent = 0, bytes = 0;
+  if (__builtin_mul_overflow(segments - 1, stride, &span) ||
+      __builtin_add_overflow(span, count, &extent) ||
+      __builtin_mul_overflow(extent, int64_t{4}, &bytes)) {
+    return fail(Status::SizeOverflow,
+                "%s logits span (segments - 1) * stride + count = (%lld - 1) * %lld + %lld "
+                "elements, which overflows int64 bytes",
+                side, static_cast<long long>(segments), static_cast<long long>(stride),
+                static_cast<long long>(count));
+  }
+  return Status::Success;
+}
+
+Status check_side_shape(int64_t segments, int64_t count, int64_t stride, const char* side) {
+  if (count < 0) {
+    return fail(Status::InvalidSize, "%s_count must be >= 0, got %lld", side,
+                static_cast<long long>(count));
+  }
+  if (stride < 0) {
+    return fail(Status::InvalidSize, "%s_stride must be >= 0 (0 = dense), got %lld", side,
+                static_cast<long long>(stride));
+  }
+  if (segments > 1 && stride != 0 && stride < count) {
+    return fail(Status::InvalidSize,
+                "%s_stride (%lld) is smaller than %s_count (%lld): rows would overlap", side,
+                static_cast<long long>(stride), side, static_cast<long long>(count));
+  }
+  return check_extent(segments, count, effective_stride(segments, count, stride), side);
+}
+
+// A buffer of the call as a set of byte ranges: `rows` rows of `row_bytes` bytes, one every
+// `stride_bytes` bytes from `base`.
+struct Region {
+  const char* name;
+  uintptr_t base;
+  uint64_t row_bytes;
+  uint64_t stride_bytes;
+  uint64_t rows;
+  uint64_t alignment;
+  bool written;
+  int in_place_of;  // index of the input region this output may coincide with, or -1
+
+  uint64_t size() const { return (rows - 1) * stride_bytes + row_bytes; }
+};
+
+bool rows_meet_interval(const Region& r, uintptr_t lo, uintptr_t hi) {
+  // Row k spans [base + k*stride, base + k*stride + row_bytes).
+  if (hi <= r.base) return false;
+  const uint64_t s = r.stride_bytes;
+  // Smallest k with base + k*s + row_bytes > lo.
+  uint64_t k_min = 0;
+  if (lo >= r.base + r.row_bytes) k_min = (lo - r.base - r.row_bytes) / s + 1;
+  // Largest k with base + k*s < hi.
+  const uint64_t k_max = (hi - r.base - 1) / s;
+  return k_min <= k_max && k_min < r.rows;
+}
+
+// Whether two regions share a byte. Exact when either has one row or both have the same
+// stride (up to the ends of the row ranges); otherwise conservative (any intersection of
+// their extents counts).
+bool overlap(const Region& a, const Region& b) {
+  const uintptr_t a_end = a.base + a.size();
+  const uintptr_t b_end = b.base + b.size();
+  if (a_end <= b.base || b_end <= a.base) return false;
+  if (b.rows == 1) return rows_meet_interval(a, b.base, b_end);
+  if (a.rows == 1) return rows_meet_interval(b, a.base, a_end);
+  if (a.stride_bytes == b.stride_bytes) {
+    const uint64_t s = a.stride_bytes;
+    const uint64_t d = b.base >= a.base ? (b.base - a.base) % s : (s - (a.base - b.base) % s) % s;
+    // b's rows start d bytes into a's period: they meet a's rows unless [d, d + b.row) stays
+    // inside the gap [a.row, s).
+    return d < a.row_bytes || d + b.row_bytes > s;
+  }
+  return true;
+}
+
+Region side_region(const char* name, const void* ptr, const SideParams& side, int64_t segments,
+                   int64_t elem_bytes, bool written) {
+  Region r;
+  r.name = name;
+  r.base = reinterpret_cast<uintptr_t>(ptr);
+  r.row_bytes = static_cast<uint64_t>(side.count * elem_bytes);
+  r.stride_bytes = static_cast<uint64_t>(side.stride * elem_bytes);
+  r.rows = static_cast<uint64_t>(segments);
+  r.alignment = static_cast<uint64_t>(elem_bytes);
+  r.written = written;
+  r.in_place_of = -1;
+  return r;
+}
+
+Region flat_region(const char* name, const void* ptr, uint64_t bytes, uint64_t alignment) {
+  return Region{name, reinterpret_cast<uintptr_t>(ptr), bytes, bytes, 1, alignment, true, -1};
+}
+
+Status check_pointer(const Region& r) {
+  if (r.base % r.alignment != 0) {
+    return fail(Status::MisalignedPointer, "%s (%p) is not aligned to %llu bytes", r.name,
+                reinterpret_cast<const void*>(r.base),
+                static_cast<unsigned long long>(r.alignment));
+  }
+  if (r.base + r.size() < r.base) {
+    return fail(Status::SizeOverflow, "%s (%p) plus its %llu bytes wraps the address space", r.name,
+                reinterpret_cast<const void*>(r.base), static_cast<unsigned long long>(r.size()));
+  }
+  return Status::Success;
+}
+
+// Every pair in which at least one buffer is written must be disjoint, except a gradient
+// given exactly the address of its own logits (in place: each element is read before its
+// gradient is written, and both share one layout and dtype).
+Status check_aliasing(const Region* regions, int n) {
+  for (int i = 0; i < n; ++i) {
+    for (int j = i + 1; j < n; ++j) {
+      const Region& a = regions[i];
+      const Region& b = regions[j];
+      if (!a.written && !b.written) continue;
+      if (b.in_place_of == i && a.base == b.base) continue;
+      if (overlap(a, b)) return fail(Status::InvalidAliasing, "%s overlaps %s", b.name, a.name);
+    }
+  }
+  return Status::Success;
+}
+
+Term real_d_term(int32_t kind, const ganloss_loss_params_t& p) {
+  switch (kind) {
+    case GANLOSS_LOSS_HINGE:
+      return make_hinge_term(1.0f, p.margin_real);
+    case GANLOSS_LOSS_WASSERSTEIN:
+      return make_linear_term(-1.0f);
+    case GANLOSS_LOSS_LEAST_SQUARES:
+      return make_squared_term(p.ls_real_label);
+    default:  // nonsaturating and minimax share the logistic D
+      return make_logistic_term(1.0f, p.real_target);
+  }
+}
+
+Term fake_d_term(int32_t kind, const ganloss_loss_params_t& p) {
+  switch (kind) {
+    case GANLOSS_LOSS_HINGE:
+      return make_hinge_term(-1.0f, p.margin_fake);
+    case GANLOSS_LOSS_WASSERSTEIN:
+      return make_linear_term(1.0f);
+    case GANLOSS_LOSS_LEAST_SQUARES:
+      return make_squared_term(p.ls_fake_label);
+    default:
+      return make_logistic_term(1.0f, p.fake_target);
+  }
+}
+
+Term fake_g_term(int32_t kind, const ganloss_loss_params_t& p) {
+  switch (kind) {
+    case GANLOSS_LOSS_MINIMAX:
+      return make_logistic_term(-1.0f, 0.0f);  // -sp(f)
+    case GANLOSS_LOSS_HINGE:
+    case GANLOSS_LOSS_WASSERSTEIN:
+      return make_linear_term(-1.0f);
+    case GANLOSS_LOSS_LEAST_SQUARES:
+      return make_squared_term(p.ls_gen_label);
+    default:
+      return make_logistic_term(1.0f, 1.0f);  // sp(-f)
+  }
+}
+
+Status check_side_used(const char* side, int64_t count, const void* logits) {
+  if (count == 0) {
+    return fail(Status::InvalidSize,
+                "%s_count is 0 but outputs that depend on the %s logits were requested", side,
+                side);
+  }
+  if (logits == nullptr) {
+    return fail(Status::NullPointer,
+                "%s logits are null but outputs that depend on them were requested", side);
+  }
+  return Status::Success;
+}
+
+}  // namespace
+
+int64_t effective_stride(int64_t segments, int64_t count, int64_t stride) {
+  return (stride == 0 || segments == 1) ? count : stride;
+}
+
+Status validate_problem(const ganloss_problem_t* p) {
+  if (p == nullptr) return fail(Status::NullPointer, "problem is null");
+  if (!valid_dtype(p->dtype)) {
+    return fail(Status::InvalidEnum, "dtype %d is not a ganloss_dtype_t value", p->dtype);
+  }
+  if (!valid_kind(p->d_loss)) {
+    return fail(Status::InvalidEnum, "d_loss %d is not a ganloss_loss_kind_t value", p->d_loss);
+  }
+  if (!valid_kind(p->g_loss)) {
+    return fail(Status::InvalidEnum, "g_loss %d is not a ganloss_loss_kind_t value", p->g_loss);
+  }
+  if (!valid_reduction(p->reduction)) {
+    return fail(Status::InvalidEnum, "reduction %d is not a ganloss_reduction_t value",
+                p->reduction);
+  }
+  if (p->segments < 1) {
+    return fail(Status::InvalidSize, "segments must be >= 1, got %lld",
+                static_cast<long long>(p->segments));
+  }
+  Status s = check_side_shape(p->segments, p->real_count, p->real_stride, "real");
+  if (s != Status::Success) return s;
+  s = check_side_shape(p->segments, p->fake_count, p->fake_stride, "fake");
+  if (s != Status::Success) return s;
+  if (p->real_count == 0 && p->fake_count == 0) {
+    return fail(Status::InvalidSize, "real_count and fake_count are both 0");
+  }
+  int64_t segment_bytes = 0;
+  if (__builtin_mul_overflow(p->segments, int64_t{4}, &segment_bytes)) {
+    return fail(Status::SizeOverflow, "segments (%lld) overflows the per-segment outputs",
+                static_cast<long long>(p->segments));
+  }
+  const ganloss_loss_params_t& lp = p->params;
+  const struct {
+    float value;
+    const char* name;
+  } finite[] = {{p->grad_scale, "grad_scale"},       {lp.margin_real, "margin_real"},
+                {lp.margin_fake, "margin_fake"},     {lp.ls_fake_label, "ls_fake_label"},
+                {lp.ls_real_label, "ls_real_label"}, {lp.ls_gen_label, "ls_gen_label"}};
+  for (const auto& f : finite) {
+    s = check_finite(f.value, f.name);
+    if (s != Status::Success) return s;
+  }
+  s = check_unit(lp.real_target, "real_target");
+  if (s != Status::Success) return s;
+  s = check_unit(lp.fake_target, "fake_target");
+  if (s != Status::Success) return s;
+  if (p->dtype != GANLOSS_DTYPE_F32) {
+    return fail(Status::Unsupported, "dtype %s is not supported by this build; use f32",
+                p->dtype == GANLOSS_DTYPE_F16 ? "f16" : "bf16");
+  }
+  return Status::Success;
+}
+
+Status make_params(const ganloss_problem_t* p, const void* real, const void* fake,
+                   const ganloss_outputs_t* out, const void* workspace, std::size_t workspace_bytes,
+                   std::size_t workspace_required, CallParams* params) {
+  Status s = validate_problem(p);
+  if (s != Status::Success) return s;
+  if (out == nullptr) return fail(Status::NullPointer, "outputs is null");
+
+  CallParams& q = *params;
+  q.segments = p->segments;
+  q.dtype = static_cast<DType>(p->dtype);
+  const bool mean = p->reduction == GANLOSS_REDUCTION_MEAN;
+  q.real = SideParams{real, p->real_count,
+                      effective_stride(p->segments, p->real_count, p->real_stride), mean};
+  q.fake = SideParams{fake, p->fake_count,
+                      effective_stride(p->segments, p->fake_count, p->fake_stride), mean};
+
+  const bool want_real_d = out->d_loss || out->d_loss_real || out->grad_real || out->loss_real;
+  const bool want_fake_d = out->d_loss || out->d_loss_fake || out->grad_fake_d || out->loss_fake_d;
+  const bool want_fake_g = out->g_loss || out->grad_fake_g || out->loss_fake_g;
+  if (want_real_d) {
+    s = check_side_used("real", p->real_count, real);
+    if (s != Status::Success) return s;
+  }
+  if (want_fake_d || want_fake_g) {
+    s = check_side_used("fake", p->fake_count, fake);
+    if (s != Status::Success) return s;
+  }
+  q.real_d = want_real_d ? real_d_term(p->d_loss, p->params) : make_none_term();
+  q.fake_d = want_fake_d ? fake_d_term(p->d_loss, p->params) : make_none_term();
+  q.fake_g = want_fake_g ? fake_g_term(p->g_loss, p->params) : make_none_term();
+
+  const double scale = p->grad_scale;
+  q.real_grad_coef = static_cast<float>(
+      mean && p->real_count > 0 ? scale / static_cast<double>(p->real_count) : scale);
+  q.fake_grad_coef = static_cast<float>(
+      mean && p->fake_count > 0 ? scale / static_cast<double>(p->fake_count) : scale);
+
+  q.grad_real = out->grad_real;
+  q.grad_fake_d = out->grad_fake_d;
+  q.grad_fake_g = out->grad_fake_g;
+  q.loss_real = out->loss_real;
+  q.loss_fake_d = out->loss_fake_d;
+  q.loss_fake_g = out->loss_fake_g;
+  q.d_loss = out->d_loss;
+  q.d_loss_real = out->d_loss_real;
+  q.d_loss_fake = out->d_loss_fake;
+  q.g_loss = out->g_loss;
+
+  // Every buffer the call touches, for alignment and aliasing checks.
+  const int64_t t = dtype_size(q.dtype);
+  Region regions[16];
+  int n = 0;
+  const int real_index = want_real_d ? n : -1;
+  if (want_real_d) regions[n++] = side_region("real logits", real, q.real, q.segments, t, false);
+  const int fake_index = (want_fake_d || want_fake_g) ? n : -1;
+  if (fake_index >= 0)
+    regions[n++] = side_region("fake logits", fake, q.fake, q.segments, t, false);
+  const struct {
+    const char* name;
+    const void* ptr;
+    const SideParams* side;  // null for per-segment outputs
+    int64_t elem_bytes;
+    int in_place_of;
+  } outputs[] = {
+      {"d_loss", out->d_loss, nullptr, 4, -1},
+      {"d_loss_real", out->d_loss_real, nullptr, 4, -1},
+      {"d_loss_fake", out->d_loss_fake, nullptr, 4, -1},
+      {"g_loss", out->g_loss, nullptr, 4, -1},
+      {"grad_real", out->grad_real, &q.real, t, real_index},
+      {"grad_fake_d", out->grad_fake_d, &q.fake, t, fake_index},
+      {"grad_fake_g", out->grad_fake_g, &q.fake, t, fake_index},
+      {"loss_real", out->loss_real, &q.real, 4, -1},
+      {"loss_fake_d", out->loss_fake_d, &q.fake, 4, -1},
+      {"loss_fake_g", out->loss_fake_g, &q.fake, 4, -1},
+  };
+  for (const auto& o : outputs) {
+    if (o.ptr == nullptr) continue;
+    Region r = o.side ? side_region(o.name, o.ptr, *o.side, q.segments, o.elem_bytes, true)
+                      : flat_region(o.name, o.ptr, static_cast<uint64_t>(q.segments) * 4, 4);
+    r.in_place_of = o.in_place_of;
+    regions[n++] = r;
+  }
+  if (workspace_required > 0) {
+    if (workspace_bytes < workspace_required) {
+      return fail(Status::WorkspaceTooSmall,
+                  "workspace_bytes (%zu) is below the %zu bytes this call requires",
+                  workspace_bytes, workspace_required);
+    }
+    if (workspace == nullptr) {
+      return fail(Status::NullPointer, "workspace is null but %zu bytes are required",
+                  workspace_required);
+    }
+    regions[n++] = flat_region("workspace", workspace, workspace_required, kWorkspaceAlignment);
+  }
+  for (int i = 0; i < n; ++i) {
+    s = check_pointer(regions[i]);
+    if (s != Status::Success) return s;
+  }
+  return check_aliasing(regions, n);
+}
+
+}  // namespace detail
+}  // namespace ganloss

@@ -1,0 +1,749 @@
+// End-to-end tests of the `ganloss` command-line tool: the built binary runs as a child
+// process with stdin, stdout and stderr redirected to files, and the tests check its exit
+// status, its JSON (parsed by a small strict parser below) and its one-line error reports.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ganloss/ganloss.h"
+
+#ifndef GANLOSS_CLI_PATH
+#error "GANLOSS_CLI_PATH must name the ganloss binary"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------
+// A strict JSON reader, enough to prove the output is valid JSON and to pick values from it.
+
+struct Json {
+  enum class Type { null, boolean, number, string, array, object };
+  Type type = Type::null;
+  bool boolean = false;
+  double number = 0.0;
+  std::string string;
+  std::vector<Json> items;
+  std::vector<std::pair<std::string, Json>> members;
+
+  bool has(const std::string& key) const {
+    for (const auto& m : members) {
+      if (m.first == key) return true;
+    }
+    return false;
+  }
+  const Json& operator[](const std::string& key) const {
+    for (const auto& m : members) {
+      if (m.first == key) return m.second;
+    }
+    throw std::runtime_error("no key " + key);
+  }
+};
+
+class JsonParser {
+ public:
+  explicit JsonParser(const std::string& text) : s_(text) {}
+
+  Json document() {
+    Json v = value();
+    skip_space();
+    if (i_ != s_.size()) fail("trailing characters");
+    return v;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) {
+    throw std::runtime_error("invalid JSON at offset " + std::to_string(i_) + ": " + what);
+  }
+  void skip_space() {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+  bool take(char c) {
+    skip_space();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  void expect(char c) {
+    if (!take(c)) fail(std::string("expected '") + c + "'");
+  }
+  bool literal(const char* word) {
+    const std::string w(word);
+    if (s_.compare(i_, w.size(), w) != 0) return false;
+    i_ += w.size();
+    return true;
+  }
+
+  Json value() {
+    skip_space();
+    if (i_ >= s_.size()) fail("unexpected end");
+    Json v;
+    const char c = s_[i_];
+    if (c == '{') {
+      ++i_;
+      v.type = Json::Type::object;
+      if (take('}')) return v;
+      do {
+        skip_space();
+        std::string key = string_body();
+        expect(':');
+        v.members.emplace_back(std::move(key), value());
+      } while (take(','));
+      expect('}');
+    } else if (c == '[') {
+      ++i_;
+      v.type = Json::Type::array;
+      if (take(']')) return v;
+      do {
+        v.items.push_back(value());
+      } while (take(','));
+      expect(']');
+    } else if (c == '"') {
+      v.type = Json::Type::string;
+      v.string = string_body();
+    } else if (literal("true")) {
+      v.type = Json::Type::boolean;
+      v.boolean = true;
+    } else if (literal("false")) {
+      v.type = Json::Type::boolean;
+    } else if (literal("null")) {
+      v.type = Json::Type::null;
+    } else {
+      v.type = Json::Type::number;
+      v.number = number();
+    }
+    return v;
+  }
+
+  std::string string_body() {
+    if (i_ >= s_.size() || s_[i_] != '"') fail("expected a string");
+    ++i_;
+    std::string out;
+    while (i_ < s_.size() && s_[i_] != '"') {
+      const char c = s_[i_++];
+      if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (i_ >= s_.size()) fail("unterminated escape");
+      const char e = s_[i_++];
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+          out += e;
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'u':
+          if (i_ + 4 > s_.size()) fail("short \\u escape");
+          out += static_cast<char>(std::stoi(s_.substr(i_, 4), nullptr, 16));
+          i_ += 4;
+          break;
+        default:
+          fail("bad escape");
+      }
+    }
+    if (i_ >= s_.size()) fail("unterminated string");
+    ++i_;
+    return out;
+  }
+
+  // The JSON number grammar exactly: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+  double number() {
+    const std::size_t begin = i_;
+    auto digits = [&] {
+      const std::size_t start = i_;
+      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
+        ++i_;
+      if (i_ == start) fail("expected digits");
+      return i_ - start;
+    };
+    if (i_ < s_.size() && s_[i_] == '-') ++i_;
+    if (i_ < s_.size() && s_[i_] == '0') {
+      ++i_;
+    } else {
+      digits();
+    }
+    if (i_ < s_.size() && s_[i_] == '.') {
+      ++i_;
+      digits();
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      ++i_;
+      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+      digits();
+    }
+    return std::strtod(s_.substr(begin, i_ - begin).c_str(), nullptr);
+  }
+
+  const std::string& s_;
+  std::size_t i_ = 0;
+};
+
+Json parse_json(const std::string& text) {
+  return JsonParser(text).document();
+}
+
+// A JSON number, or one of the strings the tool uses for non-finite values.
+double as_number(const Json& v) {
+  if (v.type == Json::Type::number) return v.number;
+  if (v.type == Json::Type::string) {
+    if (v.string == "NaN") return NAN;
+    if (v.string == "Infinity") return INFINITY;
+    if (v.string == "-Infinity") return -INFINITY;
+  }
+  throw std::runtime_error("not a number: " + v.string);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the tool.
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::path(::testing::TempDir()) /
+           ("ganloss_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    real_ = file("real.txt", "0 0\n");
+    fake_ = file("fake.txt", "0\n");
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  std::string file(const std::string& name, const std::string& content) {
+    const fs::path path = dir_ / name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path.string();
+  }
+
+  // Runs the tool with `args`, feeding `input` on stdin.
+  RunResult run(const std::vector<std::string>& args, const std::string& input = "") {
+    const std::string in_path = file("stdin.txt", input);
+    const std::string out_path = (dir_ / "stdout.txt").string();
+    const std::string err_path = (dir_ / "stderr.txt").string();
+    std::vector<std::string> storage = {GANLOSS_CLI_PATH};
+    storage.insert(storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : storage)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int in_fd = open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    RunResult r;
+    if (in_fd < 0 || out_fd < 0 || err_fd < 0) {
+      ADD_FAILURE() << "cannot open the redirection files in " << dir_;
+      return r;
+    }
+    const pid_t pid = fork();
+    if (pid == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(126);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(in_fd);
+    close(out_fd);
+    close(err_fd);
+    if (pid < 0) {
+      ADD_FAILURE() << "fork failed";
+      return r;
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) {
+      ADD_FAILURE() << "waitpid failed";
+      return r;
+    }
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_file(out_path);
+    r.err = read_file(err_path);
+    return r;
+  }
+
+  // eval with --backend cpu (the result must not depend on whether a GPU is present), which
+  // must succeed and print valid JSON.
+  Json eval(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {"eval", "--backend", "cpu"});
+    const RunResult r = run(args, input);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    try {
+      return parse_json(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what() << "\n" << r.out;
+      return Json{};
+    }
+  }
+
+  fs::path dir_;
+  std::string real_, fake_;  // valid inputs for the error tests
+};
+
+// A lower-case suite name, so that `ctest -R cli` selects these tests.
+using cli = CliTest;
+
+void expect_values(const Json& doc, const std::string& key, std::initializer_list<double> want,
+                   double rel = 2e-7) {
+  ASSERT_TRUE(doc.has(key)) << key;
+  const Json& array = doc[key];
+  ASSERT_EQ(array.type, Json::Type::array) << key;
+  ASSERT_EQ(array.items.size(), want.size()) << key;
+  std::size_t i = 0;
+  for (const double w : want) {
+    const double got = as_number(array.items[i]);
+    if (std::isnan(w)) {
+      EXPECT_TRUE(std::isnan(got)) << key << "[" << i << "]";
+    } else if (std::isinf(w)) {
+      EXPECT_EQ(got, w) << key << "[" << i << "]";
+    } else {
+      EXPECT_NEAR(got, w, rel * std::fabs(w) + 1e-30) << key << "[" << i << "]";
+    }
+    ++i;
+  }
+}
+
+// A failed run: `code`, nothing on stdout, exactly one "ganloss: error:" line on stderr that
+// contains `fragment`.
+void expect_error(const RunResult& r, int code, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  EXPECT_EQ(r.out, "");
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.rfind("ganloss: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "more than one line: " << r.err;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << "'" << fragment << "' not in " << r.err;
+}
+
+const double kLn2 = std::log(2.0);
+
+// ---------------------------------------------------------------------------------------------
+// eval: closed forms.
+
+TEST_F(cli, EvalNonsaturatingAtZero) {
+  const Json j = eval({"--loss", "nonsaturating", "--real", file("r.txt", "0 0 0 0\n"), "--fake",
+                       file("f.txt", "0\n0\n")});
+  EXPECT_EQ(j["backend"].string, "cpu");
+  EXPECT_EQ(j["dtype"].string, "f32");
+  expect_values(j, "d_loss", {2 * kLn2});
+  expect_values(j, "d_loss_real", {kLn2});
+  expect_values(j, "d_loss_fake", {kLn2});
+  expect_values(j, "g_loss", {kLn2});
+  expect_values(j, "grad_real", {-0.125, -0.125, -0.125, -0.125});
+  expect_values(j, "grad_fake_d", {0.25, 0.25});
+  expect_values(j, "grad_fake_g", {-0.25, -0.25});
+  EXPECT_FALSE(j.has("loss_real"));
+  EXPECT_FALSE(j.has("loss_fake_d"));
+  EXPECT_FALSE(j.has("loss_fake_g"));
+}
+
+TEST_F(cli, EvalMinimaxGenerator) {
+  // G = -sp(f): at 0, -ln 2 with gradient -sigmoid(0) / N.
+  const Json j =
+      eval({"--loss", "minimax", "--real", file("r.txt", "0"), "--fake", file("f.txt", "0 0")});
+  expect_values(j, "g_loss", {-kLn2});
+  expect_values(j, "grad_fake_g", {-0.25, -0.25});
+  expect_values(j, "d_loss", {2 * kLn2});
+}
+
+TEST_F(cli, EvalHinge) {
+  const Json j =
+      eval({"--loss", "hinge", "--real", file("r.txt", "0.5 2"), "--fake", file("f.txt", "-2 0")});
+  expect_values(j, "d_loss_real", {0.25});  // relu(1 - r): 0.5, 0
+  expect_values(j, "d_loss_fake", {0.5});   // relu(1 + f): 0, 1
+  expect_values(j, "d_loss", {0.75});
+  expect_values(j, "g_loss", {1.0});  // -f
+  expect_values(j, "grad_real", {-0.5, 0.0});
+  expect_values(j, "grad_fake_d", {0.0, 0.5});
+  expect_values(j, "grad_fake_g", {-0.5, -0.5});
+}
+
+TEST_F(cli, EvalHingeMargins) {
+  const Json j = eval({"--loss", "hinge", "--margin-real", "2", "--margin-fake=0.5", "--real",
+                       file("r.txt", "1"), "--fake", file("f.txt", "0")});
+  expect_values(j, "d_loss_real", {1.0});
+  expect_values(j, "d_loss_fake", {0.5});
+}
+
+TEST_F(cli, EvalWasserstein) {
+  const Json j =
+      eval({"--loss", "wasserstein", "--real", file("r.txt", "1 3"), "--fake", file("f.txt", "2")});
+  expect_values(j, "d_loss_real", {-2.0});
+  expect_values(j, "d_loss_fake", {2.0});
+  expect_values(j, "d_loss", {0.0});
+  expect_values(j, "g_loss", {-2.0});
+  expect_values(j, "grad_real", {-0.5, -0.5});
+  expect_values(j, "grad_fake_d", {1.0});
+  expect_values(j, "grad_fake_g", {-1.0});
+}
+
+TEST_F(cli, EvalLeastSquares) {
+  const std::string real = file("r.txt", "1 3");
+  const std::string fake = file("f.txt", "0 2");
+  const Json j = eval({"--loss", "least-squares", "--real", real, "--fake", fake});
+  expect_values(j, "d_loss_real", {1.0});  // (r-1)^2/2: 0, 2
+  expect_values(j, "d_loss_fake", {1.0});  // f^2/2: 0, 2
+  expect_values(j, "g_loss", {0.5});       // (f-1)^2/2: 0.5, 0.5
+  expect_values(j, "grad_real", {0.0, 1.0});
+  expect_values(j, "grad_fake_d", {0.0, 1.0});
+  expect_values(j, "grad_fake_g", {-0.5, 0.5});
+  // Labels a (fake) = -1, b (real) = 1, c (G) = 0.
+  const Json k =
+      eval({"--loss", "least-squares", "--ls-labels", "-1,1,0", "--real", real, "--fake", fake});
+  expect_values(k, "d_loss_fake", {2.5});  // (f+1)^2/2: 0.5, 4.5
+  expect_values(k, "g_loss", {1.0});       // f^2/2: 0, 2
+  expect_values(k, "grad_fake_g", {0.0, 1.0});
+}
+
+TEST_F(cli, EvalMixedKinds) {
+  const Json j = eval({"--d-loss", "hinge", "--g-loss", "nonsaturating", "--real",
+                       file("r.txt", "0"), "--fake", file("f.txt", "0")});
+  expect_values(j, "d_loss", {2.0});
+  expect_values(j, "g_loss", {kLn2});
+  // --g-loss overrides --loss.
+  const Json k = eval({"--loss", "wasserstein", "--g-loss", "least-squares", "--real",
+                       file("r2.txt", "3"), "--fake", file("f2.txt", "3")});
+  expect_values(k, "d_loss", {0.0});
+  expect_values(k, "g_loss", {2.0});
+}
+
+TEST_F(cli, EvalLabelSmoothingAndGradScale) {
+  // t sp(-r) + (1-t) sp(r) = ln 2 at 0; gradient (sigmoid(0) - t) / N * scale.
+  const Json j = eval({"--loss", "nonsaturating", "--real-target", "0.9", "--grad-scale", "2",
+                       "--real", file("r.txt", "0 0"), "--fake", file("f.txt", "0")});
+  expect_values(j, "d_loss_real", {kLn2});
+  expect_values(j, "grad_real", {-0.4, -0.4}, 1e-6);
+  expect_values(j, "grad_fake_d", {1.0});
+}
+
+TEST_F(cli, EvalSegments) {
+  const Json j = eval({"--loss", "wasserstein", "--segments", "2", "--real",
+                       file("r.txt", "1 2 3 4"), "--fake", file("f.txt", "5 6")});
+  expect_values(j, "d_loss_real", {-1.5, -3.5});
+  expect_values(j, "d_loss_fake", {5.0, 6.0});
+  expect_values(j, "g_loss", {-5.0, -6.0});
+  expect_values(j, "d_loss", {3.5, 2.5});
+  expect_values(j, "grad_real", {-0.5, -0.5, -0.5, -0.5});
+  expect_values(j, "grad_fake_d", {1.0, 1.0});
+}
+
+TEST_F(cli, EvalReductionSumAndNone) {
+  const std::string real = file("r.txt", "1 2");
+  const std::string fake = file("f.txt", "3");
+  const Json s =
+      eval({"--loss", "wasserstein", "--reduction", "sum", "--real", real, "--fake", fake});
+  expect_values(s, "d_loss_real", {-3.0});
+  expect_values(s, "grad_real", {-1.0, -1.0});
+  EXPECT_FALSE(s.has("loss_real"));
+  const Json n =
+      eval({"--loss", "wasserstein", "--reduction", "none", "--real", real, "--fake", fake});
+  expect_values(n, "loss_real", {-1.0, -2.0});
+  expect_values(n, "loss_fake_d", {3.0});
+  expect_values(n, "loss_fake_g", {-3.0});
+  expect_values(n, "d_loss_real", {-3.0});  // sums with none
+  expect_values(n, "d_loss", {0.0});
+  expect_values(n, "grad_real", {-1.0, -1.0});
+}
+
+TEST_F(cli, EvalReadsStandardInput) {
+  const Json j =
+      eval({"--loss", "nonsaturating", "--real", "-", "--fake", file("f.txt", "0")}, "0\n0\n");
+  expect_values(j, "grad_real", {-0.25, -0.25});
+  const Json k =
+      eval({"--loss", "nonsaturating", "--real", file("r.txt", "0"), "--fake", "-"}, "0 0 0 0");
+  expect_values(k, "grad_fake_d", {0.125, 0.125, 0.125, 0.125});
+}
+
+TEST_F(cli, EvalAcceptsMixedSeparators) {
+  const Json j = eval({"--loss", "wasserstein", "--reduction", "none", "--real",
+                       file("r.txt", "1,2, 3\t4\r\n,5\n\n+6,\n"), "--fake", file("f.txt", "1e0")});
+  expect_values(j, "loss_real", {-1, -2, -3, -4, -5, -6});
+}
+
+TEST_F(cli, EvalNonFiniteAsStrings) {
+  const Json j = eval({"--loss", "wasserstein", "--reduction", "none", "--real",
+                       file("r.txt", "-INF 1"), "--fake", file("f.txt", "Infinity NaN")});
+  expect_values(j, "loss_real", {INFINITY, -1.0});
+  expect_values(j, "loss_fake_d", {INFINITY, NAN});
+  expect_values(j, "loss_fake_g", {-INFINITY, NAN});
+  expect_values(j, "d_loss_real", {INFINITY});
+  expect_values(j, "g_loss", {NAN});
+  // And as the exact strings, since JSON has no such numbers.
+  const RunResult r = run({"eval", "--backend", "cpu", "--loss", "wasserstein", "--real",
+                           file("r2.txt", "-inf"), "--fake", file("f2.txt", "inf")});
+  EXPECT_NE(r.out.find("\"d_loss_real\": [\"Infinity\"]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"g_loss\": [\"-Infinity\"]"), std::string::npos) << r.out;
+}
+
+TEST_F(cli, EvalPrintsRoundTripDigits) {
+  const RunResult r = run({"eval", "--backend", "cpu", "--loss", "wasserstein", "--grad-scale",
+                           "0.1", "--real", file("r.txt", "0"), "--fake", file("f.txt", "0")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"grad_real\": [-0.100000001]"), std::string::npos) << r.out;
+}
+
+TEST_F(cli, EvalReferenceBackendAndDefaultBackend) {
+  const std::string real = file("r.txt", "0");
+  const std::string fake = file("f.txt", "0");
+  RunResult r =
+      run({"eval", "--backend", "reference", "--loss", "hinge", "--real", real, "--fake", fake});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_json(r.out)["backend"].string, "reference");
+  r = run({"eval", "--loss", "hinge", "--real", real, "--fake", fake});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const bool cuda = ganloss_backend_available(GANLOSS_BACKEND_CUDA) == GANLOSS_STATUS_SUCCESS;
+  EXPECT_EQ(parse_json(r.out)["backend"].string, cuda ? "cuda" : "cpu");
+}
+
+TEST_F(cli, EvalHalfPrecisionRunsOrFailsCleanly) {
+  const RunResult r = run({"eval", "--backend", "cpu", "--dtype", "f16", "--loss", "hinge",
+                           "--real", file("r.txt", "0"), "--fake", file("f.txt", "0")});
+  if (r.exit_code == 0) {
+    EXPECT_EQ(parse_json(r.out)["dtype"].string, "f16");
+  } else {
+    expect_error(r, 1, "f16");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// eval: errors.
+
+TEST_F(cli, ErrorMissingFile) {
+  const std::string missing = (dir_ / "absent.txt").string();
+  expect_error(run({"eval", "--loss", "hinge", "--real", missing, "--fake", fake_}), 1,
+               "absent.txt");
+}
+
+TEST_F(cli, ErrorUnreadableFile) {
+  // A directory opens but cannot be read, even for root (for whom file modes do not apply).
+  const fs::path sub = dir_ / "a_directory";
+  fs::create_directories(sub);
+  expect_error(run({"eval", "--loss", "hinge", "--real", sub.string(), "--fake", fake_}), 1,
+               "a_directory");
+}
+
+TEST_F(cli, ErrorBadNumberNamesFileAndLine) {
+  const std::string bad = file("bad.txt", "1.0\n2.0\n3.0 abc\n");
+  const RunResult r = run({"eval", "--loss", "hinge", "--real", real_, "--fake", bad});
+  expect_error(r, 1, "bad.txt");
+  EXPECT_NE(r.err.find("line 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("abc"), std::string::npos) << r.err;
+  expect_error(run({"eval", "--loss", "hinge", "--real", file("b2.txt", "1e"), "--fake", fake_}), 1,
+               "line 1");
+  expect_error(run({"eval", "--loss", "hinge", "--real", file("b3.txt", "0x10"), "--fake", fake_}),
+               1, "not a number");
+}
+
+TEST_F(cli, ErrorEmptyFile) {
+  expect_error(run({"eval", "--loss", "hinge", "--real", file("empty.txt", ""), "--fake", fake_}),
+               1, "empty.txt");
+  expect_error(
+      run({"eval", "--loss", "hinge", "--real", file("blank.txt", " \n,\t\n"), "--fake", fake_}), 1,
+      "no logits");
+  expect_error(run({"eval", "--loss", "hinge", "--real", real_, "--fake", "-"}, ""), 1,
+               "standard input");
+}
+
+TEST_F(cli, ErrorOutOfRangeNumber) {
+  const RunResult r =
+      run({"eval", "--loss", "hinge", "--real", file("big.txt", "0\n1e50\n"), "--fake", fake_});
+  expect_error(r, 1, "range");
+  EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
+  expect_error(
+      run({"eval", "--loss", "hinge", "--real", file("neg.txt", "-3.5e38"), "--fake", fake_}), 1,
+      "range");
+}
+
+TEST_F(cli, ErrorSizeNotDivisibleBySegments) {
+  expect_error(run({"eval", "--loss", "hinge", "--segments", "2", "--real",
+                    file("three.txt", "1 2 3"), "--fake", file("two.txt", "1 2")}),
+               1, "segments");
+  expect_error(run({"eval", "--loss", "hinge", "--segments", "3", "--real",
+                    file("three2.txt", "1 2 3"), "--fake", file("two2.txt", "1 2")}),
+               1, "fake");
+}
+
+TEST_F(cli, ErrorUnknownNames) {
+  expect_error(run({"eval", "--loss", "vanilla", "--real", real_, "--fake", fake_}), 2, "vanilla");
+  expect_error(
+      run({"eval", "--loss", "hinge", "--reduction", "avg", "--real", real_, "--fake", fake_}), 2,
+      "avg");
+  expect_error(
+      run({"eval", "--loss", "hinge", "--backend", "tpu", "--real", real_, "--fake", fake_}), 2,
+      "tpu");
+  expect_error(run({"eval", "--loss", "hinge", "--dtype", "f64", "--real", real_, "--fake", fake_}),
+               2, "f64");
+  expect_error(run({"eval", "--loss", "hinge", "--bogus", "--real", real_, "--fake", fake_}), 2,
+               "--bogus");
+  expect_error(run({"evaluate"}), 2, "evaluate");
+  expect_error(run({}), 2, "no command");
+}
+
+TEST_F(cli, ErrorMissingOptions) {
+  expect_error(run({"eval", "--real", real_, "--fake", fake_}), 2, "--loss");
+  expect_error(run({"eval", "--d-loss", "hinge", "--real", real_, "--fake", fake_}), 2, "--loss");
+  expect_error(run({"eval", "--loss", "hinge", "--real", real_}), 2, "--fake");
+  expect_error(run({"eval", "--loss", "hinge", "--fake", fake_}), 2, "--real");
+  expect_error(run({"eval", "--loss", "hinge", "--real", real_, "--fake"}), 2, "--fake");
+  expect_error(
+      run({"eval", "--loss", "hinge", "--loss", "hinge", "--real", real_, "--fake", fake_}), 2,
+      "more than once");
+  expect_error(run({"eval", "--loss", "hinge", "--real", real_, "--fake", fake_, "extra"}), 2,
+               "extra");
+}
+
+TEST_F(cli, ErrorBadSegments) {
+  for (const char* bad : {"0", "-1", "abc", "2x", "", "99999999999999999999"}) {
+    expect_error(
+        run({"eval", "--loss", "hinge", "--segments", bad, "--real", real_, "--fake", fake_}), 2,
+        "--segments");
+  }
+}
+
+TEST_F(cli, ErrorBadNumericOptions) {
+  expect_error(
+      run({"eval", "--loss", "hinge", "--grad-scale", "1e50", "--real", real_, "--fake", fake_}), 2,
+      "--grad-scale");
+  expect_error(
+      run({"eval", "--loss", "hinge", "--grad-scale", "nan", "--real", real_, "--fake", fake_}), 2,
+      "--grad-scale");
+  expect_error(
+      run({"eval", "--loss", "hinge", "--ls-labels", "1,2", "--real", real_, "--fake", fake_}), 2,
+      "--ls-labels");
+  expect_error(
+      run({"eval", "--loss", "hinge", "--threads", "-1", "--real", real_, "--fake", fake_}), 2,
+      "--threads");
+  // A value the library rejects: a status failure, exit 1.
+  expect_error(run({"eval", "--loss", "nonsaturating", "--real-target", "1.5", "--real", real_,
+                    "--fake", fake_}),
+               1, "real_target");
+}
+
+TEST_F(cli, ErrorBothInputsFromStandardInput) {
+  expect_error(run({"eval", "--loss", "hinge", "--real", "-", "--fake", "-"}, "0 0"), 2,
+               "standard input");
+}
+
+TEST_F(cli, ErrorCudaBackendWithoutGpu) {
+  if (ganloss_backend_available(GANLOSS_BACKEND_CUDA) == GANLOSS_STATUS_SUCCESS) {
+    GTEST_SKIP() << "a CUDA device is usable here";
+  }
+  expect_error(
+      run({"eval", "--loss", "hinge", "--backend", "cuda", "--real", real_, "--fake", fake_}), 1,
+      "cuda");
+  expect_error(run({"check", "--backend", "cuda"}), 1, "cuda");
+  expect_error(run({"bench", "--backend", "cuda", "--sizes", "1024"}), 1, "cuda");
+}
+
+// ---------------------------------------------------------------------------------------------
+// help, version, check, bench.
+
+TEST_F(cli, HelpAndVersion) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--help"},
+                                             {"eval", "--help"},
+                                             {"check", "--help"},
+                                             {"bench", "-h"},
+                                             {"eval", "--bogus", "--help"}}) {
+    const RunResult r = run(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0];
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(r.out.rfind("Usage: ganloss", 0), 0u) << r.out;
+  }
+  EXPECT_NE(run({"eval", "--help"}).out.find("\"Infinity\""), std::string::npos);
+  const RunResult v = run({"--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out, std::string("ganloss ") + GANLOSS_VERSION_STRING + "\n");
+}
+
+TEST_F(cli, CheckPassesOnCpu) {
+  const RunResult r = run({"check", "--backend", "cpu"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+  const std::size_t last = r.out.rfind('\n', r.out.size() - 2);
+  const std::string last_line = r.out.substr(last == std::string::npos ? 0 : last + 1);
+  EXPECT_EQ(last_line.rfind("PASS: ", 0), 0u) << last_line;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+}
+
+TEST_F(cli, BenchRunsOnTinySizes) {
+  const RunResult r = run({"bench", "--backend", "cpu", "--sizes", "1024,2^11", "--repeat", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("device: cpu: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("threads"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 1024 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 2048 "), std::string::npos) << r.out;
+
+  const RunResult j =
+      run({"bench", "--backend", "all", "--sizes", "1024", "--repeat", "1", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const Json doc = parse_json(j.out);
+  bool saw_reference = false, saw_cpu = false;
+  for (const Json& m : doc["results"].items) {
+    EXPECT_EQ(m["elements"].number, 1024.0);
+    EXPECT_GT(m["seconds"].number, 0.0);
+    saw_reference |= m["backend"].string == "reference";
+    if (m["backend"].string == "cpu") {
+      saw_cpu = true;
+      EXPECT_EQ(m["speedup_vs_reference"].type, Json::Type::number);
+    }
+  }
+  EXPECT_TRUE(saw_reference);
+  EXPECT_TRUE(saw_cpu);
+  EXPECT_FALSE(doc["devices"].items.empty());
+
+  expect_error(run({"bench", "--sizes", "1,2"}), 2, "--sizes");
+  expect_error(run({"bench", "--repeat", "0"}), 2, "--repeat");
+}
+
+}  // namespace

@@ -1,0 +1,291 @@
+// The CPU backend against the double-precision reference: every loss kind pairing, reduction
+// and segment regime, optional outputs one by one, extreme logits, and bitwise repeatability
+// across runs, thread counts and instruction-set variants.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu_backend.hpp"
+#include "cpu_pieces.hpp"
+#include "ganloss/ganloss.h"
+#include "test_support.hpp"
+
+namespace ganloss {
+namespace {
+
+using testing::Comparison;
+using testing::HostCall;
+using testing::make_problem;
+
+// The CPU backend accumulates in double: no fp32 additions on the way into a total.
+constexpr int kCpuDepth = 0;
+
+struct Shape {
+  const char* name;
+  int64_t segments, real_count, fake_count, real_stride, fake_stride;
+};
+
+constexpr int64_t kC = detail::cpu::kChunk;
+
+// Single elements, odd sizes, many short rows, rows around the chunk size, one long row,
+// strided rows.
+const Shape kShapes[] = {
+    {"S1x1x1", 1, 1, 1, 0, 0},
+    {"S1x7x5", 1, 7, 5, 0, 0},
+    {"S1000x5x3", 1000, 5, 3, 0, 0},
+    {"S64x100x200", 64, 100, 200, 0, 0},
+    {"S2xCxCplus1", 2, kC, kC + 1, 0, 0},
+    {"S3x20001x19999", 3, 20001, 19999, 0, 0},
+    {"S1x3Cplus17xC", 1, 3 * kC + 17, kC, 0, 0},
+    {"S4x10x6_strided", 4, 10, 6, 13, 7},
+};
+
+struct MatrixCase {
+  int32_t d_kind, g_kind, reduction;
+  Shape shape;
+  bool smooth;  // non-default loss parameters
+
+  std::string name() const {
+    return std::string(testing::kind_name(d_kind)) + "_" + testing::kind_name(g_kind) + "_" +
+           testing::reduction_name(reduction) + "_" + shape.name + (smooth ? "_params" : "");
+  }
+};
+
+ganloss_problem_t problem_of(const MatrixCase& c) {
+  auto p = make_problem(c.shape.segments, c.shape.real_count, c.shape.fake_count, c.d_kind,
+                        c.g_kind, c.reduction);
+  p.real_stride = c.shape.real_stride;
+  p.fake_stride = c.shape.fake_stride;
+  if (c.smooth) {
+    p.params.real_target = 0.9f;
+    p.params.fake_target = 0.05f;
+    p.params.margin_real = 0.5f;
+    p.params.margin_fake = 2.0f;
+    p.params.ls_fake_label = -1.0f;
+    p.params.ls_real_label = 1.0f;
+    p.params.ls_gen_label = 0.0f;
+    p.grad_scale = 1024.0f;
+  }
+  return p;
+}
+
+std::vector<MatrixCase> matrix_cases() {
+  std::vector<MatrixCase> cases;
+  const int32_t reductions[] = {GANLOSS_REDUCTION_NONE, GANLOSS_REDUCTION_SUM,
+                                GANLOSS_REDUCTION_MEAN};
+  // Matched pairs on every shape...
+  const int32_t pairs[][2] = {{GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING},
+                              {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_MINIMAX},
+                              {GANLOSS_LOSS_HINGE, GANLOSS_LOSS_HINGE},
+                              {GANLOSS_LOSS_WASSERSTEIN, GANLOSS_LOSS_WASSERSTEIN},
+                              {GANLOSS_LOSS_LEAST_SQUARES, GANLOSS_LOSS_LEAST_SQUARES}};
+  for (const auto& pair : pairs) {
+    for (int32_t red : reductions) {
+      for (const Shape& s : kShapes)
+        cases.push_back({pair[0], pair[1], red, s, false});
+      cases.push_back({pair[0], pair[1], red, kShapes[3], true});
+    }
+  }
+  // ... and every D x G pairing on short and long shapes.
+  for (int32_t d = 0; d < 5; ++d) {
+    for (int32_t g = 0; g < 5; ++g) {
+      for (int32_t red : reductions) {
+        for (const MatrixCase& c : {MatrixCase{d, g, red, kShapes[2], (d + g) % 2 == 1},
+                                    MatrixCase{d, g, red, kShapes[5], (d + g) % 2 == 0}}) {
+          const bool seen = std::any_of(cases.begin(), cases.end(),
+                                        [&](const MatrixCase& o) { return o.name() == c.name(); });
+          if (!seen) cases.push_back(c);
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+void PrintTo(const MatrixCase& c, std::ostream* os) {
+  *os << c.name();
+}
+
+class CpuMatrix : public ::testing::TestWithParam<MatrixCase> {};
+
+TEST_P(CpuMatrix, MatchesReference) {
+  const MatrixCase& c = GetParam();
+  HostCall call(problem_of(c), /*seed=*/std::hash<std::string>{}(c.name()));
+  const ganloss_outputs_t o = call.all_outputs();
+  ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS)
+      << ganloss_last_error_message();
+  const Comparison cmp = testing::compare_with_reference(call, o, kCpuDepth);
+  EXPECT_LE(cmp.worst, 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CpuMatrix, ::testing::ValuesIn(matrix_cases()),
+                         [](const ::testing::TestParamInfo<MatrixCase>& i) {
+                           return i.param.name();
+                         });
+
+// Each optional output alone: computed correctly, and nothing else written.
+TEST(CpuOutputs, EachOutputAlone) {
+  for (int32_t kind = 0; kind < 5; ++kind) {
+    for (int which = 0; which < 10; ++which) {
+      auto p = make_problem(5, 3000, 2500, kind, kind, GANLOSS_REDUCTION_MEAN);
+      HostCall call(p, static_cast<uint64_t>(kind * 10 + which));
+      const ganloss_outputs_t o = testing::only(call.all_outputs(), which);
+      ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+      const Comparison cmp = testing::compare_with_reference(call, o, kCpuDepth);
+      EXPECT_LE(cmp.worst, 1.0) << "kind " << kind << " output " << which << ": "
+                                << cmp.first_failure;
+    }
+  }
+}
+
+// A generator step: only G outputs, no real logits at all.
+TEST(CpuOutputs, GeneratorOnlyNeedsNoRealLogits) {
+  auto p = make_problem(3, 0, 1000, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                        GANLOSS_REDUCTION_MEAN);
+  HostCall call(p, 7);
+  ganloss_outputs_t o;
+  ganloss_outputs_init(&o);
+  o.g_loss = call.g_loss.as<float>();
+  o.grad_fake_g = call.grad_fake_g.data();
+  std::size_t bytes = 0;
+  ASSERT_EQ(ganloss_workspace_size(&p, GANLOSS_BACKEND_CPU, &bytes), GANLOSS_STATUS_SUCCESS);
+  std::vector<double> ws(bytes / sizeof(double) + 1);
+  ganloss_execution_t e;
+  ganloss_execution_init(&e);
+  e.backend = GANLOSS_BACKEND_CPU;
+  ASSERT_EQ(ganloss_compute(&p, nullptr, call.fake.data(), &o, ws.data(), bytes, &e, nullptr),
+            GANLOSS_STATUS_SUCCESS)
+      << ganloss_last_error_message();
+  const Comparison cmp = testing::compare_with_reference(call, o, kCpuDepth);
+  EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
+}
+
+// Extreme logits, with the documented results checked explicitly as well.
+TEST(CpuExtremes, DocumentedResults) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> values = {1e4f,  -1e4f,  88.0f, -88.0f, 89.0f,  -104.5f,
+                                     30.0f, -30.0f, 17.0f, -17.0f, 1e-30f, -1e-30f,
+                                     0.0f,  -0.0f,  inf,   -inf,   nan};
+  const int64_t n = static_cast<int64_t>(values.size());
+  for (int32_t kind = 0; kind < 5; ++kind) {
+    for (int32_t red : {GANLOSS_REDUCTION_SUM, GANLOSS_REDUCTION_MEAN}) {
+      for (bool smooth : {false, true}) {
+        auto p = make_problem(1, n, n, kind, kind, red);
+        if (smooth) p.params.real_target = 0.9f;
+        HostCall call(p);
+        std::copy(values.begin(), values.end(), call.real_logits());
+        std::reverse_copy(values.begin(), values.end(), call.fake_logits());
+        const ganloss_outputs_t o = call.all_outputs();
+        ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+        const Comparison cmp = testing::compare_with_reference(call, o, kCpuDepth);
+        EXPECT_LE(cmp.worst, 1.0) << testing::kind_name(kind) << ": " << cmp.first_failure;
+        // A NaN logit makes its own terms and the totals NaN, and nothing else.
+        EXPECT_TRUE(std::isnan(call.d_loss.as<float>()[0]));
+        EXPECT_TRUE(std::isnan(call.g_loss.as<float>()[0]));
+        EXPECT_TRUE(std::isnan(call.grad_real.as<float>()[n - 1]));
+        EXPECT_TRUE(std::isnan(call.grad_fake_g.as<float>()[0]));
+        for (int64_t i = 0; i + 1 < n; ++i) {
+          EXPECT_FALSE(std::isnan(call.grad_real.as<float>()[i])) << i;
+          EXPECT_FALSE(std::isnan(call.grad_fake_d.as<float>()[i + 1])) << i;
+        }
+      }
+    }
+  }
+  // The non-saturating D real term at the infinities: sp(-r) -> 0 and +inf.
+  auto p = make_problem(1, 2, 1, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                        GANLOSS_REDUCTION_SUM);
+  HostCall call(p);
+  call.real_logits()[0] = inf;
+  call.real_logits()[1] = -inf;
+  call.fake_logits()[0] = -1e4f;
+  ASSERT_EQ(call.run(call.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+  EXPECT_EQ(call.loss_real.as<float>()[0], 0.0f);
+  EXPECT_EQ(call.grad_real.as<float>()[0], 0.0f);
+  EXPECT_EQ(call.loss_real.as<float>()[1], inf);
+  EXPECT_EQ(call.grad_real.as<float>()[1], -1.0f);
+  EXPECT_EQ(call.loss_fake_d.as<float>()[0], 0.0f);
+  EXPECT_EQ(call.grad_fake_g.as<float>()[0], -1.0f);
+  EXPECT_EQ(call.loss_fake_g.as<float>()[0], 1e4f);
+}
+
+std::vector<uint8_t> snapshot(HostCall& call) {
+  std::vector<uint8_t> bytes;
+  for (testing::GuardedBuffer* b : call.output_buffers()) {
+    const auto* p = static_cast<const uint8_t*>(b->data());
+    bytes.insert(bytes.end(), p, p + b->bytes());
+  }
+  return bytes;
+}
+
+// Same inputs, same bits: across runs and thread counts.
+TEST(CpuDeterminism, BitwiseAcrossRunsAndThreadCounts) {
+  for (const Shape& s :
+       {Shape{"long", 2, 300001, 200003, 0, 0}, Shape{"short", 5000, 37, 41, 0, 0}}) {
+    auto p = make_problem(s.segments, s.real_count, s.fake_count, GANLOSS_LOSS_NONSATURATING,
+                          GANLOSS_LOSS_NONSATURATING, GANLOSS_REDUCTION_MEAN);
+    p.params.real_target = 0.9f;
+    HostCall call(p, 11);
+    const ganloss_outputs_t o = call.all_outputs();
+    ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU, 1), GANLOSS_STATUS_SUCCESS);
+    const std::vector<uint8_t> first = snapshot(call);
+    for (int threads : {1, 2, 3, 8, 0}) {
+      for (int repeat = 0; repeat < 2; ++repeat) {
+        ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU, threads), GANLOSS_STATUS_SUCCESS);
+        EXPECT_TRUE(snapshot(call) == first) << s.name << " threads " << threads;
+      }
+    }
+  }
+}
+
+// The instruction-set variants perform the same operations in the same order.
+TEST(CpuDeterminism, InstructionSetVariantsAgreeBitwise) {
+#if defined(__x86_64__)
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    GTEST_SKIP() << "this processor has no AVX2/FMA: only the baseline variant runs here";
+  }
+#endif
+  std::mt19937_64 rng(5);
+  const int64_t n = 4099;
+  std::vector<float> x(n);
+  for (float& v : x)
+    v = testing::random_logit(rng);
+  x[3] = std::numeric_limits<float>::infinity();
+  x[4] = std::numeric_limits<float>::quiet_NaN();
+  const Term d = make_logistic_term(1.0f, 0.9f);
+  const Term g = make_logistic_term(1.0f, 1.0f);
+  for (TermKind kd : {TermKind::logistic, TermKind::hinge, TermKind::squared}) {
+    std::vector<float> out[2][4];
+    double sums[2][2];
+    for (int variant = 0; variant < 2; ++variant) {
+      for (auto& v : out[variant])
+        v.assign(n, 0.0f);
+      detail::cpu::Piece piece{x.data(),
+                               n,
+                               out[variant][0].data(),
+                               out[variant][1].data(),
+                               out[variant][2].data(),
+                               out[variant][3].data(),
+                               sums[variant]};
+      const Term td = kd == TermKind::logistic ? d
+                      : kd == TermKind::hinge  ? make_hinge_term(-1.0f, 1.0f)
+                                               : make_squared_term(0.5f);
+      auto fn = variant == 0 ? detail::cpu::baseline::select_piece(kd, TermKind::logistic)
+                             : detail::cpu::avx2::select_piece(kd, TermKind::logistic);
+      fn(piece, td, g, 0.001f);
+    }
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_EQ(std::memcmp(out[0][k].data(), out[1][k].data(), n * sizeof(float)), 0) << k;
+    }
+    EXPECT_EQ(std::memcmp(sums[0], sums[1], sizeof sums[0]), 0);
+  }
+}
+
+}  // namespace
+}  // namespace ganloss

@@ -1,0 +1,407 @@
+// Every invalid argument gets its own status and a message naming it, and a rejected call
+// writes nothing: every output buffer is fenced by guard bytes and preset to a pattern.
+// Allowed aliasing (in-place gradients, interleaved real/fake layouts) is accepted and exact.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ganloss/ganloss.h"
+#include "ganloss/ganloss.hpp"
+#include "test_support.hpp"
+
+namespace ganloss {
+namespace {
+
+using testing::HostCall;
+using testing::make_problem;
+
+// One call with everything valid, which each test breaks in one way.
+struct Call {
+  ganloss_problem_t problem;
+  const void* real;
+  const void* fake;
+  ganloss_outputs_t outputs;
+  void* workspace;
+  std::size_t workspace_bytes;
+  ganloss_execution_t execution;
+
+  ganloss_status_t run() const {
+    return ganloss_compute(&problem, real, fake, &outputs, workspace, workspace_bytes, &execution,
+                           nullptr);
+  }
+};
+
+class Validation : public ::testing::Test {
+ protected:
+  Validation()
+      : host_(make_problem(3, 16, 8, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                           GANLOSS_REDUCTION_MEAN)) {
+    std::size_t bytes = 0;
+    EXPECT_EQ(ganloss_workspace_size(&host_.problem, GANLOSS_BACKEND_CPU, &bytes),
+              GANLOSS_STATUS_SUCCESS);
+    host_.workspace = testing::GuardedBuffer(bytes);
+    call_.problem = host_.problem;
+    call_.real = host_.real.data();
+    call_.fake = host_.fake.data();
+    call_.outputs = host_.all_outputs();
+    call_.workspace = host_.workspace.data();
+    call_.workspace_bytes = bytes;
+    ganloss_execution_init(&call_.execution);
+    call_.execution.backend = GANLOSS_BACKEND_CPU;
+  }
+
+  // The call fails with `status`, says why (mentioning `word`), and writes nothing.
+  void expect_rejected(const Call& c, ganloss_status_t status, const char* word) {
+    EXPECT_EQ(c.run(), status) << ganloss_last_error_message();
+    const std::string message = ganloss_last_error_message();
+    EXPECT_FALSE(message.empty());
+    EXPECT_NE(message.find(word), std::string::npos) << message;
+    for (testing::GuardedBuffer* b : host_.output_buffers()) {
+      EXPECT_TRUE(b->all_untouched()) << "a rejected call wrote an output";
+    }
+    EXPECT_TRUE(host_.workspace.all_untouched()) << "a rejected call wrote the workspace";
+  }
+
+  Call with(const std::function<void(Call&)>& change) const {
+    Call c = call_;
+    change(c);
+    return c;
+  }
+
+  HostCall host_;
+  Call call_;
+};
+
+TEST_F(Validation, ValidCallSucceeds) {
+  EXPECT_EQ(call_.run(), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  EXPECT_STREQ(ganloss_last_error_message(), "");
+}
+
+TEST_F(Validation, NullPointers) {
+  expect_rejected(with([](Call& c) { c.real = nullptr; }), GANLOSS_STATUS_NULL_POINTER, "real");
+  expect_rejected(with([](Call& c) { c.fake = nullptr; }), GANLOSS_STATUS_NULL_POINTER, "fake");
+  expect_rejected(with([](Call& c) { c.workspace = nullptr; }), GANLOSS_STATUS_NULL_POINTER,
+                  "workspace");
+  EXPECT_EQ(ganloss_compute(nullptr, call_.real, call_.fake, &call_.outputs, call_.workspace,
+                            call_.workspace_bytes, &call_.execution, nullptr),
+            GANLOSS_STATUS_NULL_POINTER);
+  EXPECT_EQ(ganloss_compute(&call_.problem, call_.real, call_.fake, nullptr, call_.workspace,
+                            call_.workspace_bytes, &call_.execution, nullptr),
+            GANLOSS_STATUS_NULL_POINTER);
+  std::size_t bytes = 0;
+  EXPECT_EQ(ganloss_workspace_size(nullptr, GANLOSS_BACKEND_CPU, &bytes),
+            GANLOSS_STATUS_NULL_POINTER);
+  EXPECT_EQ(ganloss_workspace_size(&call_.problem, GANLOSS_BACKEND_CPU, nullptr),
+            GANLOSS_STATUS_NULL_POINTER);
+}
+
+TEST_F(Validation, UnneededInputsMayBeNull) {
+  // D outputs need real and fake; with only G outputs, real may be null.
+  Call c = call_;
+  ganloss_outputs_init(&c.outputs);
+  c.outputs.g_loss = host_.g_loss.as<float>();
+  c.real = nullptr;
+  EXPECT_EQ(c.run(), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  // No outputs at all: nothing to do, nothing read.
+  ganloss_outputs_init(&c.outputs);
+  c.fake = nullptr;
+  EXPECT_EQ(c.run(), GANLOSS_STATUS_SUCCESS);
+}
+
+TEST_F(Validation, Sizes) {
+  expect_rejected(with([](Call& c) { c.problem.segments = 0; }), GANLOSS_STATUS_INVALID_SIZE,
+                  "segments");
+  expect_rejected(with([](Call& c) { c.problem.segments = -3; }), GANLOSS_STATUS_INVALID_SIZE,
+                  "segments");
+  expect_rejected(with([](Call& c) { c.problem.real_count = -1; }), GANLOSS_STATUS_INVALID_SIZE,
+                  "real_count");
+  expect_rejected(with([](Call& c) { c.problem.fake_count = 0; }), GANLOSS_STATUS_INVALID_SIZE,
+                  "fake_count");
+  expect_rejected(with([](Call& c) {
+                    c.problem.real_count = 0;
+                    c.problem.fake_count = 0;
+                  }),
+                  GANLOSS_STATUS_INVALID_SIZE, "both 0");
+  expect_rejected(with([](Call& c) { c.problem.real_stride = -16; }), GANLOSS_STATUS_INVALID_SIZE,
+                  "real_stride");
+  expect_rejected(with([](Call& c) { c.problem.fake_stride = 7; }), GANLOSS_STATUS_INVALID_SIZE,
+                  "fake_stride");
+}
+
+TEST_F(Validation, SizesThatOverflow) {
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  expect_rejected(with([](Call& c) { c.problem.segments = int64_t{1} << 62; }),
+                  GANLOSS_STATUS_SIZE_OVERFLOW, "overflow");
+  expect_rejected(with([&](Call& c) { c.problem.real_stride = big / 2; }),
+                  GANLOSS_STATUS_SIZE_OVERFLOW, "real");
+  expect_rejected(with([&](Call& c) {
+                    c.problem.segments = 1;
+                    c.problem.fake_count = big / 3;
+                  }),
+                  GANLOSS_STATUS_SIZE_OVERFLOW, "fake");
+  expect_rejected(with([&](Call& c) { c.problem.segments = big; }), GANLOSS_STATUS_SIZE_OVERFLOW,
+                  "overflow");
+  // An address range that wraps: never dereferenced, rejected first.
+  expect_rejected(with([](Call& c) {
+                    c.real = reinterpret_cast<const void*>(std::numeric_limits<uintptr_t>::max() &
+                                                           ~uintptr_t{63});
+                  }),
+                  GANLOSS_STATUS_SIZE_OVERFLOW, "wraps");
+}
+
+TEST_F(Validation, UnknownEnums) {
+  expect_rejected(with([](Call& c) { c.problem.dtype = 3; }), GANLOSS_STATUS_INVALID_ENUM, "dtype");
+  expect_rejected(with([](Call& c) { c.problem.dtype = -1; }), GANLOSS_STATUS_INVALID_ENUM,
+                  "dtype");
+  expect_rejected(with([](Call& c) { c.problem.d_loss = 5; }), GANLOSS_STATUS_INVALID_ENUM,
+                  "d_loss");
+  expect_rejected(with([](Call& c) { c.problem.g_loss = -1; }), GANLOSS_STATUS_INVALID_ENUM,
+                  "g_loss");
+  expect_rejected(with([](Call& c) { c.problem.reduction = 3; }), GANLOSS_STATUS_INVALID_ENUM,
+                  "reduction");
+  expect_rejected(with([](Call& c) { c.execution.backend = 7; }), GANLOSS_STATUS_INVALID_ENUM,
+                  "backend");
+  std::size_t bytes = 0;
+  EXPECT_EQ(ganloss_workspace_size(&call_.problem, -1, &bytes), GANLOSS_STATUS_INVALID_ENUM);
+  EXPECT_EQ(ganloss_backend_available(42), GANLOSS_STATUS_INVALID_ENUM);
+}
+
+TEST_F(Validation, ValuesOutOfDomain) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  expect_rejected(with([&](Call& c) { c.problem.grad_scale = nan; }), GANLOSS_STATUS_INVALID_VALUE,
+                  "grad_scale");
+  expect_rejected(with([&](Call& c) { c.problem.grad_scale = inf; }), GANLOSS_STATUS_INVALID_VALUE,
+                  "grad_scale");
+  expect_rejected(with([](Call& c) { c.problem.params.real_target = 1.5f; }),
+                  GANLOSS_STATUS_INVALID_VALUE, "real_target");
+  expect_rejected(with([](Call& c) { c.problem.params.fake_target = -0.1f; }),
+                  GANLOSS_STATUS_INVALID_VALUE, "fake_target");
+  expect_rejected(with([&](Call& c) { c.problem.params.real_target = nan; }),
+                  GANLOSS_STATUS_INVALID_VALUE, "real_target");
+  expect_rejected(with([&](Call& c) { c.problem.params.margin_real = inf; }),
+                  GANLOSS_STATUS_INVALID_VALUE, "margin_real");
+  expect_rejected(with([&](Call& c) { c.problem.params.margin_fake = -inf; }),
+                  GANLOSS_STATUS_INVALID_VALUE, "margin_fake");
+  expect_rejected(with([&](Call& c) { c.problem.params.ls_gen_label = nan; }),
+                  GANLOSS_STATUS_INVALID_VALUE, "ls_gen_label");
+  expect_rejected(with([](Call& c) { c.execution.cpu_threads = -2; }), GANLOSS_STATUS_INVALID_VALUE,
+                  "cpu_threads");
+}
+
+TEST_F(Validation, UnsupportedDtypes) {
+  expect_rejected(with([](Call& c) { c.problem.dtype = GANLOSS_DTYPE_F16; }),
+                  GANLOSS_STATUS_UNSUPPORTED, "f16");
+  expect_rejected(with([](Call& c) { c.problem.dtype = GANLOSS_DTYPE_BF16; }),
+                  GANLOSS_STATUS_UNSUPPORTED, "bf16");
+}
+
+TEST_F(Validation, Workspace) {
+  expect_rejected(with([](Call& c) { --c.workspace_bytes; }), GANLOSS_STATUS_WORKSPACE_TOO_SMALL,
+                  "workspace_bytes");
+  expect_rejected(with([](Call& c) { c.workspace_bytes = 0; }), GANLOSS_STATUS_WORKSPACE_TOO_SMALL,
+                  "workspace_bytes");
+  expect_rejected(with([](Call& c) { c.workspace = static_cast<char*>(c.workspace) + 8; }),
+                  GANLOSS_STATUS_MISALIGNED_POINTER, "workspace");
+  // The workspace may not overlap anything the call reads or writes.
+  expect_rejected(with([this](Call& c) { c.workspace = host_.grad_real.data(); }),
+                  GANLOSS_STATUS_INVALID_ALIASING, "workspace");
+  expect_rejected(with([this](Call& c) { c.workspace = const_cast<void*>(host_.real.data()); }),
+                  GANLOSS_STATUS_INVALID_ALIASING, "workspace");
+  // A larger workspace than needed is fine.
+  Call c = call_;
+  testing::GuardedBuffer larger(call_.workspace_bytes + 1000);
+  c.workspace = larger.data();
+  c.workspace_bytes = larger.bytes();
+  EXPECT_EQ(c.run(), GANLOSS_STATUS_SUCCESS);
+}
+
+TEST_F(Validation, MisalignedPointers) {
+  expect_rejected(with([](Call& c) { c.real = static_cast<const char*>(c.real) + 1; }),
+                  GANLOSS_STATUS_MISALIGNED_POINTER, "real");
+  expect_rejected(
+      with([](Call& c) { c.outputs.grad_fake_g = static_cast<char*>(c.outputs.grad_fake_g) + 2; }),
+      GANLOSS_STATUS_MISALIGNED_POINTER, "grad_fake_g");
+  expect_rejected(with([](Call& c) {
+                    c.outputs.g_loss =
+                        reinterpret_cast<float*>(reinterpret_cast<char*>(c.outputs.g_loss) + 1);
+                  }),
+                  GANLOSS_STATUS_MISALIGNED_POINTER, "g_loss");
+}
+
+TEST_F(Validation, DisallowedAliasing) {
+  // Two outputs on the same memory.
+  expect_rejected(with([](Call& c) { c.outputs.d_loss_real = c.outputs.d_loss; }),
+                  GANLOSS_STATUS_INVALID_ALIASING, "d_loss");
+  expect_rejected(with([](Call& c) { c.outputs.grad_fake_g = c.outputs.grad_fake_d; }),
+                  GANLOSS_STATUS_INVALID_ALIASING, "grad_fake");
+  expect_rejected(
+      with([](Call& c) { c.outputs.loss_fake_d = static_cast<float*>(c.outputs.grad_real) + 4; }),
+      GANLOSS_STATUS_INVALID_ALIASING, "loss_fake_d");
+  // A gradient on the other side's logits, or shifted over its own.
+  expect_rejected(with([](Call& c) { c.outputs.grad_fake_d = const_cast<void*>(c.real); }),
+                  GANLOSS_STATUS_INVALID_ALIASING, "grad_fake_d");
+  expect_rejected(with([](Call& c) {
+                    c.outputs.grad_real = const_cast<float*>(static_cast<const float*>(c.real)) + 1;
+                  }),
+                  GANLOSS_STATUS_INVALID_ALIASING, "grad_real");
+  // Element losses may not replace logits (only gradients may).
+  expect_rejected(with([](Call& c) {
+                    c.outputs.loss_real = const_cast<float*>(static_cast<const float*>(c.real));
+                  }),
+                  GANLOSS_STATUS_INVALID_ALIASING, "loss_real");
+  // Both fake gradients in place of the same logits.
+  expect_rejected(with([](Call& c) {
+                    c.outputs.grad_fake_d = const_cast<void*>(c.fake);
+                    c.outputs.grad_fake_g = const_cast<void*>(c.fake);
+                  }),
+                  GANLOSS_STATUS_INVALID_ALIASING, "grad_fake");
+  // Per-segment outputs inside a gradient.
+  expect_rejected(
+      with([](Call& c) { c.outputs.g_loss = static_cast<float*>(c.outputs.grad_real); }),
+      GANLOSS_STATUS_INVALID_ALIASING, "g_loss");
+}
+
+// In place: each gradient may replace its own logits; the result equals the out-of-place one.
+TEST(ValidationAliasing, InPlaceGradients) {
+  auto p = make_problem(4, 300, 200, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                        GANLOSS_REDUCTION_MEAN);
+  HostCall call(p, 3);
+  const ganloss_outputs_t o = call.all_outputs();
+  ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+  const std::vector<float> grad_real(call.grad_real.as<float>(), call.grad_real.as<float>() + 1200);
+  const std::vector<float> grad_fake_g(call.grad_fake_g.as<float>(),
+                                       call.grad_fake_g.as<float>() + 800);
+  const float d_loss = call.d_loss.as<float>()[0];
+  for (int32_t backend : {GANLOSS_BACKEND_CPU, GANLOSS_BACKEND_REFERENCE}) {
+    HostCall again(p, 3);
+    ganloss_outputs_t in_place = again.all_outputs();
+    in_place.grad_real = again.real.data();
+    in_place.grad_fake_g = again.fake.data();
+    in_place.grad_fake_d = nullptr;
+    ASSERT_EQ(again.run(in_place, backend), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+    if (backend == GANLOSS_BACKEND_CPU) {
+      EXPECT_EQ(std::memcmp(again.real.data(), grad_real.data(), 1200 * 4), 0);
+      EXPECT_EQ(std::memcmp(again.fake.data(), grad_fake_g.data(), 800 * 4), 0);
+      EXPECT_EQ(again.d_loss.as<float>()[0], d_loss);
+    }
+  }
+}
+
+// Real and fake logits as column blocks of one [S, Nr + Nf] tensor, and their gradients as
+// column blocks of another: rows interleave, elements do not overlap.
+TEST(ValidationAliasing, InterleavedLayoutIsAccepted) {
+  const int64_t s = 6, nr = 5, nf = 3, w = nr + nf;
+  std::vector<float> logits(static_cast<std::size_t>(s * w)), grads(logits.size(), -7.0f);
+  for (std::size_t i = 0; i < logits.size(); ++i)
+    logits[i] = 0.25f * static_cast<float>(i % 11) - 1.0f;
+  auto p = make_problem(s, nr, nf, GANLOSS_LOSS_HINGE, GANLOSS_LOSS_HINGE, GANLOSS_REDUCTION_SUM);
+  p.real_stride = w;
+  p.fake_stride = w;
+  ganloss_outputs_t o;
+  ganloss_outputs_init(&o);
+  o.grad_real = grads.data();
+  o.grad_fake_d = grads.data() + nr;
+  std::size_t bytes = 0;
+  ASSERT_EQ(ganloss_workspace_size(&p, GANLOSS_BACKEND_CPU, &bytes), GANLOSS_STATUS_SUCCESS);
+  std::vector<double> ws(bytes / 8 + 1);
+  ganloss_execution_t e;
+  ganloss_execution_init(&e);
+  e.backend = GANLOSS_BACKEND_CPU;
+  ASSERT_EQ(
+      ganloss_compute(&p, logits.data(), logits.data() + nr, &o, ws.data(), bytes, &e, nullptr),
+      GANLOSS_STATUS_SUCCESS)
+      << ganloss_last_error_message();
+  for (int64_t r = 0; r < s; ++r) {
+    for (int64_t i = 0; i < w; ++i) {
+      const float x = logits[static_cast<std::size_t>(r * w + i)];
+      const float want = i < nr ? (x < 1.0f ? -1.0f : 0.0f) : (x > -1.0f ? 1.0f : 0.0f);
+      EXPECT_EQ(grads[static_cast<std::size_t>(r * w + i)], want) << r << "," << i;
+    }
+  }
+  // Shift the fake gradient block by one column: now it meets the real one.
+  o.grad_fake_d = grads.data() + nr - 1;
+  EXPECT_EQ(
+      ganloss_compute(&p, logits.data(), logits.data() + nr, &o, ws.data(), bytes, &e, nullptr),
+      GANLOSS_STATUS_INVALID_ALIASING);
+}
+
+TEST(ValidationStatus, EveryStatusHasItsOwnString) {
+  std::set<std::string> seen;
+  for (int s = GANLOSS_STATUS_SUCCESS; s <= GANLOSS_STATUS_INVALID_MEMORY; ++s) {
+    const std::string text = ganloss_status_string(static_cast<ganloss_status_t>(s));
+    EXPECT_FALSE(text.empty());
+    EXPECT_NE(text, "unknown status") << s;
+    EXPECT_TRUE(seen.insert(text).second) << "duplicate: " << text;
+  }
+  const int unknown = 14;  // within the enum's range, but no status
+  EXPECT_STREQ(ganloss_status_string(static_cast<ganloss_status_t>(unknown)), "unknown status");
+  EXPECT_STREQ(status_string(Status::WorkspaceTooSmall),
+               ganloss_status_string(GANLOSS_STATUS_WORKSPACE_TOO_SMALL));
+}
+
+TEST(ValidationStatus, MessageIsPerThreadAndClearedBySuccess) {
+  ganloss_problem_t p;
+  ganloss_problem_init(&p);
+  p.real_count = 4;
+  p.fake_count = 4;
+  std::size_t bytes = 0;
+  p.segments = 0;
+  EXPECT_EQ(ganloss_workspace_size(&p, GANLOSS_BACKEND_CPU, &bytes), GANLOSS_STATUS_INVALID_SIZE);
+  EXPECT_NE(std::string(ganloss_last_error_message()).find("segments"), std::string::npos);
+  std::string other;
+  std::thread([&] { other = ganloss_last_error_message(); }).join();
+  EXPECT_EQ(other, "");
+  p.segments = 1;
+  EXPECT_EQ(ganloss_workspace_size(&p, GANLOSS_BACKEND_CPU, &bytes), GANLOSS_STATUS_SUCCESS);
+  EXPECT_STREQ(ganloss_last_error_message(), "");
+}
+
+TEST(ValidationBackend, UnavailableCudaWritesNothing) {
+  if (ganloss_backend_available(GANLOSS_BACKEND_CUDA) == GANLOSS_STATUS_SUCCESS) {
+    GTEST_SKIP() << "a CUDA device is usable here; the GPU tests cover this backend";
+  }
+  EXPECT_FALSE(std::string(ganloss_last_error_message()).empty());
+  auto p = make_problem(1, 8, 8, 0, 0, GANLOSS_REDUCTION_MEAN);
+  HostCall call(p);
+  EXPECT_EQ(call.run(call.all_outputs(), GANLOSS_BACKEND_CUDA), GANLOSS_STATUS_BACKEND_UNAVAILABLE);
+  for (testing::GuardedBuffer* b : call.output_buffers())
+    EXPECT_TRUE(b->all_untouched());
+  EXPECT_EQ(ganloss_backend_available(GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+  EXPECT_EQ(ganloss_backend_available(GANLOSS_BACKEND_REFERENCE), GANLOSS_STATUS_SUCCESS);
+}
+
+TEST(ValidationDefaults, InitFunctionsGiveDocumentedDefaults) {
+  ganloss_problem_t p;
+  std::memset(&p, 0xff, sizeof p);
+  ganloss_problem_init(&p);
+  EXPECT_EQ(p.segments, 1);
+  EXPECT_EQ(p.dtype, GANLOSS_DTYPE_F32);
+  EXPECT_EQ(p.reduction, GANLOSS_REDUCTION_MEAN);
+  EXPECT_EQ(p.grad_scale, 1.0f);
+  EXPECT_EQ(p.params.real_target, 1.0f);
+  EXPECT_EQ(p.params.fake_target, 0.0f);
+  EXPECT_EQ(p.params.margin_real, 1.0f);
+  EXPECT_EQ(p.params.ls_real_label, 1.0f);
+  ganloss_outputs_t o;
+  std::memset(&o, 0xff, sizeof o);
+  ganloss_outputs_init(&o);
+  EXPECT_EQ(o.d_loss, nullptr);
+  EXPECT_EQ(o.loss_fake_g, nullptr);
+  ganloss_execution_t e;
+  ganloss_execution_init(&e);
+  EXPECT_EQ(e.backend, GANLOSS_BACKEND_CUDA);
+  EXPECT_EQ(e.cpu_threads, 0);
+  EXPECT_STREQ(ganloss_version(), GANLOSS_VERSION_STRING);
+}
+
+}  // namespace
+}  // namespace ganloss
