@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds ganloss with its tests and runs them all: reference, CPU backend, CLI, C ABI and the
-# installed package.
+# Builds ganloss with its tests and runs them all:
+#  1. the release build: reference, CPU backend, CLI, C ABI, installed package, the CUDA kernels
+#     on the host SIMT emulator, and the GPU tests (which run when a GPU is usable and say why
+#     they skip when not); the CUDA sources compile with warnings as errors;
+#  2. a ThreadSanitizer build of the emulated kernels and the multi-threaded CPU tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -12,3 +15,9 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release $(scripts/cuda-flags.
 cmake --build "$build" -j"$jobs"
 ctest --test-dir "$build" -j"$jobs" --output-on-failure
 
+tsan="$build-tsan"
+cmake -S . -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANLOSS_SANITIZE=thread \
+  -DGANLOSS_ENABLE_CUDA=OFF -DGANLOSS_BUILD_CLI=OFF -DGANLOSS_INSTALL=OFF
+cmake --build "$tsan" -j"$jobs" --target emulated_kernel_test cpu_backend_test
+ctest --test-dir "$tsan" -j"$jobs" --output-on-failure \
+  -R '^(Cases/EmulatedMatrix|Emulated|CpuDeterminism|tsan_)'

@@ -8,7 +8,7 @@ namespace cuda {
 
 Status available() {
   return fail(Status::BackendUnavailable,
-              "this ganloss library was built without CUDA (GANLOSS_ENABLE_CUDA=OFF)");
+              "this ganloss library was built without its CUDA backend (GANLOSS_ENABLE_CUDA=OFF)");
 }
 
 std::size_t workspace_bytes(int64_t, int64_t, int64_t) {

@@ -15,14 +15,15 @@
 #include "options.hpp"
 #include "reference.hpp"
 #include "reference_comparison.hpp"
+#include "segmented_loss_plan.hpp"
 
 namespace ganloss {
 namespace cli {
 namespace {
 
 // fp32 additions a term may pass through on its way into a total (the `depth` of
-// total_tolerance()). The CPU backend sums in double; this build has no CUDA kernels.
-constexpr int kCudaAccumulationDepth = 0;
+// total_tolerance()): the CUDA kernel's, from its launch plan; the CPU backend sums in double.
+constexpr int kCudaAccumulationDepth = detail::kernel::kAccumulationDepth;
 
 constexpr const char kCheckHelp[] =
     R"(Usage: ganloss check [--backend auto|cuda|cpu] [--threads N] [--seed N]

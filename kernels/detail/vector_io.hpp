@@ -1,0 +1,64 @@
+// 16-byte vector access to logits and per-element outputs, and the element conversions
+// between storage types and the fp32 all math is done in.
+#ifndef GANLOSS_KERNELS_DETAIL_VECTOR_IO_HPP_
+#define GANLOSS_KERNELS_DETAIL_VECTOR_IO_HPP_
+
+#include <cstdint>
+#include <cstring>
+
+#include "detail/simt.hpp"
+
+namespace ganloss {
+namespace detail {
+
+constexpr int kVectorBytes = 16;
+
+// N elements of T moved as one aligned access.
+template <class T, int N>
+struct alignas(sizeof(T) * N) Vec {
+  T v[N];
+};
+
+// Elements of T from `p` to the next 16-byte boundary.
+template <class T>
+GANLOSS_DEVICE int64_t elements_to_alignment(const T* p) {
+  const auto misalignment = static_cast<int64_t>(reinterpret_cast<uintptr_t>(p) % kVectorBytes);
+  return ((kVectorBytes - misalignment) % kVectorBytes) / static_cast<int64_t>(sizeof(T));
+}
+
+template <class T, int N>
+GANLOSS_DEVICE Vec<T, N> load_vector(const T* p) {
+#if defined(GANLOSS_EMULATOR)
+  Vec<T, N> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+#else
+  return *reinterpret_cast<const Vec<T, N>*>(p);
+#endif
+}
+
+template <class T, int N>
+GANLOSS_DEVICE void store_vector(T* p, const Vec<T, N>& v) {
+#if defined(GANLOSS_EMULATOR)
+  std::memcpy(p, &v, sizeof v);
+#else
+  *reinterpret_cast<Vec<T, N>*>(p) = v;
+#endif
+}
+
+GANLOSS_DEVICE float to_float(float x) {
+  return x;
+}
+
+template <class T>
+GANLOSS_DEVICE T from_float(float x);
+
+template <>
+GANLOSS_DEVICE float from_float<float>(float x) {
+  return x;
+}
+
+}  // namespace detail
+}  // namespace ganloss
+
+#endif  // GANLOSS_KERNELS_DETAIL_VECTOR_IO_HPP_

@@ -1,0 +1,23 @@
+// Host entry points of the fused kernel, one per logit dtype (segmented_loss_<dtype>.cu).
+#ifndef GANLOSS_KERNELS_SEGMENTED_LOSS_LAUNCH_HPP_
+#define GANLOSS_KERNELS_SEGMENTED_LOSS_LAUNCH_HPP_
+
+#include <cuda_runtime_api.h>
+
+#include "segmented_loss_plan.hpp"
+
+namespace ganloss {
+namespace detail {
+namespace kernel {
+
+// Enqueues the kernel for `args` on `stream`; returns the launch's error, if any.
+cudaError_t launch_segmented_loss_f32(const KernelArgs& args, cudaStream_t stream);
+
+// Whether this binary holds code the current device can run (cudaSuccess) or not.
+cudaError_t check_kernel_image();
+
+}  // namespace kernel
+}  // namespace detail
+}  // namespace ganloss
+
+#endif  // GANLOSS_KERNELS_SEGMENTED_LOSS_LAUNCH_HPP_

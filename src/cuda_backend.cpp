@@ -1,0 +1,116 @@
+// The CUDA backend's host side: device availability, workspace size, memory-space checks and
+// the launch of the fused kernel. No allocation and no synchronisation: everything is enqueued
+// on the caller's stream, so a call can be captured into a CUDA graph.
+#include "cuda_backend.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include "error.hpp"
+#include "segmented_loss_launch.hpp"
+#include "segmented_loss_plan.hpp"
+
+namespace ganloss {
+namespace detail {
+namespace cuda {
+namespace {
+
+Status cuda_failure(cudaError_t e, const char* what) {
+  set_last_cuda_error(static_cast<int32_t>(e));
+  cudaGetLastError();  // clear a non-sticky error so later calls start clean
+  return fail(Status::CudaError, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+}  // namespace
+
+Status available() {
+  int device = 0;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e == cudaSuccess) {
+    int count = 0;
+    e = cudaGetDeviceCount(&count);
+    if (e == cudaSuccess && count == 0) e = cudaErrorNoDevice;
+  }
+  if (e == cudaSuccess) e = kernel::check_kernel_image();
+  if (e != cudaSuccess) {
+    set_last_cuda_error(static_cast<int32_t>(e));
+    cudaGetLastError();
+    return fail(Status::BackendUnavailable, "no usable CUDA device: %s (%s)", cudaGetErrorString(e),
+                cudaGetErrorName(e));
+  }
+  return Status::Success;
+}
+
+std::size_t workspace_bytes(int64_t segments, int64_t real_count, int64_t fake_count) {
+  return kernel::workspace_layout(segments, real_count + fake_count).total();
+}
+
+Status check_pointers(const CallParams& q, bool device_expected) {
+  const struct {
+    const char* name;
+    const void* ptr;
+  } pointers[] = {
+      {"real logits", q.real_d.kind != TermKind::none ? q.real.logits : nullptr},
+      {"fake logits", (q.fake_d.kind != TermKind::none || q.fake_g.kind != TermKind::none)
+                          ? q.fake.logits
+                          : nullptr},
+      {"grad_real", q.grad_real},
+      {"grad_fake_d", q.grad_fake_d},
+      {"grad_fake_g", q.grad_fake_g},
+      {"loss_real", q.loss_real},
+      {"loss_fake_d", q.loss_fake_d},
+      {"loss_fake_g", q.loss_fake_g},
+      {"d_loss", q.d_loss},
+      {"d_loss_real", q.d_loss_real},
+      {"d_loss_fake", q.d_loss_fake},
+      {"g_loss", q.g_loss}};
+  int device = -1;
+  if (device_expected && cudaGetDevice(&device) != cudaSuccess) device = -1;
+  for (const auto& p : pointers) {
+    if (p.ptr == nullptr) continue;
+    cudaPointerAttributes a;
+    const cudaError_t e = cudaPointerGetAttributes(&a, p.ptr);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      if (!device_expected) continue;  // no driver: nothing on the host side can be device memory
+      return cuda_failure(e, "cudaPointerGetAttributes");
+    }
+    const bool device_memory = a.type == cudaMemoryTypeDevice;
+    const bool host_visible = a.type == cudaMemoryTypeUnregistered ||
+                              a.type == cudaMemoryTypeHost || a.type == cudaMemoryTypeManaged;
+    if (device_expected) {
+      const bool reachable = a.type == cudaMemoryTypeManaged ||
+                             (a.type == cudaMemoryTypeHost && a.devicePointer != nullptr) ||
+                             (device_memory && a.device == device);
+      if (!reachable) {
+        return fail(Status::InvalidMemory,
+                    device_memory ? "%s is memory of device %d, but the current device is %d"
+                                  : "%s is host memory the CUDA backend cannot read",
+                    p.name, a.device, device);
+      }
+    } else if (!host_visible) {
+      return fail(Status::InvalidMemory, "%s is device memory; host backends need host memory",
+                  p.name);
+    }
+  }
+  return Status::Success;
+}
+
+Status run(const CallParams& params, void* workspace, bool workspace_initialized,
+           ganloss_stream_t stream) {
+  Status s = check_pointers(params, true);
+  if (s != Status::Success) return s;
+  const kernel::KernelArgs args = kernel::make_kernel_args(params, workspace);
+  const auto cuda_stream = reinterpret_cast<cudaStream_t>(stream);
+  if (args.regime == kernel::Regime::chunk && !workspace_initialized) {
+    const cudaError_t e = cudaMemsetAsync(
+        args.tickets, 0, static_cast<std::size_t>(params.segments) * sizeof(uint32_t), cuda_stream);
+    if (e != cudaSuccess) return cuda_failure(e, "cudaMemsetAsync of the workspace tickets");
+  }
+  const cudaError_t e = kernel::launch_segmented_loss_f32(args, cuda_stream);
+  if (e != cudaSuccess) return cuda_failure(e, "launching the fused loss kernel");
+  return Status::Success;
+}
+
+}  // namespace cuda
+}  // namespace detail
+}  // namespace ganloss

@@ -1,0 +1,297 @@
+// The CUDA backend on a real GPU: the kernel test matrix against the double-precision
+// reference (with guard bytes around every output, mirrored on the device), bitwise
+// determinism over 100 calls, CUDA graph capture and replay, two streams at once, the
+// zeroed-once workspace, and memory-space checks. Without a usable GPU every test says why it
+// skips.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernel_cases.hpp"
+#include "test_support.hpp"
+
+namespace ganloss {
+namespace {
+
+using detail::kernel::kAccumulationDepth;
+using testing::Comparison;
+using testing::GuardedBuffer;
+using testing::HostCall;
+using testing::KernelCase;
+
+#define CUDA_OK(expr) ASSERT_EQ((expr), cudaSuccess) << #expr
+
+class CudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (ganloss_backend_available(GANLOSS_BACKEND_CUDA) != GANLOSS_STATUS_SUCCESS) {
+      GTEST_SKIP() << "no usable CUDA device, so the GPU tests do not run here: "
+                   << ganloss_last_error_message();
+    }
+  }
+};
+
+// A HostCall's buffers mirrored byte for byte (guards included) in device memory.
+class DeviceCall {
+ public:
+  explicit DeviceCall(HostCall& host) : host_(host) {
+    for (GuardedBuffer* b : buffers()) {
+      void* d = nullptr;
+      if (cudaMalloc(&d, b->raw_bytes()) != cudaSuccess) throw std::bad_alloc();
+      cudaMemcpy(d, b->raw(), b->raw_bytes(), cudaMemcpyHostToDevice);
+      mirrors_.emplace_back(b, d);
+    }
+  }
+  ~DeviceCall() {
+    for (auto& m : mirrors_)
+      cudaFree(m.second);
+  }
+  DeviceCall(const DeviceCall&) = delete;
+  DeviceCall& operator=(const DeviceCall&) = delete;
+
+  // The device address standing for a host address inside one of the buffers.
+  template <class T>
+  T* device(T* host_pointer) const {
+    if (host_pointer == nullptr) return nullptr;
+    const auto* p = reinterpret_cast<const uint8_t*>(host_pointer);
+    for (const auto& m : mirrors_) {
+      const uint8_t* raw = m.first->raw();
+      if (p >= raw && p < raw + m.first->raw_bytes()) {
+        return reinterpret_cast<T*>(static_cast<uint8_t*>(m.second) + (p - raw));
+      }
+    }
+    return nullptr;
+  }
+
+  ganloss_outputs_t outputs(const ganloss_outputs_t& o) const {
+    ganloss_outputs_t d = o;
+    d.d_loss = device(o.d_loss);
+    d.d_loss_real = device(o.d_loss_real);
+    d.d_loss_fake = device(o.d_loss_fake);
+    d.g_loss = device(o.g_loss);
+    d.grad_real = device(o.grad_real);
+    d.grad_fake_d = device(o.grad_fake_d);
+    d.grad_fake_g = device(o.grad_fake_g);
+    d.loss_real = device(o.loss_real);
+    d.loss_fake_d = device(o.loss_fake_d);
+    d.loss_fake_g = device(o.loss_fake_g);
+    return d;
+  }
+
+  ganloss_status_t run(const ganloss_outputs_t& o, cudaStream_t stream = nullptr,
+                       bool initialized = false) {
+    ganloss_execution_t e;
+    ganloss_execution_init(&e);
+    e.workspace_initialized = initialized ? 1 : 0;
+    const ganloss_outputs_t d = outputs(o);
+    return ganloss_compute(&host_.problem, device(host_.real.data()), device(host_.fake.data()), &d,
+                           device(host_.workspace.data()), host_.workspace.bytes(), &e, stream);
+  }
+
+  // Copies every output buffer (and the workspace) back, guards included.
+  void fetch() {
+    for (auto& m : mirrors_) {
+      if (m.first == &host_.real || m.first == &host_.fake) continue;
+      cudaMemcpy(m.first->raw(), m.second, m.first->raw_bytes(), cudaMemcpyDeviceToHost);
+    }
+  }
+
+ private:
+  std::vector<GuardedBuffer*> buffers() {
+    std::vector<GuardedBuffer*> all = host_.output_buffers();
+    all.push_back(&host_.real);
+    all.push_back(&host_.fake);
+    all.push_back(&host_.workspace);
+    return all;
+  }
+
+  HostCall& host_;
+  std::vector<std::pair<GuardedBuffer*, void*>> mirrors_;
+};
+
+void size_workspace(HostCall& call) {
+  std::size_t bytes = 0;
+  ASSERT_EQ(ganloss_workspace_size(&call.problem, GANLOSS_BACKEND_CUDA, &bytes),
+            GANLOSS_STATUS_SUCCESS);
+  call.workspace = GuardedBuffer(bytes);
+}
+
+std::vector<uint8_t> snapshot(HostCall& call) {
+  std::vector<uint8_t> bytes;
+  for (GuardedBuffer* b : call.output_buffers()) {
+    const auto* p = static_cast<const uint8_t*>(b->data());
+    bytes.insert(bytes.end(), p, p + b->bytes());
+  }
+  return bytes;
+}
+
+class CudaMatrix : public ::testing::WithParamInterface<KernelCase>, public CudaTest {};
+
+TEST_P(CudaMatrix, MatchesReference) {
+  const KernelCase& c = GetParam();
+  HostCall call(testing::problem_of(c), std::hash<std::string>{}(c.name()));
+  size_workspace(call);
+  DeviceCall device(call);
+  const ganloss_outputs_t o = call.all_outputs();
+  ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  CUDA_OK(cudaDeviceSynchronize());
+  device.fetch();
+  const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+  EXPECT_LE(cmp.worst, 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CudaMatrix, ::testing::ValuesIn(testing::kernel_cases()),
+                         [](const ::testing::TestParamInfo<KernelCase>& i) {
+                           return i.param.name();
+                         });
+
+TEST_F(CudaTest, EachOutputAloneInEveryRegime) {
+  for (const testing::Shape& s : {testing::kShapes[2], testing::kShapes[6], testing::kShapes[12]}) {
+    for (int which = 0; which < 10; ++which) {
+      auto p =
+          testing::make_problem(s.segments, s.real_count, s.fake_count, GANLOSS_LOSS_NONSATURATING,
+                                GANLOSS_LOSS_MINIMAX, GANLOSS_REDUCTION_MEAN);
+      HostCall call(p, static_cast<uint64_t>(which));
+      size_workspace(call);
+      DeviceCall device(call);
+      const ganloss_outputs_t o = testing::only(call.all_outputs(), which);
+      ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+      CUDA_OK(cudaDeviceSynchronize());
+      device.fetch();
+      const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+      EXPECT_LE(cmp.worst, 1.0) << s.name << " output " << which << ": " << cmp.first_failure;
+    }
+  }
+}
+
+TEST_F(CudaTest, BitwiseIdenticalOverOneHundredCalls) {
+  for (const testing::Shape& s : {testing::kShapes[3], testing::kShapes[8], testing::kShapes[13]}) {
+    auto p =
+        testing::make_problem(s.segments, s.real_count, s.fake_count, GANLOSS_LOSS_NONSATURATING,
+                              GANLOSS_LOSS_NONSATURATING, GANLOSS_REDUCTION_MEAN);
+    p.real_stride = s.real_stride;
+    p.fake_stride = s.fake_stride;
+    HostCall call(p, 5);
+    size_workspace(call);
+    DeviceCall device(call);
+    const ganloss_outputs_t o = call.all_outputs();
+    ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS);
+    device.fetch();
+    const std::vector<uint8_t> first = snapshot(call);
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS);
+      device.fetch();
+      ASSERT_TRUE(snapshot(call) == first) << s.name << " differs at call " << i;
+    }
+  }
+}
+
+TEST_F(CudaTest, GraphCaptureAndReplay) {
+  const testing::Shape& s = testing::kShapes[12];  // chunk regime: memset + kernel
+  auto p = testing::make_problem(s.segments, s.real_count, s.fake_count, GANLOSS_LOSS_HINGE,
+                                 GANLOSS_LOSS_HINGE, GANLOSS_REDUCTION_MEAN);
+  HostCall call(p, 8);
+  size_workspace(call);
+  DeviceCall device(call);
+  const ganloss_outputs_t o = call.all_outputs();
+  ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS);
+  device.fetch();
+  const std::vector<uint8_t> direct = snapshot(call);
+
+  cudaStream_t stream;
+  CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  cudaGraph_t graph;
+  CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  ASSERT_EQ(device.run(o, stream), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  CUDA_OK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  for (int replay = 0; replay < 3; ++replay) {
+    CUDA_OK(cudaGraphLaunch(exec, stream));
+    CUDA_OK(cudaStreamSynchronize(stream));
+    device.fetch();
+    EXPECT_TRUE(snapshot(call) == direct) << "replay " << replay;
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+}
+
+TEST_F(CudaTest, TwoStreamsAtOnce) {
+  auto p1 =
+      testing::make_problem(1, 3 * testing::C + 11, 2 * testing::C, GANLOSS_LOSS_NONSATURATING,
+                            GANLOSS_LOSS_NONSATURATING, GANLOSS_REDUCTION_MEAN);
+  auto p2 = testing::make_problem(4000, 100, 60, GANLOSS_LOSS_LEAST_SQUARES,
+                                  GANLOSS_LOSS_LEAST_SQUARES, GANLOSS_REDUCTION_SUM);
+  HostCall a(p1, 1), b(p2, 2);
+  size_workspace(a);
+  size_workspace(b);
+  DeviceCall da(a), db(b);
+  cudaStream_t s1, s2;
+  CUDA_OK(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking));
+  CUDA_OK(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(da.run(a.all_outputs(), s1), GANLOSS_STATUS_SUCCESS);
+    ASSERT_EQ(db.run(b.all_outputs(), s2), GANLOSS_STATUS_SUCCESS);
+  }
+  CUDA_OK(cudaStreamSynchronize(s1));
+  CUDA_OK(cudaStreamSynchronize(s2));
+  da.fetch();
+  db.fetch();
+  for (HostCall* c : {&a, &b}) {
+    const Comparison cmp =
+        testing::compare_with_reference(*c, c->all_outputs(), kAccumulationDepth);
+    EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
+  }
+  cudaStreamDestroy(s1);
+  cudaStreamDestroy(s2);
+}
+
+TEST_F(CudaTest, WorkspaceZeroedOnceServesManyCalls) {
+  auto p = testing::make_problem(3, testing::C, testing::C + 100, GANLOSS_LOSS_WASSERSTEIN,
+                                 GANLOSS_LOSS_WASSERSTEIN, GANLOSS_REDUCTION_MEAN);
+  HostCall call(p, 4);
+  size_workspace(call);
+  std::memset(call.workspace.data(), 0, call.workspace.bytes());
+  DeviceCall device(call);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(device.run(call.all_outputs(), nullptr, /*initialized=*/true),
+              GANLOSS_STATUS_SUCCESS);
+  }
+  CUDA_OK(cudaDeviceSynchronize());
+  device.fetch();
+  for (int64_t s = 0; s < 3; ++s)
+    EXPECT_EQ(call.workspace.as<uint32_t>()[s], 0u);
+  const Comparison cmp =
+      testing::compare_with_reference(call, call.all_outputs(), kAccumulationDepth);
+  EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
+}
+
+TEST_F(CudaTest, HostMemoryIsRefusedAndNothingRuns) {
+  auto p = testing::make_problem(1, 64, 64, 0, 0, GANLOSS_REDUCTION_MEAN);
+  HostCall call(p, 3);
+  size_workspace(call);
+  DeviceCall device(call);
+  ganloss_outputs_t o = device.outputs(call.all_outputs());
+  ganloss_execution_t e;
+  ganloss_execution_init(&e);
+  // Host logits with device outputs: refused before any launch.
+  EXPECT_EQ(ganloss_compute(&p, call.real.data(), device.device(call.fake.data()), &o, nullptr, 0,
+                            &e, nullptr),
+            GANLOSS_STATUS_INVALID_MEMORY);
+  EXPECT_NE(std::string(ganloss_last_error_message()).find("real logits"), std::string::npos);
+  // Device memory handed to the CPU backend: refused as well.
+  e.backend = GANLOSS_BACKEND_CPU;
+  std::vector<double> ws(1024);
+  EXPECT_EQ(ganloss_compute(&p, device.device(call.real.data()), device.device(call.fake.data()),
+                            &o, ws.data(), ws.size() * 8, &e, nullptr),
+            GANLOSS_STATUS_INVALID_MEMORY);
+  CUDA_OK(cudaDeviceSynchronize());
+}
+
+}  // namespace
+}  // namespace ganloss

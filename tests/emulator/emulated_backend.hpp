@@ -1,0 +1,43 @@
+// The CUDA backend's path through the host emulator: the same validation and launch planning
+// as src/cuda_backend.cpp, then the kernel body of kernels/segmented_loss_kernel.hpp run by the
+// SIMT emulator on host memory. For tests only.
+#ifndef GANLOSS_TESTS_EMULATOR_EMULATED_BACKEND_HPP_
+#define GANLOSS_TESTS_EMULATOR_EMULATED_BACKEND_HPP_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ganloss/ganloss.h"
+#include "segmented_loss_plan.hpp"
+#include "simt_emulator.hpp"
+
+namespace ganloss {
+namespace emulator {
+
+struct EmulatedOptions {
+  uint64_t seed = 1;      // block order
+  int64_t grid_cap = 0;   // > 0: fewer blocks than work units, to exercise the grid loops
+  int drop_barrier = -1;  // fault injection, see LaunchConfig
+  bool workspace_initialized = false;  // as ganloss_execution_t: skip zeroing the tickets
+  bool abort_on_hazard = false;
+};
+
+struct EmulatedRun {
+  ganloss_status_t status = GANLOSS_STATUS_SUCCESS;
+  bool launched = false;
+  detail::kernel::Regime regime = detail::kernel::Regime::warp;
+  LaunchReport report;
+};
+
+// Workspace bytes the CUDA backend asks for on these shapes.
+std::size_t emulated_workspace_size(const ganloss_problem_t& problem);
+
+// ganloss_compute with the CUDA backend's kernel, emulated.
+EmulatedRun emulated_compute(const ganloss_problem_t& problem, const void* real, const void* fake,
+                             const ganloss_outputs_t& outputs, void* workspace,
+                             std::size_t workspace_bytes, const EmulatedOptions& options = {});
+
+}  // namespace emulator
+}  // namespace ganloss
+
+#endif  // GANLOSS_TESTS_EMULATOR_EMULATED_BACKEND_HPP_
