@@ -5,12 +5,11 @@
 
 #include <cstdint>
 
+#include "ganloss/ganloss.hpp"
 #include "ganloss/losses.hpp"
 
 namespace ganloss {
 namespace detail {
-
-enum class DType : int32_t { f32 = 0, f16 = 1, bf16 = 2 };
 
 // One side (real or fake) of the problem: `count` logits per segment, row s starting at
 // element s * stride. Per-element outputs share this layout.
@@ -23,7 +22,8 @@ struct SideParams {
 
 struct CallParams {
   int64_t segments;
-  DType dtype;
+  DType dtype;       // logits
+  DType grad_dtype;  // gradients: the logits' dtype, or f32
   SideParams real;
   SideParams fake;
 

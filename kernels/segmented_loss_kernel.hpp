@@ -21,24 +21,25 @@ namespace kernel {
 
 using LossSums = Sums<float, kSums>;
 
-// One row of one side: the logits and the per-element outputs at the same offsets.
-template <class T>
+// One row of one side: the logits (T) and the per-element outputs at the same offsets:
+// gradients (G) and element losses (float).
+template <class T, class G>
 struct Row {
   const T* x;
-  T* grad_a;
-  T* grad_b;
+  G* grad_a;
+  G* grad_b;
   float* loss_a;
   float* loss_b;
 };
 
-template <class T>
-GANLOSS_DEVICE Row<T> row_of(const SideParams& side, void* grad_a, void* grad_b, float* loss_a,
-                             float* loss_b, int64_t segment) {
+template <class T, class G>
+GANLOSS_DEVICE Row<T, G> row_of(const SideParams& side, void* grad_a, void* grad_b, float* loss_a,
+                                float* loss_b, int64_t segment) {
   const int64_t offset = segment * side.stride;
-  Row<T> r;
+  Row<T, G> r;
   r.x = static_cast<const T*>(side.logits) + offset;
-  r.grad_a = grad_a ? static_cast<T*>(grad_a) + offset : nullptr;
-  r.grad_b = grad_b ? static_cast<T*>(grad_b) + offset : nullptr;
+  r.grad_a = grad_a ? static_cast<G*>(grad_a) + offset : nullptr;
+  r.grad_b = grad_b ? static_cast<G*>(grad_b) + offset : nullptr;
   r.loss_a = loss_a ? loss_a + offset : nullptr;
   r.loss_b = loss_b ? loss_b + offset : nullptr;
   return r;
@@ -46,10 +47,10 @@ GANLOSS_DEVICE Row<T> row_of(const SideParams& side, void* grad_a, void* grad_b,
 
 // N consecutive elements from index i: evaluated, stored, and added to the running sums in
 // element order. N > 1 only at 16-byte aligned indices of a side whose arrays share alignment.
-template <class T, int N>
-GANLOSS_DEVICE void evaluate_group(const Row<T>& r, int64_t i, const Vec<T, N>& x,
+template <class T, class G, int N>
+GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, int64_t i, const Vec<T, N>& x,
                                    const SideArgs& s, float& sum_a, float& sum_b) {
-  Vec<T, N> ga, gb;
+  Vec<G, N> ga, gb;
   Vec<float, N> la, lb;
   GANLOSS_UNROLL
   for (int k = 0; k < N; ++k) {
@@ -58,8 +59,8 @@ GANLOSS_DEVICE void evaluate_group(const Row<T>& r, int64_t i, const Vec<T, N>& 
     if (s.logistic) parts = math::logistic(v);
     const TermValue a = evaluate_term(s.a, v, parts);
     const TermValue b = evaluate_term(s.b, v, parts);
-    ga.v[k] = from_float<T>(a.grad * s.coef);
-    gb.v[k] = from_float<T>(b.grad * s.coef);
+    ga.v[k] = from_float<G>(a.grad * s.coef);
+    gb.v[k] = from_float<G>(b.grad * s.coef);
     la.v[k] = a.loss;
     lb.v[k] = b.loss;
     sum_a += a.loss;
@@ -82,9 +83,10 @@ GANLOSS_DEVICE void evaluate_group(const Row<T>& r, int64_t i, const Vec<T, N>& 
 // head up to 16-byte alignment, 16-byte groups (kUnroll loads in flight per thread), a scalar
 // tail. Which thread adds which element, and in which order, depends only on the indices and
 // the row's alignment, never on timing.
-template <class T>
-GANLOSS_DEVICE void evaluate_range(const Row<T>& r, int64_t begin, int64_t end, const SideArgs& s,
-                                   unsigned rank, unsigned threads, float& sum_a, float& sum_b) {
+template <class T, class G>
+GANLOSS_DEVICE void evaluate_range(const Row<T, G>& r, int64_t begin, int64_t end,
+                                   const SideArgs& s, unsigned rank, unsigned threads, float& sum_a,
+                                   float& sum_b) {
   constexpr int kWidth = kVectorBytes / static_cast<int>(sizeof(T));
   constexpr int kUnroll = 4;
   const int64_t step = threads;
@@ -96,7 +98,7 @@ GANLOSS_DEVICE void evaluate_range(const Row<T>& r, int64_t begin, int64_t end, 
   for (int64_t i = begin + rank; i < body; i += step) {
     Vec<T, 1> x;
     x.v[0] = r.x[i];
-    evaluate_group<T, 1>(r, i, x, s, sum_a, sum_b);
+    evaluate_group<T, G, 1>(r, i, x, s, sum_a, sum_b);
   }
   const int64_t groups = (end - body) / kWidth;
   for (int64_t g = rank; g < groups; g += kUnroll * step) {
@@ -109,18 +111,18 @@ GANLOSS_DEVICE void evaluate_range(const Row<T>& r, int64_t begin, int64_t end, 
     GANLOSS_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t gu = g + u * step;
-      if (gu < groups) evaluate_group<T, kWidth>(r, body + gu * kWidth, x[u], s, sum_a, sum_b);
+      if (gu < groups) evaluate_group<T, G, kWidth>(r, body + gu * kWidth, x[u], s, sum_a, sum_b);
     }
   }
   for (int64_t i = body + groups * kWidth + rank; i < end; i += step) {
     Vec<T, 1> x;
     x.v[0] = r.x[i];
-    evaluate_group<T, 1>(r, i, x, s, sum_a, sum_b);
+    evaluate_group<T, G, 1>(r, i, x, s, sum_a, sum_b);
   }
 }
 
 // Elements [begin, end) of segment s's virtual row (its real row, then its fake row).
-template <class T>
+template <class T, class G>
 GANLOSS_DEVICE LossSums evaluate_segment_part(const KernelArgs& k, int64_t s, int64_t begin,
                                               int64_t end, unsigned rank, unsigned threads) {
   const CallParams& q = k.call;
@@ -128,12 +130,12 @@ GANLOSS_DEVICE LossSums evaluate_segment_part(const KernelArgs& k, int64_t s, in
   float unused = 0.0f;
   const int64_t nr = k.real.length;
   if (begin < nr) {
-    const Row<T> r = row_of<T>(q.real, q.grad_real, nullptr, q.loss_real, nullptr, s);
+    const Row<T, G> r = row_of<T, G>(q.real, q.grad_real, nullptr, q.loss_real, nullptr, s);
     evaluate_range(r, begin, end < nr ? end : nr, k.real, rank, threads, acc.v[0], unused);
   }
   if (end > nr) {
-    const Row<T> f =
-        row_of<T>(q.fake, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d, q.loss_fake_g, s);
+    const Row<T, G> f =
+        row_of<T, G>(q.fake, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d, q.loss_fake_g, s);
     evaluate_range(f, begin > nr ? begin - nr : 0, end - nr, k.fake, rank, threads, acc.v[1],
                    acc.v[2]);
   }
@@ -158,29 +160,29 @@ GANLOSS_DEVICE void write_segment(const KernelArgs& k, int64_t s, const A& total
   if (q.g_loss) q.g_loss[s] = static_cast<float>(g);
 }
 
-template <class T>
+template <class T, class G>
 GANLOSS_DEVICE void warp_regime(const KernelArgs& k) {
   const unsigned lane = simt::lane_index();
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {
     const int64_t s = unit * kWarpsPerBlock + simt::warp_index();
     if (s >= k.call.segments) continue;  // the whole warp skips together
-    LossSums acc = evaluate_segment_part<T>(k, s, 0, k.length, lane, simt::kWarpSize);
+    LossSums acc = evaluate_segment_part<T, G>(k, s, 0, k.length, lane, simt::kWarpSize);
     acc = warp_sum(acc);
     if (lane == 0) write_segment(k, s, acc);
   }
 }
 
-template <class T>
+template <class T, class G>
 GANLOSS_DEVICE void block_regime(const KernelArgs& k) {
   const unsigned tid = simt::thread_index();
   for (int64_t s = simt::block_index(); s < k.call.segments; s += simt::grid_size()) {
-    LossSums acc = evaluate_segment_part<T>(k, s, 0, k.length, tid, kThreads);
+    LossSums acc = evaluate_segment_part<T, G>(k, s, 0, k.length, tid, kThreads);
     acc = block_sum<kThreads>(acc);
     if (tid == 0) write_segment(k, s, acc);
   }
 }
 
-template <class T>
+template <class T, class G>
 GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
   const unsigned tid = simt::thread_index();
   GANLOSS_SHARED simt::SharedArray<int, 1> last_block;
@@ -188,7 +190,7 @@ GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
     const int64_t s = unit / k.chunks;
     const int64_t begin = (unit % k.chunks) * kChunkLength;
     const int64_t end = begin + kChunkLength < k.length ? begin + kChunkLength : k.length;
-    LossSums acc = evaluate_segment_part<T>(k, s, begin, end, tid, kThreads);
+    LossSums acc = evaluate_segment_part<T, G>(k, s, begin, end, tid, kThreads);
     acc = block_sum<kThreads>(acc);
     if (tid == 0) {
       for (int j = 0; j < kSums; ++j)
@@ -215,18 +217,19 @@ GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
   }
 }
 
-// The kernel body: every block of the launch runs it with kThreads threads.
-template <class T>
+// The kernel body for logits of type T and gradients of type G: every block of the launch runs
+// it with kThreads threads.
+template <class T, class G>
 GANLOSS_DEVICE void segmented_loss_body(const KernelArgs& k) {
   switch (k.regime) {
     case Regime::warp:
-      warp_regime<T>(k);
+      warp_regime<T, G>(k);
       break;
     case Regime::block:
-      block_regime<T>(k);
+      block_regime<T, G>(k);
       break;
     default:
-      chunk_regime<T>(k);
+      chunk_regime<T, G>(k);
   }
 }
 

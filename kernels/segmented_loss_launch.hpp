@@ -1,4 +1,5 @@
-// Host entry points of the fused kernel, one per logit dtype (segmented_loss_<dtype>.cu).
+// Host entry points of the fused kernel, one per logit and gradient dtype (each in its own
+// segmented_loss_<dtype>.cu, to keep compile units small and builds parallel).
 #ifndef GANLOSS_KERNELS_SEGMENTED_LOSS_LAUNCH_HPP_
 #define GANLOSS_KERNELS_SEGMENTED_LOSS_LAUNCH_HPP_
 
@@ -10,8 +11,12 @@ namespace ganloss {
 namespace detail {
 namespace kernel {
 
-// Enqueues the kernel for `args` on `stream`; returns the launch's error, if any.
+// Each enqueues the kernel for `args` on `stream` and returns the launch's error, if any.
 cudaError_t launch_segmented_loss_f32(const KernelArgs& args, cudaStream_t stream);
+cudaError_t launch_segmented_loss_f16(const KernelArgs& args, cudaStream_t stream);
+cudaError_t launch_segmented_loss_f16_f32grad(const KernelArgs& args, cudaStream_t stream);
+cudaError_t launch_segmented_loss_bf16(const KernelArgs& args, cudaStream_t stream);
+cudaError_t launch_segmented_loss_bf16_f32grad(const KernelArgs& args, cudaStream_t stream);
 
 // Whether this binary holds code the current device can run (cudaSuccess) or not.
 cudaError_t check_kernel_image();

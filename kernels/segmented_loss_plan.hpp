@@ -92,14 +92,20 @@ struct KernelArgs {
   float* partials;
 };
 
-inline bool same_phase(const void* a, const void* b) {
-  if (a == nullptr || b == nullptr) return true;
-  return (reinterpret_cast<uintptr_t>(a) - reinterpret_cast<uintptr_t>(b)) % 16 == 0;
+// Whether array `k` (elements of k_size bytes) reaches 16-byte alignment at the same element
+// index as the logits `x` (elements of x_size <= k_size bytes), for every row: then the
+// 16-byte groups of the logits map onto whole 16-byte accesses of `k`.
+inline bool same_phase(const void* x, int64_t x_size, const void* k, int64_t k_size) {
+  if (k == nullptr) return true;
+  const auto per_vector = static_cast<uintptr_t>(16 / k_size);
+  const uintptr_t xi = reinterpret_cast<uintptr_t>(x) / static_cast<uintptr_t>(x_size);
+  const uintptr_t ki = reinterpret_cast<uintptr_t>(k) / static_cast<uintptr_t>(k_size);
+  return xi % per_vector == ki % per_vector;
 }
 
-inline SideArgs side_args(const SideParams& side, const Term& a, const Term& b, float coef,
-                          const void* grad_a, const void* grad_b, const void* loss_a,
-                          const void* loss_b) {
+inline SideArgs side_args(const SideParams& side, int64_t x_size, int64_t grad_size, const Term& a,
+                          const Term& b, float coef, const void* grad_a, const void* grad_b,
+                          const void* loss_a, const void* loss_b) {
   SideArgs s;
   s.a = a;
   s.b = b;
@@ -107,8 +113,10 @@ inline SideArgs side_args(const SideParams& side, const Term& a, const Term& b, 
   const bool used = a.kind != TermKind::none || b.kind != TermKind::none;
   s.length = used ? side.count : 0;
   s.coef = coef;
-  s.vector_ok = same_phase(side.logits, grad_a) && same_phase(side.logits, grad_b) &&
-                same_phase(side.logits, loss_a) && same_phase(side.logits, loss_b);
+  const void* x = side.logits;
+  s.vector_ok = same_phase(x, x_size, grad_a, grad_size) &&
+                same_phase(x, x_size, grad_b, grad_size) && same_phase(x, x_size, loss_a, 4) &&
+                same_phase(x, x_size, loss_b, 4);
   return s;
 }
 
@@ -116,10 +124,12 @@ inline SideArgs side_args(const SideParams& side, const Term& a, const Term& b, 
 inline KernelArgs make_kernel_args(const CallParams& q, void* workspace) {
   KernelArgs k;
   k.call = q;
-  k.real = side_args(q.real, q.real_d, make_none_term(), q.real_grad_coef, q.grad_real, nullptr,
-                     q.loss_real, nullptr);
-  k.fake = side_args(q.fake, q.fake_d, q.fake_g, q.fake_grad_coef, q.grad_fake_d, q.grad_fake_g,
-                     q.loss_fake_d, q.loss_fake_g);
+  const int64_t x_size = dtype_size(q.dtype);
+  const int64_t g_size = dtype_size(q.grad_dtype);
+  k.real = side_args(q.real, x_size, g_size, q.real_d, make_none_term(), q.real_grad_coef,
+                     q.grad_real, nullptr, q.loss_real, nullptr);
+  k.fake = side_args(q.fake, x_size, g_size, q.fake_d, q.fake_g, q.fake_grad_coef, q.grad_fake_d,
+                     q.grad_fake_g, q.loss_fake_d, q.loss_fake_g);
   k.length = k.real.length + k.fake.length;
   k.regime = regime_for(k.length);
   k.chunks = k.regime == Regime::chunk ? chunks_for(k.length) : 1;

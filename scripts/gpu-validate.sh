@@ -74,8 +74,8 @@ for tool in memcheck racecheck synccheck initcheck; do
 done
 
 step check "$build/bin/ganloss" check --backend cuda
-step bench-cli bash -c "'$build/bin/ganloss' bench --backend all --json >'$out/bench-cli.json' && \
-  '$build/bin/ganloss' bench --backend all"
+step bench-cli bash -c "for d in f32 f16 bf16; do '$build/bin/ganloss' bench --backend all --dtype \$d; done && \
+  '$build/bin/ganloss' bench --backend all --json >'$out/bench-cli.json'"
 if [[ -x "$build/bench/ganloss_bench" ]]; then
   step bench "$build/bench/ganloss_bench" --benchmark_out="$out/bench.json" \
     --benchmark_out_format=json

@@ -41,20 +41,20 @@ struct SideLayout {
   }
 };
 
-float* offset(void* base, int64_t index) {
-  return base ? static_cast<float*>(base) + index : nullptr;
-}
-
 // Evaluates item `item` of one side. `sums_per_slot` is 1 (real) or 2 (fake).
 void run_item(const SideLayout& layout, const SideParams& side, int64_t segments, int64_t item,
-              PieceFn fn, const Term& td, const Term& tg, float coef, void* grad_d, void* grad_g,
-              float* loss_d, float* loss_g, double* slots, int sums_per_slot) {
+              PieceFn fn, const Term& td, const Term& tg, float coef, DType x_type, DType grad_type,
+              void* grad_d, void* grad_g, float* loss_d, float* loss_g, double* slots,
+              int sums_per_slot) {
   auto piece = [&](int64_t row, int64_t begin, int64_t n, int64_t slot) {
     const int64_t index = row * side.stride + begin;
-    Piece p{static_cast<const float*>(side.logits) + index,
+    const int64_t grad_offset = index * dtype_size(grad_type);
+    Piece p{static_cast<const char*>(side.logits) + index * dtype_size(x_type),
+            x_type,
             n,
-            offset(grad_d, index),
-            offset(grad_g, index),
+            grad_d ? static_cast<char*>(grad_d) + grad_offset : nullptr,
+            grad_g ? static_cast<char*>(grad_g) + grad_offset : nullptr,
+            grad_type,
             loss_d ? loss_d + index : nullptr,
             loss_g ? loss_g + index : nullptr,
             slots + slot * sums_per_slot};
@@ -99,11 +99,11 @@ Status run(const CallParams& q, void* workspace, int threads) {
   parallel_for(real.items + fake.items, threads, 1, [&](int64_t item) {
     if (item < real.items) {
       run_item(real, q.real, q.segments, item, real_fn, q.real_d, q.fake_g, q.real_grad_coef,
-               q.grad_real, nullptr, q.loss_real, nullptr, real_slots, 1);
+               q.dtype, q.grad_dtype, q.grad_real, nullptr, q.loss_real, nullptr, real_slots, 1);
     } else {
       run_item(fake, q.fake, q.segments, item - real.items, fake_fn, q.fake_d, q.fake_g,
-               q.fake_grad_coef, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d, q.loss_fake_g,
-               fake_slots, 2);
+               q.fake_grad_coef, q.dtype, q.grad_dtype, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d,
+               q.loss_fake_g, fake_slots, 2);
     }
   });
 

@@ -7,19 +7,23 @@
 
 #include <cstdint>
 
+#include "call_params.hpp"
 #include "ganloss/losses.hpp"
 
 namespace ganloss {
 namespace detail {
 namespace cpu {
 
-// One row piece: `n` logits from `x`; per-element outputs (null = not wanted) at the same
-// offsets; the sums of the piece's D and G terms go to sums[0] and, for the fake side, sums[1].
+// One row piece: `n` logits of type x_type from `x`; per-element outputs (null = not wanted)
+// at the same element offsets, gradients of type grad_type; the sums of the piece's D and G
+// terms go to sums[0] and, for the fake side, sums[1].
 struct Piece {
-  const float* x;
+  const void* x;
+  DType x_type;
   int64_t n;
-  float* grad_d;
-  float* grad_g;
+  void* grad_d;
+  void* grad_g;
+  DType grad_type;
   float* loss_d;
   float* loss_g;
   double* sums;

@@ -14,6 +14,21 @@ namespace detail {
 namespace cuda {
 namespace {
 
+// The one place where the runtime dtypes pick a kernel instantiation.
+cudaError_t launch(const kernel::KernelArgs& args, cudaStream_t stream) {
+  const bool f32_grads = args.call.grad_dtype == DType::f32;
+  switch (args.call.dtype) {
+    case DType::f16:
+      return f32_grads ? kernel::launch_segmented_loss_f16_f32grad(args, stream)
+                       : kernel::launch_segmented_loss_f16(args, stream);
+    case DType::bf16:
+      return f32_grads ? kernel::launch_segmented_loss_bf16_f32grad(args, stream)
+                       : kernel::launch_segmented_loss_bf16(args, stream);
+    default:
+      return kernel::launch_segmented_loss_f32(args, stream);
+  }
+}
+
 Status cuda_failure(cudaError_t e, const char* what) {
   set_last_cuda_error(static_cast<int32_t>(e));
   cudaGetLastError();  // clear a non-sticky error so later calls start clean
@@ -106,7 +121,7 @@ Status run(const CallParams& params, void* workspace, bool workspace_initialized
         args.tickets, 0, static_cast<std::size_t>(params.segments) * sizeof(uint32_t), cuda_stream);
     if (e != cudaSuccess) return cuda_failure(e, "cudaMemsetAsync of the workspace tickets");
   }
-  const cudaError_t e = kernel::launch_segmented_loss_f32(args, cuda_stream);
+  const cudaError_t e = launch(args, cuda_stream);
   if (e != cudaSuccess) return cuda_failure(e, "launching the fused loss kernel");
   return Status::Success;
 }

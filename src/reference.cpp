@@ -128,12 +128,30 @@ class Sum {
   double comp_ = 0;
 };
 
+// IEEE binary16 from its fields.
+double decode_half(uint16_t h) {
+  const int exponent = (h >> 10) & 0x1f;
+  const int mantissa = h & 0x3ff;
+  const double sign = (h & 0x8000) ? -1.0 : 1.0;
+  if (exponent == 0x1f) return mantissa ? kNaN : sign * std::numeric_limits<double>::infinity();
+  if (exponent == 0) return sign * std::ldexp(mantissa, -24);
+  return sign * std::ldexp(1024 + mantissa, exponent - 25);
+}
+
+// bfloat16 is the top half of a binary32.
+double decode_bfloat16(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 double load(const void* base, int32_t dtype, int64_t index) {
   switch (dtype) {
     case GANLOSS_DTYPE_F16:
-      return detail::half_to_float(static_cast<const uint16_t*>(base)[index]);
+      return decode_half(static_cast<const uint16_t*>(base)[index]);
     case GANLOSS_DTYPE_BF16:
-      return detail::bfloat16_to_float(static_cast<const uint16_t*>(base)[index]);
+      return decode_bfloat16(static_cast<const uint16_t*>(base)[index]);
     default:
       return static_cast<const float*>(base)[index];
   }
@@ -191,6 +209,7 @@ void walk(const ganloss_problem_t& p, const void* real, const void* fake, OnReal
   }
 }
 
+// A gradient in the storage type of the call (the backend's output, not used by evaluate()).
 void store(void* base, int32_t dtype, int64_t index, double value) {
   const float f = static_cast<float>(value);
   switch (dtype) {
@@ -234,17 +253,18 @@ Result evaluate(const ganloss_problem_t& p, const void* real, const void* fake) 
 }
 
 Status run(const ganloss_problem_t& p, const detail::CallParams& q) {
+  const auto grad_dtype = static_cast<int32_t>(q.grad_dtype);
   const bool use_real = q.real_d.kind != TermKind::none;
   const bool use_fake = q.fake_d.kind != TermKind::none || q.fake_g.kind != TermKind::none;
   walk(
       p, use_real ? q.real.logits : nullptr, use_fake ? q.fake.logits : nullptr,
       [&](int64_t, int64_t, int64_t index, Value d) {
-        if (q.grad_real) store(q.grad_real, p.dtype, index, d.grad);
+        if (q.grad_real) store(q.grad_real, grad_dtype, index, d.grad);
         if (q.loss_real) q.loss_real[index] = static_cast<float>(d.loss);
       },
       [&](int64_t, int64_t, int64_t index, Value d, Value g) {
-        if (q.grad_fake_d) store(q.grad_fake_d, p.dtype, index, d.grad);
-        if (q.grad_fake_g) store(q.grad_fake_g, p.dtype, index, g.grad);
+        if (q.grad_fake_d) store(q.grad_fake_d, grad_dtype, index, d.grad);
+        if (q.grad_fake_g) store(q.grad_fake_g, grad_dtype, index, g.grad);
         if (q.loss_fake_d) q.loss_fake_d[index] = static_cast<float>(d.loss);
         if (q.loss_fake_g) q.loss_fake_g[index] = static_cast<float>(g.loss);
       },

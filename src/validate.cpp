@@ -263,9 +263,8 @@ Status validate_problem(const ganloss_problem_t* p) {
   if (s != Status::Success) return s;
   s = check_unit(lp.fake_target, "fake_target");
   if (s != Status::Success) return s;
-  if (p->dtype != GANLOSS_DTYPE_F32) {
-    return fail(Status::Unsupported, "dtype %s is not supported by this build; use f32",
-                p->dtype == GANLOSS_DTYPE_F16 ? "f16" : "bf16");
+  if (p->fp32_gradients != 0 && p->fp32_gradients != 1) {
+    return fail(Status::InvalidValue, "fp32_gradients must be 0 or 1, got %d", p->fp32_gradients);
   }
   return Status::Success;
 }
@@ -280,6 +279,7 @@ Status make_params(const ganloss_problem_t* p, const void* real, const void* fak
   CallParams& q = *params;
   q.segments = p->segments;
   q.dtype = static_cast<DType>(p->dtype);
+  q.grad_dtype = p->fp32_gradients ? DType::f32 : q.dtype;
   const bool mean = p->reduction == GANLOSS_REDUCTION_MEAN;
   q.real = SideParams{real, p->real_count,
                       effective_stride(p->segments, p->real_count, p->real_stride), mean};
@@ -320,13 +320,18 @@ Status make_params(const ganloss_problem_t* p, const void* real, const void* fak
 
   // Every buffer the call touches, for alignment and aliasing checks.
   const int64_t t = dtype_size(q.dtype);
+  const int64_t g = dtype_size(q.grad_dtype);
   Region regions[16];
   int n = 0;
   const int real_index = want_real_d ? n : -1;
   if (want_real_d) regions[n++] = side_region("real logits", real, q.real, q.segments, t, false);
   const int fake_index = (want_fake_d || want_fake_g) ? n : -1;
-  if (fake_index >= 0)
+  if (fake_index >= 0) {
     regions[n++] = side_region("fake logits", fake, q.fake, q.segments, t, false);
+  }
+  // A gradient may replace its logits only element for element: in the same dtype.
+  const int real_in_place = g == t ? real_index : -1;
+  const int fake_in_place = g == t ? fake_index : -1;
   const struct {
     const char* name;
     const void* ptr;
@@ -338,9 +343,9 @@ Status make_params(const ganloss_problem_t* p, const void* real, const void* fak
       {"d_loss_real", out->d_loss_real, nullptr, 4, -1},
       {"d_loss_fake", out->d_loss_fake, nullptr, 4, -1},
       {"g_loss", out->g_loss, nullptr, 4, -1},
-      {"grad_real", out->grad_real, &q.real, t, real_index},
-      {"grad_fake_d", out->grad_fake_d, &q.fake, t, fake_index},
-      {"grad_fake_g", out->grad_fake_g, &q.fake, t, fake_index},
+      {"grad_real", out->grad_real, &q.real, g, real_in_place},
+      {"grad_fake_d", out->grad_fake_d, &q.fake, g, fake_in_place},
+      {"grad_fake_g", out->grad_fake_g, &q.fake, g, fake_in_place},
       {"loss_real", out->loss_real, &q.real, 4, -1},
       {"loss_fake_d", out->loss_fake_d, &q.fake, 4, -1},
       {"loss_fake_g", out->loss_fake_g, &q.fake, 4, -1},

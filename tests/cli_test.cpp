@@ -374,6 +374,8 @@ TEST_F(cli, EvalNonsaturatingAtZero) {
                        file("f.txt", "0\n0\n")});
   EXPECT_EQ(j["backend"].string, "cpu");
   EXPECT_EQ(j["dtype"].string, "f32");
+  EXPECT_EQ(j["fp32_gradients"].type, Json::Type::boolean);
+  EXPECT_FALSE(j["fp32_gradients"].boolean);
   expect_values(j, "d_loss", {2 * kLn2});
   expect_values(j, "d_loss_real", {kLn2});
   expect_values(j, "d_loss_fake", {kLn2});
@@ -544,14 +546,94 @@ TEST_F(cli, EvalReferenceBackendAndDefaultBackend) {
   EXPECT_EQ(parse_json(r.out)["backend"].string, cuda ? "cuda" : "cpu");
 }
 
-TEST_F(cli, EvalHalfPrecisionRunsOrFailsCleanly) {
-  const RunResult r = run({"eval", "--backend", "cpu", "--dtype", "f16", "--loss", "hinge",
-                           "--real", file("r.txt", "0"), "--fake", file("f.txt", "0")});
-  if (r.exit_code == 0) {
-    EXPECT_EQ(parse_json(r.out)["dtype"].string, "f16");
-  } else {
-    expect_error(r, 1, "f16");
-  }
+// A number of the tool's JSON as the f32 it printed: 9 significant digits identify an f32
+// exactly, not a double.
+float as_float(const Json& v) {
+  return static_cast<float>(as_number(v));
+}
+
+// The first element of a JSON array, as that f32.
+float first(const Json& doc, const std::string& key) {
+  return as_float(doc[key].items.at(0));
+}
+
+TEST_F(cli, EvalHalfPrecisionAtZero) {
+  // Every result is exactly representable in f16: the same numbers as f32.
+  const Json j = eval({"--dtype", "f16", "--loss", "nonsaturating", "--real",
+                       file("r.txt", "0 0 0 0"), "--fake", file("f.txt", "0 0")});
+  EXPECT_EQ(j["dtype"].string, "f16");
+  EXPECT_FALSE(j["fp32_gradients"].boolean);
+  expect_values(j, "d_loss", {2 * kLn2});
+  expect_values(j, "g_loss", {kLn2});
+  expect_values(j, "grad_real", {-0.125, -0.125, -0.125, -0.125}, 0.0);
+  expect_values(j, "grad_fake_d", {0.25, 0.25}, 0.0);
+  expect_values(j, "grad_fake_g", {-0.25, -0.25}, 0.0);
+}
+
+TEST_F(cli, EvalHalfPrecisionRoundsLogitsAndGradients) {
+  // 0.1 is stored as the f16 0.0999755859375 (1638 * 2^-14); the least-squares gradient
+  // r - 1 = -0.9000244140625 is computed in f32 and stored as the nearest f16,
+  // -0.89990234375 (1843 * 2^-11); the loss (r - 1)^2 / 2 stays f32, of the stored logit.
+  const std::vector<std::string> args = {"--loss", "least-squares",   "--reduction",
+                                         "none",   "--real",          file("r.txt", "0.1"),
+                                         "--fake", file("f.txt", "0")};
+  std::vector<std::string> f16 = args;
+  f16.insert(f16.end(), {"--dtype", "f16"});
+  const Json h = eval(f16);
+  EXPECT_EQ(h["dtype"].string, "f16");
+  const double stored = 0.0999755859375;
+  EXPECT_EQ(first(h, "grad_real"), -0.89990234375f);
+  expect_values(h, "loss_real", {(1 - stored) * (1 - stored) / 2});
+  expect_values(h, "d_loss_real", {(1 - stored) * (1 - stored) / 2});
+  // f32 keeps 0.1 (to f32 precision) and its gradient.
+  const Json f = eval(args);
+  EXPECT_EQ(first(f, "grad_real"), 0.1f - 1.0f);
+  expect_values(f, "loss_real", {0.405});
+}
+
+TEST_F(cli, EvalBfloat16) {
+  // 0.1 is stored as the bf16 0.10009765625 (205 * 2^-11); r - 1 = -0.89990234375 rounds to
+  // the bf16 -0.8984375 (230 * 2^-8).
+  const Json j = eval({"--dtype", "bf16", "--loss", "least-squares", "--reduction", "none",
+                       "--real", file("r.txt", "0.1"), "--fake", file("f.txt", "0")});
+  EXPECT_EQ(j["dtype"].string, "bf16");
+  EXPECT_FALSE(j["fp32_gradients"].boolean);
+  const double stored = 0.10009765625;
+  EXPECT_EQ(first(j, "grad_real"), -0.8984375f);
+  expect_values(j, "loss_real", {(1 - stored) * (1 - stored) / 2});
+  expect_values(j, "grad_fake_d", {0.0}, 0.0);
+  expect_values(j, "grad_fake_g", {-1.0}, 0.0);
+}
+
+TEST_F(cli, EvalFp32Gradients) {
+  // The mean over 3 logits at 0: -sigmoid(0) / 3 = -1/6, which f16 stores as
+  // -0.1666259765625 (1365 * 2^-13) and f32 as -0.16666667.
+  const std::string real = file("r.txt", "0 0 0");
+  const std::string fake = file("f.txt", "0");
+  const Json h =
+      eval({"--dtype", "f16", "--loss", "nonsaturating", "--real", real, "--fake", fake});
+  EXPECT_FALSE(h["fp32_gradients"].boolean);
+  for (const Json& g : h["grad_real"].items)
+    EXPECT_EQ(as_float(g), -0.1666259765625f);
+  const Json w = eval({"--dtype", "f16", "--fp32-gradients", "--loss", "nonsaturating", "--real",
+                       real, "--fake", fake});
+  EXPECT_EQ(w["dtype"].string, "f16");
+  EXPECT_EQ(w["fp32_gradients"].type, Json::Type::boolean);
+  EXPECT_TRUE(w["fp32_gradients"].boolean);
+  ASSERT_EQ(w["grad_real"].items.size(), 3u);
+  for (const Json& g : w["grad_real"].items)
+    EXPECT_EQ(as_float(g), -0.5f / 3.0f);
+  expect_values(w, "grad_fake_d", {0.5}, 0.0);
+  expect_values(w, "d_loss", {2 * kLn2});
+  // bf16 logits with f32 gradients: the unrounded r - 1 of the stored 0.10009765625.
+  const Json b = eval({"--dtype", "bf16", "--fp32-gradients", "--loss", "least-squares", "--real",
+                       file("r2.txt", "0.1"), "--fake", fake});
+  EXPECT_TRUE(b["fp32_gradients"].boolean);
+  EXPECT_EQ(first(b, "grad_real"), -0.89990234375f);
+  // A flag: it takes no value.
+  expect_error(
+      run({"eval", "--fp32-gradients=1", "--loss", "hinge", "--real", real_, "--fake", fake_}), 2,
+      "--fp32-gradients");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -700,6 +782,10 @@ TEST_F(cli, HelpAndVersion) {
     EXPECT_EQ(r.out.rfind("Usage: ganloss", 0), 0u) << r.out;
   }
   EXPECT_NE(run({"eval", "--help"}).out.find("\"Infinity\""), std::string::npos);
+  EXPECT_NE(run({"eval", "--help"}).out.find("--fp32-gradients"), std::string::npos);
+  EXPECT_NE(run({"eval", "--help"}).out.find("\"fp32_gradients\""), std::string::npos);
+  EXPECT_NE(run({"check", "--help"}).out.find("--dtype"), std::string::npos);
+  EXPECT_NE(run({"bench", "--help"}).out.find("--dtype"), std::string::npos);
   const RunResult v = run({"--version"});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_EQ(v.out, std::string("ganloss ") + GANLOSS_VERSION_STRING + "\n");
@@ -713,6 +799,45 @@ TEST_F(cli, CheckPassesOnCpu) {
   const std::string last_line = r.out.substr(last == std::string::npos ? 0 : last + 1);
   EXPECT_EQ(last_line.rfind("PASS: ", 0), 0u) << last_line;
   EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+}
+
+TEST_F(cli, CheckHalfPrecisionPasses) {
+  const RunResult r = run({"check", "--backend", "cpu", "--dtype", "f16"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find(" f16 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" f16/f32grad "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(" f32 "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("bf16"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+  const std::size_t last = r.out.rfind('\n', r.out.size() - 2);
+  EXPECT_EQ(r.out.substr(last + 1).rfind("PASS: ", 0), 0u) << r.out;
+}
+
+TEST_F(cli, CheckRejectsUnknownDtype) {
+  const RunResult r = run({"check", "--dtype", "bogus"});
+  expect_error(r, 2, "bogus");
+  EXPECT_NE(r.err.find("all"), std::string::npos) << r.err;
+  expect_error(run({"check", "--dtype"}), 2, "--dtype");
+}
+
+TEST_F(cli, BenchHalfPrecision) {
+  const RunResult r = run({"bench", "--dtype", "bf16", "--sizes", "1024", "--repeat", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("bf16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 1024 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bytes = 2*(Nr+Nf)"), std::string::npos) << r.out;
+
+  // 2-byte logits and gradients: 2 * 1024 read + 2 * (512 + 2 * 512) written + 16 totals.
+  const RunResult j = run({"bench", "--backend", "cpu", "--dtype", "f16", "--sizes", "1024",
+                           "--repeat", "1", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const Json doc = parse_json(j.out);
+  EXPECT_EQ(doc["dtype"].string, "f16");
+  ASSERT_EQ(doc["results"].items.size(), 1u);
+  EXPECT_EQ(doc["results"].items[0]["bytes"].number, 2.0 * 1024 + 2.0 * 1536 + 16);
+  expect_error(run({"bench", "--dtype", "f8"}), 2, "f8");
 }
 
 TEST_F(cli, BenchRunsOnTinySizes) {
@@ -741,6 +866,8 @@ TEST_F(cli, BenchRunsOnTinySizes) {
   EXPECT_TRUE(saw_reference);
   EXPECT_TRUE(saw_cpu);
   EXPECT_FALSE(doc["devices"].items.empty());
+  EXPECT_EQ(doc["dtype"].string, "f32");
+  EXPECT_EQ(doc["results"].items[0]["bytes"].number, 4.0 * 1024 + 4.0 * 1536 + 16);
 
   expect_error(run({"bench", "--sizes", "1,2"}), 2, "--sizes");
   expect_error(run({"bench", "--repeat", "0"}), 2, "--repeat");

@@ -50,9 +50,12 @@ struct MatrixCase {
   int32_t d_kind, g_kind, reduction;
   Shape shape;
   bool smooth;  // non-default loss parameters
+  int32_t dtype = GANLOSS_DTYPE_F32;
+  bool fp32_gradients = false;
 
   std::string name() const {
-    return std::string(testing::kind_name(d_kind)) + "_" + testing::kind_name(g_kind) + "_" +
+    return std::string(testing::dtype_name(dtype)) + (fp32_gradients ? "_f32grad_" : "_") +
+           testing::kind_name(d_kind) + "_" + testing::kind_name(g_kind) + "_" +
            testing::reduction_name(reduction) + "_" + shape.name + (smooth ? "_params" : "");
   }
 };
@@ -62,6 +65,8 @@ ganloss_problem_t problem_of(const MatrixCase& c) {
                         c.g_kind, c.reduction);
   p.real_stride = c.shape.real_stride;
   p.fake_stride = c.shape.fake_stride;
+  p.dtype = c.dtype;
+  p.fp32_gradients = c.fp32_gradients ? 1 : 0;
   if (c.smooth) {
     p.params.real_target = 0.9f;
     p.params.fake_target = 0.05f;
@@ -101,6 +106,18 @@ std::vector<MatrixCase> matrix_cases() {
           const bool seen = std::any_of(cases.begin(), cases.end(),
                                         [&](const MatrixCase& o) { return o.name() == c.name(); });
           if (!seen) cases.push_back(c);
+        }
+      }
+    }
+  }
+  // 16-bit logits: every matched pair and reduction on three shapes, gradients in the logits'
+  // dtype and in f32.
+  for (int32_t dtype : {GANLOSS_DTYPE_F16, GANLOSS_DTYPE_BF16}) {
+    for (const auto& pair : pairs) {
+      for (int32_t red : reductions) {
+        for (const Shape& s : {kShapes[1], kShapes[5], kShapes[7]}) {
+          cases.push_back(
+              {pair[0], pair[1], red, s, red == GANLOSS_REDUCTION_SUM, dtype, &s == &kShapes[5]});
         }
       }
     }
@@ -176,12 +193,16 @@ TEST(CpuExtremes, DocumentedResults) {
   const int64_t n = static_cast<int64_t>(values.size());
   for (int32_t kind = 0; kind < 5; ++kind) {
     for (int32_t red : {GANLOSS_REDUCTION_SUM, GANLOSS_REDUCTION_MEAN}) {
-      for (bool smooth : {false, true}) {
+      for (int variant = 0; variant < 4; ++variant) {
+        const bool smooth = variant % 2 == 1;
         auto p = make_problem(1, n, n, kind, kind, red);
         if (smooth) p.params.real_target = 0.9f;
+        if (variant >= 2) p.dtype = variant == 2 ? GANLOSS_DTYPE_F16 : GANLOSS_DTYPE_BF16;
         HostCall call(p);
-        std::copy(values.begin(), values.end(), call.real_logits());
-        std::reverse_copy(values.begin(), values.end(), call.fake_logits());
+        for (int64_t i = 0; i < n; ++i) {
+          call.set_real(i, values[static_cast<std::size_t>(i)]);
+          call.set_fake(i, values[static_cast<std::size_t>(n - 1 - i)]);
+        }
         const ganloss_outputs_t o = call.all_outputs();
         ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
         const Comparison cmp = testing::compare_with_reference(call, o, kCpuDepth);
@@ -189,11 +210,12 @@ TEST(CpuExtremes, DocumentedResults) {
         // A NaN logit makes its own terms and the totals NaN, and nothing else.
         EXPECT_TRUE(std::isnan(call.d_loss.as<float>()[0]));
         EXPECT_TRUE(std::isnan(call.g_loss.as<float>()[0]));
-        EXPECT_TRUE(std::isnan(call.grad_real.as<float>()[n - 1]));
-        EXPECT_TRUE(std::isnan(call.grad_fake_g.as<float>()[0]));
+        const int32_t gt = testing::grad_dtype(p);
+        EXPECT_TRUE(std::isnan(testing::load_element(call.grad_real.data(), gt, n - 1)));
+        EXPECT_TRUE(std::isnan(testing::load_element(call.grad_fake_g.data(), gt, 0)));
         for (int64_t i = 0; i + 1 < n; ++i) {
-          EXPECT_FALSE(std::isnan(call.grad_real.as<float>()[i])) << i;
-          EXPECT_FALSE(std::isnan(call.grad_fake_d.as<float>()[i + 1])) << i;
+          EXPECT_FALSE(std::isnan(testing::load_element(call.grad_real.data(), gt, i))) << i;
+          EXPECT_FALSE(std::isnan(testing::load_element(call.grad_fake_d.data(), gt, i + 1))) << i;
         }
       }
     }
@@ -202,9 +224,9 @@ TEST(CpuExtremes, DocumentedResults) {
   auto p = make_problem(1, 2, 1, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
                         GANLOSS_REDUCTION_SUM);
   HostCall call(p);
-  call.real_logits()[0] = inf;
-  call.real_logits()[1] = -inf;
-  call.fake_logits()[0] = -1e4f;
+  call.set_real(0, inf);
+  call.set_real(1, -inf);
+  call.set_fake(0, -1e4f);
   ASSERT_EQ(call.run(call.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
   EXPECT_EQ(call.loss_real.as<float>()[0], 0.0f);
   EXPECT_EQ(call.grad_real.as<float>()[0], 0.0f);
@@ -222,6 +244,53 @@ std::vector<uint8_t> snapshot(HostCall& call) {
     bytes.insert(bytes.end(), p, p + b->bytes());
   }
   return bytes;
+}
+
+// fp16 gradients of a mean over many elements fall below fp16's normal range (6.1e-5) and lose
+// precision, down to 0 below 6e-8; f32 gradients (or a loss scale) keep them.
+TEST(CpuMixedPrecision, Fp32GradientsAreTheRemedyForFp16Underflow) {
+  const int64_t n = 1 << 18;
+  auto p = make_problem(1, n, n, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                        GANLOSS_REDUCTION_MEAN);
+  p.dtype = GANLOSS_DTYPE_F16;
+  HostCall narrow(p, 21);
+  ASSERT_EQ(narrow.run(narrow.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+  // sigma / N <= 2^-18 < 2^-14: every f16 gradient is subnormal or zero, with an absolute error
+  // up to half the subnormal spacing, 2^-25: percents of its value, or all of it.
+  const reference::Result ref = reference::evaluate(p, narrow.real.data(), narrow.fake.data());
+  double worst_f16 = 0;
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double got = testing::load_element(narrow.grad_real.data(), GANLOSS_DTYPE_F16, i);
+    const double want = ref.grad_real[static_cast<std::size_t>(i)];
+    EXPECT_LT(std::fabs(got), 0x1p-14);
+    if (got == 0) ++zeros;
+    if (want != 0) worst_f16 = std::max(worst_f16, std::fabs(got - want) / std::fabs(want));
+  }
+  EXPECT_GT(worst_f16, 0.01) << "fp16 gradients of a 2^18-element mean should lose precision";
+  EXPECT_GT(zeros, 0) << "the smallest should underflow to zero";
+  // The same call with f32 gradients: full fp32 relative accuracy.
+  p.fp32_gradients = 1;
+  HostCall wide(p, 21);
+  ASSERT_EQ(wide.run(wide.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+  const Comparison cmp = testing::compare_with_reference(wide, wide.all_outputs(), kCpuDepth);
+  EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
+  double worst_f32 = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double want = ref.grad_real[static_cast<std::size_t>(i)];
+    if (std::fabs(want) < 0x1p-126) continue;  // beyond even fp32 (logits past |x| ~ 70)
+    worst_f32 =
+        std::max(worst_f32, std::fabs(wide.grad_real.as<float>()[i] - want) / std::fabs(want));
+  }
+  EXPECT_LT(worst_f32, 1e-6);
+  // Or a loss scale of 2^16 on f16 gradients: back in the normal range.
+  p.fp32_gradients = 0;
+  p.grad_scale = 65536.0f;
+  HostCall scaled(p, 21);
+  ASSERT_EQ(scaled.run(scaled.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+  const Comparison scaled_cmp =
+      testing::compare_with_reference(scaled, scaled.all_outputs(), kCpuDepth);
+  EXPECT_LE(scaled_cmp.worst, 1.0) << scaled_cmp.first_failure;
 }
 
 // Same inputs, same bits: across runs and thread counts.
@@ -258,32 +327,47 @@ TEST(CpuDeterminism, InstructionSetVariantsAgreeBitwise) {
     v = testing::random_logit(rng);
   x[3] = std::numeric_limits<float>::infinity();
   x[4] = std::numeric_limits<float>::quiet_NaN();
+  x[5] = 1e-6f;  // a subnormal f16 gradient
   const Term d = make_logistic_term(1.0f, 0.9f);
   const Term g = make_logistic_term(1.0f, 1.0f);
-  for (TermKind kd : {TermKind::logistic, TermKind::hinge, TermKind::squared}) {
-    std::vector<float> out[2][4];
-    double sums[2][2];
-    for (int variant = 0; variant < 2; ++variant) {
-      for (auto& v : out[variant])
-        v.assign(n, 0.0f);
-      detail::cpu::Piece piece{x.data(),
-                               n,
-                               out[variant][0].data(),
-                               out[variant][1].data(),
-                               out[variant][2].data(),
-                               out[variant][3].data(),
-                               sums[variant]};
-      const Term td = kd == TermKind::logistic ? d
-                      : kd == TermKind::hinge  ? make_hinge_term(-1.0f, 1.0f)
-                                               : make_squared_term(0.5f);
-      auto fn = variant == 0 ? detail::cpu::baseline::select_piece(kd, TermKind::logistic)
-                             : detail::cpu::avx2::select_piece(kd, TermKind::logistic);
-      fn(piece, td, g, 0.001f);
+  using ganloss::DType;
+  for (DType x_type : {DType::f32, DType::f16, DType::bf16}) {
+    for (DType grad_type : {x_type, DType::f32}) {
+      // The logits in their storage type.
+      std::vector<uint8_t> xs(static_cast<std::size_t>(n * 4));
+      for (int64_t i = 0; i < n; ++i) {
+        testing::store_element(xs.data(), static_cast<int32_t>(x_type), i,
+                               x[static_cast<std::size_t>(i)]);
+      }
+      for (TermKind kd : {TermKind::logistic, TermKind::hinge, TermKind::squared}) {
+        std::vector<uint8_t> out[2][4];
+        double sums[2][2];
+        for (int variant = 0; variant < 2; ++variant) {
+          for (auto& v : out[variant])
+            v.assign(static_cast<std::size_t>(n * 4), 0);
+          detail::cpu::Piece piece{xs.data(),
+                                   x_type,
+                                   n,
+                                   out[variant][0].data(),
+                                   out[variant][1].data(),
+                                   grad_type,
+                                   reinterpret_cast<float*>(out[variant][2].data()),
+                                   reinterpret_cast<float*>(out[variant][3].data()),
+                                   sums[variant]};
+          const Term td = kd == TermKind::logistic ? d
+                          : kd == TermKind::hinge  ? make_hinge_term(-1.0f, 1.0f)
+                                                   : make_squared_term(0.5f);
+          auto fn = variant == 0 ? detail::cpu::baseline::select_piece(kd, TermKind::logistic)
+                                 : detail::cpu::avx2::select_piece(kd, TermKind::logistic);
+          fn(piece, td, g, 0.001f);
+        }
+        for (int k = 0; k < 4; ++k) {
+          EXPECT_TRUE(out[0][k] == out[1][k])
+              << "output " << k << " dtype " << static_cast<int>(x_type);
+        }
+        EXPECT_EQ(std::memcmp(sums[0], sums[1], sizeof sums[0]), 0);
+      }
     }
-    for (int k = 0; k < 4; ++k) {
-      EXPECT_EQ(std::memcmp(out[0][k].data(), out[1][k].data(), n * sizeof(float)), 0) << k;
-    }
-    EXPECT_EQ(std::memcmp(sums[0], sums[1], sizeof sums[0]), 0);
   }
 }
 

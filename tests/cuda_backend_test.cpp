@@ -271,6 +271,55 @@ TEST_F(CudaTest, WorkspaceZeroedOnceServesManyCalls) {
   EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
 }
 
+TEST_F(CudaTest, InPlaceGradientsInEveryDtypeAndRegime) {
+  for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_F16, GANLOSS_DTYPE_BF16}) {
+    for (const testing::Shape& s :
+         {testing::kShapes[3], testing::kShapes[7], testing::kShapes[13]}) {
+      auto p = testing::make_problem(s.segments, s.real_count, s.fake_count, GANLOSS_LOSS_HINGE,
+                                     GANLOSS_LOSS_NONSATURATING, GANLOSS_REDUCTION_MEAN);
+      p.real_stride = s.real_stride;
+      p.fake_stride = s.fake_stride;
+      p.dtype = dtype;
+      HostCall out_of_place(p, 31), in_place(p, 31);
+      size_workspace(out_of_place);
+      size_workspace(in_place);
+      DeviceCall a(out_of_place), b(in_place);
+      ASSERT_EQ(a.run(out_of_place.all_outputs()), GANLOSS_STATUS_SUCCESS);
+      ganloss_outputs_t o = in_place.all_outputs();
+      o.grad_real = in_place.real.data();
+      o.grad_fake_g = in_place.fake.data();
+      o.grad_fake_d = nullptr;
+      ASSERT_EQ(b.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+      CUDA_OK(cudaDeviceSynchronize());
+      a.fetch();
+      // The logits came back from the device as well: fetch them explicitly.
+      CUDA_OK(cudaMemcpy(in_place.real.raw(), b.device(in_place.real.raw()),
+                         in_place.real.raw_bytes(), cudaMemcpyDeviceToHost));
+      CUDA_OK(cudaMemcpy(in_place.fake.raw(), b.device(in_place.fake.raw()),
+                         in_place.fake.raw_bytes(), cudaMemcpyDeviceToHost));
+      b.fetch();
+      const int64_t e = testing::logit_bytes(p);
+      auto rows_equal = [&](const void* x, const void* y, int64_t count, int64_t stride_arg) {
+        const int64_t stride = testing::stride_of(p, count, stride_arg);
+        for (int64_t r = 0; r < p.segments; ++r) {
+          if (std::memcmp(static_cast<const uint8_t*>(x) + r * stride * e,
+                          static_cast<const uint8_t*>(y) + r * stride * e,
+                          static_cast<std::size_t>(count * e)) != 0) {
+            return false;
+          }
+        }
+        return true;
+      };
+      EXPECT_TRUE(rows_equal(in_place.real.data(), out_of_place.grad_real.data(), p.real_count,
+                             p.real_stride))
+          << s.name << " " << testing::dtype_name(dtype);
+      EXPECT_TRUE(rows_equal(in_place.fake.data(), out_of_place.grad_fake_g.data(), p.fake_count,
+                             p.fake_stride))
+          << s.name << " " << testing::dtype_name(dtype);
+    }
+  }
+}
+
 TEST_F(CudaTest, HostMemoryIsRefusedAndNothingRuns) {
   auto p = testing::make_problem(1, 64, 64, 0, 0, GANLOSS_REDUCTION_MEAN);
   HostCall call(p, 3);

@@ -27,6 +27,7 @@ using detail::kernel::Regime;
 using emulator::emulated_compute;
 using emulator::EmulatedOptions;
 using emulator::EmulatedRun;
+using ganloss::DType;
 using testing::C;
 using testing::Comparison;
 using testing::HostCall;
@@ -91,60 +92,135 @@ TEST(EmulatedOutputs, SubsetsInEveryRegime) {
   }
 }
 
-// Base pointers off the 16-byte grid, alike (vector path with heads and tails) and unlike
-// (scalar path), for every element offset within 16 bytes.
-TEST(EmulatedAlignment, EveryOffsetWithinSixteenBytes) {
-  const int64_t nr = 1000, nf = 777;
-  auto p = make_problem(3, nr, nf, GANLOSS_LOSS_HINGE, GANLOSS_LOSS_LEAST_SQUARES,
-                        GANLOSS_REDUCTION_SUM);
-  p.real_stride = nr + 3;
-  p.fake_stride = nf + 2;
-  for (int logits_offset = 0; logits_offset < 4; ++logits_offset) {
-    for (int output_offset = 0; output_offset < 4; ++output_offset) {
-      // Buffers with room for the shift; the HostCall holds the reference copies.
-      HostCall call(p, static_cast<uint64_t>(logits_offset * 4 + output_offset));
-      const std::size_t er = static_cast<std::size_t>(2 * p.real_stride + nr);
-      const std::size_t ef = static_cast<std::size_t>(2 * p.fake_stride + nf);
-      std::vector<float> real(er + 8), fake(ef + 8), gr(er + 8), gfd(ef + 8), gfg(ef + 8),
-          lr(er + 8);
-      float* r =
-          real.data() + 4 - reinterpret_cast<uintptr_t>(real.data()) % 16 / 4 + logits_offset;
-      float* f =
-          fake.data() + 4 - reinterpret_cast<uintptr_t>(fake.data()) % 16 / 4 + logits_offset;
-      std::memcpy(r, call.real.data(), er * 4);
-      std::memcpy(f, call.fake.data(), ef * 4);
-      auto shifted = [&](std::vector<float>& v) {
-        return v.data() + 4 - reinterpret_cast<uintptr_t>(v.data()) % 16 / 4 + output_offset;
-      };
-      ganloss_outputs_t o;
-      ganloss_outputs_init(&o);
-      float d_loss[3], g_loss[3];
-      o.d_loss = d_loss;
-      o.g_loss = g_loss;
-      o.grad_real = shifted(gr);
-      o.grad_fake_d = shifted(gfd);
-      o.grad_fake_g = shifted(gfg);
-      o.loss_real = shifted(lr);
-      std::vector<uint8_t> ws(emulator::emulated_workspace_size(p) + 16);
-      const EmulatedRun run = emulated_compute(p, r, f, o, ws.data(), ws.size(), EmulatedOptions{});
+// A byte buffer with a 16-byte aligned start, for placing arrays at chosen offsets.
+struct Arena {
+  explicit Arena(std::size_t bytes) : storage(bytes + 64, 0) {}
+  uint8_t* at(std::size_t offset) {
+    const auto misalignment = reinterpret_cast<uintptr_t>(storage.data()) % 16;
+    return storage.data() + (16 - misalignment) % 16 + offset;
+  }
+  std::vector<uint8_t> storage;
+};
+
+// Base pointers at every element offset within 16 bytes, with outputs in the same phase
+// (16-byte groups with scalar heads and tails) and in another (scalar access throughout),
+// rows of every tail length, for each dtype, with f16/bf16 gradients and f32 ones.
+TEST(EmulatedAlignment, EveryOffsetAndTailForEveryDtype) {
+  for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_F16, GANLOSS_DTYPE_BF16}) {
+    for (int fp32_gradients : {0, 1}) {
+      if (dtype == GANLOSS_DTYPE_F32 && fp32_gradients) continue;
+      const int64_t e = dtype == GANLOSS_DTYPE_F32 ? 4 : 2;
+      const int64_t ge = fp32_gradients ? 4 : e;
+      const int64_t per_vector = 16 / e;
+      for (int64_t offset = 0; offset < per_vector; ++offset) {
+        for (int64_t tail = 0; tail < per_vector; ++tail) {
+          const int64_t n = 5 * per_vector + tail;  // real and fake rows of n elements
+          auto p = make_problem(1, n, n, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_LEAST_SQUARES,
+                                GANLOSS_REDUCTION_MEAN);
+          p.dtype = dtype;
+          p.fp32_gradients = fp32_gradients;
+          HostCall source(p, static_cast<uint64_t>(offset * 100 + tail));
+          const reference::Result ref =
+              reference::evaluate(p, source.real.data(), source.fake.data());
+          // Outputs in the logits' phase (vector path), or one element off (scalar path).
+          for (int64_t shift : {int64_t{0}, int64_t{1}}) {
+            Arena arena(static_cast<std::size_t>(8 * n * 4 + 256));
+            const std::size_t slot = static_cast<std::size_t>(n * 4 + 32);
+            uint8_t* real = arena.at(static_cast<std::size_t>(offset * e));
+            uint8_t* fake = arena.at(slot + static_cast<std::size_t>(offset * e));
+            std::memcpy(real, source.real.data(), static_cast<std::size_t>(n * e));
+            std::memcpy(fake, source.fake.data(), static_cast<std::size_t>(n * e));
+            const std::size_t out_offset =
+                static_cast<std::size_t>(((offset + shift) % per_vector) * ge);
+            const std::size_t loss_offset = static_cast<std::size_t>(((offset + shift) % 4) * 4);
+            ganloss_outputs_t o;
+            ganloss_outputs_init(&o);
+            float totals[3];
+            o.d_loss = &totals[0];
+            o.g_loss = &totals[1];
+            o.grad_real = arena.at(2 * slot + out_offset);
+            o.grad_fake_d = arena.at(3 * slot + out_offset);
+            o.grad_fake_g = arena.at(4 * slot + out_offset);
+            o.loss_real = reinterpret_cast<float*>(arena.at(5 * slot + loss_offset));
+            o.loss_fake_g = reinterpret_cast<float*>(arena.at(6 * slot + loss_offset));
+            const EmulatedRun run = emulated_compute(p, real, fake, o, nullptr, 0);
+            ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+            EXPECT_EQ(run.report.hazard_count, 0u);
+            const int32_t gt = fp32_gradients ? GANLOSS_DTYPE_F32 : dtype;
+            const auto grad_tol =
+                detail::gradient_tolerance(static_cast<DType>(gt), 1.0 / static_cast<double>(n));
+            const auto loss_tol = detail::element_loss_tolerance();
+            const std::string where = std::string(testing::dtype_name(dtype)) +
+                                      (fp32_gradients ? "/f32grad" : "") + " offset " +
+                                      std::to_string(offset) + " tail " + std::to_string(tail) +
+                                      " shift " + std::to_string(shift);
+            for (int64_t i = 0; i < n; ++i) {
+              const auto k = static_cast<std::size_t>(i);
+              ASSERT_TRUE(
+                  grad_tol.accepts(testing::load_element(o.grad_real, gt, i), ref.grad_real[k]))
+                  << where << " grad_real " << i;
+              ASSERT_TRUE(
+                  grad_tol.accepts(testing::load_element(o.grad_fake_d, gt, i), ref.grad_fake_d[k]))
+                  << where << " grad_fake_d " << i;
+              ASSERT_TRUE(
+                  grad_tol.accepts(testing::load_element(o.grad_fake_g, gt, i), ref.grad_fake_g[k]))
+                  << where << " grad_fake_g " << i;
+              ASSERT_TRUE(loss_tol.accepts(o.loss_real[i], ref.loss_real[k])) << where;
+              ASSERT_TRUE(loss_tol.accepts(o.loss_fake_g[i], ref.loss_fake_g[k])) << where;
+            }
+            EXPECT_TRUE(
+                detail::total_tolerance(ref.segments[0].abs_real + ref.segments[0].abs_fake_d,
+                                        kAccumulationDepth)
+                    .accepts(totals[0], ref.segments[0].d_loss))
+                << where;
+          }
+        }
+      }
+    }
+  }
+}
+
+// In place: each gradient replaces its own logits, in every regime and dtype, with the same
+// results as out of place.
+TEST(EmulatedInPlace, GradientsReplaceTheirLogits) {
+  for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_F16, GANLOSS_DTYPE_BF16}) {
+    for (const Shape& s : {kShapes[3], kShapes[7], kShapes[13]}) {
+      auto p = make_problem(s.segments, s.real_count, s.fake_count, GANLOSS_LOSS_HINGE,
+                            GANLOSS_LOSS_NONSATURATING, GANLOSS_REDUCTION_MEAN);
+      p.real_stride = s.real_stride;
+      p.fake_stride = s.fake_stride;
+      p.dtype = dtype;
+      HostCall out_of_place(p, 31);
+      ASSERT_EQ(run_emulated(out_of_place, out_of_place.all_outputs()).status,
+                GANLOSS_STATUS_SUCCESS);
+      HostCall in_place(p, 31);
+      ganloss_outputs_t o = in_place.all_outputs();
+      o.grad_real = in_place.real.data();
+      o.grad_fake_g = in_place.fake.data();
+      o.grad_fake_d = nullptr;
+      const EmulatedRun run = run_emulated(in_place, o);
       ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
       EXPECT_EQ(run.report.hazard_count, 0u);
-      // Copy back into the HostCall's buffers to reuse the reference comparison.
-      const ganloss_outputs_t all = call.all_outputs();
-      std::memcpy(all.grad_real, o.grad_real, er * 4);
-      std::memcpy(all.grad_fake_d, o.grad_fake_d, ef * 4);
-      std::memcpy(all.grad_fake_g, o.grad_fake_g, ef * 4);
-      std::memcpy(all.loss_real, o.loss_real, er * 4);
-      std::memcpy(all.d_loss, d_loss, sizeof d_loss);
-      std::memcpy(all.g_loss, g_loss, sizeof g_loss);
-      ganloss_outputs_t checked = all;
-      checked.d_loss_real = checked.d_loss_fake = nullptr;
-      checked.loss_fake_d = checked.loss_fake_g = nullptr;
-      // Gaps were copied along with the rows, so compare values only.
-      const Comparison cmp =
-          testing::compare_values_with_reference(call, checked, kAccumulationDepth);
-      EXPECT_LE(cmp.worst, 1.0) << "offsets " << logits_offset << "/" << output_offset << ": "
-                                << cmp.first_failure;
+      // Compare the rows only: gaps keep the logits in place and the guard pattern outside.
+      const int64_t e = testing::logit_bytes(p);
+      auto rows_equal = [&](const void* a, const void* b, int64_t count, int64_t stride_arg) {
+        const int64_t stride = testing::stride_of(p, count, stride_arg);
+        for (int64_t r = 0; r < p.segments; ++r) {
+          if (std::memcmp(static_cast<const uint8_t*>(a) + r * stride * e,
+                          static_cast<const uint8_t*>(b) + r * stride * e,
+                          static_cast<std::size_t>(count * e)) != 0) {
+            return false;
+          }
+        }
+        return true;
+      };
+      EXPECT_TRUE(rows_equal(in_place.real.data(), out_of_place.grad_real.data(), p.real_count,
+                             p.real_stride))
+          << s.name << " " << testing::dtype_name(dtype);
+      EXPECT_TRUE(rows_equal(in_place.fake.data(), out_of_place.grad_fake_g.data(), p.fake_count,
+                             p.fake_stride))
+          << s.name << " " << testing::dtype_name(dtype);
+      EXPECT_EQ(std::memcmp(in_place.d_loss.data(), out_of_place.d_loss.data(), 4 * p.segments), 0);
     }
   }
 }

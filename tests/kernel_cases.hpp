@@ -48,9 +48,13 @@ inline const Shape kShapes[] = {
 struct KernelCase {
   int32_t d_kind, g_kind, reduction;
   Shape shape;
+  int32_t dtype = GANLOSS_DTYPE_F32;
+  bool fp32_gradients = false;
+
   std::string name() const {
-    return std::string(kind_name(d_kind)) + "_" + testing::kind_name(g_kind) + "_" +
-           reduction_name(reduction) + "_" + shape.name;
+    return std::string(dtype_name(dtype)) + (fp32_gradients ? "_f32grad_" : "_") +
+           kind_name(d_kind) + "_" + kind_name(g_kind) + "_" + reduction_name(reduction) + "_" +
+           shape.name;
   }
 };
 
@@ -63,6 +67,8 @@ inline ganloss_problem_t problem_of(const KernelCase& c) {
                         c.g_kind, c.reduction);
   p.real_stride = c.shape.real_stride;
   p.fake_stride = c.shape.fake_stride;
+  p.dtype = c.dtype;
+  p.fp32_gradients = c.fp32_gradients ? 1 : 0;
   p.grad_scale = 0.5f;
   p.params.real_target = 0.9f;
   p.params.margin_fake = 0.75f;
@@ -93,6 +99,16 @@ inline std::vector<KernelCase> kernel_cases() {
                                     [&](const KernelCase& o) { return o.name() == c.name(); });
       if (!seen) out.push_back(c);
     }
+  }
+  // 16-bit logits, with gradients in their own dtype and in f32, on every shape.
+  for (int32_t dtype : {GANLOSS_DTYPE_F16, GANLOSS_DTYPE_BF16}) {
+    for (const Shape& s : kShapes) {
+      const int32_t red = (&s - kShapes) % 2 ? GANLOSS_REDUCTION_SUM : GANLOSS_REDUCTION_MEAN;
+      const auto& other = pairs[1 + (&s - kShapes) % 4];
+      out.push_back({pairs[0][0], pairs[0][1], GANLOSS_REDUCTION_MEAN, s, dtype, false});
+      out.push_back({other[0], other[1], red, s, dtype, (&s - kShapes) % 3 == 0});
+    }
+    out.push_back({pairs[2][0], pairs[2][1], GANLOSS_REDUCTION_NONE, kShapes[6], dtype, true});
   }
   return out;
 }

@@ -17,6 +17,7 @@
 
 #include "ganloss/ganloss.h"
 #include "ganloss/ganloss.hpp"
+#include "host_dtype.hpp"
 #include "reference.hpp"
 #include "tolerance.hpp"
 
@@ -109,6 +110,42 @@ inline float random_logit(std::mt19937_64& rng) {
   }
 }
 
+inline int64_t logit_bytes(const ganloss_problem_t& p) {
+  return p.dtype == GANLOSS_DTYPE_F32 ? 4 : 2;
+}
+
+inline int64_t grad_bytes(const ganloss_problem_t& p) {
+  return p.fp32_gradients ? 4 : logit_bytes(p);
+}
+
+inline int32_t grad_dtype(const ganloss_problem_t& p) {
+  return p.fp32_gradients ? GANLOSS_DTYPE_F32 : p.dtype;
+}
+
+inline void store_element(void* base, int32_t dtype, int64_t i, float v) {
+  switch (dtype) {
+    case GANLOSS_DTYPE_F16:
+      static_cast<uint16_t*>(base)[i] = detail::float_to_half(v);
+      break;
+    case GANLOSS_DTYPE_BF16:
+      static_cast<uint16_t*>(base)[i] = detail::float_to_bfloat16(v);
+      break;
+    default:
+      static_cast<float*>(base)[i] = v;
+  }
+}
+
+inline double load_element(const void* base, int32_t dtype, int64_t i) {
+  switch (dtype) {
+    case GANLOSS_DTYPE_F16:
+      return detail::half_to_float(static_cast<const uint16_t*>(base)[i]);
+    case GANLOSS_DTYPE_BF16:
+      return detail::bfloat16_to_float(static_cast<const uint16_t*>(base)[i]);
+    default:
+      return static_cast<const float*>(base)[i];
+  }
+}
+
 // Host inputs and guarded outputs for one problem.
 struct HostCall {
   ganloss_problem_t problem{};
@@ -118,31 +155,40 @@ struct HostCall {
   GuardedBuffer loss_real, loss_fake_d, loss_fake_g;
   GuardedBuffer workspace;
 
-  // Allocates every buffer (inputs filled by `fill(rng)` over the whole extent, gaps included).
+  // Allocates every buffer; the logits (random, over the whole extent, gaps included) are
+  // rounded to the problem's dtype.
   explicit HostCall(const ganloss_problem_t& p, uint64_t seed = 1) : problem(p) {
-    const int64_t t = p.dtype == GANLOSS_DTYPE_F32 ? 4 : 2;
+    const int64_t t = logit_bytes(p);
+    const int64_t g = grad_bytes(p);
     const int64_t er = extent(p, p.real_count, p.real_stride);
     const int64_t ef = extent(p, p.fake_count, p.fake_stride);
     real = GuardedBuffer(static_cast<std::size_t>(er * t));
     fake = GuardedBuffer(static_cast<std::size_t>(ef * t));
     std::mt19937_64 rng(seed);
     for (int64_t i = 0; i < er; ++i)
-      real.as<float>()[i] = random_logit(rng);
+      set_real(i, random_logit(rng));
     for (int64_t i = 0; i < ef; ++i)
-      fake.as<float>()[i] = random_logit(rng);
+      set_fake(i, random_logit(rng));
     const auto seg = static_cast<std::size_t>(p.segments * 4);
-    for (GuardedBuffer* b : {&d_loss, &d_loss_real, &d_loss_fake, &g_loss})
+    for (GuardedBuffer* b : {&d_loss, &d_loss_real, &d_loss_fake, &g_loss}) {
       *b = GuardedBuffer(seg);
-    grad_real = GuardedBuffer(static_cast<std::size_t>(er * t));
+    }
+    grad_real = GuardedBuffer(static_cast<std::size_t>(er * g));
     loss_real = GuardedBuffer(static_cast<std::size_t>(er * 4));
-    for (GuardedBuffer* b : {&grad_fake_d, &grad_fake_g})
-      *b = GuardedBuffer(static_cast<std::size_t>(ef * t));
-    for (GuardedBuffer* b : {&loss_fake_d, &loss_fake_g})
+    for (GuardedBuffer* b : {&grad_fake_d, &grad_fake_g}) {
+      *b = GuardedBuffer(static_cast<std::size_t>(ef * g));
+    }
+    for (GuardedBuffer* b : {&loss_fake_d, &loss_fake_g}) {
       *b = GuardedBuffer(static_cast<std::size_t>(ef * 4));
+    }
   }
 
-  float* real_logits() { return real.as<float>(); }
-  float* fake_logits() { return fake.as<float>(); }
+  // Element i of the real or fake logits (in elements from the start, gaps included), rounded
+  // to the problem's dtype.
+  void set_real(int64_t i, float v) { store_element(real.data(), problem.dtype, i, v); }
+  void set_fake(int64_t i, float v) { store_element(fake.data(), problem.dtype, i, v); }
+  double real_at(int64_t i) const { return load_element(real.data(), problem.dtype, i); }
+  double fake_at(int64_t i) const { return load_element(fake.data(), problem.dtype, i); }
 
   ganloss_outputs_t all_outputs() {
     ganloss_outputs_t o;
@@ -194,8 +240,8 @@ inline std::string describe(const ganloss_problem_t& p) {
   std::ostringstream s;
   s << "S=" << p.segments << " Nr=" << p.real_count << " Nf=" << p.fake_count
     << " sr=" << p.real_stride << " sf=" << p.fake_stride << " d=" << p.d_loss << " g=" << p.g_loss
-    << " red=" << p.reduction << " scale=" << p.grad_scale << " t=" << p.params.real_target << "/"
-    << p.params.fake_target;
+    << " red=" << p.reduction << " dtype=" << p.dtype << (p.fp32_gradients ? "/f32grad" : "")
+    << " scale=" << p.grad_scale << " t=" << p.params.real_target << "/" << p.params.fake_target;
   return s.str();
 }
 
@@ -203,21 +249,22 @@ inline std::string describe(const ganloss_problem_t& p) {
 // outputs inside their rows only).
 inline Comparison compare_values_with_reference(HostCall& call, const ganloss_outputs_t& o,
                                                 int depth) {
-  using detail::DType;
+  using ganloss::DType;
   const ganloss_problem_t& p = call.problem;
   const reference::Result ref = reference::evaluate(p, call.real.data(), call.fake.data());
-  const auto dtype = static_cast<DType>(p.dtype);
+  const int32_t gd = grad_dtype(p);
+  const auto gdtype = static_cast<DType>(gd);
   const bool mean = p.reduction == GANLOSS_REDUCTION_MEAN;
   const double coef_r = mean ? p.grad_scale / static_cast<double>(p.real_count) : p.grad_scale;
   const double coef_f = mean ? p.grad_scale / static_cast<double>(p.fake_count) : p.grad_scale;
   Comparison c;
-  auto element = [&](const void* out, const std::vector<double>& expect, int64_t count,
-                     int64_t stride_arg, detail::Tolerance tol, const char* name) {
+  auto element = [&](const void* out, int32_t out_dtype, const std::vector<double>& expect,
+                     int64_t count, int64_t stride_arg, detail::Tolerance tol, const char* name) {
     if (out == nullptr) return;
     const int64_t stride = stride_of(p, count, stride_arg);
     for (int64_t s = 0; s < p.segments; ++s) {
       for (int64_t i = 0; i < count; ++i) {
-        const double got = static_cast<const float*>(out)[s * stride + i];
+        const double got = load_element(out, out_dtype, s * stride + i);
         const double want = expect[static_cast<std::size_t>(s * count + i)];
         std::ostringstream what;
         what << name << "[" << s << "," << i << "] got " << got << " want " << want;
@@ -225,17 +272,17 @@ inline Comparison compare_values_with_reference(HostCall& call, const ganloss_ou
       }
     }
   };
-  element(o.grad_real, ref.grad_real, p.real_count, p.real_stride,
-          detail::gradient_tolerance(dtype, coef_r), "grad_real");
-  element(o.grad_fake_d, ref.grad_fake_d, p.fake_count, p.fake_stride,
-          detail::gradient_tolerance(dtype, coef_f), "grad_fake_d");
-  element(o.grad_fake_g, ref.grad_fake_g, p.fake_count, p.fake_stride,
-          detail::gradient_tolerance(dtype, coef_f), "grad_fake_g");
-  element(o.loss_real, ref.loss_real, p.real_count, p.real_stride, detail::element_loss_tolerance(),
-          "loss_real");
-  element(o.loss_fake_d, ref.loss_fake_d, p.fake_count, p.fake_stride,
+  element(o.grad_real, gd, ref.grad_real, p.real_count, p.real_stride,
+          detail::gradient_tolerance(gdtype, coef_r), "grad_real");
+  element(o.grad_fake_d, gd, ref.grad_fake_d, p.fake_count, p.fake_stride,
+          detail::gradient_tolerance(gdtype, coef_f), "grad_fake_d");
+  element(o.grad_fake_g, gd, ref.grad_fake_g, p.fake_count, p.fake_stride,
+          detail::gradient_tolerance(gdtype, coef_f), "grad_fake_g");
+  element(o.loss_real, GANLOSS_DTYPE_F32, ref.loss_real, p.real_count, p.real_stride,
+          detail::element_loss_tolerance(), "loss_real");
+  element(o.loss_fake_d, GANLOSS_DTYPE_F32, ref.loss_fake_d, p.fake_count, p.fake_stride,
           detail::element_loss_tolerance(), "loss_fake_d");
-  element(o.loss_fake_g, ref.loss_fake_g, p.fake_count, p.fake_stride,
+  element(o.loss_fake_g, GANLOSS_DTYPE_F32, ref.loss_fake_g, p.fake_count, p.fake_stride,
           detail::element_loss_tolerance(), "loss_fake_g");
   for (int64_t s = 0; s < p.segments; ++s) {
     const reference::SegmentTotals& t = ref.segments[static_cast<std::size_t>(s)];
@@ -277,7 +324,7 @@ inline Comparison compare_with_reference(HostCall& call, const ganloss_outputs_t
       }
     }
   };
-  const int64_t t = p.dtype == GANLOSS_DTYPE_F32 ? 4 : 2;
+  const int64_t t = grad_bytes(p);
   fenced(call.grad_real, o.grad_real, p.real_count, p.real_stride, t, "grad_real");
   fenced(call.grad_fake_d, o.grad_fake_d, p.fake_count, p.fake_stride, t, "grad_fake_d");
   fenced(call.grad_fake_g, o.grad_fake_g, p.fake_count, p.fake_stride, t, "grad_fake_g");
@@ -347,6 +394,11 @@ inline const char* kind_name(int32_t k) {
   static const char* names[] = {"nonsaturating", "minimax", "hinge", "wasserstein",
                                 "least_squares"};
   return (k >= 0 && k < 5) ? names[k] : "unknown";
+}
+
+inline const char* dtype_name(int32_t t) {
+  static const char* names[] = {"f32", "f16", "bf16"};
+  return (t >= 0 && t < 3) ? names[t] : "unknown";
 }
 
 inline const char* reduction_name(int32_t r) {

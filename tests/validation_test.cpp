@@ -197,11 +197,42 @@ TEST_F(Validation, ValuesOutOfDomain) {
                   "cpu_threads");
 }
 
-TEST_F(Validation, UnsupportedDtypes) {
-  expect_rejected(with([](Call& c) { c.problem.dtype = GANLOSS_DTYPE_F16; }),
-                  GANLOSS_STATUS_UNSUPPORTED, "f16");
-  expect_rejected(with([](Call& c) { c.problem.dtype = GANLOSS_DTYPE_BF16; }),
-                  GANLOSS_STATUS_UNSUPPORTED, "bf16");
+TEST_F(Validation, GradientDtype) {
+  expect_rejected(with([](Call& c) { c.problem.fp32_gradients = 2; }), GANLOSS_STATUS_INVALID_VALUE,
+                  "fp32_gradients");
+}
+
+// f16 logits: 2-byte alignment for logits and f16 gradients, 4 for f32 gradients, and an f32
+// gradient may not replace f16 logits (the elements do not line up).
+TEST(ValidationDtypes, SixteenBitLogits) {
+  auto p = make_problem(2, 64, 32, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                        GANLOSS_REDUCTION_MEAN);
+  p.dtype = GANLOSS_DTYPE_F16;
+  HostCall call(p);
+  ganloss_outputs_t o = call.all_outputs();
+  EXPECT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS)
+      << ganloss_last_error_message();
+  o.grad_real = static_cast<char*>(o.grad_real) + 1;
+  EXPECT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_MISALIGNED_POINTER);
+  o = call.all_outputs();
+  o.grad_real = call.real.data();  // in place, f16 over f16: allowed
+  EXPECT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS)
+      << ganloss_last_error_message();
+
+  p.fp32_gradients = 1;
+  HostCall wide(p);
+  o = wide.all_outputs();
+  EXPECT_EQ(wide.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS)
+      << ganloss_last_error_message();
+  o.grad_fake_g = static_cast<char*>(o.grad_fake_g) + 2;
+  EXPECT_EQ(wide.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_MISALIGNED_POINTER);
+  EXPECT_NE(std::string(ganloss_last_error_message()).find("grad_fake_g"), std::string::npos);
+  o = wide.all_outputs();
+  o.grad_real = wide.real.data();  // f32 gradients over f16 logits: refused
+  EXPECT_EQ(wide.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_INVALID_ALIASING);
+  for (testing::GuardedBuffer* b : {&wide.d_loss, &wide.loss_fake_g}) {
+    EXPECT_TRUE(b->guards_intact());
+  }
 }
 
 TEST_F(Validation, Workspace) {
@@ -272,26 +303,24 @@ TEST_F(Validation, DisallowedAliasing) {
 
 // In place: each gradient may replace its own logits; the result equals the out-of-place one.
 TEST(ValidationAliasing, InPlaceGradients) {
-  auto p = make_problem(4, 300, 200, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
-                        GANLOSS_REDUCTION_MEAN);
-  HostCall call(p, 3);
-  const ganloss_outputs_t o = call.all_outputs();
-  ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
-  const std::vector<float> grad_real(call.grad_real.as<float>(), call.grad_real.as<float>() + 1200);
-  const std::vector<float> grad_fake_g(call.grad_fake_g.as<float>(),
-                                       call.grad_fake_g.as<float>() + 800);
-  const float d_loss = call.d_loss.as<float>()[0];
-  for (int32_t backend : {GANLOSS_BACKEND_CPU, GANLOSS_BACKEND_REFERENCE}) {
-    HostCall again(p, 3);
-    ganloss_outputs_t in_place = again.all_outputs();
-    in_place.grad_real = again.real.data();
-    in_place.grad_fake_g = again.fake.data();
-    in_place.grad_fake_d = nullptr;
-    ASSERT_EQ(again.run(in_place, backend), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
-    if (backend == GANLOSS_BACKEND_CPU) {
-      EXPECT_EQ(std::memcmp(again.real.data(), grad_real.data(), 1200 * 4), 0);
-      EXPECT_EQ(std::memcmp(again.fake.data(), grad_fake_g.data(), 800 * 4), 0);
-      EXPECT_EQ(again.d_loss.as<float>()[0], d_loss);
+  for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_F16, GANLOSS_DTYPE_BF16}) {
+    for (int32_t backend : {GANLOSS_BACKEND_CPU, GANLOSS_BACKEND_REFERENCE}) {
+      auto p = make_problem(4, 300, 200, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                            GANLOSS_REDUCTION_MEAN);
+      p.dtype = dtype;
+      HostCall call(p, 3);
+      ASSERT_EQ(call.run(call.all_outputs(), backend), GANLOSS_STATUS_SUCCESS);
+      HostCall again(p, 3);
+      ganloss_outputs_t in_place = again.all_outputs();
+      in_place.grad_real = again.real.data();
+      in_place.grad_fake_g = again.fake.data();
+      in_place.grad_fake_d = nullptr;
+      ASSERT_EQ(again.run(in_place, backend), GANLOSS_STATUS_SUCCESS)
+          << ganloss_last_error_message();
+      const std::size_t e = static_cast<std::size_t>(testing::logit_bytes(p));
+      EXPECT_EQ(std::memcmp(again.real.data(), call.grad_real.data(), 1200 * e), 0) << dtype;
+      EXPECT_EQ(std::memcmp(again.fake.data(), call.grad_fake_g.data(), 800 * e), 0) << dtype;
+      EXPECT_EQ(std::memcmp(again.d_loss.data(), call.d_loss.data(), 16), 0) << dtype;
     }
   }
 }

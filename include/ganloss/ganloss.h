@@ -109,16 +109,20 @@ typedef struct ganloss_problem {
   int32_t d_loss;    /* ganloss_loss_kind_t */
   int32_t g_loss;    /* ganloss_loss_kind_t */
   int32_t reduction; /* ganloss_reduction_t */
-  float grad_scale;  /* multiplies every gradient (upstream gradient or loss scale), 1 */
+  /* 0: gradients are stored in the logits' dtype; 1: as f32 (for f16/bf16 logits whose
+   * gradients would fall below the dtype's range, e.g. a mean over many elements) */
+  int32_t fp32_gradients;
+  float grad_scale; /* multiplies every gradient (upstream gradient or loss scale), 1 */
   ganloss_loss_params_t params;
 } ganloss_problem_t;
 
 /*! Outputs; every pointer may be null, meaning "not wanted".
  *
- * Per-segment outputs hold `segments` floats. Gradients have the logits' dtype and layout;
- * grad_real may be the real pointer itself and one of grad_fake_d / grad_fake_g may be the
- * fake pointer itself (in-place); no other overlap is allowed. Element losses are float and
- * use the layout of their input.
+ * Per-segment outputs hold `segments` floats. Gradients have the logits' layout and dtype (f32
+ * with fp32_gradients); grad_real may be the real pointer itself and one of grad_fake_d /
+ * grad_fake_g may be the fake pointer itself (in place, when the gradient's dtype is the
+ * logits'); no other overlap is allowed. Element losses are float and use the layout of their
+ * input.
  */
 typedef struct ganloss_outputs {
   float* d_loss;      /* d_loss_real + d_loss_fake */

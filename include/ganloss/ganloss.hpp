@@ -80,6 +80,7 @@ struct Problem {
   LossKind d_loss = LossKind::nonsaturating;
   LossKind g_loss = LossKind::nonsaturating;
   Reduction reduction = Reduction::mean;
+  bool fp32_gradients = false;  // store gradients as f32 whatever the logits' dtype
   float grad_scale = 1.0f;
   LossParams params;
 };
@@ -115,6 +116,7 @@ inline ganloss_problem_t to_c(const Problem& p) {
   c.d_loss = static_cast<int32_t>(p.d_loss);
   c.g_loss = static_cast<int32_t>(p.g_loss);
   c.reduction = static_cast<int32_t>(p.reduction);
+  c.fp32_gradients = p.fp32_gradients ? 1 : 0;
   c.grad_scale = p.grad_scale;
   c.params.real_target = p.params.real_target;
   c.params.fake_target = p.params.fake_target;

@@ -8,14 +8,19 @@
 
 #include "detail/simt.hpp"
 
+#if !defined(GANLOSS_EMULATOR)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#endif
+
 namespace ganloss {
 namespace detail {
 
 constexpr int kVectorBytes = 16;
 
-// N elements of T moved as one aligned access.
+// N elements of T moved with aligned accesses of at most 16 bytes each.
 template <class T, int N>
-struct alignas(sizeof(T) * N) Vec {
+struct alignas(sizeof(T) * N < kVectorBytes ? sizeof(T) * N : kVectorBytes) Vec {
   T v[N];
 };
 
@@ -46,6 +51,8 @@ GANLOSS_DEVICE void store_vector(T* p, const Vec<T, N>& v) {
 #endif
 }
 
+// Element conversions to and from fp32, round to nearest even. The emulator provides the
+// 16-bit types' overloads and specializations itself (tests/emulator/host_types.hpp).
 GANLOSS_DEVICE float to_float(float x) {
   return x;
 }
@@ -57,6 +64,25 @@ template <>
 GANLOSS_DEVICE float from_float<float>(float x) {
   return x;
 }
+
+#if !defined(GANLOSS_EMULATOR)
+GANLOSS_DEVICE float to_float(__half x) {
+  return __half2float(x);
+}
+GANLOSS_DEVICE float to_float(__nv_bfloat16 x) {
+  return __bfloat162float(x);
+}
+
+template <>
+GANLOSS_DEVICE __half from_float<__half>(float x) {
+  return __float2half_rn(x);
+}
+
+template <>
+GANLOSS_DEVICE __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+#endif
 
 }  // namespace detail
 }  // namespace ganloss

@@ -35,10 +35,6 @@ enum OutputIndex : int {
   kOutputCount
 };
 
-int64_t element_size(int32_t dtype) {
-  return dtype == GANLOSS_DTYPE_F32 ? 4 : 2;
-}
-
 int64_t row_stride(const ganloss_problem_t& p, int64_t count, int64_t stride) {
   return (stride == 0 || p.segments == 1) ? count : stride;
 }
@@ -47,23 +43,9 @@ std::size_t to_size(int64_t n) {
   return static_cast<std::size_t>(n);
 }
 
-// f32 values in the storage format of `dtype`.
-std::vector<uint8_t> to_storage(std::span<const float> values, int32_t dtype) {
-  std::vector<uint8_t> bytes(values.size() * to_size(element_size(dtype)));
+// One stored element of `dtype` as f32 (exact: f16 and bf16 are subsets of f32).
+float decode_value(const uint8_t* p, int32_t dtype) {
   if (dtype == GANLOSS_DTYPE_F32) {
-    if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
-    return bytes;
-  }
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const uint16_t h = dtype == GANLOSS_DTYPE_F16 ? detail::float_to_half(values[i])
-                                                  : detail::float_to_bfloat16(values[i]);
-    std::memcpy(bytes.data() + 2 * i, &h, 2);
-  }
-  return bytes;
-}
-
-float from_storage(const uint8_t* p, int64_t element_bytes, int32_t dtype) {
-  if (element_bytes == 4) {
     float f;
     std::memcpy(&f, p, 4);
     return f;
@@ -80,6 +62,28 @@ int64_t side_extent(const ganloss_problem_t& p, int64_t count, int64_t stride) {
   return (p.segments - 1) * row_stride(p, count, stride) + count;
 }
 
+int64_t dtype_bytes(int32_t dtype) {
+  return dtype == GANLOSS_DTYPE_F32 ? 4 : 2;
+}
+
+int32_t gradient_dtype(const ganloss_problem_t& p) {
+  return p.fp32_gradients ? GANLOSS_DTYPE_F32 : p.dtype;
+}
+
+std::vector<uint8_t> encode_values(std::span<const float> values, int32_t dtype) {
+  std::vector<uint8_t> bytes(values.size() * to_size(dtype_bytes(dtype)));
+  if (dtype == GANLOSS_DTYPE_F32) {
+    if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
+    return bytes;
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const uint16_t h = dtype == GANLOSS_DTYPE_F16 ? detail::float_to_half(values[i])
+                                                  : detail::float_to_bfloat16(values[i]);
+    std::memcpy(bytes.data() + 2 * i, &h, 2);
+  }
+  return bytes;
+}
+
 BackendCall::BackendCall(const ganloss_problem_t& problem, int32_t backend, int threads,
                          bool element_losses)
     : problem_(problem), space_(memory_space_of(backend)) {
@@ -93,7 +97,7 @@ BackendCall::BackendCall(const ganloss_problem_t& problem, int32_t backend, int 
   real_extent_ = side_extent(problem, problem.real_count, problem.real_stride);
   fake_extent_ = side_extent(problem, problem.fake_count, problem.fake_stride);
 
-  const int64_t t = element_size(problem.dtype);
+  const int64_t t = dtype_bytes(problem.dtype);
   real_ = DeviceBuffer(space_, to_size(real_extent_ * t));
   fake_ = DeviceBuffer(space_, to_size(fake_extent_ * t));
   workspace_ = DeviceBuffer(space_, workspace_bytes_);
@@ -103,24 +107,27 @@ BackendCall::BackendCall(const ganloss_problem_t& problem, int32_t backend, int 
   const int64_t sr = row_stride(problem, nr, problem.real_stride);
   const int64_t sf = row_stride(problem, nf, problem.fake_stride);
   const int64_t losses = element_losses ? 1 : 0;
-  outputs_.push_back(make_output("d_loss", s, s, 1, 4));
-  outputs_.push_back(make_output("d_loss_real", s, s, 1, 4));
-  outputs_.push_back(make_output("d_loss_fake", s, s, 1, 4));
-  outputs_.push_back(make_output("g_loss", s, s, 1, 4));
-  outputs_.push_back(make_output("grad_real", nr, sr, s, t));
-  outputs_.push_back(make_output("grad_fake_d", nf, sf, s, t));
-  outputs_.push_back(make_output("grad_fake_g", nf, sf, s, t));
-  outputs_.push_back(make_output("loss_real", nr, sr, s * losses, 4));
-  outputs_.push_back(make_output("loss_fake_d", nf, sf, s * losses, 4));
-  outputs_.push_back(make_output("loss_fake_g", nf, sf, s * losses, 4));
+  // Per-segment outputs and element losses are always f32; gradients are not.
+  const int32_t f32 = GANLOSS_DTYPE_F32;
+  const int32_t g = gradient_dtype(problem);
+  outputs_.push_back(make_output("d_loss", s, s, 1, f32));
+  outputs_.push_back(make_output("d_loss_real", s, s, 1, f32));
+  outputs_.push_back(make_output("d_loss_fake", s, s, 1, f32));
+  outputs_.push_back(make_output("g_loss", s, s, 1, f32));
+  outputs_.push_back(make_output("grad_real", nr, sr, s, g));
+  outputs_.push_back(make_output("grad_fake_d", nf, sf, s, g));
+  outputs_.push_back(make_output("grad_fake_g", nf, sf, s, g));
+  outputs_.push_back(make_output("loss_real", nr, sr, s * losses, f32));
+  outputs_.push_back(make_output("loss_fake_d", nf, sf, s * losses, f32));
+  outputs_.push_back(make_output("loss_fake_g", nf, sf, s * losses, f32));
 }
 
 BackendCall::Output BackendCall::make_output(const char* name, int64_t count, int64_t stride,
-                                             int64_t rows, int64_t element_bytes) const {
-  Output o{name, DeviceBuffer(), count, stride, rows, element_bytes};
+                                             int64_t rows, int32_t dtype) const {
+  Output o{name, DeviceBuffer(), count, stride, rows, dtype};
   if (rows == 0 || count == 0) return o;
   const int64_t extent = (rows - 1) * stride + count;
-  o.buffer = DeviceBuffer(space_, to_size(extent * element_bytes + kGuardBytes));
+  o.buffer = DeviceBuffer(space_, to_size(extent * dtype_bytes(dtype) + kGuardBytes));
   o.buffer.fill(kSentinelByte);
   return o;
 }
@@ -130,14 +137,17 @@ void* BackendCall::pointer(int index) const {
 }
 
 void BackendCall::upload(std::span<const float> real, std::span<const float> fake) {
-  if (static_cast<int64_t>(real.size()) != real_extent_ ||
-      static_cast<int64_t>(fake.size()) != fake_extent_) {
+  upload_encoded(encode_values(real, problem_.dtype), encode_values(fake, problem_.dtype));
+}
+
+void BackendCall::upload_encoded(std::span<const uint8_t> real, std::span<const uint8_t> fake) {
+  const int64_t t = dtype_bytes(problem_.dtype);
+  if (static_cast<int64_t>(real.size()) != real_extent_ * t ||
+      static_cast<int64_t>(fake.size()) != fake_extent_ * t) {
     throw_failure("internal error: logits do not match the problem's extents");
   }
-  const std::vector<uint8_t> r = to_storage(real, problem_.dtype);
-  const std::vector<uint8_t> f = to_storage(fake, problem_.dtype);
-  real_.copy_from_host(r.data(), r.size());
-  fake_.copy_from_host(f.data(), f.size());
+  real_.copy_from_host(real.data(), real.size());
+  fake_.copy_from_host(fake.data(), fake.size());
 }
 
 void BackendCall::compute() const {
@@ -201,7 +211,7 @@ std::vector<float> BackendCall::fetch(const Output& o, std::vector<std::string>*
   std::vector<uint8_t> raw(o.buffer.bytes());
   o.buffer.copy_to_host(raw.data(), raw.size());
   const int64_t extent = (o.rows - 1) * o.stride + o.count;
-  const int64_t e = o.element_bytes;
+  const int64_t e = dtype_bytes(o.dtype);
   bool stray_write = false;
   for (int64_t b = extent * e; b < static_cast<int64_t>(raw.size()); ++b) {
     stray_write |= raw[to_size(b)] != kSentinelByte;
@@ -212,7 +222,7 @@ std::vector<float> BackendCall::fetch(const Output& o, std::vector<std::string>*
       const int64_t index = row * o.stride + i;
       const uint8_t* p = raw.data() + index * e;
       if (i < o.count) {
-        values[to_size(index)] = from_storage(p, e, problem_.dtype);
+        values[to_size(index)] = decode_value(p, o.dtype);
         continue;
       }
       for (int64_t k = 0; k < e; ++k)

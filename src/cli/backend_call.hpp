@@ -18,8 +18,19 @@ namespace cli {
 // Elements spanned by one side's rows: (segments - 1) * stride + count, 0 for no rows.
 int64_t side_extent(const ganloss_problem_t& problem, int64_t count, int64_t stride);
 
-// Outputs of one call on the host. Per-element outputs cover the side's whole extent (gaps
-// between strided rows included) and are empty when not requested.
+// Bytes of one element of `dtype` (a ganloss_dtype_t).
+int64_t dtype_bytes(int32_t dtype);
+
+// The dtype the gradients are stored in: f32 with fp32_gradients, else the logits'.
+int32_t gradient_dtype(const ganloss_problem_t& problem);
+
+// f32 values in the storage format of `dtype`, rounded to nearest even as the library's
+// callers would store them; the bytes the backends and the reference read.
+std::vector<uint8_t> encode_values(std::span<const float> values, int32_t dtype);
+
+// Outputs of one call on the host, decoded to f32 from their storage dtype (exact for every
+// dtype). Per-element outputs cover the side's whole extent (gaps between strided rows
+// included) and are empty when not requested.
 struct HostResults {
   std::vector<float> d_loss, d_loss_real, d_loss_fake, g_loss;
   std::vector<float> grad_real, grad_fake_d, grad_fake_g;
@@ -36,6 +47,8 @@ class BackendCall {
 
   // Logits as f32 values over each side's extent, stored in the problem's dtype.
   void upload(std::span<const float> real, std::span<const float> fake);
+  // Logits already in the problem's dtype (encode_values()), over each side's extent.
+  void upload_encoded(std::span<const uint8_t> real, std::span<const uint8_t> fake);
 
   // Runs the call and waits for it.
   void run();
@@ -53,11 +66,11 @@ class BackendCall {
     int64_t count;   // elements per row (per-element outputs) or segments (per-segment ones)
     int64_t stride;  // elements between rows
     int64_t rows;
-    int64_t element_bytes;
+    int32_t dtype;  // of the stored elements: gradients may differ from the logits
   };
 
   Output make_output(const char* name, int64_t count, int64_t stride, int64_t rows,
-                     int64_t element_bytes) const;
+                     int32_t dtype) const;
   void* pointer(int index) const;
   void compute() const;
   std::vector<float> fetch(const Output& output, std::vector<std::string>* stray) const;

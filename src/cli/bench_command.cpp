@@ -22,7 +22,8 @@ constexpr const char kBenchHelp[] =
     R"(Usage: ganloss bench [options]
 
 Times D and G losses with all three gradients and the four per-segment totals (mean
-reduction, f32, one segment) on synthetic logits, split evenly between real and fake.
+reduction, one segment) on synthetic logits, split evenly between real and fake, with the
+logits and their gradients stored in --dtype (losses and totals are f32).
 Each time is the best of R calls after one warm-up call: wall time for the host backends,
 CUDA events around the call for cuda (host-device copies excluded).
 
@@ -35,11 +36,13 @@ Options:
   --threads N     CPU backend threads (default 0: all)
   --repeat R      timed calls per measurement (default 3)
   --loss KIND     loss for D and G (default nonsaturating)
+  --dtype D       f32 (default), f16 or bf16: the logits' and the gradients' dtype
   --json          print one JSON object instead of the table
 
-Columns: elements/s = logits / time; GB/s = bytes / time / 1e9 with
-  bytes = 4 * (Nr + Nf)       logits read
-        + 4 * (Nr + 2 * Nf)   gradients written (real; fake for D and for G)
+Columns: elements/s = logits / time; GB/s = bytes / time / 1e9 with, for E bytes per
+element of --dtype (4 for f32, 2 for f16 and bf16),
+  bytes = E * (Nr + Nf)       logits read
+        + E * (Nr + 2 * Nf)   gradients written (real; fake for D and for G)
         + 16 * segments       totals written (d_loss, d_loss_real, d_loss_fake, g_loss)
 and "vs ref" the reference's time over this backend's at the same size.
 
@@ -47,7 +50,8 @@ Exit status: 0 success, 1 failure, 2 usage error.
 )";
 
 constexpr OptionSpec kBenchOptions[] = {{"--backend", true}, {"--sizes", true}, {"--threads", true},
-                                        {"--repeat", true},  {"--loss", true},  {"--json", false}};
+                                        {"--repeat", true},  {"--loss", true},  {"--dtype", true},
+                                        {"--json", false}};
 
 // Above this many logits the reference (about 2e7 logits/s) is skipped unless --sizes is given.
 constexpr int64_t kDefaultReferenceLimit = int64_t{1} << 22;
@@ -98,35 +102,55 @@ std::string device_description(int32_t backend, int threads) {
   }
 }
 
-Measurement measure(int32_t backend, int64_t elements, int32_t loss, int threads, int repeat) {
+// What one measurement runs: everything but the backend and the size.
+struct BenchConfig {
+  int32_t loss;
+  int32_t dtype;
+  int threads;
+  int repeat;
+};
+
+// "E*(Nr+Nf) + E*(Nr+2*Nf) + 16*segments" with E the element size of the logits (and of
+// their gradients, which bench stores in the same dtype).
+std::string bytes_formula(int32_t dtype) {
+  const std::string e = std::to_string(dtype_bytes(dtype));
+  return e + "*(Nr+Nf) + " + e + "*(Nr+2*Nf) + 16*segments";
+}
+
+Measurement measure(int32_t backend, int64_t elements, const BenchConfig& config) {
   ganloss_problem_t p;
   ganloss_problem_init(&p);
   p.real_count = elements / 2;
   p.fake_count = elements - p.real_count;
-  p.d_loss = p.g_loss = loss;
-  BackendCall call(p, backend, threads, false);
+  p.d_loss = p.g_loss = config.loss;
+  p.dtype = config.dtype;
+  BackendCall call(p, backend, config.threads, false);
   call.upload(check_logits(p.real_count, 1, false), check_logits(p.fake_count, 2, false));
   call.run();  // warm-up: first-touch page faults, thread start-up, CUDA module loading
   double best = std::numeric_limits<double>::infinity();
-  for (int i = 0; i < repeat; ++i)
+  for (int i = 0; i < config.repeat; ++i)
     best = std::min(best, call.timed_run());
   best = std::max(best, 1e-9);  // a clock too coarse to see the call must not divide by 0
-  const double bytes = 4.0 * static_cast<double>(p.real_count + p.fake_count) +
-                       4.0 * static_cast<double>(p.real_count + 2 * p.fake_count) + 16.0;
+  const auto logit_bytes = static_cast<double>(dtype_bytes(p.dtype));
+  const auto grad_bytes = static_cast<double>(dtype_bytes(gradient_dtype(p)));
+  const double bytes = logit_bytes * static_cast<double>(p.real_count + p.fake_count) +
+                       grad_bytes * static_cast<double>(p.real_count + 2 * p.fake_count) +
+                       16.0 * static_cast<double>(p.segments);
   return Measurement{backend, p.real_count, p.fake_count, best, bytes, 0.0};
 }
 
 std::string table(const std::vector<Measurement>& results, const std::vector<int32_t>& backends,
-                  int threads, int32_t loss, int repeat) {
+                  const BenchConfig& config) {
   std::string out;
   char line[256];
   std::snprintf(line, sizeof line,
-                "ganloss bench: %s D and G, mean reduction, f32, 3 gradients + 4 totals, best "
+                "ganloss bench: %s D and G, mean reduction, %s, 3 gradients + 4 totals, best "
                 "of %d\n",
-                loss_kind_name(loss), repeat);
+                loss_kind_name(config.loss), dtype_name(config.dtype), config.repeat);
   out += line;
   for (const int32_t b : backends) {
-    out += "device: " + std::string(backend_name(b)) + ": " + device_description(b, threads) + "\n";
+    out += "device: " + std::string(backend_name(b)) + ": " +
+           device_description(b, config.threads) + "\n";
   }
   std::snprintf(line, sizeof line, "%-10s %12s %12s %12s %9s %8s\n", "backend", "elements", "time",
                 "elements/s", "GB/s", "vs ref");
@@ -145,24 +169,26 @@ std::string table(const std::vector<Measurement>& results, const std::vector<int
                   ratio.c_str());
     out += line;
   }
-  out += "bytes = 4*(Nr+Nf) logits read + 4*(Nr+2*Nf) gradients written + 16*segments totals\n";
+  const std::string e = std::to_string(dtype_bytes(config.dtype));
+  out += "bytes = " + e + "*(Nr+Nf) logits read + " + e +
+         "*(Nr+2*Nf) gradients written + 16*segments totals\n";
   return out;
 }
 
 std::string json(const std::vector<Measurement>& results, const std::vector<int32_t>& backends,
-                 int threads, int32_t loss, int repeat) {
+                 const BenchConfig& config) {
   JsonWriter w;
   w.begin_object();
   w.key("loss");
-  w.string(loss_kind_name(loss));
+  w.string(loss_kind_name(config.loss));
   w.key("reduction");
   w.string("mean");
   w.key("dtype");
-  w.string("f32");
+  w.string(dtype_name(config.dtype));
   w.key("repeat");
-  w.integer(repeat);
+  w.integer(config.repeat);
   w.key("bytes");
-  w.string("4*(Nr+Nf) + 4*(Nr+2*Nf) + 16*segments");
+  w.string(bytes_formula(config.dtype));
   w.key("devices");
   w.begin_array(true);
   for (const int32_t b : backends) {
@@ -175,7 +201,7 @@ std::string json(const std::vector<Measurement>& results, const std::vector<int3
     if (b == GANLOSS_BACKEND_CUDA) {
       w.null();
     } else {
-      w.integer(b == GANLOSS_BACKEND_REFERENCE ? 1 : effective_threads(threads));
+      w.integer(b == GANLOSS_BACKEND_REFERENCE ? 1 : effective_threads(config.threads));
     }
     w.end_object();
   }
@@ -239,7 +265,10 @@ int run_bench(std::span<char* const> args) {
   }
   int32_t loss = GANLOSS_LOSS_NONSATURATING;
   if (const auto v = o.value("--loss")) loss = parse_loss_kind("--loss", *v);
+  int32_t dtype = GANLOSS_DTYPE_F32;
+  if (const auto v = o.value("--dtype")) dtype = parse_dtype("--dtype", *v);
   const bool as_json = o.has("--json");
+  const BenchConfig config{loss, dtype, threads, repeat};
 
   std::vector<int32_t> backends;
   if (choice == BackendChoice::all) {
@@ -254,14 +283,13 @@ int run_bench(std::span<char* const> args) {
     double reference_seconds = 0.0;
     for (const int32_t b : backends) {
       if (b == GANLOSS_BACKEND_REFERENCE && n > reference_limit) continue;
-      Measurement m = measure(b, n, loss, threads, repeat);
+      Measurement m = measure(b, n, config);
       if (b == GANLOSS_BACKEND_REFERENCE) reference_seconds = m.seconds;
       m.reference_seconds = reference_seconds;
       results.push_back(m);
     }
   }
-  write_stdout(as_json ? json(results, backends, threads, loss, repeat)
-                       : table(results, backends, threads, loss, repeat));
+  write_stdout(as_json ? json(results, backends, config) : table(results, backends, config));
   return kExitSuccess;
 }
 

@@ -2,6 +2,7 @@
 // the error bounds of src/tolerance.hpp; prints a table and PASS or FAIL.
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,7 +27,7 @@ namespace {
 constexpr int kCudaAccumulationDepth = detail::kernel::kAccumulationDepth;
 
 constexpr const char kCheckHelp[] =
-    R"(Usage: ganloss check [--backend auto|cuda|cpu] [--threads N] [--seed N]
+    R"(Usage: ganloss check [--backend auto|cuda|cpu] [--dtype D] [--threads N] [--seed N]
 
 Runs a backend on built-in cases and compares every output (per-segment losses, all three
 gradients, per-element losses) with the double-precision reference backend, using the error
@@ -36,18 +37,27 @@ single element to 100003-element rows, many short rows and strided rows, with lo
 include 0, +-1e4, +-88, +-30, +-17, tiny and subnormal values, the hinge kinks, infinities
 and NaN. Output buffers are fenced: a write between strided rows or past the end fails.
 
+f16 and bf16 run the same pairings and reductions on the smaller shapes, which still reach
+every work mapping of the backends, each twice: with the gradients stored in the logits'
+dtype and as f32 (fp32_gradients). Their logits are the f32 values rounded to the dtype and
+the reference reads the same stored values, so only the computation and the gradients'
+storage differ from the f32 cases.
+
 Options:
   --backend B   auto (default: cuda when usable, else cpu), cuda or cpu
+  --dtype D     f32, f16, bf16 or all (default)
   --threads N   CPU backend threads (default 0: all)
   --seed N      seed of the logits (default 1)
 
 Each row prints, per output kind, the worst ratio |result - reference| / bound over the
-row's cases (<= 1 passes). The last line is "PASS: N cases" or "FAIL: k of N cases".
+row's cases (<= 1 passes). The dtype column is the logits' dtype, with "/f32grad" when the
+gradients are stored as f32. The last line is "PASS: N cases" or "FAIL: k of N cases".
 
 Exit status: 0 all cases pass, 1 a case fails or an error, 2 usage error.
 )";
 
-constexpr OptionSpec kCheckOptions[] = {{"--backend", true}, {"--threads", true}, {"--seed", true}};
+constexpr OptionSpec kCheckOptions[] = {
+    {"--backend", true}, {"--dtype", true}, {"--threads", true}, {"--seed", true}};
 
 constexpr int32_t kReductions[] = {GANLOSS_REDUCTION_NONE, GANLOSS_REDUCTION_SUM,
                                    GANLOSS_REDUCTION_MEAN};
@@ -58,9 +68,34 @@ std::string ratio_text(double r) {
   return text;
 }
 
+// One side pair of logits, as f32 values or stored in a dtype.
+template <typename T>
 struct SideLogits {
-  std::vector<float> real, fake;
+  std::vector<T> real, fake;
 };
+
+int shape_count(const CheckStorage& storage) {
+  int n = 0;
+  for (const CheckShape& shape : check_shapes())
+    n += runs_with(shape, storage) ? 1 : 0;
+  return n;
+}
+
+// What a run covers, e.g. "f32 on 12 shapes; f16, f16/f32grad on 8 shapes".
+std::string coverage(const std::vector<CheckStorage>& storages) {
+  std::string text;
+  for (std::size_t i = 0; i < storages.size(); ++i) {
+    const int shapes = shape_count(storages[i]);
+    const bool last = i + 1 == storages.size();
+    text += storage_name(storages[i]);
+    if (!last && shape_count(storages[i + 1]) == shapes) {
+      text += ", ";
+    } else {
+      text += " on " + std::to_string(shapes) + " shapes" + (last ? "" : "; ");
+    }
+  }
+  return text;
+}
 
 }  // namespace
 
@@ -72,19 +107,24 @@ int run_check(std::span<char* const> args) {
   const ParsedOptions o = parse_options("check", args, kCheckOptions);
   BackendChoice choice = BackendChoice::auto_select;
   if (const auto v = o.value("--backend")) choice = parse_backend("--backend", *v, false, false);
+  std::optional<int32_t> dtype;
+  if (const auto v = o.value("--dtype")) dtype = parse_dtype_or_all("--dtype", *v);
   const int threads = threads_option(o);
   uint64_t seed = 1;
   if (const auto v = o.value("--seed")) seed = parse_uint64("--seed", *v);
   const int32_t backend = resolve_backend(choice);
   const int depth = backend == GANLOSS_BACKEND_CUDA ? kCudaAccumulationDepth : 0;
+  const std::vector<CheckStorage> storages = check_storages(dtype);
   const auto start = std::chrono::steady_clock::now();
 
-  // One set of logits per shape, shared by every pairing and reduction.
-  std::vector<SideLogits> logits;
+  // One set of logits per shape, shared by every storage, pairing and reduction (16-bit runs
+  // round the same values), so that a case differs from its f32 twin only in the dtype.
+  std::vector<SideLogits<float>> logits;
   uint64_t logit_seed = seed * 0x100000001b3ull;
   for (const CheckShape& shape : check_shapes()) {
-    ganloss_problem_t p = make_check_problem(check_pairings()[0], shape, GANLOSS_REDUCTION_MEAN);
-    SideLogits l;
+    const ganloss_problem_t p =
+        make_check_problem(check_pairings()[0], shape, GANLOSS_REDUCTION_MEAN, storages[0]);
+    SideLogits<float> l;
     l.real =
         check_logits(side_extent(p, p.real_count, p.real_stride), ++logit_seed, shape.non_finite);
     l.fake =
@@ -98,51 +138,57 @@ int run_check(std::span<char* const> args) {
   } else if (backend == GANLOSS_BACKEND_CUDA) {
     device += " (" + gpu_name() + ")";
   }
-  char header[256];
-  std::snprintf(header, sizeof header,
-                "ganloss check: %s against the reference, seed %llu, %zu pairings x 3 reductions "
-                "x %zu shapes\n",
-                device.c_str(), static_cast<unsigned long long>(seed), check_pairings().size(),
-                check_shapes().size());
-  write_stdout(header);
+  write_stdout("ganloss check: " + device + " against the reference, seed " + std::to_string(seed) +
+               ", " + std::to_string(check_pairings().size()) + " pairings x 3 reductions; " +
+               coverage(storages) + "\n");
   char row[320];
-  std::snprintf(row, sizeof row, "%-46s %-9s %6s %10s %10s %10s  %s\n", "case", "backend", "shapes",
-                "grads", "el.losses", "totals", "result");
+  std::snprintf(row, sizeof row, "%-40s %-12s %-9s %6s %10s %10s %10s  %s\n", "case", "dtype",
+                "backend", "shapes", "grads", "el.losses", "totals", "result");
   write_stdout(row);
 
   int cases = 0;
   int failures = 0;
-  for (const CheckPairing& pairing : check_pairings()) {
-    for (const int32_t reduction : kReductions) {
-      ComparisonRatios worst;
-      std::string first_failure;
-      int shapes = 0;
-      for (std::size_t k = 0; k < check_shapes().size(); ++k) {
-        const CheckShape& shape = check_shapes()[k];
-        const ganloss_problem_t p = make_check_problem(pairing, shape, reduction);
-        BackendCall call(p, backend, threads, true);
-        call.upload(logits[k].real, logits[k].fake);
-        call.run();
-        const HostResults got = call.download();
-        const reference::Result want =
-            reference::evaluate(p, logits[k].real.data(), logits[k].fake.data());
-        const ComparisonRatios ratios = compare_with_reference(p, want, got, depth);
-        ++cases;
-        ++shapes;
-        if (!ratios.passed()) {
-          ++failures;
-          if (first_failure.empty())
-            first_failure = std::string(shape.name) + ": " + ratios.first_failure;
+  for (const CheckStorage& storage : storages) {
+    // The logits as the backend and the reference read them: stored in the storage's dtype.
+    std::vector<SideLogits<uint8_t>> stored(logits.size());
+    for (std::size_t k = 0; k < logits.size(); ++k) {
+      if (!runs_with(check_shapes()[k], storage)) continue;
+      stored[k].real = encode_values(logits[k].real, storage.dtype);
+      stored[k].fake = encode_values(logits[k].fake, storage.dtype);
+    }
+    for (const CheckPairing& pairing : check_pairings()) {
+      for (const int32_t reduction : kReductions) {
+        ComparisonRatios worst;
+        std::string first_failure;
+        int shapes = 0;
+        for (std::size_t k = 0; k < check_shapes().size(); ++k) {
+          const CheckShape& shape = check_shapes()[k];
+          if (!runs_with(shape, storage)) continue;
+          const ganloss_problem_t p = make_check_problem(pairing, shape, reduction, storage);
+          BackendCall call(p, backend, threads, true);
+          call.upload_encoded(stored[k].real, stored[k].fake);
+          call.run();
+          const HostResults got = call.download();
+          const reference::Result want =
+              reference::evaluate(p, stored[k].real.data(), stored[k].fake.data());
+          const ComparisonRatios ratios = compare_with_reference(p, want, got, depth);
+          ++cases;
+          ++shapes;
+          if (!ratios.passed()) {
+            ++failures;
+            if (first_failure.empty())
+              first_failure = std::string(shape.name) + ": " + ratios.first_failure;
+          }
+          worst.merge(ratios);
         }
-        worst.merge(ratios);
+        const std::string name = pairing_name(pairing) + " " + reduction_name(reduction);
+        std::snprintf(row, sizeof row, "%-40s %-12s %-9s %6d %10s %10s %10s  %s\n", name.c_str(),
+                      storage_name(storage).c_str(), backend_name(backend), shapes,
+                      ratio_text(worst.gradients).c_str(), ratio_text(worst.element_losses).c_str(),
+                      ratio_text(worst.totals).c_str(), first_failure.empty() ? "PASS" : "FAIL");
+        write_stdout(row);
+        if (!first_failure.empty()) write_stdout("    first failure: " + first_failure + "\n");
       }
-      const std::string name = pairing_name(pairing) + " " + reduction_name(reduction);
-      std::snprintf(row, sizeof row, "%-46s %-9s %6d %10s %10s %10s  %s\n", name.c_str(),
-                    backend_name(backend), shapes, ratio_text(worst.gradients).c_str(),
-                    ratio_text(worst.element_losses).c_str(), ratio_text(worst.totals).c_str(),
-                    first_failure.empty() ? "PASS" : "FAIL");
-      write_stdout(row);
-      if (!first_failure.empty()) write_stdout("    first failure: " + first_failure + "\n");
     }
   }
 

@@ -28,6 +28,13 @@ constexpr Named kReductions[] = {{"none", GANLOSS_REDUCTION_NONE},
 constexpr Named kDTypes[] = {
     {"f32", GANLOSS_DTYPE_F32}, {"f16", GANLOSS_DTYPE_F16}, {"bf16", GANLOSS_DTYPE_BF16}};
 
+// kDTypes plus "all", which no ganloss_dtype_t has as its value.
+constexpr int32_t kAllDTypes = -1;
+constexpr Named kDTypesOrAll[] = {{"f32", GANLOSS_DTYPE_F32},
+                                  {"f16", GANLOSS_DTYPE_F16},
+                                  {"bf16", GANLOSS_DTYPE_BF16},
+                                  {"all", kAllDTypes}};
+
 constexpr Named kBackends[] = {{"cuda", GANLOSS_BACKEND_CUDA},
                                {"cpu", GANLOSS_BACKEND_CPU},
                                {"reference", GANLOSS_BACKEND_REFERENCE}};
@@ -65,6 +72,12 @@ ganloss_reduction_t parse_reduction(std::string_view option, std::string_view na
 
 ganloss_dtype_t parse_dtype(std::string_view option, std::string_view name) {
   return static_cast<ganloss_dtype_t>(lookup(kDTypes, option, name, "dtype"));
+}
+
+std::optional<ganloss_dtype_t> parse_dtype_or_all(std::string_view option, std::string_view name) {
+  const int32_t v = lookup(kDTypesOrAll, option, name, "dtype");
+  if (v == kAllDTypes) return std::nullopt;
+  return static_cast<ganloss_dtype_t>(v);
 }
 
 BackendChoice parse_backend(std::string_view option, std::string_view name, bool allow_all,

@@ -4,6 +4,7 @@
 #define GANLOSS_CLI_ENUM_NAMES_HPP_
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "ganloss/ganloss.h"
@@ -18,6 +19,8 @@ enum class BackendChoice { auto_select, cuda, cpu, reference, all };
 ganloss_loss_kind_t parse_loss_kind(std::string_view option, std::string_view name);
 ganloss_reduction_t parse_reduction(std::string_view option, std::string_view name);
 ganloss_dtype_t parse_dtype(std::string_view option, std::string_view name);
+// A dtype, or nothing for "all".
+std::optional<ganloss_dtype_t> parse_dtype_or_all(std::string_view option, std::string_view name);
 // `allow_all` admits "all"; `allow_reference` admits "reference".
 BackendChoice parse_backend(std::string_view option, std::string_view name, bool allow_all,
                             bool allow_reference);

@@ -42,7 +42,10 @@ Input:
   --fake FILE          fake logits ('-' reads standard input; not both)
   --segments S         split each file into S segments of equal size (default 1); value i
                        of segment s is value s * (count / S) + i of the file
-  --dtype D            f32 (default), f16 or bf16: how the logits are stored for the call
+  --dtype D            f32 (default), f16 or bf16: how the logits, and by default their
+                       gradients, are stored for the call
+  --fp32-gradients     store the gradients as f32 whatever --dtype is (for f16 and bf16
+                       gradients too small for the dtype, e.g. a mean over many logits)
 
 Execution:
   --backend B          auto (default: cuda when usable, else cpu), cuda, cpu or reference
@@ -54,13 +57,18 @@ is an error (never rounded to infinity); one too small for it rounds to 0 or a s
 
 Output: one JSON object with
   "backend"      the backend that ran: "cpu", "cuda" or "reference"
-  "dtype"        the dtype of the call
+  "dtype"        the dtype of the logits
+  "fp32_gradients"
+                 true when the gradients were stored as f32 (--fp32-gradients), false when
+                 in the logits' dtype
   "d_loss", "d_loss_real", "d_loss_fake", "g_loss"
                  per-segment losses (one number per segment; sums for --reduction none)
   "grad_real", "grad_fake_d", "grad_fake_g"
-                 gradients of every logit, segment after segment
+                 gradients of every logit, segment after segment, as stored: rounded to
+                 the gradient dtype
   "loss_real", "loss_fake_d", "loss_fake_g"
                  per-element losses, with --reduction none only
+Losses are always computed and stored in f32 (from the logits as stored in --dtype).
 Numbers have 9 significant digits (enough to round-trip f32). JSON has no NaN or infinity:
 those values are printed as the strings "NaN", "Infinity" and "-Infinity".
 
@@ -68,12 +76,23 @@ Exit status: 0 success, 1 failure (input, data or library error), 2 usage error.
 )";
 
 constexpr OptionSpec kEvalOptions[] = {
-    {"--loss", true},        {"--d-loss", true},      {"--g-loss", true},
-    {"--real", true},        {"--fake", true},        {"--segments", true},
-    {"--real-target", true}, {"--fake-target", true}, {"--margin-real", true},
-    {"--margin-fake", true}, {"--ls-labels", true},   {"--grad-scale", true},
-    {"--reduction", true},   {"--backend", true},     {"--threads", true},
+    {"--loss", true},
+    {"--d-loss", true},
+    {"--g-loss", true},
+    {"--real", true},
+    {"--fake", true},
+    {"--segments", true},
+    {"--real-target", true},
+    {"--fake-target", true},
+    {"--margin-real", true},
+    {"--margin-fake", true},
+    {"--ls-labels", true},
+    {"--grad-scale", true},
+    {"--reduction", true},
+    {"--backend", true},
+    {"--threads", true},
     {"--dtype", true},
+    {"--fp32-gradients", false},
 };
 
 // Overrides *value with the option's, if given.
@@ -97,6 +116,7 @@ ganloss_problem_t problem_from(const ParsedOptions& o) {
   if (g_loss) p.g_loss = parse_loss_kind("--g-loss", *g_loss);
   if (const auto v = o.value("--reduction")) p.reduction = parse_reduction("--reduction", *v);
   if (const auto v = o.value("--dtype")) p.dtype = parse_dtype("--dtype", *v);
+  p.fp32_gradients = o.has("--fp32-gradients") ? 1 : 0;
   set_float(o, "--grad-scale", &p.grad_scale);
   ganloss_loss_params_t& lp = p.params;
   set_float(o, "--real-target", &lp.real_target);
@@ -135,6 +155,8 @@ std::string to_json(const ganloss_problem_t& p, int32_t backend, const HostResul
   json.string(backend_name(backend));
   json.key("dtype");
   json.string(dtype_name(p.dtype));
+  json.key("fp32_gradients");
+  json.boolean(p.fp32_gradients != 0);
   const struct {
     const char* name;
     const std::vector<float>* values;

@@ -122,6 +122,11 @@ void JsonWriter::integer(int64_t value) {
   out_ += buffer;
 }
 
+void JsonWriter::boolean(bool value) {
+  before_value();
+  out_ += value ? "true" : "false";
+}
+
 void JsonWriter::null() {
   before_value();
   out_ += "null";

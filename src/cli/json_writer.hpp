@@ -28,6 +28,7 @@ class JsonWriter {
   void number(float value);
   void number(double value, int significant_digits);
   void integer(int64_t value);
+  void boolean(bool value);
   void null();
   void float_array(std::span<const float> values);
 

@@ -44,7 +44,9 @@ ComparisonRatios compare_with_reference(const ganloss_problem_t& p, const refere
                                         const HostResults& got, int depth) {
   using detail::Tolerance;
   ComparisonRatios c;
-  const auto dtype = static_cast<detail::DType>(p.dtype);
+  // Gradients are bounded by the precision they are stored in (f32 with fp32_gradients, even
+  // for 16-bit logits); `got` holds them decoded from that dtype by BackendCall.
+  const auto grad_dtype = static_cast<DType>(gradient_dtype(p));
   const bool mean = p.reduction == GANLOSS_REDUCTION_MEAN;
   const double scale = p.grad_scale;
   const double coef_real = mean ? scale / static_cast<double>(p.real_count) : scale;
@@ -64,11 +66,11 @@ ComparisonRatios compare_with_reference(const ganloss_problem_t& p, const refere
     }
   };
   elements(got.grad_real, want.grad_real, p.real_count, p.real_stride,
-           detail::gradient_tolerance(dtype, coef_real), &c.gradients, "grad_real");
+           detail::gradient_tolerance(grad_dtype, coef_real), &c.gradients, "grad_real");
   elements(got.grad_fake_d, want.grad_fake_d, p.fake_count, p.fake_stride,
-           detail::gradient_tolerance(dtype, coef_fake), &c.gradients, "grad_fake_d");
+           detail::gradient_tolerance(grad_dtype, coef_fake), &c.gradients, "grad_fake_d");
   elements(got.grad_fake_g, want.grad_fake_g, p.fake_count, p.fake_stride,
-           detail::gradient_tolerance(dtype, coef_fake), &c.gradients, "grad_fake_g");
+           detail::gradient_tolerance(grad_dtype, coef_fake), &c.gradients, "grad_fake_g");
   const Tolerance loss_tol = detail::element_loss_tolerance();
   elements(got.loss_real, want.loss_real, p.real_count, p.real_stride, loss_tol, &c.element_losses,
            "loss_real");

@@ -4,11 +4,39 @@
 
 #include <cstring>
 
+#include "host_types.hpp"
 #include "segmented_loss_kernel.hpp"
 #include "validate.hpp"
 
 namespace ganloss {
 namespace emulator {
+namespace {
+
+// The kernel body for the call's logit and gradient dtypes (as the CUDA backend picks them).
+void run_body(const detail::kernel::KernelArgs& args) {
+  using namespace detail;
+  const bool f32_grads = args.call.grad_dtype == DType::f32;
+  switch (args.call.dtype) {
+    case DType::f16:
+      if (f32_grads) {
+        kernel::segmented_loss_body<HostHalf, float>(args);
+      } else {
+        kernel::segmented_loss_body<HostHalf, HostHalf>(args);
+      }
+      break;
+    case DType::bf16:
+      if (f32_grads) {
+        kernel::segmented_loss_body<HostBFloat16, float>(args);
+      } else {
+        kernel::segmented_loss_body<HostBFloat16, HostBFloat16>(args);
+      }
+      break;
+    default:
+      kernel::segmented_loss_body<float, float>(args);
+  }
+}
+
+}  // namespace
 
 std::size_t emulated_workspace_size(const ganloss_problem_t& p) {
   return detail::kernel::workspace_layout(p.segments, p.real_count + p.fake_count).total();
@@ -38,7 +66,7 @@ EmulatedRun emulated_compute(const ganloss_problem_t& problem, const void* real,
         config.seed = options.seed;
         config.drop_barrier = options.drop_barrier;
         config.abort_on_hazard = options.abort_on_hazard;
-        run.report = launch(config, [&args] { kernel::segmented_loss_body<float>(args); });
+        run.report = launch(config, [&args] { run_body(args); });
         run.launched = true;
       }
     }

@@ -1,0 +1,14 @@
+// The fused kernel for f16 logits with f32 gradients.
+#include "segmented_loss_launch.cuh"
+
+namespace ganloss {
+namespace detail {
+namespace kernel {
+
+cudaError_t launch_segmented_loss_f16_f32grad(const KernelArgs& args, cudaStream_t stream) {
+  return launch_segmented_loss<__half, float>(args, stream);
+}
+
+}  // namespace kernel
+}  // namespace detail
+}  // namespace ganloss
