@@ -1,46 +1,63 @@
 // The plain parameter block every backend consumes: validated pointers, int64 shapes and the
-// per-term descriptions, filled once by the host layer (src/validate.cpp).
+// per-term descriptions, filled once by the host layer (src/validate.cpp); and the per-segment
+// normalisation rules all backends share.
 #ifndef GANLOSS_KERNELS_CALL_PARAMS_HPP_
 #define GANLOSS_KERNELS_CALL_PARAMS_HPP_
 
 #include <cstdint>
 
+#include "ganloss/ganloss.h"
 #include "ganloss/ganloss.hpp"
 #include "ganloss/losses.hpp"
 
 namespace ganloss {
 namespace detail {
 
-// One side (real or fake) of the problem: `count` logits per segment, row s starting at
-// element s * stride. Per-element outputs share this layout.
+// How a problem's terms depend on the logits.
+enum class Relativity : int32_t {
+  none = 0,     // each term is a function of one logit
+  paired = 1,   // each term is a function of f_i - r_i (RpGAN)
+  average = 2,  // real terms of r - mean(f), fake terms of f - mean(r)
+};
+
+// One side (real or fake) of the problem. Fixed length: `count` logits per segment, row s
+// starting at element s * stride. Ragged: segment s holds elements [offsets[s], offsets[s+1])
+// of an array of `count` elements. Per-element arrays (weights, gradients, element losses)
+// share this layout.
 struct SideParams {
   const void* logits;
+  const float* weights;    // null: every weight is 1
+  const int64_t* offsets;  // null: fixed-length rows
   int64_t count;
   int64_t stride;
-  bool mean;  // divide this side's reduced terms and gradients by count
 };
 
 struct CallParams {
   int64_t segments;
   DType dtype;       // logits
   DType grad_dtype;  // gradients: the logits' dtype, or f32
+  Reduction reduction;
+  Relativity relativity;
+  float grad_scale;
   SideParams real;
   SideParams fake;
 
-  // Terms; kind none where no requested output needs the term.
+  // Terms, as functions of the (shifted, for relativistic average) logit; kind none where no
+  // requested output needs them. Paired: real_d and fake_g are the D and G terms of d = f - r
+  // and real_g, fake_d are none.
   Term real_d;
+  Term real_g;
   Term fake_d;
   Term fake_g;
+  bool stats;  // statistics requested: both sides' logits are read
 
-  // Gradient multipliers: grad_scale, divided by the side's count for mean.
-  float real_grad_coef;
-  float fake_grad_coef;
-
-  // Per-element outputs (logit dtype for gradients, float for losses); null = not wanted.
+  // Per-element outputs (gradients in grad_dtype, losses float); null = not wanted.
   void* grad_real;
+  void* grad_real_g;
   void* grad_fake_d;
   void* grad_fake_g;
   float* loss_real;
+  float* loss_real_g;
   float* loss_fake_d;
   float* loss_fake_g;
 
@@ -49,10 +66,47 @@ struct CallParams {
   float* d_loss_real;
   float* d_loss_fake;
   float* g_loss;
+  ganloss_segment_stats_t* stats_out;
 };
 
 inline int64_t dtype_size(DType t) {
   return t == DType::f32 ? 4 : 2;
+}
+
+GANLOSS_HOST_DEVICE bool side_used(const CallParams& q, bool real) {
+  if (q.stats) return true;
+  return real ? (q.real_d.kind != TermKind::none || q.real_g.kind != TermKind::none)
+              : (q.fake_d.kind != TermKind::none || q.fake_g.kind != TermKind::none);
+}
+
+// Whether a reduction needs the weights' sum or non-zero count before the main pass.
+GANLOSS_HOST_DEVICE bool needs_weight_totals(Reduction r) {
+  return r == Reduction::mean || r == Reduction::mean_nonzero;
+}
+
+// The divisor of a side's totals and gradients in one segment: 1 for sum and none; the weight
+// sum (or element count, unweighted) for mean; the non-zero weight count (or element count)
+// for mean_nonzero. A divisor of 0 (an empty segment, all-zero weights) gives zero totals and
+// gradients: see scaled() and coefficient().
+GANLOSS_HOST_DEVICE double normaliser(Reduction r, bool weighted, double count, double weight_sum,
+                                      double nonzero) {
+  switch (r) {
+    case Reduction::mean:
+      return weighted ? weight_sum : count;
+    case Reduction::mean_nonzero:
+      return weighted ? nonzero : count;
+    default:
+      return 1.0;
+  }
+}
+
+GANLOSS_HOST_DEVICE double scaled(double total, double norm) {
+  return norm != 0.0 ? total / norm : 0.0;
+}
+
+// Multiplier of a side's per-element gradients in one segment.
+GANLOSS_HOST_DEVICE double coefficient(double grad_scale, double norm) {
+  return norm != 0.0 ? grad_scale / norm : 0.0;
 }
 
 }  // namespace detail

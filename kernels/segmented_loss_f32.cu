@@ -11,7 +11,7 @@ cudaError_t launch_segmented_loss_f32(const KernelArgs& args, cudaStream_t strea
 
 cudaError_t check_kernel_image() {
   cudaFuncAttributes attributes;
-  return cudaFuncGetAttributes(&attributes, segmented_loss_kernel<float, float>);
+  return cudaFuncGetAttributes(&attributes, segmented_loss_kernel<float, float, Pass::main, false>);
 }
 
 }  // namespace kernel

@@ -1,16 +1,18 @@
 // How the fused kernel maps a problem onto the GPU: the regime chosen by segment length, the
-// workspace layout, and the argument block of one launch. Host code (the CUDA backend and
-// the host emulator) fills a KernelArgs; the kernel body reads it.
+// passes, the workspace layout, and the argument block of one launch. Host code (the CUDA
+// backend and the host emulator) fills a KernelArgs; the kernel body reads it.
 //
-// A segment is its real row followed by its fake row: length L = Nr + Nf (a side whose terms
-// are not requested counts 0). One warp, one block or one chunk sees both rows, so per-segment
-// outputs come out of the same launch without a second pass.
+// A segment is its real row followed by its fake row, of length L = Nr + Nf (a side no
+// requested output reads counts 0; the paired relativistic loss walks its Nr pairs instead).
+// One warp, one block or one chunk sees both rows, so per-segment outputs leave the same pass.
 //   warp   L <= kWarpMaxLength:  one warp per segment, kThreads / 32 segments per block
 //   block  L <= kChunkLength:    one block per segment
 //   chunk  longer:               blocks of kChunkLength elements; each writes its partial sums
 //                                to the workspace, and the last block of a segment to finish
 //                                (fence + atomic ticket) adds them in index order and resets
 //                                the ticket, so the tickets stay zero between calls.
+// Ragged problems, whose lengths only the device knows, use the warp or the block regime by
+// their average length, each loop covering a whole segment of any length.
 // Every constant is fixed at compile time, independent of the device, so the decomposition,
 // the order of every sum and therefore every result are the same on every GPU.
 #ifndef GANLOSS_KERNELS_SEGMENTED_LOSS_PLAN_HPP_
@@ -19,8 +21,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "call_params.hpp"
+#include "segment_math.hpp"
 
 namespace ganloss {
 namespace detail {
@@ -32,11 +36,10 @@ constexpr int64_t kWarpMaxLength = 2048;
 constexpr int64_t kChunkLength = 16384;
 // Grid size cap; blocks loop over the work units beyond it (results do not depend on it).
 constexpr int64_t kMaxGrid = int64_t{1} << 20;
-// Loss sums per unit of work: D real, D fake, G.
-constexpr int kSums = 3;
 // The most fp32 additions a term passes through on its way into a total: sequential in one
-// thread (at most kChunkLength / kThreads, the warp regime included), then a warp and a block
-// tree; chunk partials are combined in double.
+// thread (at most kChunkLength / kThreads, the warp regime included, for fixed-length rows),
+// then a warp and a block tree; chunk partials are combined in double. Ragged segments longer
+// than the regime's length add more sequentially in each thread.
 constexpr int kAccumulationDepth = static_cast<int>(kChunkLength / kThreads) + 5 + 3;
 
 enum class Regime : int32_t { warp = 0, block = 1, chunk = 2 };
@@ -51,43 +54,56 @@ inline int64_t chunks_for(int64_t length) {
   return (length + kChunkLength - 1) / kChunkLength;
 }
 
-// Workspace: a uint32 ticket per segment, then kSums floats per chunk, for the chunk regime;
-// nothing otherwise. Shapes only: the largest need of any call on these shapes.
+// Workspace: per-segment state (double, multi-pass calls), then for the chunk regime a uint32
+// ticket per segment and kAccumulators floats per chunk. Depends on the problem alone: the
+// largest need of any call on it.
 struct WorkspaceLayout {
+  std::size_t state_bytes = 0;
   std::size_t ticket_bytes = 0;
   std::size_t partial_bytes = 0;
-  std::size_t total() const { return ticket_bytes + partial_bytes; }
+  std::size_t total() const { return state_bytes + ticket_bytes + partial_bytes; }
 };
 
-inline WorkspaceLayout workspace_layout(int64_t segments, int64_t length) {
+inline std::size_t round_up(std::size_t n) {
+  return (n + 255) / 256 * 256;
+}
+
+inline WorkspaceLayout workspace_layout(const ganloss_problem_t& p) {
   WorkspaceLayout w;
+  const auto segments = static_cast<std::size_t>(p.segments);
+  if (problem_needs_state(p)) w.state_bytes = round_up(segments * kStateFields * sizeof(double));
+  if (p.ragged != 0) return w;
+  const int64_t length =
+      p.d_loss == GANLOSS_LOSS_RELATIVISTIC ? p.real_count : p.real_count + p.fake_count;
   if (regime_for(length) != Regime::chunk) return w;
-  const auto tickets = static_cast<std::size_t>(segments) * sizeof(uint32_t);
-  w.ticket_bytes = (tickets + 255) / 256 * 256;
-  w.partial_bytes = static_cast<std::size_t>(segments * chunks_for(length)) * kSums * sizeof(float);
+  w.ticket_bytes = round_up(segments * sizeof(uint32_t));
+  w.partial_bytes =
+      static_cast<std::size_t>(p.segments * chunks_for(length)) * kAccumulators * sizeof(float);
   return w;
 }
 
-// One side as the kernel sees it: its terms, whether vector access is safe (every per-element
-// array of the side has the logits' alignment modulo 16 bytes), and its used length.
+// One side as the kernel sees it.
 struct SideArgs {
-  Term a;  // D term
-  Term b;  // G term (fake side only)
-  bool logistic;
-  bool vector_ok;
-  int64_t length;  // elements per segment this launch touches (0 if the side is unused)
-  float coef;
+  bool used;       // the pass reads these logits
+  bool logistic;   // a term needs softplus/sigmoid
+  bool vector_ok;  // every per-element array of the side shares the logits' 16-byte phase
 };
 
 struct KernelArgs {
   CallParams call;
   SideArgs real;
   SideArgs fake;
+  Pass pass;
   Regime regime;
-  int64_t length;  // real.length + fake.length
-  int64_t chunks;  // per segment, chunk regime
-  int64_t units;   // warp: segment groups; block: segments; chunk: segments * chunks
+  bool paired;
+  bool average;
+  bool weighted;    // a prepass gave weight totals: side scales read the state
+  uint32_t active;  // bit k: accumulator k is summed in this pass
+  int64_t length;   // fixed-length virtual row (paired: pairs)
+  int64_t chunks;   // per segment, chunk regime
+  int64_t units;    // warp: segment groups; block: segments; chunk: segments * chunks
   int64_t grid;
+  double* state;
   uint32_t* tickets;
   float* partials;
 };
@@ -103,35 +119,74 @@ inline bool same_phase(const void* x, int64_t x_size, const void* k, int64_t k_s
   return xi % per_vector == ki % per_vector;
 }
 
-inline SideArgs side_args(const SideParams& side, int64_t x_size, int64_t grad_size, const Term& a,
-                          const Term& b, float coef, const void* grad_a, const void* grad_b,
-                          const void* loss_a, const void* loss_b) {
-  SideArgs s;
-  s.a = a;
-  s.b = b;
-  s.logistic = a.kind == TermKind::logistic || b.kind == TermKind::logistic;
-  const bool used = a.kind != TermKind::none || b.kind != TermKind::none;
-  s.length = used ? side.count : 0;
-  s.coef = coef;
-  const void* x = side.logits;
-  s.vector_ok = same_phase(x, x_size, grad_a, grad_size) &&
-                same_phase(x, x_size, grad_b, grad_size) && same_phase(x, x_size, loss_a, 4) &&
-                same_phase(x, x_size, loss_b, 4);
-  return s;
+inline bool all_same_phase(const void* x, int64_t x_size, int64_t g_size,
+                           std::initializer_list<const void*> grads,
+                           std::initializer_list<const void*> floats) {
+  for (const void* g : grads) {
+    if (!same_phase(x, x_size, g, g_size)) return false;
+  }
+  for (const void* f : floats) {
+    if (!same_phase(x, x_size, f, 4)) return false;
+  }
+  return true;
 }
 
-// The launch for a validated call; `workspace` holds at least workspace_layout() bytes.
-inline KernelArgs make_kernel_args(const CallParams& q, void* workspace) {
+// Accumulators each pass sums.
+inline uint32_t active_accumulators(const CallParams& q, Pass pass) {
+  auto bits = [](int first, int count) { return ((1u << count) - 1u) << first; };
+  switch (pass) {
+    case Pass::prepass:
+      return bits(kLogitSum, 2) | bits(kWeightSum, 2) | bits(kNonzeroWeights, 2);
+    case Pass::main: {
+      uint32_t a = bits(kLossD, 2) | bits(kLossG, 2);
+      if (q.relativity == Relativity::average) a |= bits(kDerivativeD, 2) | bits(kDerivativeG, 2);
+      if (q.stats)
+        a |= bits(kSigmoid, 2) | bits(kCorrect, 2) | bits(kSignReal, 1) | bits(kFinite, 2);
+      return a;
+    }
+    default:
+      return 0;
+  }
+}
+
+// The launch of one pass of a validated call; `workspace` holds workspace_layout() bytes of
+// its problem.
+inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspace) {
   KernelArgs k;
   k.call = q;
-  const int64_t x_size = dtype_size(q.dtype);
-  const int64_t g_size = dtype_size(q.grad_dtype);
-  k.real = side_args(q.real, x_size, g_size, q.real_d, make_none_term(), q.real_grad_coef,
-                     q.grad_real, nullptr, q.loss_real, nullptr);
-  k.fake = side_args(q.fake, x_size, g_size, q.fake_d, q.fake_g, q.fake_grad_coef, q.grad_fake_d,
-                     q.grad_fake_g, q.loss_fake_d, q.loss_fake_g);
-  k.length = k.real.length + k.fake.length;
-  k.regime = regime_for(k.length);
+  k.pass = pass;
+  k.paired = q.relativity == Relativity::paired;
+  k.average = q.relativity == Relativity::average;
+  k.weighted = needs_prepass(q) && needs_weight_totals(q.reduction);
+  k.active = active_accumulators(q, pass);
+  const int64_t xs = dtype_size(q.dtype);
+  const int64_t gs = dtype_size(q.grad_dtype);
+  const bool read_real = side_used(q, true) || q.grad_real_g || q.loss_real_g;
+  k.real = SideArgs{read_real,
+                    q.real_d.kind == TermKind::logistic || q.real_g.kind == TermKind::logistic,
+                    all_same_phase(q.real.logits, xs, gs, {q.grad_real, q.grad_real_g},
+                                   {q.real.weights, q.loss_real, q.loss_real_g})};
+  k.fake = SideArgs{side_used(q, false),
+                    q.fake_d.kind == TermKind::logistic || q.fake_g.kind == TermKind::logistic,
+                    all_same_phase(q.fake.logits, xs, gs, {q.grad_fake_d, q.grad_fake_g},
+                                   {q.fake.weights, q.loss_fake_d, q.loss_fake_g})};
+  if (k.paired) {
+    // Pairs are read together: vector access only if both rows share one phase too.
+    const bool ok =
+        k.real.vector_ok && k.fake.vector_ok && same_phase(q.real.logits, xs, q.fake.logits, xs);
+    k.real.vector_ok = k.fake.vector_ok = ok;
+    k.real.logistic = true;
+  }
+  const bool ragged = q.real.offsets != nullptr || q.fake.offsets != nullptr;
+  if (ragged) {
+    const int64_t total = (k.real.used ? q.real.count : 0) + (k.fake.used ? q.fake.count : 0);
+    k.length = 0;
+    k.regime = total / q.segments <= kWarpMaxLength ? Regime::warp : Regime::block;
+  } else {
+    k.length = k.paired ? q.real.count
+                        : (k.real.used ? q.real.count : 0) + (k.fake.used ? q.fake.count : 0);
+    k.regime = regime_for(k.length);
+  }
   k.chunks = k.regime == Regime::chunk ? chunks_for(k.length) : 1;
   switch (k.regime) {
     case Regime::warp:
@@ -144,10 +199,16 @@ inline KernelArgs make_kernel_args(const CallParams& q, void* workspace) {
       k.units = q.segments * k.chunks;
   }
   k.grid = std::min(k.units, kMaxGrid);
-  const WorkspaceLayout w = workspace_layout(q.segments, k.length);
-  k.tickets = w.total() ? static_cast<uint32_t*>(workspace) : nullptr;
-  k.partials = w.total() ? reinterpret_cast<float*>(static_cast<char*>(workspace) + w.ticket_bytes)
-                         : nullptr;
+  // The layout of workspace_layout(), for this call's needs (never more than the problem's).
+  char* w = static_cast<char*>(workspace);
+  const auto segments = static_cast<std::size_t>(q.segments);
+  const bool state = call_has_state(q);
+  k.state = state ? reinterpret_cast<double*>(w) : nullptr;
+  if (state) w += round_up(segments * kStateFields * sizeof(double));
+  k.tickets = k.regime == Regime::chunk ? reinterpret_cast<uint32_t*>(w) : nullptr;
+  k.partials = k.regime == Regime::chunk
+                   ? reinterpret_cast<float*>(w + round_up(segments * sizeof(uint32_t)))
+                   : nullptr;
   return k;
 }
 

@@ -29,9 +29,9 @@ Status check_backend(int32_t backend) {
 std::size_t required_workspace(const ganloss_problem_t& p, int32_t backend) {
   switch (backend) {
     case GANLOSS_BACKEND_CPU:
-      return cpu::workspace_bytes(p.segments, p.real_count, p.fake_count);
+      return cpu::workspace_bytes(p);
     case GANLOSS_BACKEND_CUDA:
-      return cuda::workspace_bytes(p.segments, p.real_count, p.fake_count);
+      return cuda::workspace_bytes(p);
     default:
       return 0;
   }
@@ -71,6 +71,10 @@ void ganloss_execution_init(ganloss_execution_t* execution) {
 
 void ganloss_outputs_init(ganloss_outputs_t* outputs) {
   if (outputs != nullptr) *outputs = to_c(Outputs{});
+}
+
+void ganloss_inputs_init(ganloss_inputs_t* inputs) {
+  if (inputs != nullptr) *inputs = to_c(Inputs{});
 }
 
 const char* ganloss_status_string(ganloss_status_t status) {
@@ -140,10 +144,10 @@ ganloss_status_t ganloss_workspace_size(const ganloss_problem_t* problem, int32_
   });
 }
 
-ganloss_status_t ganloss_compute(const ganloss_problem_t* problem, const void* real,
-                                 const void* fake, const ganloss_outputs_t* outputs,
-                                 void* workspace, size_t workspace_bytes,
-                                 const ganloss_execution_t* execution, ganloss_stream_t stream) {
+ganloss_status_t ganloss_compute(const ganloss_problem_t* problem, const ganloss_inputs_t* inputs,
+                                 const ganloss_outputs_t* outputs, void* workspace,
+                                 size_t workspace_bytes, const ganloss_execution_t* execution,
+                                 ganloss_stream_t stream) {
   return guarded([&] {
     ganloss_execution_t exec;
     ganloss_execution_init(&exec);
@@ -162,19 +166,20 @@ ganloss_status_t ganloss_compute(const ganloss_problem_t* problem, const void* r
     }
     CallParams params;
     const std::size_t required = required_workspace(*problem, exec.backend);
-    s = make_params(problem, real, fake, outputs, workspace, workspace_bytes, required, &params);
+    s = make_params(problem, inputs, outputs, workspace, workspace_bytes, required, &params);
     if (s != Status::Success) return s;
-    const bool nothing = params.real_d.kind == TermKind::none &&
-                         params.fake_d.kind == TermKind::none &&
-                         params.fake_g.kind == TermKind::none;
+    const bool nothing = !side_used(params, true) && !side_used(params, false) &&
+                         params.grad_real_g == nullptr && params.loss_real_g == nullptr;
     if (nothing) return Status::Success;
     if (exec.backend == GANLOSS_BACKEND_CUDA) {
       return cuda::run(params, workspace, exec.workspace_initialized != 0, stream);
     }
     s = cuda::check_pointers(params, /*device_expected=*/false);
     if (s != Status::Success) return s;
+    s = check_offsets(params);
+    if (s != Status::Success) return s;
     return exec.backend == GANLOSS_BACKEND_CPU ? cpu::run(params, workspace, exec.cpu_threads)
-                                               : reference::run(*problem, params);
+                                               : reference::run(*problem, *inputs, params);
   });
 }
 

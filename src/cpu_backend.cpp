@@ -1,13 +1,17 @@
-// CPU backend. Each side (real, fake) is cut into work items of at most kChunk elements: whole
-// rows packed together when rows are short, fixed chunks of a row when rows are long. Every
-// item writes its gradients and element losses and leaves its loss sums (double, fixed lane
-// order) in its own workspace slot; a second pass adds each segment's slots in index order.
-// Hence the results do not depend on the thread count or on which thread ran what.
+// CPU backend. Each segment is a virtual row: its real row then its fake row (or its pairs, for
+// the paired relativistic loss). Short segments are packed whole into work items of about
+// kChunk elements and finished by the item; long fixed-length segments are cut into chunks of
+// kChunk elements whose sums go to workspace slots, added per segment in index order once all
+// chunks are done. Sums are double, in a fixed lane order. Hence the results do not depend on
+// the thread count or on which thread ran what. A call is one main pass, preceded by a prepass
+// for weight totals and means and followed by a gradient pass for the relativistic average.
 #include "cpu_backend.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "cpu_pieces.hpp"
+#include "segment_math.hpp"
 #include "thread_pool.hpp"
 
 namespace ganloss {
@@ -18,116 +22,252 @@ namespace {
 // Below this many elements in total the call runs on the calling thread alone.
 constexpr int64_t kParallelThreshold = 1 << 16;
 
-int64_t chunks_per_row(int64_t count) {
-  return count <= kChunk ? 1 : (count + kChunk - 1) / kChunk;
-}
-
-// One side's decomposition into items and sum slots.
-struct SideLayout {
-  int64_t count = 0;
-  int64_t chunks = 0;         // slots per row
-  int64_t rows_per_item = 0;  // > 0: items are groups of whole rows; 0: items are chunks
-  int64_t items = 0;
-
-  SideLayout(int64_t segments, int64_t n) : count(n) {
-    if (n == 0) return;
-    chunks = chunks_per_row(n);
-    if (chunks == 1) {
-      rows_per_item = std::max<int64_t>(1, kChunk / n);
-      items = (segments + rows_per_item - 1) / rows_per_item;
-    } else {
-      items = segments * chunks;
-    }
-  }
+struct Sums {
+  double v[kAccumulators];
+  double operator[](int i) const { return v[i]; }
 };
 
-// Evaluates item `item` of one side. `sums_per_slot` is 1 (real) or 2 (fake).
-void run_item(const SideLayout& layout, const SideParams& side, int64_t segments, int64_t item,
-              PieceFn fn, const Term& td, const Term& tg, float coef, DType x_type, DType grad_type,
-              void* grad_d, void* grad_g, float* loss_d, float* loss_g, double* slots,
-              int sums_per_slot) {
-  auto piece = [&](int64_t row, int64_t begin, int64_t n, int64_t slot) {
-    const int64_t index = row * side.stride + begin;
-    const int64_t grad_offset = index * dtype_size(grad_type);
-    Piece p{static_cast<const char*>(side.logits) + index * dtype_size(x_type),
-            x_type,
-            n,
-            grad_d ? static_cast<char*>(grad_d) + grad_offset : nullptr,
-            grad_g ? static_cast<char*>(grad_g) + grad_offset : nullptr,
-            grad_type,
-            loss_d ? loss_d + index : nullptr,
-            loss_g ? loss_g + index : nullptr,
-            slots + slot * sums_per_slot};
-    fn(p, td, tg, coef);
-  };
-  if (layout.rows_per_item > 0) {
-    const int64_t first = item * layout.rows_per_item;
-    const int64_t last = std::min(segments, first + layout.rows_per_item);
-    for (int64_t row = first; row < last; ++row)
-      piece(row, 0, layout.count, row);
+// The decomposition of a call into work items.
+struct Layout {
+  bool used[2];
+  int64_t length;  // virtual row of a fixed-length segment: used real + fake (or pairs)
+  int64_t chunks;  // per segment; > 1 only for long fixed-length segments
+  int64_t segments_per_item;
+  int64_t items;
+};
+
+Layout make_layout(const CallParams& q) {
+  Layout l;
+  l.used[0] = side_used(q, true) || q.grad_real_g || q.loss_real_g;
+  l.used[1] = side_used(q, false);
+  const bool paired = q.relativity == Relativity::paired;
+  const bool ragged = q.real.offsets != nullptr || q.fake.offsets != nullptr;
+  if (ragged) {
+    // Lengths vary and live in the offsets: whole segments, about kChunk elements per item.
+    const int64_t total = (l.used[0] ? q.real.count : 0) + (l.used[1] ? q.fake.count : 0);
+    const int64_t average = std::max<int64_t>(1, total / q.segments);
+    l.length = 0;
+    l.chunks = 1;
+    l.segments_per_item = std::max<int64_t>(1, kChunk / average);
   } else {
-    const int64_t row = item / layout.chunks;
-    const int64_t begin = (item % layout.chunks) * kChunk;
-    piece(row, begin, std::min(kChunk, layout.count - begin), item);
+    l.length =
+        paired ? q.real.count : (l.used[0] ? q.real.count : 0) + (l.used[1] ? q.fake.count : 0);
+    l.chunks = l.length > kChunk ? (l.length + kChunk - 1) / kChunk : 1;
+    l.segments_per_item =
+        l.chunks > 1 ? 0 : std::max<int64_t>(1, kChunk / std::max<int64_t>(1, l.length));
   }
+  l.items = l.chunks > 1 ? q.segments * l.chunks
+                         : (q.segments + l.segments_per_item - 1) / l.segments_per_item;
+  return l;
 }
+
+// What a pass needs to know about one segment.
+struct SegmentContext {
+  Extent extent[2];
+  SideScale scale[2];
+  AverageCoupling coupling;
+  bool valid;
+};
+
+SegmentContext context(const CallParams& q, const Layout& l, int64_t s, const double* state) {
+  SegmentContext c;
+  const double* st = state ? state + s * kStateFields : nullptr;
+  c.extent[0] = segment_extent(q.real, l.used[0], s);
+  c.extent[1] = segment_extent(q.fake, l.used[1], s);
+  c.valid = c.extent[0].valid && c.extent[1].valid;
+  if (q.relativity == Relativity::paired && c.extent[0].size != c.extent[1].size) c.valid = false;
+  if (!c.valid) c.extent[0].size = c.extent[1].size = 0;
+  c.scale[0] = side_scale(q, q.real, 0, c.extent[0].size, st);
+  c.scale[1] = side_scale(q, q.fake, 1, c.extent[1].size, st);
+  if (q.relativity == Relativity::paired) {
+    c.scale[1] = c.scale[0];
+    c.scale[1].count = static_cast<double>(c.extent[1].size);
+  }
+  if (q.relativity == Relativity::average && st) c.coupling = average_coupling(q, c.scale, st);
+  return c;
+}
+
+void* offset_bytes(void* base, int64_t index, int64_t size) {
+  return base ? static_cast<char*>(base) + index * size : nullptr;
+}
+
+float* offset_floats(float* base, int64_t index) {
+  return base ? base + index : nullptr;
+}
+
+class Runner {
+ public:
+  Runner(const CallParams& q, void* workspace, int threads)
+      : q_(q), layout_(make_layout(q)), threads_(threads) {
+    char* w = static_cast<char*>(workspace);
+    // Workspace: per-segment state (when a problem may need it), then chunk slots.
+    const bool state = call_has_state(q);
+    state_ = state ? reinterpret_cast<double*>(w) : nullptr;
+    if (state) w += q.segments * kStateFields * sizeof(double);
+    slots_ = reinterpret_cast<Sums*>(w);
+    d_fn_ = select_piece(q.real_d.kind, q.real_g.kind);
+    f_fn_ = select_piece(q.fake_d.kind, q.fake_g.kind);
+    pair_fn_ = select_piece(q.real_d.kind, q.fake_g.kind);
+  }
+
+  void run() {
+    if (needs_prepass(q_)) pass(Pass::prepass);
+    pass(Pass::main);
+    if (needs_gradient_pass(q_)) pass(Pass::gradients);
+  }
+
+ private:
+  void pass(Pass pass) {
+    const Layout& l = layout_;
+    const bool chunked = l.chunks > 1;
+    parallel_for(l.items, threads_, 1, [&](int64_t item) {
+      if (chunked) {
+        const int64_t s = item / l.chunks;
+        const int64_t begin = (item % l.chunks) * kChunk;
+        const SegmentContext c = context(q_, l, s, state_);
+        Sums& slot = slots_[item];
+        std::memset(&slot, 0, sizeof slot);
+        if (c.valid) evaluate(pass, c, begin, std::min(l.length, begin + kChunk), slot.v);
+        return;
+      }
+      const int64_t first = item * l.segments_per_item;
+      const int64_t last = std::min(q_.segments, first + l.segments_per_item);
+      for (int64_t s = first; s < last; ++s) {
+        const SegmentContext c = context(q_, l, s, state_);
+        Sums sums{};
+        const int64_t length = q_.relativity == Relativity::paired
+                                   ? c.extent[0].size
+                                   : c.extent[0].size + c.extent[1].size;
+        if (c.valid) evaluate(pass, c, 0, length, sums.v);
+        finish(pass, s, c, sums);
+      }
+    });
+    if (chunked) {
+      // Each segment's chunk sums in index order.
+      parallel_for(q_.segments, threads_, 256, [&](int64_t s) {
+        Sums total{};
+        for (int64_t c = 0; c < l.chunks; ++c) {
+          for (int k = 0; k < kAccumulators; ++k)
+            total.v[k] += slots_[s * l.chunks + c].v[k];
+        }
+        finish(pass, s, context(q_, l, s, state_), total);
+      });
+    }
+  }
+
+  // Elements [begin, end) of segment s's virtual row.
+  void evaluate(Pass pass, const SegmentContext& c, int64_t begin, int64_t end,
+                double* sums) const {
+    const int64_t nr = q_.relativity == Relativity::paired ? end : c.extent[0].size;
+    if (q_.relativity == Relativity::paired) {
+      piece(pass, 0, true, c, begin, end - begin, sums, pair_fn_, q_.real_d, q_.fake_g);
+      return;
+    }
+    if (begin < nr && layout_.used[0]) {
+      piece(pass, 0, false, c, begin, std::min(end, nr) - begin, sums, d_fn_, q_.real_d, q_.real_g);
+    }
+    if (end > nr && layout_.used[1]) {
+      const int64_t fb = std::max(begin, nr) - nr;
+      piece(pass, 1, false, c, fb, end - nr - fb, sums, f_fn_, q_.fake_d, q_.fake_g);
+    }
+  }
+
+  void piece(Pass pass, int side, bool paired, const SegmentContext& c, int64_t begin, int64_t n,
+             double* sums, PieceFn fn, const Term& d, const Term& g) const {
+    const SideParams& sp = side == 0 ? q_.real : q_.fake;
+    const int64_t index = c.extent[side].begin + begin;
+    const int64_t xs = dtype_size(q_.dtype);
+    const int64_t gs = dtype_size(q_.grad_dtype);
+    Piece p{};
+    p.pass = pass;
+    p.side = side;
+    p.paired = paired;
+    p.stats = q_.stats;
+    p.average = q_.relativity == Relativity::average;
+    p.n = n;
+    p.x = static_cast<const char*>(sp.logits) + index * xs;
+    p.w = sp.weights ? sp.weights + index : nullptr;
+    p.x_type = q_.dtype;
+    p.grad_type = q_.grad_dtype;
+    p.coef = static_cast<float>(c.scale[side].coef);
+    if (p.average) {
+      p.shift = static_cast<float>(c.coupling.shift[side]);
+      p.offset_d = static_cast<float>(c.coupling.offset_d[side]);
+      p.offset_g = static_cast<float>(c.coupling.offset_g[side]);
+    }
+    if (side == 0) {
+      p.out = PieceOutputs{
+          offset_bytes(q_.grad_real, index, gs), offset_bytes(q_.grad_real_g, index, gs),
+          offset_floats(q_.loss_real, index), offset_floats(q_.loss_real_g, index)};
+    } else {
+      p.out = PieceOutputs{
+          offset_bytes(q_.grad_fake_d, index, gs), offset_bytes(q_.grad_fake_g, index, gs),
+          offset_floats(q_.loss_fake_d, index), offset_floats(q_.loss_fake_g, index)};
+    }
+    if (paired) {
+      const int64_t fi = c.extent[1].begin + begin;
+      p.y = static_cast<const char*>(q_.fake.logits) + fi * xs;
+      p.out_y =
+          PieceOutputs{offset_bytes(q_.grad_fake_d, fi, gs), offset_bytes(q_.grad_fake_g, fi, gs),
+                       offset_floats(q_.loss_fake_d, fi), offset_floats(q_.loss_fake_g, fi)};
+    }
+    p.sums = sums;
+    fn(p, d, g);
+  }
+
+  void finish(Pass pass, int64_t s, const SegmentContext& c, const Sums& sums) const {
+    double* st = state_ ? state_ + s * kStateFields : nullptr;
+    if (pass == Pass::prepass) {
+      for (int side = 0; side < 2; ++side) {
+        st[kStateLogitSum + side] = sums[kLogitSum + side];
+        st[kStateWeightSum + side] = sums[kWeightSum + side];
+        st[kStateNonzero + side] = sums[kNonzeroWeights + side];
+      }
+    } else if (pass == Pass::main) {
+      if (q_.relativity == Relativity::average && st) {
+        for (int side = 0; side < 2; ++side) {
+          st[kStateDerivativeD + side] = sums[kDerivativeD + side];
+          st[kStateDerivativeG + side] = sums[kDerivativeG + side];
+        }
+      }
+      write_segment_outputs(q_, s, sums, c.scale, c.valid);
+    }
+  }
+
+  const CallParams& q_;
+  Layout layout_;
+  int threads_;
+  double* state_;
+  Sums* slots_;
+  PieceFn d_fn_;
+  PieceFn f_fn_;
+  PieceFn pair_fn_;  // the paired relativistic loss: D and G terms of f - r
+};
 
 }  // namespace
 
-std::size_t workspace_bytes(int64_t segments, int64_t real_count, int64_t fake_count) {
-  const int64_t real_slots = real_count > 0 ? segments * chunks_per_row(real_count) : 0;
-  const int64_t fake_slots = fake_count > 0 ? segments * chunks_per_row(fake_count) : 0;
-  return static_cast<std::size_t>(real_slots + 2 * fake_slots) * sizeof(double);
+std::size_t workspace_bytes(const ganloss_problem_t& p) {
+  std::size_t bytes = 0;
+  if (problem_needs_state(p)) {
+    bytes += static_cast<std::size_t>(p.segments) * kStateFields * sizeof(double);
+  }
+  if (p.ragged == 0) {
+    const int64_t length =
+        p.d_loss == GANLOSS_LOSS_RELATIVISTIC ? p.real_count : p.real_count + p.fake_count;
+    if (length > kChunk) {
+      const int64_t chunks = (length + kChunk - 1) / kChunk;
+      bytes += static_cast<std::size_t>(p.segments * chunks) * sizeof(Sums);
+    }
+  }
+  return bytes;
 }
 
 Status run(const CallParams& q, void* workspace, int threads) {
-  const bool use_real = q.real_d.kind != TermKind::none;
-  const bool use_fake = q.fake_d.kind != TermKind::none || q.fake_g.kind != TermKind::none;
-  const SideLayout real(q.segments, use_real ? q.real.count : 0);
-  const SideLayout fake(q.segments, use_fake ? q.fake.count : 0);
-  // Slots laid out as in workspace_bytes(): real first, then fake (two sums each).
-  double* real_slots = static_cast<double*>(workspace);
-  double* fake_slots =
-      real_slots + (q.real.count > 0 ? q.segments * chunks_per_row(q.real.count) : 0);
-
   if (threads <= 0) threads = hardware_threads();
-  const int64_t total = q.segments * (real.count + fake.count);
+  const int64_t total =
+      q.real.offsets ? q.real.count + q.fake.count : q.segments * (q.real.count + q.fake.count);
   if (total < kParallelThreshold) threads = 1;
-
-  const PieceFn real_fn = select_piece(q.real_d.kind, TermKind::none);
-  const PieceFn fake_fn = select_piece(q.fake_d.kind, q.fake_g.kind);
-  parallel_for(real.items + fake.items, threads, 1, [&](int64_t item) {
-    if (item < real.items) {
-      run_item(real, q.real, q.segments, item, real_fn, q.real_d, q.fake_g, q.real_grad_coef,
-               q.dtype, q.grad_dtype, q.grad_real, nullptr, q.loss_real, nullptr, real_slots, 1);
-    } else {
-      run_item(fake, q.fake, q.segments, item - real.items, fake_fn, q.fake_d, q.fake_g,
-               q.fake_grad_coef, q.dtype, q.grad_dtype, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d,
-               q.loss_fake_g, fake_slots, 2);
-    }
-  });
-
-  // Segment totals: each segment's slots in index order.
-  const int64_t segment_grain = 4096;
-  parallel_for(q.segments, q.segments > 4 * segment_grain ? threads : 1, segment_grain,
-               [&](int64_t s) {
-                 double d_real = 0, d_fake = 0, g = 0;
-                 for (int64_t c = 0; c < real.chunks; ++c)
-                   d_real += real_slots[s * real.chunks + c];
-                 for (int64_t c = 0; c < fake.chunks; ++c) {
-                   d_fake += fake_slots[2 * (s * fake.chunks + c)];
-                   g += fake_slots[2 * (s * fake.chunks + c) + 1];
-                 }
-                 if (q.real.mean && real.count > 0) d_real /= static_cast<double>(real.count);
-                 if (q.fake.mean && fake.count > 0) {
-                   d_fake /= static_cast<double>(fake.count);
-                   g /= static_cast<double>(fake.count);
-                 }
-                 if (q.d_loss) q.d_loss[s] = static_cast<float>(d_real + d_fake);
-                 if (q.d_loss_real) q.d_loss_real[s] = static_cast<float>(d_real);
-                 if (q.d_loss_fake) q.d_loss_fake[s] = static_cast<float>(d_fake);
-                 if (q.g_loss) q.g_loss[s] = static_cast<float>(g);
-               });
+  Runner(q, workspace, threads).run();
   return Status::Success;
 }
 

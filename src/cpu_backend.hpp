@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "call_params.hpp"
+#include "ganloss/ganloss.h"
 #include "ganloss/ganloss.hpp"
 
 namespace ganloss {
@@ -17,8 +18,9 @@ namespace cpu {
 // result, depend on it but not on the number of threads.
 constexpr int64_t kChunk = 8192;
 
-// Host workspace for the per-chunk partial sums of a problem of these shapes.
-std::size_t workspace_bytes(int64_t segments, int64_t real_count, int64_t fake_count);
+// Host workspace for a problem (shapes, kinds and reduction only): partial sums of the chunks
+// of long segments, and the per-segment state of multi-pass calls.
+std::size_t workspace_bytes(const ganloss_problem_t& problem);
 
 // Runs a validated call. `threads` <= 0 means the hardware concurrency.
 Status run(const CallParams& params, void* workspace, int threads);

@@ -56,62 +56,180 @@ void store_tile(const float* in, int n, DType type, void* y, int64_t base) {
   }
 }
 
+// out[j] = scale * in[j] + offset, stored as `type`.
+void store_gradients(const float* in, int n, float scale, float offset, float* scratch, DType type,
+                     void* y, int64_t base) {
+  if (y == nullptr) return;
+  for (int j = 0; j < n; ++j)
+    scratch[j] = in[j] * scale + offset;
+  store_tile(scratch, n, type, y, base);
+}
+
+void store_losses(const float* in, int n, float* y, int64_t base) {
+  if (y != nullptr) std::copy(in, in + n, y + base);
+}
+
+void store_zeros(int n, float* scratch, DType type, void* y, int64_t base) {
+  if (y == nullptr) return;
+  std::fill(scratch, scratch + n, 0.0f);
+  store_tile(scratch, n, type, y, base);
+}
+
+// Adds v[0..padded) to the lanes of one accumulator (padded: a multiple of kLanes, zeros past
+// the data), in a fixed order.
+void accumulate(double* lanes, const float* v, int padded) {
+  for (int j = 0; j < padded; j += kLanes) {
+    for (int k = 0; k < kLanes; ++k)
+      lanes[k] += v[j + k];
+  }
+}
+
 double lanes_sum(const double* a) {
   static_assert(kLanes == 8, "lanes_sum adds eight lanes");
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
+// Statistics of one side's raw logits: sigma over finite x, the "correct" count (x > 0 for
+// real, x < 0 for fake), sign (real only), and the finite count.
+void tile_statistics(const float* x, int len, int padded, int side, double (*acc)[kLanes],
+                     float* sig, float* correct, float* sign, float* finite) {
+  for (int j = 0; j < len; ++j) {
+    const float v = x[j];
+    const float ok = (v - v) == 0.0f ? 1.0f : 0.0f;  // 0 for NaN and +-inf
+    const float safe = ok != 0.0f ? v : 0.0f;
+    sig[j] = ok * math::logistic(safe).sig_pos;
+    correct[j] = ok * ((side == 0 ? v > 0.0f : v < 0.0f) ? 1.0f : 0.0f);
+    sign[j] = ok * ((v > 0.0f ? 1.0f : 0.0f) - (v < 0.0f ? 1.0f : 0.0f));
+    finite[j] = ok;
+  }
+  for (float* a : {sig, correct, sign, finite})
+    std::fill(a + len, a + padded, 0.0f);
+  accumulate(acc[kSigmoid + side], sig, padded);
+  accumulate(acc[kCorrect + side], correct, padded);
+  if (side == 0) accumulate(acc[kSignReal], sign, padded);
+  accumulate(acc[kFinite + side], finite, padded);
+}
+
 template <TermKind KD, TermKind KG>
-void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g, float coef) {
+void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   constexpr bool kD = KD != TermKind::none;
   constexpr bool kG = KG != TermKind::none;
   constexpr bool kLogistic = KD == TermKind::logistic || KG == TermKind::logistic;
   const Term td = term_d;  // locals, so that the compiler sees them loop-invariant
   const Term tg = term_g;
-  alignas(64) float xs[kTile], ld[kTile], lg[kTile], gd[kTile], gg[kTile];
-  double acc_d[kLanes] = {};
-  double acc_g[kLanes] = {};
+  const float shift = p.shift;
+  alignas(64) float xs[kTile], ys[kTile], ts[kTile], ws[kTile], scratch[kTile];
+  alignas(64) float ld[kTile], lg[kTile], gd[kTile], gg[kTile];
+  alignas(64) float s0[kTile], s1[kTile], s2[kTile], s3[kTile];
+  double acc[kAccumulators][kLanes] = {};
+  const int side = p.paired ? 0 : p.side;
+
   for (int64_t base = 0; base < p.n; base += kTile) {
     const int len = static_cast<int>(std::min<int64_t>(kTile, p.n - base));
+    // Zero padding to whole lanes leaves every sum unchanged.
+    const int padded = (len + kLanes - 1) / kLanes * kLanes;
     load_tile(p.x, p.x_type, base, len, xs);
+    if (p.w) std::copy(p.w + base, p.w + base + len, ws);
+
+    if (p.pass == Pass::prepass) {
+      std::fill(xs + len, xs + padded, 0.0f);
+      accumulate(acc[kLogitSum + side], xs, padded);
+      if (p.w) {
+        std::fill(ws + len, ws + padded, 0.0f);
+        for (int j = 0; j < padded; ++j)
+          scratch[j] = ws[j] != 0.0f ? 1.0f : 0.0f;
+        accumulate(acc[kWeightSum + side], ws, padded);
+        accumulate(acc[kNonzeroWeights + side], scratch, padded);
+      }
+      continue;
+    }
+
+    // The argument of the terms: x, x - shift, or f - r for pairs.
+    if (p.paired) {
+      load_tile(p.y, p.x_type, base, len, ys);
+      for (int j = 0; j < len; ++j)
+        ts[j] = ys[j] - xs[j];
+    } else {
+      for (int j = 0; j < len; ++j)
+        ts[j] = xs[j] - shift;
+    }
     for (int j = 0; j < len; ++j) {
-      const float v = xs[j];
+      const float v = ts[j];
       math::Logistic parts{};
       if constexpr (kLogistic) parts = math::logistic(v);
       if constexpr (kD) {
         const TermValue t = evaluate_term<KD>(td, v, parts);
         ld[j] = t.loss;
-        gd[j] = t.grad * coef;
+        gd[j] = t.grad;
+      } else {
+        ld[j] = 0.0f;
+        gd[j] = 0.0f;
       }
       if constexpr (kG) {
         const TermValue t = evaluate_term<KG>(tg, v, parts);
         lg[j] = t.loss;
-        gg[j] = t.grad * coef;
+        gg[j] = t.grad;
+      } else {
+        lg[j] = 0.0f;
+        gg[j] = 0.0f;
       }
     }
-    // Zero padding to whole lanes leaves the sums unchanged.
-    const int padded = (len + kLanes - 1) / kLanes * kLanes;
-    if constexpr (kD) {
-      if (p.grad_d) store_tile(gd, len, p.grad_type, p.grad_d, base);
-      if (p.loss_d) std::copy(ld, ld + len, p.loss_d + base);
-      std::fill(ld + len, ld + padded, 0.0f);
-      for (int j = 0; j < padded; j += kLanes) {
-        for (int k = 0; k < kLanes; ++k)
-          acc_d[k] += ld[j + k];
+    if (p.w) {
+      for (int j = 0; j < len; ++j) {
+        ld[j] *= ws[j];
+        lg[j] *= ws[j];
+        gd[j] *= ws[j];
+        gg[j] *= ws[j];
       }
     }
-    if constexpr (kG) {
-      if (p.grad_g) store_tile(gg, len, p.grad_type, p.grad_g, base);
-      if (p.loss_g) std::copy(lg, lg + len, p.loss_g + base);
-      std::fill(lg + len, lg + padded, 0.0f);
-      for (int j = 0; j < padded; j += kLanes) {
-        for (int k = 0; k < kLanes; ++k)
-          acc_g[k] += lg[j + k];
+
+    if (p.pass == Pass::gradients) {
+      store_gradients(gd, len, p.coef, p.offset_d, scratch, p.grad_type, p.out.grad_d, base);
+      store_gradients(gg, len, p.coef, p.offset_g, scratch, p.grad_type, p.out.grad_g, base);
+      continue;
+    }
+
+    // Main pass: sums, element losses, and (unless relativistic average) gradients.
+    std::fill(ld + len, ld + padded, 0.0f);
+    std::fill(lg + len, lg + padded, 0.0f);
+    if (p.paired) {
+      // d = f - r: the D term is the real side's, the G term the fake side's.
+      accumulate(acc[kLossD + 0], ld, padded);
+      accumulate(acc[kLossG + 1], lg, padded);
+      store_gradients(gd, len, -p.coef, 0.0f, scratch, p.grad_type, p.out.grad_d, base);
+      store_gradients(gg, len, -p.coef, 0.0f, scratch, p.grad_type, p.out.grad_g, base);
+      store_gradients(gd, len, p.coef, 0.0f, scratch, p.grad_type, p.out_y.grad_d, base);
+      store_gradients(gg, len, p.coef, 0.0f, scratch, p.grad_type, p.out_y.grad_g, base);
+      store_losses(ld, len, p.out.loss_d, base);
+      store_losses(lg, len, p.out_y.loss_g, base);
+      if (p.out.loss_g) std::fill(p.out.loss_g + base, p.out.loss_g + base + len, 0.0f);
+      if (p.out_y.loss_d) std::fill(p.out_y.loss_d + base, p.out_y.loss_d + base + len, 0.0f);
+    } else {
+      accumulate(acc[kLossD + side], ld, padded);
+      accumulate(acc[kLossG + side], lg, padded);
+      if (p.average) {
+        std::fill(gd + len, gd + padded, 0.0f);
+        std::fill(gg + len, gg + padded, 0.0f);
+        accumulate(acc[kDerivativeD + side], gd, padded);
+        accumulate(acc[kDerivativeG + side], gg, padded);
+      } else {
+        store_gradients(gd, len, p.coef, 0.0f, scratch, p.grad_type, p.out.grad_d, base);
+        if (kG) {
+          store_gradients(gg, len, p.coef, 0.0f, scratch, p.grad_type, p.out.grad_g, base);
+        } else {
+          store_zeros(len, scratch, p.grad_type, p.out.grad_g, base);
+        }
       }
+      store_losses(ld, len, p.out.loss_d, base);
+      store_losses(lg, len, p.out.loss_g, base);
+    }
+    if (p.stats) {
+      tile_statistics(xs, len, padded, side, acc, s0, s1, s2, s3);
+      if (p.paired) tile_statistics(ys, len, padded, 1, acc, s0, s1, s2, s3);
     }
   }
-  p.sums[0] = kD ? lanes_sum(acc_d) : 0.0;
-  if (kG) p.sums[1] = lanes_sum(acc_g);
+  for (int k = 0; k < kAccumulators; ++k)
+    p.sums[k] += lanes_sum(acc[k]);
 }
 
 constexpr TermKind kKinds[] = {TermKind::none, TermKind::logistic, TermKind::hinge,

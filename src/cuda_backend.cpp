@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include "error.hpp"
+#include "segment_math.hpp"
 #include "segmented_loss_launch.hpp"
 #include "segmented_loss_plan.hpp"
 
@@ -55,29 +56,35 @@ Status available() {
   return Status::Success;
 }
 
-std::size_t workspace_bytes(int64_t segments, int64_t real_count, int64_t fake_count) {
-  return kernel::workspace_layout(segments, real_count + fake_count).total();
+std::size_t workspace_bytes(const ganloss_problem_t& problem) {
+  return kernel::workspace_layout(problem).total();
 }
 
 Status check_pointers(const CallParams& q, bool device_expected) {
+  const bool real = side_used(q, true) || q.grad_real_g || q.loss_real_g;
+  const bool fake = side_used(q, false);
   const struct {
     const char* name;
     const void* ptr;
-  } pointers[] = {
-      {"real logits", q.real_d.kind != TermKind::none ? q.real.logits : nullptr},
-      {"fake logits", (q.fake_d.kind != TermKind::none || q.fake_g.kind != TermKind::none)
-                          ? q.fake.logits
-                          : nullptr},
-      {"grad_real", q.grad_real},
-      {"grad_fake_d", q.grad_fake_d},
-      {"grad_fake_g", q.grad_fake_g},
-      {"loss_real", q.loss_real},
-      {"loss_fake_d", q.loss_fake_d},
-      {"loss_fake_g", q.loss_fake_g},
-      {"d_loss", q.d_loss},
-      {"d_loss_real", q.d_loss_real},
-      {"d_loss_fake", q.d_loss_fake},
-      {"g_loss", q.g_loss}};
+  } pointers[] = {{"real logits", real ? q.real.logits : nullptr},
+                  {"fake logits", fake ? q.fake.logits : nullptr},
+                  {"real_weights", real ? q.real.weights : nullptr},
+                  {"fake_weights", fake ? q.fake.weights : nullptr},
+                  {"real_offsets", real ? q.real.offsets : nullptr},
+                  {"fake_offsets", fake ? q.fake.offsets : nullptr},
+                  {"grad_real", q.grad_real},
+                  {"grad_real_g", q.grad_real_g},
+                  {"grad_fake_d", q.grad_fake_d},
+                  {"grad_fake_g", q.grad_fake_g},
+                  {"loss_real", q.loss_real},
+                  {"loss_real_g", q.loss_real_g},
+                  {"loss_fake_d", q.loss_fake_d},
+                  {"loss_fake_g", q.loss_fake_g},
+                  {"d_loss", q.d_loss},
+                  {"d_loss_real", q.d_loss_real},
+                  {"d_loss_fake", q.d_loss_fake},
+                  {"g_loss", q.g_loss},
+                  {"stats", q.stats_out}};
   int device = -1;
   if (device_expected && cudaGetDevice(&device) != cudaSuccess) device = -1;
   for (const auto& p : pointers) {
@@ -114,15 +121,25 @@ Status run(const CallParams& params, void* workspace, bool workspace_initialized
            ganloss_stream_t stream) {
   Status s = check_pointers(params, true);
   if (s != Status::Success) return s;
-  const kernel::KernelArgs args = kernel::make_kernel_args(params, workspace);
   const auto cuda_stream = reinterpret_cast<cudaStream_t>(stream);
-  if (args.regime == kernel::Regime::chunk && !workspace_initialized) {
-    const cudaError_t e = cudaMemsetAsync(
-        args.tickets, 0, static_cast<std::size_t>(params.segments) * sizeof(uint32_t), cuda_stream);
-    if (e != cudaSuccess) return cuda_failure(e, "cudaMemsetAsync of the workspace tickets");
+  // The passes of the call, each one launch on the stream; a chunked pass leaves the tickets
+  // zero for the next.
+  Pass passes[3];
+  int count = 0;
+  if (needs_prepass(params)) passes[count++] = Pass::prepass;
+  passes[count++] = Pass::main;
+  if (needs_gradient_pass(params)) passes[count++] = Pass::gradients;
+  for (int i = 0; i < count; ++i) {
+    const kernel::KernelArgs args = kernel::make_kernel_args(params, passes[i], workspace);
+    if (i == 0 && args.regime == kernel::Regime::chunk && !workspace_initialized) {
+      const cudaError_t e = cudaMemsetAsync(
+          args.tickets, 0, static_cast<std::size_t>(params.segments) * sizeof(uint32_t),
+          cuda_stream);
+      if (e != cudaSuccess) return cuda_failure(e, "cudaMemsetAsync of the workspace tickets");
+    }
+    const cudaError_t e = launch(args, cuda_stream);
+    if (e != cudaSuccess) return cuda_failure(e, "launching the fused loss kernel");
   }
-  const cudaError_t e = launch(args, cuda_stream);
-  if (e != cudaSuccess) return cuda_failure(e, "launching the fused loss kernel");
   return Status::Success;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "call_params.hpp"
+#include "ganloss/ganloss.h"
 #include "ganloss/ganloss.hpp"
 
 namespace ganloss {
@@ -18,8 +19,8 @@ namespace cuda {
 // message naming the reason.
 Status available();
 
-// Device workspace for a problem of these shapes.
-std::size_t workspace_bytes(int64_t segments, int64_t real_count, int64_t fake_count);
+// Device workspace for a problem (shapes, kinds and reduction only).
+std::size_t workspace_bytes(const ganloss_problem_t& problem);
 
 // InvalidMemory unless every pointer of the call is memory the current device can access
 // (device_expected) or host memory (otherwise). Without a CUDA driver, host memory is assumed.

@@ -1,4 +1,6 @@
 // Reference backend: the loss definitions of docs/losses.md evaluated term by term in double.
+// Every segment is walked up to three times: weight totals and means, the sums the relativistic
+// average gradients need, then every term with its gradient.
 #include "reference.hpp"
 
 #include <cmath>
@@ -59,7 +61,7 @@ Value half_square(double x, double label) {
   return Value{0.5 * (x - label) * (x - label), x - label};
 }
 
-// The three terms of a problem, from its loss kinds and parameters.
+// The terms of the non-relativistic kinds, from their loss kinds and parameters.
 struct Terms {
   int32_t d_kind;
   int32_t g_kind;
@@ -157,59 +159,294 @@ double load(const void* base, int32_t dtype, int64_t index) {
   }
 }
 
-int64_t stride_of(const ganloss_problem_t& p, int64_t count, int64_t stride) {
-  return (stride == 0 || p.segments == 1) ? count : stride;
-}
+// Relativistic average terms: of r~ = r - mean(f) on the real side, f~ = f - mean(r) on the
+// fake side.
+struct AverageTerms {
+  int32_t kind;
+  ganloss_loss_params_t p;
 
-// Walks every element of every segment in order. on_real(s, i, index, d) and
-// on_fake(s, i, index, d, g) receive each term with its gradient already scaled (and divided
-// by the count for mean); on_segment(s, totals) receives each segment's totals.
-template <class OnReal, class OnFake, class OnSegment>
-void walk(const ganloss_problem_t& p, const void* real, const void* fake, OnReal&& on_real,
-          OnFake&& on_fake, OnSegment&& on_segment) {
-  const Terms terms{p.d_loss, p.g_loss, p.params};
-  const bool mean = p.reduction == GANLOSS_REDUCTION_MEAN;
-  const double scale = p.grad_scale;
-  const int64_t nr = real ? p.real_count : 0;
-  const int64_t nf = fake ? p.fake_count : 0;
-  const int64_t sr = stride_of(p, p.real_count, p.real_stride);
-  const int64_t sf = stride_of(p, p.fake_count, p.fake_stride);
-  const double real_norm = mean && nr > 0 ? 1.0 / static_cast<double>(nr) : 1.0;
-  const double fake_norm = mean && nf > 0 ? 1.0 / static_cast<double>(nf) : 1.0;
-  for (int64_t s = 0; s < p.segments; ++s) {
-    Sum real_sum, real_abs, fake_d_sum, fake_d_abs, fake_g_sum, fake_g_abs;
-    for (int64_t i = 0; i < nr; ++i) {
-      const int64_t index = s * sr + i;
-      const Value d = terms.real_d(load(real, p.dtype, index));
-      real_sum.add(d.loss);
-      real_abs.add(std::fabs(d.loss));
-      on_real(s, i, index, Value{d.loss, scale * d.grad * real_norm});
+  Value real_d(double x) const {
+    switch (kind) {
+      case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE:
+        return relu(p.margin_real - x, -1.0);
+      case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:
+        return half_square(x, 1.0);
+      default:
+        return cross_entropy(x, 1.0);  // sp(-x)
     }
-    for (int64_t i = 0; i < nf; ++i) {
-      const int64_t index = s * sf + i;
-      const double f = load(fake, p.dtype, index);
-      const Value d = terms.fake_d(f);
-      const Value g = terms.fake_g(f);
-      fake_d_sum.add(d.loss);
-      fake_d_abs.add(std::fabs(d.loss));
-      fake_g_sum.add(g.loss);
-      fake_g_abs.add(std::fabs(g.loss));
-      on_fake(s, i, index, Value{d.loss, scale * d.grad * fake_norm},
-              Value{g.loss, scale * g.grad * fake_norm});
-    }
-    SegmentTotals t;
-    t.d_loss_real = real_sum.value() * real_norm;
-    t.d_loss_fake = fake_d_sum.value() * fake_norm;
-    t.g_loss = fake_g_sum.value() * fake_norm;
-    t.d_loss = t.d_loss_real + t.d_loss_fake;
-    t.abs_real = real_abs.value() * real_norm;
-    t.abs_fake_d = fake_d_abs.value() * fake_norm;
-    t.abs_fake_g = fake_g_abs.value() * fake_norm;
-    on_segment(s, t);
   }
+  Value fake_d(double x) const {
+    switch (kind) {
+      case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE:
+        return relu(p.margin_fake + x, 1.0);
+      case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:
+        return half_square(x, -1.0);
+      default:
+        return cross_entropy(x, 0.0);  // sp(x)
+    }
+  }
+  Value real_g(double x) const {
+    switch (kind) {
+      case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE:
+        return relu(p.margin_fake + x, 1.0);
+      case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:
+        return half_square(x, -1.0);
+      default:
+        return cross_entropy(x, 0.0);
+    }
+  }
+  Value fake_g(double x) const {
+    switch (kind) {
+      case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE:
+        return relu(p.margin_real - x, -1.0);
+      case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:
+        return half_square(x, 1.0);
+      default:
+        return cross_entropy(x, 1.0);
+    }
+  }
+};
+
+// One side of the problem as the reference walks it.
+struct Side {
+  const void* x;
+  const float* w;
+  const int64_t* offsets;
+  int64_t count;
+  int64_t stride;
+  int64_t segments;
+  int32_t dtype;
+
+  int64_t begin(int64_t s) const { return offsets ? offsets[s] : s * stride; }
+  int64_t size(int64_t s) const {
+    return x == nullptr ? 0 : offsets ? offsets[s + 1] - offsets[s] : count;
+  }
+  int64_t extent() const {
+    if (x == nullptr) return 0;
+    return offsets ? count : (count == 0 ? 0 : (segments - 1) * stride + count);
+  }
+  double logit(int64_t index) const { return load(x, dtype, index); }
+  double weight(int64_t index) const { return w ? static_cast<double>(w[index]) : 1.0; }
+};
+
+Side side_of(const ganloss_problem_t& p, const void* x, const float* w, const int64_t* offsets,
+             int64_t count, int64_t stride) {
+  const bool ragged = p.ragged == 1;
+  const int64_t effective = (stride == 0 || p.segments == 1) ? count : stride;
+  return Side{x, w, ragged ? offsets : nullptr, count, ragged ? 0 : effective, p.segments, p.dtype};
 }
 
-// A gradient in the storage type of the call (the backend's output, not used by evaluate()).
+// The divisor of a side's totals in one segment (0: totals and gradients are 0).
+double normaliser(int32_t reduction, const Side& side, int64_t s) {
+  const int64_t n = side.size(s);
+  if (reduction != GANLOSS_REDUCTION_MEAN && reduction != GANLOSS_REDUCTION_MEAN_NONZERO) {
+    return 1.0;
+  }
+  if (side.w == nullptr) return static_cast<double>(n);
+  Sum total;
+  int64_t nonzero = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double w = side.weight(side.begin(s) + i);
+    total.add(w);
+    nonzero += w != 0.0;
+  }
+  return reduction == GANLOSS_REDUCTION_MEAN ? total.value() : static_cast<double>(nonzero);
+}
+
+double reciprocal(double norm) {
+  return norm != 0.0 ? 1.0 / norm : 0.0;
+}
+
+double mean_logit(const Side& side, int64_t s) {
+  const int64_t n = side.size(s);
+  if (n == 0) return 0.0;
+  Sum total;
+  for (int64_t i = 0; i < n; ++i)
+    total.add(side.logit(side.begin(s) + i));
+  return total.value() / static_cast<double>(n);
+}
+
+// What one segment produces for one element: the weighted terms, the scaled gradients, and
+// the weighted derivatives of the terms with respect to their argument.
+struct Element {
+  double loss_d = 0, loss_g = 0, grad_d = 0, grad_g = 0, slope_d = 0, slope_g = 0;
+};
+
+// Walks segment s: emit_real(index, Element) and emit_fake(index, Element) for every element,
+// and returns the segment's totals.
+template <class EmitReal, class EmitFake>
+SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const Side& fake,
+                           int64_t s, EmitReal&& emit_real, EmitFake&& emit_fake) {
+  const double scale = p.grad_scale;
+  const int64_t nr = real.size(s);
+  const int64_t nf = fake.size(s);
+  const double ar = reciprocal(normaliser(p.reduction, real, s));
+  SegmentTotals t;
+  Sum d_real, d_fake, g, abs_real, abs_fake, abs_g;
+  if (p.d_loss == GANLOSS_LOSS_RELATIVISTIC) {
+    // Pairs (r_i, f_i), weighted by the real weights: D sp(d), G sp(-d), d = f - r.
+    for (int64_t i = 0; i < nr && i < nf; ++i) {
+      const double w = real.weight(real.begin(s) + i);
+      const double d = fake.logit(fake.begin(s) + i) - real.logit(real.begin(s) + i);
+      const Value vd = cross_entropy(d, 0.0);
+      const Value vg = cross_entropy(d, 1.0);
+      d_real.add(w * vd.loss);
+      abs_real.add(std::fabs(w * vd.loss));
+      g.add(w * vg.loss);
+      abs_g.add(std::fabs(w * vg.loss));
+      // dd/dr = -1, dd/df = 1.
+      emit_real(real.begin(s) + i, Element{w * vd.loss, 0.0, -scale * ar * w * vd.grad,
+                                           -scale * ar * w * vg.grad, w * vd.grad, 0.0});
+      emit_fake(fake.begin(s) + i, Element{0.0, w * vg.loss, scale * ar * w * vd.grad,
+                                           scale * ar * w * vg.grad, 0.0, w * vg.grad});
+    }
+    t.d_loss_real = d_real.value() * ar;
+    t.g_loss = g.value() * ar;
+    t.abs_real = abs_real.value() * ar;
+    t.abs_g = abs_g.value() * ar;
+    t.coef[0] = t.coef[1] = scale * ar;
+    t.inv_norm[0] = t.inv_norm[1] = ar;
+  } else if (p.d_loss >= GANLOSS_LOSS_RELATIVISTIC_AVERAGE) {
+    const AverageTerms terms{p.d_loss, p.params};
+    const double af = reciprocal(normaliser(p.reduction, fake, s));
+    const double mean_r = mean_logit(real, s);
+    const double mean_f = mean_logit(fake, s);
+    // The sums through the means: sum_i w_i phi'(r~_i) and sum_j v_j psi'(f~_j), D and G.
+    Sum dr, df, gr, gf;
+    for (int64_t i = 0; i < nr; ++i) {
+      const int64_t k = real.begin(s) + i;
+      const double x = real.logit(k) - mean_f;
+      dr.add(real.weight(k) * terms.real_d(x).grad);
+      gr.add(real.weight(k) * terms.real_g(x).grad);
+    }
+    for (int64_t j = 0; j < nf; ++j) {
+      const int64_t k = fake.begin(s) + j;
+      const double x = fake.logit(k) - mean_r;
+      df.add(fake.weight(k) * terms.fake_d(x).grad);
+      gf.add(fake.weight(k) * terms.fake_g(x).grad);
+    }
+    // d/dr_k: a_r w_k phi'(r~_k) - a_f sum_j v_j psi'(f~_j) / N_r (through mean(r)), and
+    // likewise for the fake side.
+    const double real_shift_d = nr ? -af * df.value() / static_cast<double>(nr) : 0.0;
+    const double real_shift_g = nr ? -af * gf.value() / static_cast<double>(nr) : 0.0;
+    const double fake_shift_d = nf ? -ar * dr.value() / static_cast<double>(nf) : 0.0;
+    const double fake_shift_g = nf ? -ar * gr.value() / static_cast<double>(nf) : 0.0;
+    for (int64_t i = 0; i < nr; ++i) {
+      const int64_t k = real.begin(s) + i;
+      const double w = real.weight(k);
+      const double x = real.logit(k) - mean_f;
+      const Value vd = terms.real_d(x), vg = terms.real_g(x);
+      d_real.add(w * vd.loss);
+      abs_real.add(std::fabs(w * vd.loss));
+      g.add(w * vg.loss * ar);
+      abs_g.add(std::fabs(w * vg.loss) * ar);
+      emit_real(k, Element{w * vd.loss, w * vg.loss, scale * (ar * w * vd.grad + real_shift_d),
+                           scale * (ar * w * vg.grad + real_shift_g), w * vd.grad, w * vg.grad});
+    }
+    for (int64_t j = 0; j < nf; ++j) {
+      const int64_t k = fake.begin(s) + j;
+      const double w = fake.weight(k);
+      const double x = fake.logit(k) - mean_r;
+      const Value vd = terms.fake_d(x), vg = terms.fake_g(x);
+      d_fake.add(w * vd.loss);
+      abs_fake.add(std::fabs(w * vd.loss));
+      g.add(w * vg.loss * af);
+      abs_g.add(std::fabs(w * vg.loss) * af);
+      emit_fake(k, Element{w * vd.loss, w * vg.loss, scale * (af * w * vd.grad + fake_shift_d),
+                           scale * (af * w * vg.grad + fake_shift_g), w * vd.grad, w * vg.grad});
+    }
+    t.d_loss_real = d_real.value() * ar;
+    t.d_loss_fake = d_fake.value() * af;
+    t.g_loss = g.value();
+    t.abs_real = abs_real.value() * ar;
+    t.abs_fake_d = abs_fake.value() * af;
+    t.abs_g = abs_g.value();
+    t.coef[0] = scale * ar;
+    t.coef[1] = scale * af;
+    t.inv_norm[0] = ar;
+    t.inv_norm[1] = af;
+    t.offset_d[0] = scale * real_shift_d;
+    t.offset_g[0] = scale * real_shift_g;
+    t.offset_d[1] = scale * fake_shift_d;
+    t.offset_g[1] = scale * fake_shift_g;
+  } else {
+    const Terms terms{p.d_loss, p.g_loss, p.params};
+    const double af = reciprocal(normaliser(p.reduction, fake, s));
+    for (int64_t i = 0; i < nr; ++i) {
+      const int64_t k = real.begin(s) + i;
+      const double w = real.weight(k);
+      const Value vd = terms.real_d(real.logit(k));
+      d_real.add(w * vd.loss);
+      abs_real.add(std::fabs(w * vd.loss));
+      emit_real(k, Element{w * vd.loss, 0.0, scale * ar * w * vd.grad, 0.0, w * vd.grad, 0.0});
+    }
+    for (int64_t j = 0; j < nf; ++j) {
+      const int64_t k = fake.begin(s) + j;
+      const double w = fake.weight(k);
+      const double f = fake.logit(k);
+      const Value vd = terms.fake_d(f), vg = terms.fake_g(f);
+      d_fake.add(w * vd.loss);
+      abs_fake.add(std::fabs(w * vd.loss));
+      g.add(w * vg.loss);
+      abs_g.add(std::fabs(w * vg.loss));
+      emit_fake(k, Element{w * vd.loss, w * vg.loss, scale * af * w * vd.grad,
+                           scale * af * w * vg.grad, w * vd.grad, w * vg.grad});
+    }
+    t.d_loss_real = d_real.value() * ar;
+    t.d_loss_fake = d_fake.value() * af;
+    t.g_loss = g.value() * af;
+    t.abs_real = abs_real.value() * ar;
+    t.abs_fake_d = abs_fake.value() * af;
+    t.abs_g = abs_g.value() * af;
+    t.coef[0] = scale * ar;
+    t.coef[1] = scale * af;
+    t.inv_norm[0] = ar;
+    t.inv_norm[1] = af;
+  }
+  t.d_loss = t.d_loss_real + t.d_loss_fake;
+  for (int side = 0; side < 2; ++side) {
+    const Side& sd = side == 0 ? real : fake;
+    const int64_t n = sd.size(s);
+    Sum total, magnitude;
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = sd.logit(sd.begin(s) + i);
+      total.add(x);
+      magnitude.add(std::fabs(x));
+    }
+    t.mean[side] = n ? total.value() / static_cast<double>(n) : 0.0;
+    t.mean_abs[side] = n ? magnitude.value() / static_cast<double>(n) : 0.0;
+  }
+
+  // Statistics over the finite logits, unweighted.
+  auto finite_mean = [](double sum, int64_t n) { return n ? sum / static_cast<double>(n) : 0.0; };
+  Sum sig_r, sig_f, sign_r;
+  int64_t finite_r = 0, finite_f = 0, positive = 0, negative = 0;
+  for (int64_t i = 0; i < nr; ++i) {
+    const double r = real.logit(real.begin(s) + i);
+    if (!std::isfinite(r)) continue;
+    ++finite_r;
+    sig_r.add(sigmoid(r));
+    positive += r > 0;
+    sign_r.add(r > 0 ? 1.0 : r < 0 ? -1.0 : 0.0);
+  }
+  for (int64_t j = 0; j < nf; ++j) {
+    const double f = fake.logit(fake.begin(s) + j);
+    if (!std::isfinite(f)) continue;
+    ++finite_f;
+    sig_f.add(sigmoid(f));
+    negative += f < 0;
+  }
+  t.mean_sigmoid_real = finite_mean(sig_r.value(), finite_r);
+  t.mean_sigmoid_fake = finite_mean(sig_f.value(), finite_f);
+  t.frac_real_positive = finite_mean(static_cast<double>(positive), finite_r);
+  t.frac_fake_negative = finite_mean(static_cast<double>(negative), finite_f);
+  t.mean_sign_real = finite_mean(sign_r.value(), finite_r);
+  t.nonfinite_real = nr - finite_r;
+  t.nonfinite_fake = nf - finite_f;
+  return t;
+}
+
+// A value in a storage type of the call (the backend's output, not used by evaluate()).
 void store(void* base, int32_t dtype, int64_t index, double value) {
   const float f = static_cast<float>(value);
   switch (dtype) {
@@ -226,54 +463,87 @@ void store(void* base, int32_t dtype, int64_t index, double value) {
 
 }  // namespace
 
-Result evaluate(const ganloss_problem_t& p, const void* real, const void* fake) {
+Result evaluate(const ganloss_problem_t& p, const ganloss_inputs_t& in) {
+  const Side real =
+      side_of(p, in.real, in.real_weights, in.real_offsets, p.real_count, p.real_stride);
+  const Side fake =
+      side_of(p, in.fake, in.fake_weights, in.fake_offsets, p.fake_count, p.fake_stride);
   Result r;
-  const int64_t nr = real ? p.real_count : 0;
-  const int64_t nf = fake ? p.fake_count : 0;
   r.segments.resize(static_cast<size_t>(p.segments));
-  for (auto* v : {&r.grad_real, &r.loss_real})
-    v->resize(static_cast<size_t>(p.segments * nr));
-  for (auto* v : {&r.grad_fake_d, &r.grad_fake_g, &r.loss_fake_d, &r.loss_fake_g}) {
-    v->resize(static_cast<size_t>(p.segments * nf));
+  for (auto* v : {&r.grad_real, &r.grad_real_g, &r.loss_real, &r.loss_real_g, &r.slope_real_d,
+                  &r.slope_real_g}) {
+    v->assign(static_cast<size_t>(real.extent()), kNaN);
   }
-  walk(
-      p, real, fake,
-      [&](int64_t s, int64_t i, int64_t, Value d) {
-        r.loss_real[s * nr + i] = d.loss;
-        r.grad_real[s * nr + i] = d.grad;
-      },
-      [&](int64_t s, int64_t i, int64_t, Value d, Value g) {
-        r.loss_fake_d[s * nf + i] = d.loss;
-        r.grad_fake_d[s * nf + i] = d.grad;
-        r.loss_fake_g[s * nf + i] = g.loss;
-        r.grad_fake_g[s * nf + i] = g.grad;
-      },
-      [&](int64_t s, const SegmentTotals& t) { r.segments[s] = t; });
+  for (auto* v : {&r.grad_fake_d, &r.grad_fake_g, &r.loss_fake_d, &r.loss_fake_g, &r.slope_fake_d,
+                  &r.slope_fake_g}) {
+    v->assign(static_cast<size_t>(fake.extent()), kNaN);
+  }
+  for (int64_t s = 0; s < p.segments; ++s) {
+    r.segments[static_cast<size_t>(s)] = walk_segment(
+        p, real, fake, s,
+        [&](int64_t k, const Element& e) {
+          const auto i = static_cast<size_t>(k);
+          r.loss_real[i] = e.loss_d;
+          r.loss_real_g[i] = e.loss_g;
+          r.grad_real[i] = e.grad_d;
+          r.grad_real_g[i] = e.grad_g;
+          r.slope_real_d[i] = e.slope_d;
+          r.slope_real_g[i] = e.slope_g;
+        },
+        [&](int64_t k, const Element& e) {
+          const auto i = static_cast<size_t>(k);
+          r.loss_fake_d[i] = e.loss_d;
+          r.loss_fake_g[i] = e.loss_g;
+          r.grad_fake_d[i] = e.grad_d;
+          r.grad_fake_g[i] = e.grad_g;
+          r.slope_fake_d[i] = e.slope_d;
+          r.slope_fake_g[i] = e.slope_g;
+        });
+  }
   return r;
 }
 
-Status run(const ganloss_problem_t& p, const detail::CallParams& q) {
+Status run(const ganloss_problem_t& p, const ganloss_inputs_t& in, const detail::CallParams& q) {
   const auto grad_dtype = static_cast<int32_t>(q.grad_dtype);
-  const bool use_real = q.real_d.kind != TermKind::none;
-  const bool use_fake = q.fake_d.kind != TermKind::none || q.fake_g.kind != TermKind::none;
-  walk(
-      p, use_real ? q.real.logits : nullptr, use_fake ? q.fake.logits : nullptr,
-      [&](int64_t, int64_t, int64_t index, Value d) {
-        if (q.grad_real) store(q.grad_real, grad_dtype, index, d.grad);
-        if (q.loss_real) q.loss_real[index] = static_cast<float>(d.loss);
-      },
-      [&](int64_t, int64_t, int64_t index, Value d, Value g) {
-        if (q.grad_fake_d) store(q.grad_fake_d, grad_dtype, index, d.grad);
-        if (q.grad_fake_g) store(q.grad_fake_g, grad_dtype, index, g.grad);
-        if (q.loss_fake_d) q.loss_fake_d[index] = static_cast<float>(d.loss);
-        if (q.loss_fake_g) q.loss_fake_g[index] = static_cast<float>(g.loss);
-      },
-      [&](int64_t s, const SegmentTotals& t) {
-        if (q.d_loss) q.d_loss[s] = static_cast<float>(t.d_loss);
-        if (q.d_loss_real) q.d_loss_real[s] = static_cast<float>(t.d_loss_real);
-        if (q.d_loss_fake) q.d_loss_fake[s] = static_cast<float>(t.d_loss_fake);
-        if (q.g_loss) q.g_loss[s] = static_cast<float>(t.g_loss);
-      });
+  const bool read_real =
+      q.real.logits != nullptr && (detail::side_used(q, true) || q.grad_real_g || q.loss_real_g ||
+                                   q.relativity != detail::Relativity::none);
+  const bool read_fake = q.fake.logits != nullptr &&
+                         (detail::side_used(q, false) || q.relativity != detail::Relativity::none);
+  const Side real = side_of(p, read_real ? in.real : nullptr, in.real_weights, in.real_offsets,
+                            p.real_count, p.real_stride);
+  const Side fake = side_of(p, read_fake ? in.fake : nullptr, in.fake_weights, in.fake_offsets,
+                            p.fake_count, p.fake_stride);
+  for (int64_t s = 0; s < p.segments; ++s) {
+    const SegmentTotals t = walk_segment(
+        p, real, fake, s,
+        [&](int64_t k, const Element& e) {
+          if (q.grad_real) store(q.grad_real, grad_dtype, k, e.grad_d);
+          if (q.grad_real_g) store(q.grad_real_g, grad_dtype, k, e.grad_g);
+          if (q.loss_real) q.loss_real[k] = static_cast<float>(e.loss_d);
+          if (q.loss_real_g) q.loss_real_g[k] = static_cast<float>(e.loss_g);
+        },
+        [&](int64_t k, const Element& e) {
+          if (q.grad_fake_d) store(q.grad_fake_d, grad_dtype, k, e.grad_d);
+          if (q.grad_fake_g) store(q.grad_fake_g, grad_dtype, k, e.grad_g);
+          if (q.loss_fake_d) q.loss_fake_d[k] = static_cast<float>(e.loss_d);
+          if (q.loss_fake_g) q.loss_fake_g[k] = static_cast<float>(e.loss_g);
+        });
+    if (q.d_loss) q.d_loss[s] = static_cast<float>(t.d_loss);
+    if (q.d_loss_real) q.d_loss_real[s] = static_cast<float>(t.d_loss_real);
+    if (q.d_loss_fake) q.d_loss_fake[s] = static_cast<float>(t.d_loss_fake);
+    if (q.g_loss) q.g_loss[s] = static_cast<float>(t.g_loss);
+    if (q.stats_out) {
+      ganloss_segment_stats_t& st = q.stats_out[s];
+      st.mean_sigmoid_real = static_cast<float>(t.mean_sigmoid_real);
+      st.mean_sigmoid_fake = static_cast<float>(t.mean_sigmoid_fake);
+      st.frac_real_positive = static_cast<float>(t.frac_real_positive);
+      st.frac_fake_negative = static_cast<float>(t.frac_fake_negative);
+      st.mean_sign_real = static_cast<float>(t.mean_sign_real);
+      st.nonfinite_real = t.nonfinite_real;
+      st.nonfinite_fake = t.nonfinite_fake;
+    }
+  }
   return Status::Success;
 }
 

@@ -79,6 +79,7 @@ struct Tolerance {
 
   // |got - ref| / bound: <= 1 passes. Mismatched non-finite values give +inf.
   double ratio(double got, double ref) const {
+    if (got == ref) return 0.0;  // also when the bound is 0
     const bool ok = accepts(got, ref);
     if (!std::isfinite(ref) || !std::isfinite(got)) {
       return ok ? 0.0 : std::numeric_limits<double>::infinity();

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "error.hpp"
 
@@ -14,10 +15,13 @@ bool valid_dtype(int32_t v) {
   return v >= GANLOSS_DTYPE_F32 && v <= GANLOSS_DTYPE_BF16;
 }
 bool valid_kind(int32_t v) {
-  return v >= GANLOSS_LOSS_NONSATURATING && v <= GANLOSS_LOSS_LEAST_SQUARES;
+  return v >= GANLOSS_LOSS_NONSATURATING && v <= GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES;
 }
 bool valid_reduction(int32_t v) {
-  return v >= GANLOSS_REDUCTION_NONE && v <= GANLOSS_REDUCTION_MEAN;
+  return v >= GANLOSS_REDUCTION_NONE && v <= GANLOSS_REDUCTION_MEAN_NONZERO;
+}
+bool relativistic_kind(int32_t v) {
+  return v >= GANLOSS_LOSS_RELATIVISTIC;
 }
 
 Status check_finite(float v, const char* name) {
@@ -48,7 +52,25 @@ Status check_extent(int64_t segments, int64_t count, int64_t stride, const char*
   return Status::Success;
 }
 
-Status check_side_shape(int64_t segments, int64_t count, int64_t stride, const char* side) {
+Status check_side_shape(int64_t segments, int64_t count, int64_t stride, bool ragged,
+                        const char* side) {
+  if (ragged) {
+    int64_t bytes = 0;
+    if (count < 0) {
+      return fail(Status::InvalidSize,
+                  "%s_count (the ragged array's length) must be >= 0, got %lld", side,
+                  static_cast<long long>(count));
+    }
+    if (stride != 0) {
+      return fail(Status::InvalidSize, "%s_stride must be 0 for a ragged problem, got %lld", side,
+                  static_cast<long long>(stride));
+    }
+    if (__builtin_mul_overflow(count, int64_t{8}, &bytes)) {
+      return fail(Status::SizeOverflow, "%s_count (%lld) overflows int64 bytes", side,
+                  static_cast<long long>(count));
+    }
+    return Status::Success;
+  }
   if (count < 0) {
     return fail(Status::InvalidSize, "%s_count must be >= 0, got %lld", side,
                 static_cast<long long>(count));
@@ -111,14 +133,15 @@ bool overlap(const Region& a, const Region& b) {
   return true;
 }
 
+// A per-element array of one side: its rows (fixed length) or the whole array (ragged).
 Region side_region(const char* name, const void* ptr, const SideParams& side, int64_t segments,
                    int64_t elem_bytes, bool written) {
   Region r;
   r.name = name;
   r.base = reinterpret_cast<uintptr_t>(ptr);
   r.row_bytes = static_cast<uint64_t>(side.count * elem_bytes);
-  r.stride_bytes = static_cast<uint64_t>(side.stride * elem_bytes);
-  r.rows = static_cast<uint64_t>(segments);
+  r.stride_bytes = side.offsets ? r.row_bytes : static_cast<uint64_t>(side.stride * elem_bytes);
+  r.rows = side.offsets ? 1 : static_cast<uint64_t>(segments);
   r.alignment = static_cast<uint64_t>(elem_bytes);
   r.written = written;
   r.in_place_of = -1;
@@ -160,6 +183,14 @@ Status check_aliasing(const Region* regions, int n) {
 
 Term real_d_term(int32_t kind, const ganloss_loss_params_t& p) {
   switch (kind) {
+    case GANLOSS_LOSS_RELATIVISTIC:  // of d = f - r: sp(d)
+      return make_logistic_term(1.0f, 0.0f);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE:  // sp(-r~)
+      return make_logistic_term(1.0f, 1.0f);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE:  // relu(m_r - r~)
+      return make_hinge_term(1.0f, p.margin_real);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:  // (r~ - 1)^2 / 2
+      return make_squared_term(1.0f);
     case GANLOSS_LOSS_HINGE:
       return make_hinge_term(1.0f, p.margin_real);
     case GANLOSS_LOSS_WASSERSTEIN:
@@ -173,6 +204,14 @@ Term real_d_term(int32_t kind, const ganloss_loss_params_t& p) {
 
 Term fake_d_term(int32_t kind, const ganloss_loss_params_t& p) {
   switch (kind) {
+    case GANLOSS_LOSS_RELATIVISTIC:  // folded into the real D term
+      return make_none_term();
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE:  // sp(f~)
+      return make_logistic_term(1.0f, 0.0f);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE:  // relu(m_f + f~)
+      return make_hinge_term(-1.0f, p.margin_fake);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:  // (f~ + 1)^2 / 2
+      return make_squared_term(-1.0f);
     case GANLOSS_LOSS_HINGE:
       return make_hinge_term(-1.0f, p.margin_fake);
     case GANLOSS_LOSS_WASSERSTEIN:
@@ -184,8 +223,30 @@ Term fake_d_term(int32_t kind, const ganloss_loss_params_t& p) {
   }
 }
 
+// The G term on the real logits: only the relativistic average kinds have one.
+Term real_g_term(int32_t kind, const ganloss_loss_params_t& p) {
+  switch (kind) {
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE:  // sp(r~)
+      return make_logistic_term(1.0f, 0.0f);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE:  // relu(m_f + r~)
+      return make_hinge_term(-1.0f, p.margin_fake);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:  // (r~ + 1)^2 / 2
+      return make_squared_term(-1.0f);
+    default:
+      return make_none_term();
+  }
+}
+
 Term fake_g_term(int32_t kind, const ganloss_loss_params_t& p) {
   switch (kind) {
+    case GANLOSS_LOSS_RELATIVISTIC:  // of d = f - r: sp(-d)
+      return make_logistic_term(1.0f, 1.0f);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE:  // sp(-f~)
+      return make_logistic_term(1.0f, 1.0f);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE:  // relu(m_r - f~)
+      return make_hinge_term(1.0f, p.margin_real);
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:  // (f~ - 1)^2 / 2
+      return make_squared_term(1.0f);
     case GANLOSS_LOSS_MINIMAX:
       return make_logistic_term(-1.0f, 0.0f);  // -sp(f)
     case GANLOSS_LOSS_HINGE:
@@ -198,7 +259,21 @@ Term fake_g_term(int32_t kind, const ganloss_loss_params_t& p) {
   }
 }
 
-Status check_side_used(const char* side, int64_t count, const void* logits) {
+Status check_side_used(const char* side, int64_t count, bool ragged, const void* logits,
+                       const int64_t* offsets) {
+  if (ragged) {
+    if (offsets == nullptr) {
+      return fail(Status::NullPointer,
+                  "%s_offsets are null in a ragged problem that reads the %s "
+                  "logits",
+                  side, side);
+    }
+    if (count > 0 && logits == nullptr) {
+      return fail(Status::NullPointer,
+                  "%s logits are null but outputs that depend on them were requested", side);
+    }
+    return Status::Success;
+  }
   if (count == 0) {
     return fail(Status::InvalidSize,
                 "%s_count is 0 but outputs that depend on the %s logits were requested", side,
@@ -236,15 +311,31 @@ Status validate_problem(const ganloss_problem_t* p) {
     return fail(Status::InvalidSize, "segments must be >= 1, got %lld",
                 static_cast<long long>(p->segments));
   }
-  Status s = check_side_shape(p->segments, p->real_count, p->real_stride, "real");
+  if (p->ragged != 0 && p->ragged != 1) {
+    return fail(Status::InvalidValue, "ragged must be 0 or 1, got %d", p->ragged);
+  }
+  const bool ragged = p->ragged == 1;
+  Status s = check_side_shape(p->segments, p->real_count, p->real_stride, ragged, "real");
   if (s != Status::Success) return s;
-  s = check_side_shape(p->segments, p->fake_count, p->fake_stride, "fake");
+  s = check_side_shape(p->segments, p->fake_count, p->fake_stride, ragged, "fake");
   if (s != Status::Success) return s;
-  if (p->real_count == 0 && p->fake_count == 0) {
+  if (!ragged && p->real_count == 0 && p->fake_count == 0) {
     return fail(Status::InvalidSize, "real_count and fake_count are both 0");
   }
+  if ((relativistic_kind(p->d_loss) || relativistic_kind(p->g_loss)) && p->d_loss != p->g_loss) {
+    return fail(Status::Unsupported,
+                "a relativistic loss must be both the D and the G kind (d_loss %d, g_loss %d)",
+                p->d_loss, p->g_loss);
+  }
+  if (p->d_loss == GANLOSS_LOSS_RELATIVISTIC && !ragged && p->real_count != p->fake_count) {
+    return fail(Status::InvalidSize,
+                "the paired relativistic loss needs real_count == fake_count, got %lld and %lld",
+                static_cast<long long>(p->real_count), static_cast<long long>(p->fake_count));
+  }
   int64_t segment_bytes = 0;
-  if (__builtin_mul_overflow(p->segments, int64_t{4}, &segment_bytes)) {
+  if (__builtin_mul_overflow(p->segments, int64_t{sizeof(ganloss_segment_stats_t)},
+                             &segment_bytes) ||
+      p->segments == std::numeric_limits<int64_t>::max()) {
     return fail(Status::SizeOverflow, "segments (%lld) overflows the per-segment outputs",
                 static_cast<long long>(p->segments));
   }
@@ -269,65 +360,112 @@ Status validate_problem(const ganloss_problem_t* p) {
   return Status::Success;
 }
 
-Status make_params(const ganloss_problem_t* p, const void* real, const void* fake,
+Status make_params(const ganloss_problem_t* p, const ganloss_inputs_t* in,
                    const ganloss_outputs_t* out, const void* workspace, std::size_t workspace_bytes,
                    std::size_t workspace_required, CallParams* params) {
   Status s = validate_problem(p);
   if (s != Status::Success) return s;
+  if (in == nullptr) return fail(Status::NullPointer, "inputs is null");
   if (out == nullptr) return fail(Status::NullPointer, "outputs is null");
 
   CallParams& q = *params;
+  const bool ragged = p->ragged == 1;
   q.segments = p->segments;
   q.dtype = static_cast<DType>(p->dtype);
   q.grad_dtype = p->fp32_gradients ? DType::f32 : q.dtype;
-  const bool mean = p->reduction == GANLOSS_REDUCTION_MEAN;
-  q.real = SideParams{real, p->real_count,
-                      effective_stride(p->segments, p->real_count, p->real_stride), mean};
-  q.fake = SideParams{fake, p->fake_count,
-                      effective_stride(p->segments, p->fake_count, p->fake_stride), mean};
+  q.reduction = static_cast<Reduction>(p->reduction);
+  q.relativity = p->d_loss == GANLOSS_LOSS_RELATIVISTIC ? Relativity::paired
+                 : relativistic_kind(p->d_loss)         ? Relativity::average
+                                                        : Relativity::none;
+  q.grad_scale = p->grad_scale;
+  q.real =
+      SideParams{in->real, in->real_weights, ragged ? in->real_offsets : nullptr, p->real_count,
+                 ragged ? 0 : effective_stride(p->segments, p->real_count, p->real_stride)};
+  q.fake =
+      SideParams{in->fake, in->fake_weights, ragged ? in->fake_offsets : nullptr, p->fake_count,
+                 ragged ? 0 : effective_stride(p->segments, p->fake_count, p->fake_stride)};
 
-  const bool want_real_d = out->d_loss || out->d_loss_real || out->grad_real || out->loss_real;
-  const bool want_fake_d = out->d_loss || out->d_loss_fake || out->grad_fake_d || out->loss_fake_d;
-  const bool want_fake_g = out->g_loss || out->grad_fake_g || out->loss_fake_g;
-  if (want_real_d) {
-    s = check_side_used("real", p->real_count, real);
+  // Which terms the requested outputs need.
+  const bool want_d = out->d_loss || out->d_loss_real || out->d_loss_fake || out->grad_real ||
+                      out->grad_fake_d || out->loss_real || out->loss_fake_d;
+  const bool want_g =
+      out->g_loss || out->grad_fake_g || out->grad_real_g || out->loss_fake_g || out->loss_real_g;
+  q.stats = out->stats != nullptr;
+  if (q.relativity == Relativity::none) {
+    const bool real_d = out->d_loss || out->d_loss_real || out->grad_real || out->loss_real;
+    const bool fake_d = out->d_loss || out->d_loss_fake || out->grad_fake_d || out->loss_fake_d;
+    const bool fake_g = out->g_loss || out->grad_fake_g || out->loss_fake_g;
+    q.real_d = real_d ? real_d_term(p->d_loss, p->params) : make_none_term();
+    q.fake_d = fake_d ? fake_d_term(p->d_loss, p->params) : make_none_term();
+    q.fake_g = fake_g ? fake_g_term(p->g_loss, p->params) : make_none_term();
+    // Zero G terms on the real logits, still written where asked for.
+    q.real_g = make_none_term();
+  } else {
+    // Relativistic terms couple the sides: a D output needs both D terms, a G output both G.
+    q.real_d = want_d ? real_d_term(p->d_loss, p->params) : make_none_term();
+    q.fake_d = want_d ? fake_d_term(p->d_loss, p->params) : make_none_term();
+    q.real_g = want_g ? real_g_term(p->g_loss, p->params) : make_none_term();
+    q.fake_g = want_g ? fake_g_term(p->g_loss, p->params) : make_none_term();
+  }
+  const bool real_outputs = out->grad_real_g || out->loss_real_g;
+  const bool read_real = side_used(q, true) || real_outputs || q.relativity != Relativity::none;
+  const bool read_fake = side_used(q, false) || q.relativity != Relativity::none;
+  const bool anything = want_d || want_g || q.stats;
+  if (anything && read_real) {
+    s = check_side_used("real", p->real_count, ragged, in->real, in->real_offsets);
     if (s != Status::Success) return s;
   }
-  if (want_fake_d || want_fake_g) {
-    s = check_side_used("fake", p->fake_count, fake);
+  if (anything && read_fake) {
+    s = check_side_used("fake", p->fake_count, ragged, in->fake, in->fake_offsets);
     if (s != Status::Success) return s;
   }
-  q.real_d = want_real_d ? real_d_term(p->d_loss, p->params) : make_none_term();
-  q.fake_d = want_fake_d ? fake_d_term(p->d_loss, p->params) : make_none_term();
-  q.fake_g = want_fake_g ? fake_g_term(p->g_loss, p->params) : make_none_term();
-
-  const double scale = p->grad_scale;
-  q.real_grad_coef = static_cast<float>(
-      mean && p->real_count > 0 ? scale / static_cast<double>(p->real_count) : scale);
-  q.fake_grad_coef = static_cast<float>(
-      mean && p->fake_count > 0 ? scale / static_cast<double>(p->fake_count) : scale);
+  if (q.relativity == Relativity::paired && in->fake_weights != nullptr) {
+    return fail(Status::InvalidValue,
+                "the paired relativistic loss takes one weight per pair: pass them as "
+                "real_weights and leave fake_weights null");
+  }
 
   q.grad_real = out->grad_real;
+  q.grad_real_g = out->grad_real_g;
   q.grad_fake_d = out->grad_fake_d;
   q.grad_fake_g = out->grad_fake_g;
   q.loss_real = out->loss_real;
+  q.loss_real_g = out->loss_real_g;
   q.loss_fake_d = out->loss_fake_d;
   q.loss_fake_g = out->loss_fake_g;
   q.d_loss = out->d_loss;
   q.d_loss_real = out->d_loss_real;
   q.d_loss_fake = out->d_loss_fake;
   q.g_loss = out->g_loss;
+  q.stats_out = out->stats;
 
   // Every buffer the call touches, for alignment and aliasing checks.
   const int64_t t = dtype_size(q.dtype);
   const int64_t g = dtype_size(q.grad_dtype);
-  Region regions[16];
+  const auto segments = static_cast<uint64_t>(q.segments);
+  Region regions[24];
   int n = 0;
-  const int real_index = want_real_d ? n : -1;
-  if (want_real_d) regions[n++] = side_region("real logits", real, q.real, q.segments, t, false);
-  const int fake_index = (want_fake_d || want_fake_g) ? n : -1;
+  const int real_index = anything && read_real ? n : -1;
+  if (real_index >= 0) {
+    regions[n++] = side_region("real logits", in->real, q.real, q.segments, t, false);
+  }
+  const int fake_index = anything && read_fake ? n : -1;
   if (fake_index >= 0) {
-    regions[n++] = side_region("fake logits", fake, q.fake, q.segments, t, false);
+    regions[n++] = side_region("fake logits", in->fake, q.fake, q.segments, t, false);
+  }
+  if (real_index >= 0 && in->real_weights) {
+    regions[n++] = side_region("real_weights", in->real_weights, q.real, q.segments, 4, false);
+  }
+  if (fake_index >= 0 && in->fake_weights) {
+    regions[n++] = side_region("fake_weights", in->fake_weights, q.fake, q.segments, 4, false);
+  }
+  if (ragged && real_index >= 0) {
+    regions[n++] = flat_region("real_offsets", in->real_offsets, (segments + 1) * 8, 8);
+    regions[n - 1].written = false;
+  }
+  if (ragged && fake_index >= 0) {
+    regions[n++] = flat_region("fake_offsets", in->fake_offsets, (segments + 1) * 8, 8);
+    regions[n - 1].written = false;
   }
   // A gradient may replace its logits only element for element: in the same dtype.
   const int real_in_place = g == t ? real_index : -1;
@@ -343,17 +481,21 @@ Status make_params(const ganloss_problem_t* p, const void* real, const void* fak
       {"d_loss_real", out->d_loss_real, nullptr, 4, -1},
       {"d_loss_fake", out->d_loss_fake, nullptr, 4, -1},
       {"g_loss", out->g_loss, nullptr, 4, -1},
+      {"stats", out->stats, nullptr, sizeof(ganloss_segment_stats_t), -1},
       {"grad_real", out->grad_real, &q.real, g, real_in_place},
+      {"grad_real_g", out->grad_real_g, &q.real, g, real_in_place},
       {"grad_fake_d", out->grad_fake_d, &q.fake, g, fake_in_place},
       {"grad_fake_g", out->grad_fake_g, &q.fake, g, fake_in_place},
       {"loss_real", out->loss_real, &q.real, 4, -1},
+      {"loss_real_g", out->loss_real_g, &q.real, 4, -1},
       {"loss_fake_d", out->loss_fake_d, &q.fake, 4, -1},
       {"loss_fake_g", out->loss_fake_g, &q.fake, 4, -1},
   };
   for (const auto& o : outputs) {
     if (o.ptr == nullptr) continue;
+    const auto bytes = static_cast<uint64_t>(o.elem_bytes);
     Region r = o.side ? side_region(o.name, o.ptr, *o.side, q.segments, o.elem_bytes, true)
-                      : flat_region(o.name, o.ptr, static_cast<uint64_t>(q.segments) * 4, 4);
+                      : flat_region(o.name, o.ptr, segments * bytes, o.elem_bytes == 4 ? 4 : 8);
     r.in_place_of = o.in_place_of;
     regions[n++] = r;
   }
@@ -374,6 +516,44 @@ Status make_params(const ganloss_problem_t* p, const void* real, const void* fak
     if (s != Status::Success) return s;
   }
   return check_aliasing(regions, n);
+}
+
+Status check_offsets(const CallParams& q) {
+  const struct {
+    const char* name;
+    const SideParams* side;
+    bool used;
+  } sides[] = {{"real_offsets", &q.real, side_used(q, true) || q.grad_real_g || q.loss_real_g},
+               {"fake_offsets", &q.fake, side_used(q, false)}};
+  for (const auto& sd : sides) {
+    const int64_t* off = sd.side->offsets;
+    if (off == nullptr || !sd.used) continue;
+    if (off[0] < 0 || off[q.segments] > sd.side->count) {
+      return fail(Status::InvalidValue, "%s span [%lld, %lld], outside the array's [0, %lld]",
+                  sd.name, static_cast<long long>(off[0]), static_cast<long long>(off[q.segments]),
+                  static_cast<long long>(sd.side->count));
+    }
+    for (int64_t s = 0; s < q.segments; ++s) {
+      if (off[s + 1] < off[s]) {
+        return fail(Status::InvalidValue, "%s decrease at segment %lld (%lld > %lld)", sd.name,
+                    static_cast<long long>(s), static_cast<long long>(off[s]),
+                    static_cast<long long>(off[s + 1]));
+      }
+    }
+  }
+  if (q.relativity == Relativity::paired && q.real.offsets && q.fake.offsets) {
+    for (int64_t s = 0; s < q.segments; ++s) {
+      if (q.real.offsets[s + 1] - q.real.offsets[s] != q.fake.offsets[s + 1] - q.fake.offsets[s]) {
+        return fail(Status::InvalidSize,
+                    "segment %lld has %lld real and %lld fake logits; the paired relativistic "
+                    "loss needs as many of each",
+                    static_cast<long long>(s),
+                    static_cast<long long>(q.real.offsets[s + 1] - q.real.offsets[s]),
+                    static_cast<long long>(q.fake.offsets[s + 1] - q.fake.offsets[s]));
+      }
+    }
+  }
+  return Status::Success;
 }
 
 }  // namespace detail

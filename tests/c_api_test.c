@@ -21,6 +21,7 @@ static ganloss_status_t run(int32_t backend, const ganloss_problem_t* p, const f
                             const float* fake, float* d_loss, float* g_loss, float* grad_real,
                             float* grad_fake_d, float* grad_fake_g) {
   static double workspace[64];
+  ganloss_inputs_t in;
   ganloss_outputs_t o;
   ganloss_execution_t e;
   size_t bytes = 0;
@@ -35,7 +36,10 @@ static ganloss_status_t run(int32_t backend, const ganloss_problem_t* p, const f
   ganloss_execution_init(&e);
   e.backend = backend;
   e.cpu_threads = 2;
-  return ganloss_compute(p, real, fake, &o, workspace, bytes, &e, NULL);
+  ganloss_inputs_init(&in);
+  in.real = real;
+  in.fake = fake;
+  return ganloss_compute(p, &in, &o, workspace, bytes, &e, NULL);
 }
 
 int main(void) {

@@ -637,6 +637,149 @@ TEST_F(cli, EvalFp32Gradients) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// eval: weights, ragged segments, statistics, relativistic kinds.
+
+// The sum of a JSON array.
+double sum_of(const Json& doc, const std::string& key) {
+  double total = 0.0;
+  for (const Json& v : doc[key].items)
+    total += as_number(v);
+  return total;
+}
+
+TEST_F(cli, EvalWeights) {
+  // Wasserstein D real term -w r: weights 1, 0, 2 on 1, 2, 4 give sum w r = 9.
+  const std::vector<std::string> args = {
+      "--loss", "wasserstein",      "--real",         file("r.txt", "1 2 4"),
+      "--fake", file("f.txt", "3"), "--real-weights", file("w.txt", "1\n0\n2\n")};
+  std::vector<std::string> mean = args;
+  const Json m = eval(mean);
+  expect_values(m, "d_loss_real", {-3.0});  // -9 / (sum w = 3)
+  expect_values(m, "grad_real", {-1.0 / 3, 0.0, -2.0 / 3});
+  expect_values(m, "d_loss_fake", {3.0});  // unweighted
+  std::vector<std::string> nonzero = args;
+  nonzero.insert(nonzero.end(), {"--reduction", "mean-nonzero"});
+  const Json z = eval(nonzero);
+  expect_values(z, "d_loss_real", {-4.5});  // -9 / (2 nonzero weights)
+  expect_values(z, "grad_real", {-0.5, 0.0, -1.0});
+  std::vector<std::string> none = args;
+  none.insert(none.end(), {"--reduction", "none"});
+  const Json n = eval(none);
+  expect_values(n, "loss_real", {-1.0, 0.0, -8.0});  // terms times their weights
+  expect_values(n, "d_loss_real", {-9.0});
+  expect_values(n, "grad_real", {-1.0, 0.0, -2.0});
+  // Integer and decimal weights alike, on the fake side too.
+  const Json f = eval({"--loss", "wasserstein", "--real", file("r2.txt", "1"), "--fake",
+                       file("f2.txt", "1 3"), "--fake-weights", file("w2.txt", "0.5, 1.5")});
+  expect_values(f, "d_loss_fake", {2.5});  // (0.5 + 4.5) / 2
+  expect_values(f, "grad_fake_d", {0.25, 0.75});
+}
+
+TEST_F(cli, EvalRaggedOffsets) {
+  // Segments [0, 2), [2, 2) (empty) and [2, 4) of the real logits; [0, 1), [1, 1), [1, 3) of
+  // the fake ones.
+  const std::string real = file("r.txt", "1 2 3 4");
+  const std::string fake = file("f.txt", "5 6 7");
+  const std::string real_offsets = file("ro.txt", "0 2 2 4");
+  const std::string fake_offsets = file("fo.txt", "0,1,1,3");
+  const Json j = eval({"--loss", "wasserstein", "--real", real, "--fake", fake, "--real-offsets",
+                       real_offsets, "--fake-offsets", fake_offsets, "--stats"});
+  expect_values(j, "d_loss_real", {-1.5, 0.0, -3.5});
+  expect_values(j, "d_loss_fake", {5.0, 0.0, 6.5});
+  expect_values(j, "d_loss", {3.5, 0.0, 3.0});
+  expect_values(j, "g_loss", {-5.0, 0.0, -6.5});
+  expect_values(j, "grad_real", {-0.5, -0.5, -0.5, -0.5});
+  expect_values(j, "grad_fake_d", {1.0, 0.5, 0.5});
+  expect_values(j["stats"], "frac_real_positive", {1.0, 0.0, 1.0}, 0.0);
+  expect_values(
+      j["stats"], "mean_sigmoid_fake",
+      {1 / (1 + std::exp(-5.0)), 0.0, (1 / (1 + std::exp(-6.0)) + 1 / (1 + std::exp(-7.0))) / 2});
+  // --segments may repeat what the offsets say; none gives sums and element losses.
+  const Json n =
+      eval({"--loss", "wasserstein", "--reduction", "none", "--segments", "3", "--real", real,
+            "--fake", fake, "--real-offsets", real_offsets, "--fake-offsets", fake_offsets});
+  expect_values(n, "d_loss_real", {-3.0, 0.0, -7.0});
+  expect_values(n, "loss_real", {-1.0, -2.0, -3.0, -4.0});
+  expect_values(n, "loss_fake_g", {-5.0, -6.0, -7.0});
+  // Values outside every segment have no loss and a zero gradient.
+  const Json o = eval({"--loss", "wasserstein", "--real", real, "--fake", fake, "--real-offsets",
+                       file("ro2.txt", "1 1 3"), "--fake-offsets", file("fo2.txt", "0 1 3")});
+  expect_values(o, "d_loss_real", {0.0, -2.5});
+  expect_values(o, "grad_real", {0.0, -0.5, -0.5, 0.0});
+}
+
+TEST_F(cli, EvalStats) {
+  // Finite real logits 2, -1, 0, 3 (and one inf); finite fake -3, -1, -2, 5 (and NaN, -inf).
+  const Json j = eval({"--loss", "hinge", "--stats", "--real", file("r.txt", "2 -1 0 3 inf"),
+                       "--fake", file("f.txt", "-3 nan -1 -2 5 -inf")});
+  ASSERT_TRUE(j.has("stats"));
+  const Json& st = j["stats"];
+  ASSERT_EQ(st.type, Json::Type::object);
+  auto sigmoid = [](double x) { return 1 / (1 + std::exp(-x)); };
+  expect_values(st, "frac_real_positive", {0.5}, 0.0);
+  expect_values(st, "frac_fake_negative", {0.75}, 0.0);
+  expect_values(st, "mean_sign_real", {0.25}, 0.0);
+  expect_values(st, "mean_sigmoid_real", {(sigmoid(2) + sigmoid(-1) + sigmoid(0) + sigmoid(3)) / 4},
+                1e-6);
+  expect_values(st, "mean_sigmoid_fake",
+                {(sigmoid(-3) + sigmoid(-1) + sigmoid(-2) + sigmoid(5)) / 4}, 1e-6);
+  // Counts are JSON integers.
+  expect_values(st, "nonfinite_real", {1.0}, 0.0);
+  expect_values(st, "nonfinite_fake", {2.0}, 0.0);
+  const RunResult r = run(
+      {"eval", "--backend", "cpu", "--loss", "hinge", "--stats", "--real", real_, "--fake", fake_});
+  EXPECT_NE(r.out.find("\"nonfinite_real\": [0]"), std::string::npos) << r.out;
+  // Without --stats there are none.
+  EXPECT_FALSE(eval({"--loss", "hinge", "--real", real_, "--fake", fake_}).has("stats"));
+}
+
+TEST_F(cli, EvalRelativisticPaired) {
+  // D sp(f - r), G sp(r - f) per pair: ln 2 at r = f, gradients -+ sigmoid(0) / N.
+  const std::string logits = file("x.txt", "0.5 -1 3 0");
+  const Json j = eval({"--loss", "relativistic", "--real", logits, "--fake", logits});
+  expect_values(j, "d_loss", {kLn2});
+  expect_values(j, "d_loss_real", {kLn2});
+  expect_values(j, "g_loss", {kLn2});
+  expect_values(j, "grad_real", {-0.125, -0.125, -0.125, -0.125});
+  expect_values(j, "grad_fake_d", {0.125, 0.125, 0.125, 0.125});
+  expect_values(j, "grad_fake_g", {-0.125, -0.125, -0.125, -0.125});
+  expect_values(j, "grad_real_g", {0.125, 0.125, 0.125, 0.125});
+  // One weight per pair, given as real weights.
+  const Json w = eval({"--loss", "relativistic", "--reduction", "none", "--real", logits, "--fake",
+                       logits, "--real-weights", file("w.txt", "2 0 1 1")});
+  expect_values(w, "d_loss", {4 * kLn2});
+  expect_values(w, "loss_real", {2 * kLn2, 0.0, kLn2, kLn2});
+  expect_values(w, "grad_real", {-1.0, 0.0, -0.5, -0.5});
+  // Non-relativistic kinds have no G gradient over the real logits.
+  const Json n =
+      eval({"--loss", "nonsaturating", "--reduction", "none", "--real", logits, "--fake", logits});
+  expect_values(n, "grad_real_g", {0.0, 0.0, 0.0, 0.0}, 0.0);
+  expect_values(n, "loss_real_g", {0.0, 0.0, 0.0, 0.0}, 0.0);
+}
+
+TEST_F(cli, EvalRelativisticAverage) {
+  // Least squares, r = 1, 3 and f = 0, 2: r~ = r - mean(f) = 0, 2 and f~ = f - mean(r) = -2, 0.
+  const std::string real = file("r.txt", "1 3");
+  const std::string fake = file("f.txt", "0 2");
+  const Json ls =
+      eval({"--loss", "relativistic-average-least-squares", "--real", real, "--fake", fake});
+  expect_values(ls, "d_loss_real", {0.5});  // mean (r~ - 1)^2 / 2
+  expect_values(ls, "d_loss_fake", {0.5});  // mean (f~ + 1)^2 / 2
+  expect_values(ls, "g_loss", {5.0});       // mean (r~ + 1)^2 / 2 + mean (f~ - 1)^2 / 2
+  expect_values(ls, "grad_real", {-0.5, 0.5});
+  expect_values(ls, "grad_real_g", {1.5, 2.5});
+  // The average losses depend on differences only: every gradient over r and f sums to 0.
+  for (const char* kind : {"relativistic-average", "relativistic-average-hinge",
+                           "relativistic-average-least-squares"}) {
+    const Json j = eval({"--loss", kind, "--real", file("r3.txt", "1 2.5 -3"), "--fake",
+                         file("f3.txt", "-1 0.5"), "--real-weights", file("w3.txt", "1 2 0.5")});
+    EXPECT_NEAR(sum_of(j, "grad_real") + sum_of(j, "grad_fake_d"), 0.0, 1e-6) << kind;
+    EXPECT_NEAR(sum_of(j, "grad_real_g") + sum_of(j, "grad_fake_g"), 0.0, 1e-6) << kind;
+    EXPECT_NE(sum_of(j, "grad_real_g"), 0.0) << kind;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // eval: errors.
 
 TEST_F(cli, ErrorMissingFile) {
@@ -750,9 +893,81 @@ TEST_F(cli, ErrorBadNumericOptions) {
                1, "real_target");
 }
 
+TEST_F(cli, ErrorWeights) {
+  // One weight per logit of its side.
+  const RunResult r = run({"eval", "--loss", "hinge", "--real", real_, "--fake", fake_,
+                           "--real-weights", file("w.txt", "1 2 3")});
+  expect_error(r, 1, "w.txt");
+  EXPECT_NE(r.err.find("3 values"), std::string::npos) << r.err;
+  expect_error(run({"eval", "--loss", "hinge", "--real", real_, "--fake", fake_, "--fake-weights",
+                    file("w2.txt", "1 1")}),
+               1, "fake weights");
+  expect_error(run({"eval", "--loss", "hinge", "--real", real_, "--fake", fake_, "--real-weights",
+                    file("w3.txt", "1 -1")}),
+               1, ">= 0");
+  expect_error(run({"eval", "--loss", "hinge", "--real", real_, "--fake", fake_, "--real-weights",
+                    file("w4.txt", "1 nan")}),
+               1, "w4.txt");
+  // The paired kind weighs pairs, through --real-weights.
+  expect_error(run({"eval", "--loss", "relativistic", "--real", file("r.txt", "0"), "--fake", fake_,
+                    "--fake-weights", file("w5.txt", "1")}),
+               2, "--real-weights");
+}
+
+TEST_F(cli, ErrorOffsets) {
+  const std::string real = file("r.txt", "1 2 3 4");
+  const std::string fake = file("f.txt", "5 6 7");
+  const std::string fake_offsets = file("fo.txt", "0 1 3");
+  auto ragged = [&](const std::string& real_offsets, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"eval",       "--loss",         "hinge",     "--real",
+                                     real,         "--fake",         fake,        "--real-offsets",
+                                     real_offsets, "--fake-offsets", fake_offsets};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  };
+  expect_error(ragged(file("dec.txt", "0 3 2")), 1, "non-decreasing");
+  expect_error(ragged(file("frac.txt", "0 1.5 4")), 1, "not an integer");
+  expect_error(ragged(file("exp.txt", "0 1e0 4")), 1, "not an integer");
+  expect_error(ragged(file("past.txt", "0 2 5")), 1, "outside [0, 4]");
+  expect_error(ragged(file("neg.txt", "-1 2 4")), 1, "outside");
+  expect_error(ragged(file("short.txt", "0 4")), 1, "segments + 1");
+  expect_error(ragged(file("ok.txt", "0 2 4"), {"--segments", "3"}), 1, "--segments 3");
+  // Both sides or neither: a usage error, found before any file is read.
+  expect_error(run({"eval", "--loss", "hinge", "--real", real, "--fake", fake, "--real-offsets",
+                    file("ro.txt", "0 4")}),
+               2, "--fake-offsets");
+  expect_error(run({"eval", "--loss", "hinge", "--real", real, "--fake", fake, "--fake-offsets",
+                    fake_offsets}),
+               2, "--real-offsets");
+}
+
+TEST_F(cli, ErrorRelativistic) {
+  // Paired: as many real as fake logits in every segment.
+  expect_error(run({"eval", "--loss", "relativistic", "--real", file("r.txt", "1 2 3"), "--fake",
+                    file("f.txt", "1 2")}),
+               1, "pairs");
+  expect_error(run({"eval", "--loss", "relativistic", "--real", file("r2.txt", "1 2 3"), "--fake",
+                    file("f2.txt", "1 2 3"), "--real-offsets", file("ro.txt", "0 1 3"),
+                    "--fake-offsets", file("fo.txt", "0 2 3")}),
+               1, "segment 0");
+  // A relativistic kind is both the D and the G loss.
+  expect_error(run({"eval", "--d-loss", "relativistic-average", "--g-loss", "hinge", "--real",
+                    real_, "--fake", fake_}),
+               2, "relativistic");
+  expect_error(run({"eval", "--loss", "relativistic-avg", "--real", real_, "--fake", fake_}), 2,
+               "relativistic-average-least-squares");
+  expect_error(
+      run({"eval", "--loss", "hinge", "--reduction", "nonzero", "--real", real_, "--fake", fake_}),
+      2, "mean-nonzero");
+}
+
 TEST_F(cli, ErrorBothInputsFromStandardInput) {
   expect_error(run({"eval", "--loss", "hinge", "--real", "-", "--fake", "-"}, "0 0"), 2,
                "standard input");
+  expect_error(run({"eval", "--loss", "hinge", "--real", real_, "--fake", fake_, "--real-weights",
+                    "-", "--fake-weights", "-"},
+                   "1"),
+               2, "standard input");
 }
 
 TEST_F(cli, ErrorCudaBackendWithoutGpu) {
@@ -784,6 +999,14 @@ TEST_F(cli, HelpAndVersion) {
   EXPECT_NE(run({"eval", "--help"}).out.find("\"Infinity\""), std::string::npos);
   EXPECT_NE(run({"eval", "--help"}).out.find("--fp32-gradients"), std::string::npos);
   EXPECT_NE(run({"eval", "--help"}).out.find("\"fp32_gradients\""), std::string::npos);
+  const std::string eval_help = run({"eval", "--help"}).out;
+  for (const char* option :
+       {"--real-weights", "--fake-weights", "--real-offsets", "--fake-offsets", "--stats",
+        "mean-nonzero", "relativistic-average-least-squares", "\"grad_real_g\"", "\"loss_real_g\"",
+        "\"stats\"", "frac_fake_negative", "nonfinite_real"}) {
+    EXPECT_NE(eval_help.find(option), std::string::npos) << option;
+  }
+  EXPECT_NE(run({"bench", "--help"}).out.find("relativistic-average"), std::string::npos);
   EXPECT_NE(run({"check", "--help"}).out.find("--dtype"), std::string::npos);
   EXPECT_NE(run({"bench", "--help"}).out.find("--dtype"), std::string::npos);
   const RunResult v = run({"--version"});
@@ -799,6 +1022,11 @@ TEST_F(cli, CheckPassesOnCpu) {
   const std::string last_line = r.out.substr(last == std::string::npos ? 0 : last + 1);
   EXPECT_EQ(last_line.rfind("PASS: ", 0), 0u) << last_line;
   EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+  // The family beyond the basic kinds is part of it.
+  for (const char* row : {"relativistic mean-nonzero", "relativistic-average-hinge none",
+                          "relativistic-average-least-squares sum", "weights,ragged"}) {
+    EXPECT_NE(r.out.find(row), std::string::npos) << row;
+  }
 }
 
 TEST_F(cli, CheckHalfPrecisionPasses) {
@@ -838,6 +1066,19 @@ TEST_F(cli, BenchHalfPrecision) {
   ASSERT_EQ(doc["results"].items.size(), 1u);
   EXPECT_EQ(doc["results"].items[0]["bytes"].number, 2.0 * 1024 + 2.0 * 1536 + 16);
   expect_error(run({"bench", "--dtype", "f8"}), 2, "f8");
+}
+
+TEST_F(cli, BenchRelativistic) {
+  const RunResult r = run({"bench", "--backend", "cpu", "--loss", "relativistic-average", "--sizes",
+                           "1000", "--repeat", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_json(r.out)["loss"].string, "relativistic-average");
+  const RunResult p = run(
+      {"bench", "--backend", "cpu", "--loss", "relativistic", "--sizes", "1024", "--repeat", "1"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.out.find("relativistic D and G"), std::string::npos) << p.out;
+  // Paired: a size splits into as many real as fake logits.
+  expect_error(run({"bench", "--loss", "relativistic", "--sizes", "1025"}), 2, "even");
 }
 
 TEST_F(cli, BenchRunsOnTinySizes) {

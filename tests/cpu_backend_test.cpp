@@ -138,7 +138,7 @@ TEST_P(CpuMatrix, MatchesReference) {
   ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS)
       << ganloss_last_error_message();
   const Comparison cmp = testing::compare_with_reference(call, o, kCpuDepth);
-  EXPECT_LE(cmp.worst, 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
+  EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, CpuMatrix, ::testing::ValuesIn(matrix_cases()),
@@ -149,14 +149,14 @@ INSTANTIATE_TEST_SUITE_P(Cases, CpuMatrix, ::testing::ValuesIn(matrix_cases()),
 // Each optional output alone: computed correctly, and nothing else written.
 TEST(CpuOutputs, EachOutputAlone) {
   for (int32_t kind = 0; kind < 5; ++kind) {
-    for (int which = 0; which < 10; ++which) {
+    for (int which = 0; which < testing::kOutputCount; ++which) {
       auto p = make_problem(5, 3000, 2500, kind, kind, GANLOSS_REDUCTION_MEAN);
       HostCall call(p, static_cast<uint64_t>(kind * 10 + which));
       const ganloss_outputs_t o = testing::only(call.all_outputs(), which);
       ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
       const Comparison cmp = testing::compare_with_reference(call, o, kCpuDepth);
-      EXPECT_LE(cmp.worst, 1.0) << "kind " << kind << " output " << which << ": "
-                                << cmp.first_failure;
+      EXPECT_LE(cmp.worst(), 1.0) << "kind " << kind << " output " << which << ": "
+                                  << cmp.first_failure;
     }
   }
 }
@@ -176,11 +176,13 @@ TEST(CpuOutputs, GeneratorOnlyNeedsNoRealLogits) {
   ganloss_execution_t e;
   ganloss_execution_init(&e);
   e.backend = GANLOSS_BACKEND_CPU;
-  ASSERT_EQ(ganloss_compute(&p, nullptr, call.fake.data(), &o, ws.data(), bytes, &e, nullptr),
-            GANLOSS_STATUS_SUCCESS)
+  ganloss_inputs_t in;
+  ganloss_inputs_init(&in);
+  in.fake = call.fake.data();
+  ASSERT_EQ(ganloss_compute(&p, &in, &o, ws.data(), bytes, &e, nullptr), GANLOSS_STATUS_SUCCESS)
       << ganloss_last_error_message();
   const Comparison cmp = testing::compare_with_reference(call, o, kCpuDepth);
-  EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
+  EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
 }
 
 // Extreme logits, with the documented results checked explicitly as well.
@@ -206,7 +208,7 @@ TEST(CpuExtremes, DocumentedResults) {
         const ganloss_outputs_t o = call.all_outputs();
         ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
         const Comparison cmp = testing::compare_with_reference(call, o, kCpuDepth);
-        EXPECT_LE(cmp.worst, 1.0) << testing::kind_name(kind) << ": " << cmp.first_failure;
+        EXPECT_LE(cmp.worst(), 1.0) << testing::kind_name(kind) << ": " << cmp.first_failure;
         // A NaN logit makes its own terms and the totals NaN, and nothing else.
         EXPECT_TRUE(std::isnan(call.d_loss.as<float>()[0]));
         EXPECT_TRUE(std::isnan(call.g_loss.as<float>()[0]));
@@ -257,7 +259,7 @@ TEST(CpuMixedPrecision, Fp32GradientsAreTheRemedyForFp16Underflow) {
   ASSERT_EQ(narrow.run(narrow.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
   // sigma / N <= 2^-18 < 2^-14: every f16 gradient is subnormal or zero, with an absolute error
   // up to half the subnormal spacing, 2^-25: percents of its value, or all of it.
-  const reference::Result ref = reference::evaluate(p, narrow.real.data(), narrow.fake.data());
+  const reference::Result ref = reference::evaluate(p, narrow.inputs());
   double worst_f16 = 0;
   int64_t zeros = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -274,7 +276,7 @@ TEST(CpuMixedPrecision, Fp32GradientsAreTheRemedyForFp16Underflow) {
   HostCall wide(p, 21);
   ASSERT_EQ(wide.run(wide.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
   const Comparison cmp = testing::compare_with_reference(wide, wide.all_outputs(), kCpuDepth);
-  EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
+  EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
   double worst_f32 = 0;
   for (int64_t i = 0; i < n; ++i) {
     const double want = ref.grad_real[static_cast<std::size_t>(i)];
@@ -290,7 +292,7 @@ TEST(CpuMixedPrecision, Fp32GradientsAreTheRemedyForFp16Underflow) {
   ASSERT_EQ(scaled.run(scaled.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
   const Comparison scaled_cmp =
       testing::compare_with_reference(scaled, scaled.all_outputs(), kCpuDepth);
-  EXPECT_LE(scaled_cmp.worst, 1.0) << scaled_cmp.first_failure;
+  EXPECT_LE(scaled_cmp.worst(), 1.0) << scaled_cmp.first_failure;
 }
 
 // Same inputs, same bits: across runs and thread counts.
@@ -341,25 +343,30 @@ TEST(CpuDeterminism, InstructionSetVariantsAgreeBitwise) {
       }
       for (TermKind kd : {TermKind::logistic, TermKind::hinge, TermKind::squared}) {
         std::vector<uint8_t> out[2][4];
-        double sums[2][2];
+        double sums[2][detail::kAccumulators];
         for (int variant = 0; variant < 2; ++variant) {
           for (auto& v : out[variant])
             v.assign(static_cast<std::size_t>(n * 4), 0);
-          detail::cpu::Piece piece{xs.data(),
-                                   x_type,
-                                   n,
-                                   out[variant][0].data(),
-                                   out[variant][1].data(),
-                                   grad_type,
-                                   reinterpret_cast<float*>(out[variant][2].data()),
-                                   reinterpret_cast<float*>(out[variant][3].data()),
-                                   sums[variant]};
+          std::fill(sums[variant], sums[variant] + detail::kAccumulators, 0.0);
+          detail::cpu::Piece piece{};
+          piece.pass = detail::Pass::main;
+          piece.side = 1;
+          piece.stats = true;
+          piece.n = n;
+          piece.x = xs.data();
+          piece.x_type = x_type;
+          piece.grad_type = grad_type;
+          piece.coef = 0.001f;
+          piece.out = detail::cpu::PieceOutputs{out[variant][0].data(), out[variant][1].data(),
+                                                reinterpret_cast<float*>(out[variant][2].data()),
+                                                reinterpret_cast<float*>(out[variant][3].data())};
+          piece.sums = sums[variant];
           const Term td = kd == TermKind::logistic ? d
                           : kd == TermKind::hinge  ? make_hinge_term(-1.0f, 1.0f)
                                                    : make_squared_term(0.5f);
           auto fn = variant == 0 ? detail::cpu::baseline::select_piece(kd, TermKind::logistic)
                                  : detail::cpu::avx2::select_piece(kd, TermKind::logistic);
-          fn(piece, td, g, 0.001f);
+          fn(piece, td, g);
         }
         for (int k = 0; k < 4; ++k) {
           EXPECT_TRUE(out[0][k] == out[1][k])

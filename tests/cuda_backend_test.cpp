@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "family_cases.hpp"
 #include "kernel_cases.hpp"
 #include "test_support.hpp"
 
@@ -76,9 +77,24 @@ class DeviceCall {
     d.grad_real = device(o.grad_real);
     d.grad_fake_d = device(o.grad_fake_d);
     d.grad_fake_g = device(o.grad_fake_g);
+    d.grad_real_g = device(o.grad_real_g);
     d.loss_real = device(o.loss_real);
     d.loss_fake_d = device(o.loss_fake_d);
     d.loss_fake_g = device(o.loss_fake_g);
+    d.loss_real_g = device(o.loss_real_g);
+    d.stats = device(o.stats);
+    return d;
+  }
+
+  ganloss_inputs_t inputs() {
+    const ganloss_inputs_t h = host_.inputs();
+    ganloss_inputs_t d = h;
+    d.real = device(h.real);
+    d.fake = device(h.fake);
+    d.real_weights = device(h.real_weights);
+    d.fake_weights = device(h.fake_weights);
+    d.real_offsets = device(h.real_offsets);
+    d.fake_offsets = device(h.fake_offsets);
     return d;
   }
 
@@ -88,14 +104,19 @@ class DeviceCall {
     ganloss_execution_init(&e);
     e.workspace_initialized = initialized ? 1 : 0;
     const ganloss_outputs_t d = outputs(o);
-    return ganloss_compute(&host_.problem, device(host_.real.data()), device(host_.fake.data()), &d,
-                           device(host_.workspace.data()), host_.workspace.bytes(), &e, stream);
+    const ganloss_inputs_t in = inputs();
+    return ganloss_compute(&host_.problem, &in, &d, device(host_.workspace.data()),
+                           host_.workspace.bytes(), &e, stream);
   }
 
   // Copies every output buffer (and the workspace) back, guards included.
   void fetch() {
     for (auto& m : mirrors_) {
-      if (m.first == &host_.real || m.first == &host_.fake) continue;
+      if (m.first == &host_.real || m.first == &host_.fake || m.first == &host_.real_weights ||
+          m.first == &host_.fake_weights || m.first == &host_.real_offsets ||
+          m.first == &host_.fake_offsets) {
+        continue;
+      }
       cudaMemcpy(m.first->raw(), m.second, m.first->raw_bytes(), cudaMemcpyDeviceToHost);
     }
   }
@@ -103,9 +124,10 @@ class DeviceCall {
  private:
   std::vector<GuardedBuffer*> buffers() {
     std::vector<GuardedBuffer*> all = host_.output_buffers();
-    all.push_back(&host_.real);
-    all.push_back(&host_.fake);
-    all.push_back(&host_.workspace);
+    for (GuardedBuffer* b : {&host_.real, &host_.fake, &host_.real_weights, &host_.fake_weights,
+                             &host_.real_offsets, &host_.fake_offsets, &host_.workspace}) {
+      all.push_back(b);
+    }
     return all;
   }
 
@@ -141,7 +163,7 @@ TEST_P(CudaMatrix, MatchesReference) {
   CUDA_OK(cudaDeviceSynchronize());
   device.fetch();
   const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
-  EXPECT_LE(cmp.worst, 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
+  EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, CudaMatrix, ::testing::ValuesIn(testing::kernel_cases()),
@@ -149,9 +171,28 @@ INSTANTIATE_TEST_SUITE_P(Cases, CudaMatrix, ::testing::ValuesIn(testing::kernel_
                            return i.param.name();
                          });
 
+class CudaFamily : public ::testing::WithParamInterface<testing::FamilyCase>, public CudaTest {};
+
+TEST_P(CudaFamily, MatchesReference) {
+  HostCall call = testing::make_family_call(GetParam());
+  size_workspace(call);
+  DeviceCall device(call);
+  const ganloss_outputs_t o = call.all_outputs();
+  ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  CUDA_OK(cudaDeviceSynchronize());
+  device.fetch();
+  const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+  EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CudaFamily, ::testing::ValuesIn(testing::family_cases()),
+                         [](const ::testing::TestParamInfo<testing::FamilyCase>& i) {
+                           return i.param.name();
+                         });
+
 TEST_F(CudaTest, EachOutputAloneInEveryRegime) {
   for (const testing::Shape& s : {testing::kShapes[2], testing::kShapes[6], testing::kShapes[12]}) {
-    for (int which = 0; which < 10; ++which) {
+    for (int which = 0; which < testing::kOutputCount; ++which) {
       auto p =
           testing::make_problem(s.segments, s.real_count, s.fake_count, GANLOSS_LOSS_NONSATURATING,
                                 GANLOSS_LOSS_MINIMAX, GANLOSS_REDUCTION_MEAN);
@@ -163,7 +204,7 @@ TEST_F(CudaTest, EachOutputAloneInEveryRegime) {
       CUDA_OK(cudaDeviceSynchronize());
       device.fetch();
       const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
-      EXPECT_LE(cmp.worst, 1.0) << s.name << " output " << which << ": " << cmp.first_failure;
+      EXPECT_LE(cmp.worst(), 1.0) << s.name << " output " << which << ": " << cmp.first_failure;
     }
   }
 }
@@ -245,7 +286,7 @@ TEST_F(CudaTest, TwoStreamsAtOnce) {
   for (HostCall* c : {&a, &b}) {
     const Comparison cmp =
         testing::compare_with_reference(*c, c->all_outputs(), kAccumulationDepth);
-    EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
+    EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
   }
   cudaStreamDestroy(s1);
   cudaStreamDestroy(s2);
@@ -268,7 +309,7 @@ TEST_F(CudaTest, WorkspaceZeroedOnceServesManyCalls) {
     EXPECT_EQ(call.workspace.as<uint32_t>()[s], 0u);
   const Comparison cmp =
       testing::compare_with_reference(call, call.all_outputs(), kAccumulationDepth);
-  EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
+  EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
 }
 
 TEST_F(CudaTest, InPlaceGradientsInEveryDtypeAndRegime) {
@@ -329,15 +370,15 @@ TEST_F(CudaTest, HostMemoryIsRefusedAndNothingRuns) {
   ganloss_execution_t e;
   ganloss_execution_init(&e);
   // Host logits with device outputs: refused before any launch.
-  EXPECT_EQ(ganloss_compute(&p, call.real.data(), device.device(call.fake.data()), &o, nullptr, 0,
-                            &e, nullptr),
-            GANLOSS_STATUS_INVALID_MEMORY);
+  ganloss_inputs_t in = device.inputs();
+  in.real = call.real.data();
+  EXPECT_EQ(ganloss_compute(&p, &in, &o, nullptr, 0, &e, nullptr), GANLOSS_STATUS_INVALID_MEMORY);
   EXPECT_NE(std::string(ganloss_last_error_message()).find("real logits"), std::string::npos);
   // Device memory handed to the CPU backend: refused as well.
   e.backend = GANLOSS_BACKEND_CPU;
   std::vector<double> ws(1024);
-  EXPECT_EQ(ganloss_compute(&p, device.device(call.real.data()), device.device(call.fake.data()),
-                            &o, ws.data(), ws.size() * 8, &e, nullptr),
+  in = device.inputs();
+  EXPECT_EQ(ganloss_compute(&p, &in, &o, ws.data(), ws.size() * 8, &e, nullptr),
             GANLOSS_STATUS_INVALID_MEMORY);
   CUDA_OK(cudaDeviceSynchronize());
 }

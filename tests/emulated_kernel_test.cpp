@@ -16,6 +16,7 @@
 #include "detail/simt.hpp"
 #include "emulator/emulated_backend.hpp"
 #include "emulator/simt_emulator.hpp"
+#include "family_cases.hpp"
 #include "kernel_cases.hpp"
 #include "test_support.hpp"
 
@@ -40,13 +41,15 @@ EmulatedRun run_emulated(HostCall& call, const ganloss_outputs_t& o,
                          const EmulatedOptions& options = {}) {
   const std::size_t bytes = emulator::emulated_workspace_size(call.problem);
   call.workspace = testing::GuardedBuffer(bytes);
-  return emulated_compute(call.problem, call.real.data(), call.fake.data(), o,
-                          call.workspace.data(), bytes, options);
+  return emulated_compute(call.problem, call.inputs(), o, call.workspace.data(), bytes, options);
 }
 
+// The tickets of the chunk regime (after the per-segment state in the workspace) are zero.
 void expect_tickets_zero(HostCall& call) {
-  if (call.workspace.bytes() == 0) return;
-  const auto* tickets = call.workspace.as<uint32_t>();
+  const detail::kernel::WorkspaceLayout layout = detail::kernel::workspace_layout(call.problem);
+  if (layout.ticket_bytes == 0) return;
+  const auto* tickets =
+      reinterpret_cast<const uint32_t*>(call.workspace.as<uint8_t>() + layout.state_bytes);
   for (int64_t s = 0; s < call.problem.segments; ++s) {
     EXPECT_EQ(tickets[s], 0u) << "segment " << s << " left its ticket set";
   }
@@ -65,7 +68,7 @@ TEST_P(EmulatedMatrix, MatchesReference) {
   EXPECT_EQ(run.report.hazard_count, 0u)
       << (run.report.hazards.empty() ? "" : run.report.hazards[0]);
   const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
-  EXPECT_LE(cmp.worst, 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
+  EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
   expect_tickets_zero(call);
 }
 
@@ -74,11 +77,58 @@ INSTANTIATE_TEST_SUITE_P(Cases, EmulatedMatrix, ::testing::ValuesIn(testing::ker
                            return i.param.name();
                          });
 
+// The loss family (relativistic, weights, ragged, statistics) through the kernel's passes.
+class EmulatedFamily : public ::testing::TestWithParam<testing::FamilyCase> {};
+
+TEST_P(EmulatedFamily, MatchesReference) {
+  HostCall call = testing::make_family_call(GetParam());
+  const ganloss_outputs_t o = call.all_outputs();
+  const EmulatedRun run = run_emulated(call, o);
+  ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  EXPECT_EQ(run.report.hazard_count, 0u)
+      << (run.report.hazards.empty() ? "" : run.report.hazards[0]);
+  const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+  EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
+  expect_tickets_zero(call);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, EmulatedFamily, ::testing::ValuesIn(testing::family_cases()),
+                         [](const ::testing::TestParamInfo<testing::FamilyCase>& i) {
+                           return i.param.name();
+                         });
+
+// The device cannot check offsets before it runs: a malformed segment (offsets decreasing or
+// past the array, or unequal pair counts) is treated as empty, gets NaN losses and statistics,
+// and nothing outside the arrays is touched; the other segments are unaffected.
+TEST(EmulatedRagged, MalformedSegmentsGiveNaNAndStayInBounds) {
+  for (int32_t kind : {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_RELATIVISTIC}) {
+    auto p = make_problem(4, 0, 0, kind, kind, GANLOSS_REDUCTION_MEAN);
+    p.ragged = 1;
+    // Segment 1 decreases; segment 2 has 7 real and 8 fake logits (malformed for pairs only);
+    // segment 3 ends past the real array, which is 18 long.
+    std::vector<int64_t> ro = {0, 10, 5, 12, 20};
+    std::vector<int64_t> fo = {0, 10, 15, 23, 30};
+    HostCall call(p, 2, testing::CallData{false, false, ro, fo});
+    call.problem.real_count = 18;
+    const ganloss_outputs_t o = call.all_outputs();
+    const EmulatedRun run = run_emulated(call, o);
+    ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
+    const float* d = call.d_loss.as<float>();
+    EXPECT_FALSE(std::isnan(d[0]));
+    EXPECT_TRUE(std::isnan(d[1]));
+    EXPECT_EQ(std::isnan(d[2]), kind == GANLOSS_LOSS_RELATIVISTIC);
+    EXPECT_TRUE(std::isnan(d[3]));
+    EXPECT_TRUE(std::isnan(call.stats.as<ganloss_segment_stats_t>()[1].mean_sigmoid_real));
+    for (testing::GuardedBuffer* b : call.output_buffers())
+      EXPECT_TRUE(b->guards_intact());
+  }
+}
+
 // Optional outputs: one at a time, and only the G outputs (which shortens the virtual row to
 // the fake side and may change the regime), in every regime.
 TEST(EmulatedOutputs, SubsetsInEveryRegime) {
   for (const Shape& s : {kShapes[2], kShapes[6], kShapes[12]}) {
-    for (int which = 0; which < 10; ++which) {
+    for (int which = 0; which < testing::kOutputCount; ++which) {
       auto p = make_problem(s.segments, s.real_count, s.fake_count, GANLOSS_LOSS_NONSATURATING,
                             GANLOSS_LOSS_MINIMAX, GANLOSS_REDUCTION_MEAN);
       HostCall call(p, static_cast<uint64_t>(which));
@@ -87,7 +137,7 @@ TEST(EmulatedOutputs, SubsetsInEveryRegime) {
       ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
       EXPECT_EQ(run.report.hazard_count, 0u);
       const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
-      EXPECT_LE(cmp.worst, 1.0) << s.name << " output " << which << ": " << cmp.first_failure;
+      EXPECT_LE(cmp.worst(), 1.0) << s.name << " output " << which << ": " << cmp.first_failure;
     }
   }
 }
@@ -120,8 +170,7 @@ TEST(EmulatedAlignment, EveryOffsetAndTailForEveryDtype) {
           p.dtype = dtype;
           p.fp32_gradients = fp32_gradients;
           HostCall source(p, static_cast<uint64_t>(offset * 100 + tail));
-          const reference::Result ref =
-              reference::evaluate(p, source.real.data(), source.fake.data());
+          const reference::Result ref = reference::evaluate(p, source.inputs());
           // Outputs in the logits' phase (vector path), or one element off (scalar path).
           for (int64_t shift : {int64_t{0}, int64_t{1}}) {
             Arena arena(static_cast<std::size_t>(8 * n * 4 + 256));
@@ -143,7 +192,12 @@ TEST(EmulatedAlignment, EveryOffsetAndTailForEveryDtype) {
             o.grad_fake_g = arena.at(4 * slot + out_offset);
             o.loss_real = reinterpret_cast<float*>(arena.at(5 * slot + loss_offset));
             o.loss_fake_g = reinterpret_cast<float*>(arena.at(6 * slot + loss_offset));
-            const EmulatedRun run = emulated_compute(p, real, fake, o, nullptr, 0);
+            ganloss_inputs_t in;
+            ganloss_inputs_init(&in);
+            in.real = real;
+            in.fake = fake;
+            std::vector<double> ws(emulator::emulated_workspace_size(p) / 8 + 1);
+            const EmulatedRun run = emulated_compute(p, in, o, ws.data(), ws.size() * 8);
             ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
             EXPECT_EQ(run.report.hazard_count, 0u);
             const int32_t gt = fp32_gradients ? GANLOSS_DTYPE_F32 : dtype;
@@ -265,14 +319,14 @@ TEST(EmulatedWorkspace, ZeroedOnceServesManyCalls) {
   std::vector<uint8_t> ws(bytes, 0);
   const ganloss_outputs_t o = call.all_outputs();
   for (int i = 0; i < 3; ++i) {
-    const EmulatedRun run = emulated_compute(p, call.real.data(), call.fake.data(), o, ws.data(),
-                                             bytes, EmulatedOptions{uint64_t(i), 0, -1, true});
+    const EmulatedRun run = emulated_compute(p, call.inputs(), o, ws.data(), bytes,
+                                             EmulatedOptions{uint64_t(i), 0, -1, true});
     ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
     EXPECT_EQ(run.regime, Regime::chunk);
     for (int64_t s = 0; s < 3; ++s)
       EXPECT_EQ(reinterpret_cast<uint32_t*>(ws.data())[s], 0u);
     const Comparison cmp = testing::compare_values_with_reference(call, o, kAccumulationDepth);
-    EXPECT_LE(cmp.worst, 1.0) << cmp.first_failure;
+    EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
   }
 }
 

@@ -20,8 +20,15 @@ constexpr double kLn2 = 0.69314718055994530942;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 reference::Result eval(const ganloss_problem_t& p, const std::vector<float>& r,
-                       const std::vector<float>& f) {
-  return reference::evaluate(p, r.empty() ? nullptr : r.data(), f.empty() ? nullptr : f.data());
+                       const std::vector<float>& f, const std::vector<float>& rw = {},
+                       const std::vector<float>& fw = {}) {
+  ganloss_inputs_t in;
+  ganloss_inputs_init(&in);
+  in.real = r.empty() ? nullptr : r.data();
+  in.fake = f.empty() ? nullptr : f.data();
+  in.real_weights = rw.empty() ? nullptr : rw.data();
+  in.fake_weights = fw.empty() ? nullptr : fw.data();
+  return reference::evaluate(p, in);
 }
 
 TEST(ReferenceClosedForm, NonsaturatingAtZero) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "comparison.hpp"
 #include "ganloss/ganloss.h"
 #include "ganloss/ganloss.hpp"
 #include "host_dtype.hpp"
@@ -87,8 +88,9 @@ inline int64_t stride_of(const ganloss_problem_t& p, int64_t count, int64_t stri
   return (stride == 0 || p.segments == 1) ? count : stride;
 }
 
-// Elements spanned by one side's rows.
+// Elements spanned by one side's array: its rows, or the whole ragged array.
 inline int64_t extent(const ganloss_problem_t& p, int64_t count, int64_t stride) {
+  if (p.ragged == 1) return count;
   if (count == 0) return 0;
   return (p.segments - 1) * stride_of(p, count, stride) + count;
 }
@@ -108,6 +110,27 @@ inline float random_logit(std::mt19937_64& rng) {
     default:
       return normal(rng) * 4.0f;
   }
+}
+
+// Weights: mostly in (0, 2], some exactly 0 (masked) and some exactly 1.
+inline float random_weight(std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> pick(0, 9);
+  std::uniform_real_distribution<float> uniform(0.0f, 2.0f);
+  const int k = pick(rng);
+  return k == 0 ? 0.0f : k == 1 ? 1.0f : uniform(rng);
+}
+
+// Offsets of `segments` ragged rows of random lengths in [0, max_length], some empty, and the
+// total as offsets.back().
+inline std::vector<int64_t> random_offsets(int64_t segments, int64_t max_length, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int64_t> length(0, max_length);
+  std::vector<int64_t> offsets(static_cast<std::size_t>(segments + 1), 0);
+  for (int64_t s = 0; s < segments; ++s) {
+    const int64_t n = s % 7 == 3 ? 0 : length(rng);
+    offsets[static_cast<std::size_t>(s + 1)] = offsets[static_cast<std::size_t>(s)] + n;
+  }
+  return offsets;
 }
 
 inline int64_t logit_bytes(const ganloss_problem_t& p) {
@@ -146,22 +169,37 @@ inline double load_element(const void* base, int32_t dtype, int64_t i) {
   }
 }
 
+// What a HostCall holds beyond the logits.
+struct CallData {
+  bool real_weights = false;
+  bool fake_weights = false;
+  std::vector<int64_t> real_offsets;  // ragged problems: segments + 1 offsets
+  std::vector<int64_t> fake_offsets;
+};
+
 // Host inputs and guarded outputs for one problem.
 struct HostCall {
   ganloss_problem_t problem{};
-  GuardedBuffer real, fake;
-  GuardedBuffer d_loss, d_loss_real, d_loss_fake, g_loss;
-  GuardedBuffer grad_real, grad_fake_d, grad_fake_g;
-  GuardedBuffer loss_real, loss_fake_d, loss_fake_g;
+  GuardedBuffer real, fake, real_weights, fake_weights, real_offsets, fake_offsets;
+  GuardedBuffer d_loss, d_loss_real, d_loss_fake, g_loss, stats;
+  GuardedBuffer grad_real, grad_real_g, grad_fake_d, grad_fake_g;
+  GuardedBuffer loss_real, loss_real_g, loss_fake_d, loss_fake_g;
   GuardedBuffer workspace;
 
   // Allocates every buffer; the logits (random, over the whole extent, gaps included) are
-  // rounded to the problem's dtype.
-  explicit HostCall(const ganloss_problem_t& p, uint64_t seed = 1) : problem(p) {
-    const int64_t t = logit_bytes(p);
-    const int64_t g = grad_bytes(p);
-    const int64_t er = extent(p, p.real_count, p.real_stride);
-    const int64_t ef = extent(p, p.fake_count, p.fake_stride);
+  // rounded to the problem's dtype. For a ragged problem the counts are set from the offsets.
+  explicit HostCall(const ganloss_problem_t& p, uint64_t seed = 1, const CallData& data = {})
+      : problem(p) {
+    if (p.ragged == 1) {
+      problem.real_count = data.real_offsets.empty() ? 0 : data.real_offsets.back();
+      problem.fake_count = data.fake_offsets.empty() ? 0 : data.fake_offsets.back();
+      real_offsets = copy_of(data.real_offsets);
+      fake_offsets = copy_of(data.fake_offsets);
+    }
+    const int64_t t = logit_bytes(problem);
+    const int64_t g = grad_bytes(problem);
+    const int64_t er = extent(problem, problem.real_count, problem.real_stride);
+    const int64_t ef = extent(problem, problem.fake_count, problem.fake_stride);
     real = GuardedBuffer(static_cast<std::size_t>(er * t));
     fake = GuardedBuffer(static_cast<std::size_t>(ef * t));
     std::mt19937_64 rng(seed);
@@ -169,12 +207,28 @@ struct HostCall {
       set_real(i, random_logit(rng));
     for (int64_t i = 0; i < ef; ++i)
       set_fake(i, random_logit(rng));
-    const auto seg = static_cast<std::size_t>(p.segments * 4);
+    if (data.real_weights) {
+      real_weights = GuardedBuffer(static_cast<std::size_t>(er * 4));
+      for (int64_t i = 0; i < er; ++i)
+        real_weights.as<float>()[i] = random_weight(rng);
+    }
+    if (data.fake_weights) {
+      fake_weights = GuardedBuffer(static_cast<std::size_t>(ef * 4));
+      for (int64_t i = 0; i < ef; ++i)
+        fake_weights.as<float>()[i] = random_weight(rng);
+    }
+    const auto seg = static_cast<std::size_t>(problem.segments * 4);
     for (GuardedBuffer* b : {&d_loss, &d_loss_real, &d_loss_fake, &g_loss}) {
       *b = GuardedBuffer(seg);
     }
-    grad_real = GuardedBuffer(static_cast<std::size_t>(er * g));
-    loss_real = GuardedBuffer(static_cast<std::size_t>(er * 4));
+    stats =
+        GuardedBuffer(static_cast<std::size_t>(problem.segments) * sizeof(ganloss_segment_stats_t));
+    for (GuardedBuffer* b : {&grad_real, &grad_real_g}) {
+      *b = GuardedBuffer(static_cast<std::size_t>(er * g));
+    }
+    for (GuardedBuffer* b : {&loss_real, &loss_real_g}) {
+      *b = GuardedBuffer(static_cast<std::size_t>(er * 4));
+    }
     for (GuardedBuffer* b : {&grad_fake_d, &grad_fake_g}) {
       *b = GuardedBuffer(static_cast<std::size_t>(ef * g));
     }
@@ -190,6 +244,18 @@ struct HostCall {
   double real_at(int64_t i) const { return load_element(real.data(), problem.dtype, i); }
   double fake_at(int64_t i) const { return load_element(fake.data(), problem.dtype, i); }
 
+  ganloss_inputs_t inputs() {
+    ganloss_inputs_t in;
+    ganloss_inputs_init(&in);
+    in.real = real.data();
+    in.fake = fake.data();
+    in.real_weights = real_weights.bytes() ? real_weights.as<float>() : nullptr;
+    in.fake_weights = fake_weights.bytes() ? fake_weights.as<float>() : nullptr;
+    in.real_offsets = real_offsets.bytes() ? real_offsets.as<int64_t>() : nullptr;
+    in.fake_offsets = fake_offsets.bytes() ? fake_offsets.as<int64_t>() : nullptr;
+    return in;
+  }
+
   ganloss_outputs_t all_outputs() {
     ganloss_outputs_t o;
     o.d_loss = d_loss.as<float>();
@@ -197,11 +263,14 @@ struct HostCall {
     o.d_loss_fake = d_loss_fake.as<float>();
     o.g_loss = g_loss.as<float>();
     o.grad_real = grad_real.data();
+    o.grad_real_g = grad_real_g.data();
     o.grad_fake_d = grad_fake_d.data();
     o.grad_fake_g = grad_fake_g.data();
     o.loss_real = loss_real.as<float>();
+    o.loss_real_g = loss_real_g.as<float>();
     o.loss_fake_d = loss_fake_d.as<float>();
     o.loss_fake_g = loss_fake_g.as<float>();
+    o.stats = stats.as<ganloss_segment_stats_t>();
     return o;
   }
 
@@ -215,89 +284,42 @@ struct HostCall {
     ganloss_execution_init(&e);
     e.backend = backend;
     e.cpu_threads = threads;
-    return ganloss_compute(&problem, real.data(), fake.data(), &o, workspace.data(), bytes, &e,
-                           nullptr);
+    const ganloss_inputs_t in = inputs();
+    return ganloss_compute(&problem, &in, &o, workspace.data(), bytes, &e, nullptr);
   }
 
   std::vector<GuardedBuffer*> output_buffers() {
-    return {&d_loss,      &d_loss_real, &d_loss_fake, &g_loss,      &grad_real,
-            &grad_fake_d, &grad_fake_g, &loss_real,   &loss_fake_d, &loss_fake_g};
+    return {&d_loss,      &d_loss_real, &d_loss_fake, &g_loss,      &stats,
+            &grad_real,   &grad_real_g, &grad_fake_d, &grad_fake_g, &loss_real,
+            &loss_real_g, &loss_fake_d, &loss_fake_g};
+  }
+
+ private:
+  static GuardedBuffer copy_of(const std::vector<int64_t>& v) {
+    GuardedBuffer b(v.size() * sizeof(int64_t));
+    if (!v.empty()) std::memcpy(b.data(), v.data(), b.bytes());
+    return b;
   }
 };
 
-// Worst error ratio (|got - ref| / bound, <= 1 passes) of each output of a call.
-struct Comparison {
-  double worst = 0.0;
-  std::string first_failure;
-
-  void add(double ratio, const std::string& what) {
-    if (ratio > 1.0 && first_failure.empty()) first_failure = what;
-    worst = std::max(worst, ratio);
-  }
-};
+using Comparison = detail::Comparison;
 
 inline std::string describe(const ganloss_problem_t& p) {
   std::ostringstream s;
   s << "S=" << p.segments << " Nr=" << p.real_count << " Nf=" << p.fake_count
-    << " sr=" << p.real_stride << " sf=" << p.fake_stride << " d=" << p.d_loss << " g=" << p.g_loss
-    << " red=" << p.reduction << " dtype=" << p.dtype << (p.fp32_gradients ? "/f32grad" : "")
-    << " scale=" << p.grad_scale << " t=" << p.params.real_target << "/" << p.params.fake_target;
+    << " sr=" << p.real_stride << " sf=" << p.fake_stride << (p.ragged ? " ragged" : "")
+    << " d=" << p.d_loss << " g=" << p.g_loss << " red=" << p.reduction << " dtype=" << p.dtype
+    << (p.fp32_gradients ? "/f32grad" : "") << " scale=" << p.grad_scale
+    << " t=" << p.params.real_target << "/" << p.params.fake_target;
   return s.str();
 }
 
-// Checks the values of every requested output of `call` against the reference (per-element
-// outputs inside their rows only).
+// The values of every requested output of `call` against the reference.
 inline Comparison compare_values_with_reference(HostCall& call, const ganloss_outputs_t& o,
                                                 int depth) {
-  using ganloss::DType;
-  const ganloss_problem_t& p = call.problem;
-  const reference::Result ref = reference::evaluate(p, call.real.data(), call.fake.data());
-  const int32_t gd = grad_dtype(p);
-  const auto gdtype = static_cast<DType>(gd);
-  const bool mean = p.reduction == GANLOSS_REDUCTION_MEAN;
-  const double coef_r = mean ? p.grad_scale / static_cast<double>(p.real_count) : p.grad_scale;
-  const double coef_f = mean ? p.grad_scale / static_cast<double>(p.fake_count) : p.grad_scale;
-  Comparison c;
-  auto element = [&](const void* out, int32_t out_dtype, const std::vector<double>& expect,
-                     int64_t count, int64_t stride_arg, detail::Tolerance tol, const char* name) {
-    if (out == nullptr) return;
-    const int64_t stride = stride_of(p, count, stride_arg);
-    for (int64_t s = 0; s < p.segments; ++s) {
-      for (int64_t i = 0; i < count; ++i) {
-        const double got = load_element(out, out_dtype, s * stride + i);
-        const double want = expect[static_cast<std::size_t>(s * count + i)];
-        std::ostringstream what;
-        what << name << "[" << s << "," << i << "] got " << got << " want " << want;
-        c.add(tol.ratio(got, want), what.str());
-      }
-    }
-  };
-  element(o.grad_real, gd, ref.grad_real, p.real_count, p.real_stride,
-          detail::gradient_tolerance(gdtype, coef_r), "grad_real");
-  element(o.grad_fake_d, gd, ref.grad_fake_d, p.fake_count, p.fake_stride,
-          detail::gradient_tolerance(gdtype, coef_f), "grad_fake_d");
-  element(o.grad_fake_g, gd, ref.grad_fake_g, p.fake_count, p.fake_stride,
-          detail::gradient_tolerance(gdtype, coef_f), "grad_fake_g");
-  element(o.loss_real, GANLOSS_DTYPE_F32, ref.loss_real, p.real_count, p.real_stride,
-          detail::element_loss_tolerance(), "loss_real");
-  element(o.loss_fake_d, GANLOSS_DTYPE_F32, ref.loss_fake_d, p.fake_count, p.fake_stride,
-          detail::element_loss_tolerance(), "loss_fake_d");
-  element(o.loss_fake_g, GANLOSS_DTYPE_F32, ref.loss_fake_g, p.fake_count, p.fake_stride,
-          detail::element_loss_tolerance(), "loss_fake_g");
-  for (int64_t s = 0; s < p.segments; ++s) {
-    const reference::SegmentTotals& t = ref.segments[static_cast<std::size_t>(s)];
-    auto total = [&](const float* out, double want, double abs_total, const char* name) {
-      if (out == nullptr) return;
-      std::ostringstream what;
-      what << name << "[" << s << "] got " << out[s] << " want " << want;
-      c.add(detail::total_tolerance(abs_total, depth).ratio(out[s], want), what.str());
-    };
-    total(o.d_loss, t.d_loss, t.abs_real + t.abs_fake_d, "d_loss");
-    total(o.d_loss_real, t.d_loss_real, t.abs_real, "d_loss_real");
-    total(o.d_loss_fake, t.d_loss_fake, t.abs_fake_d, "d_loss_fake");
-    total(o.g_loss, t.g_loss, t.abs_fake_g, "g_loss");
-  }
-  return c;
+  const ganloss_inputs_t in = call.inputs();
+  const reference::Result ref = reference::evaluate(call.problem, in);
+  return detail::compare_with_reference(call.problem, in, ref, o, depth);
 }
 
 // compare_values_with_reference, and every byte outside the rows (gaps between rows, guard
@@ -305,19 +327,24 @@ inline Comparison compare_values_with_reference(HostCall& call, const ganloss_ou
 inline Comparison compare_with_reference(HostCall& call, const ganloss_outputs_t& o, int depth) {
   const ganloss_problem_t& p = call.problem;
   Comparison c = compare_values_with_reference(call, o, depth);
+  auto flag = [&](const std::string& what) {
+    c.gradients = INFINITY;
+    if (c.first_failure.empty()) c.first_failure = what;
+  };
   auto fenced = [&](GuardedBuffer& b, const void* out, int64_t count, int64_t stride_arg,
                     int64_t elem, const char* name) {
-    if (!b.guards_intact()) c.add(INFINITY, std::string(name) + ": guard bytes overwritten");
+    if (!b.guards_intact()) flag(std::string(name) + ": guard bytes overwritten");
     if (out == nullptr) {
-      if (!b.all_untouched()) c.add(INFINITY, std::string(name) + ": written though not requested");
+      if (!b.all_untouched()) flag(std::string(name) + ": written though not requested");
       return;
     }
+    if (p.ragged == 1) return;  // no gaps
     const int64_t stride = stride_of(p, count, stride_arg);
     for (int64_t s = 0; s + 1 < p.segments; ++s) {
       for (int64_t i = count; i < stride; ++i) {
         for (int64_t k = 0; k < elem; ++k) {
           if (!b.untouched(static_cast<std::size_t>((s * stride + i) * elem + k))) {
-            c.add(INFINITY, std::string(name) + ": gap between rows written");
+            flag(std::string(name) + ": gap between rows written");
             return;
           }
         }
@@ -326,19 +353,35 @@ inline Comparison compare_with_reference(HostCall& call, const ganloss_outputs_t
   };
   const int64_t t = grad_bytes(p);
   fenced(call.grad_real, o.grad_real, p.real_count, p.real_stride, t, "grad_real");
+  fenced(call.grad_real_g, o.grad_real_g, p.real_count, p.real_stride, t, "grad_real_g");
   fenced(call.grad_fake_d, o.grad_fake_d, p.fake_count, p.fake_stride, t, "grad_fake_d");
   fenced(call.grad_fake_g, o.grad_fake_g, p.fake_count, p.fake_stride, t, "grad_fake_g");
   fenced(call.loss_real, o.loss_real, p.real_count, p.real_stride, 4, "loss_real");
+  fenced(call.loss_real_g, o.loss_real_g, p.real_count, p.real_stride, 4, "loss_real_g");
   fenced(call.loss_fake_d, o.loss_fake_d, p.fake_count, p.fake_stride, 4, "loss_fake_d");
   fenced(call.loss_fake_g, o.loss_fake_g, p.fake_count, p.fake_stride, 4, "loss_fake_g");
-  for (GuardedBuffer* b : {&call.d_loss, &call.d_loss_real, &call.d_loss_fake, &call.g_loss}) {
-    if (!b->guards_intact()) c.add(INFINITY, "per-segment output guard bytes overwritten");
+  const std::pair<GuardedBuffer*, const void*> per_segment[] = {{&call.d_loss, o.d_loss},
+                                                                {&call.d_loss_real, o.d_loss_real},
+                                                                {&call.d_loss_fake, o.d_loss_fake},
+                                                                {&call.g_loss, o.g_loss},
+                                                                {&call.stats, o.stats}};
+  for (const auto& [b, out] : per_segment) {
+    if (!b->guards_intact()) flag("per-segment output guard bytes overwritten");
+    if (out == nullptr && !b->all_untouched())
+      flag("a per-segment output written though not requested");
   }
-  if (!call.workspace.guards_intact()) c.add(INFINITY, "workspace guard bytes overwritten");
+  for (GuardedBuffer* b : {&call.real, &call.fake, &call.real_weights, &call.fake_weights,
+                           &call.real_offsets, &call.fake_offsets}) {
+    if (!b->guards_intact()) flag("input guard bytes overwritten");
+  }
+  if (!call.workspace.guards_intact()) flag("workspace guard bytes overwritten");
   return c;
 }
 
-// Only output number `which` (0-9, in ganloss_outputs_t order) of `all`.
+// Number of outputs only() can pick.
+constexpr int kOutputCount = 13;
+
+// Only output number `which` (0 to kOutputCount - 1, in ganloss_outputs_t order) of `all`.
 inline ganloss_outputs_t only(const ganloss_outputs_t& all, int which) {
   ganloss_outputs_t o;
   ganloss_outputs_init(&o);
@@ -365,13 +408,22 @@ inline ganloss_outputs_t only(const ganloss_outputs_t& all, int which) {
       o.grad_fake_g = all.grad_fake_g;
       break;
     case 7:
-      o.loss_real = all.loss_real;
+      o.grad_real_g = all.grad_real_g;
       break;
     case 8:
+      o.loss_real = all.loss_real;
+      break;
+    case 9:
       o.loss_fake_d = all.loss_fake_d;
       break;
-    default:
+    case 10:
       o.loss_fake_g = all.loss_fake_g;
+      break;
+    case 11:
+      o.loss_real_g = all.loss_real_g;
+      break;
+    default:
+      o.stats = all.stats;
       break;
   }
   return o;
@@ -391,9 +443,10 @@ inline ganloss_problem_t make_problem(int64_t segments, int64_t nr, int64_t nf, 
 }
 
 inline const char* kind_name(int32_t k) {
-  static const char* names[] = {"nonsaturating", "minimax", "hinge", "wasserstein",
-                                "least_squares"};
-  return (k >= 0 && k < 5) ? names[k] : "unknown";
+  static const char* names[] = {"nonsaturating", "minimax",      "hinge", "wasserstein",
+                                "least_squares", "relativistic", "ra",    "ra_hinge",
+                                "ra_ls"};
+  return (k >= 0 && k < 9) ? names[k] : "unknown";
 }
 
 inline const char* dtype_name(int32_t t) {
@@ -402,8 +455,8 @@ inline const char* dtype_name(int32_t t) {
 }
 
 inline const char* reduction_name(int32_t r) {
-  static const char* names[] = {"none", "sum", "mean"};
-  return (r >= 0 && r < 3) ? names[r] : "unknown";
+  static const char* names[] = {"none", "sum", "mean", "mean_nonzero"};
+  return (r >= 0 && r < 4) ? names[r] : "unknown";
 }
 
 }  // namespace testing

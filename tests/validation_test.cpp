@@ -34,7 +34,11 @@ struct Call {
   ganloss_execution_t execution;
 
   ganloss_status_t run() const {
-    return ganloss_compute(&problem, real, fake, &outputs, workspace, workspace_bytes, &execution,
+    ganloss_inputs_t in;
+    ganloss_inputs_init(&in);
+    in.real = real;
+    in.fake = fake;
+    return ganloss_compute(&problem, &in, &outputs, workspace, workspace_bytes, &execution,
                            nullptr);
   }
 };
@@ -90,11 +94,15 @@ TEST_F(Validation, NullPointers) {
   expect_rejected(with([](Call& c) { c.fake = nullptr; }), GANLOSS_STATUS_NULL_POINTER, "fake");
   expect_rejected(with([](Call& c) { c.workspace = nullptr; }), GANLOSS_STATUS_NULL_POINTER,
                   "workspace");
-  EXPECT_EQ(ganloss_compute(nullptr, call_.real, call_.fake, &call_.outputs, call_.workspace,
-                            call_.workspace_bytes, &call_.execution, nullptr),
+  ganloss_inputs_t in;
+  ganloss_inputs_init(&in);
+  in.real = call_.real;
+  in.fake = call_.fake;
+  EXPECT_EQ(ganloss_compute(nullptr, &in, &call_.outputs, call_.workspace, call_.workspace_bytes,
+                            &call_.execution, nullptr),
             GANLOSS_STATUS_NULL_POINTER);
-  EXPECT_EQ(ganloss_compute(&call_.problem, call_.real, call_.fake, nullptr, call_.workspace,
-                            call_.workspace_bytes, &call_.execution, nullptr),
+  EXPECT_EQ(ganloss_compute(&call_.problem, &in, nullptr, call_.workspace, call_.workspace_bytes,
+                            &call_.execution, nullptr),
             GANLOSS_STATUS_NULL_POINTER);
   std::size_t bytes = 0;
   EXPECT_EQ(ganloss_workspace_size(nullptr, GANLOSS_BACKEND_CPU, &bytes),
@@ -161,11 +169,11 @@ TEST_F(Validation, UnknownEnums) {
   expect_rejected(with([](Call& c) { c.problem.dtype = 3; }), GANLOSS_STATUS_INVALID_ENUM, "dtype");
   expect_rejected(with([](Call& c) { c.problem.dtype = -1; }), GANLOSS_STATUS_INVALID_ENUM,
                   "dtype");
-  expect_rejected(with([](Call& c) { c.problem.d_loss = 5; }), GANLOSS_STATUS_INVALID_ENUM,
+  expect_rejected(with([](Call& c) { c.problem.d_loss = 9; }), GANLOSS_STATUS_INVALID_ENUM,
                   "d_loss");
   expect_rejected(with([](Call& c) { c.problem.g_loss = -1; }), GANLOSS_STATUS_INVALID_ENUM,
                   "g_loss");
-  expect_rejected(with([](Call& c) { c.problem.reduction = 3; }), GANLOSS_STATUS_INVALID_ENUM,
+  expect_rejected(with([](Call& c) { c.problem.reduction = 4; }), GANLOSS_STATUS_INVALID_ENUM,
                   "reduction");
   expect_rejected(with([](Call& c) { c.execution.backend = 7; }), GANLOSS_STATUS_INVALID_ENUM,
                   "backend");
@@ -301,6 +309,119 @@ TEST_F(Validation, DisallowedAliasing) {
       GANLOSS_STATUS_INVALID_ALIASING, "g_loss");
 }
 
+// The arguments of the loss family: relativistic kinds, weights, ragged offsets, statistics.
+TEST(ValidationFamily, RelativisticArguments) {
+  auto p = make_problem(2, 16, 16, GANLOSS_LOSS_RELATIVISTIC_AVERAGE, GANLOSS_LOSS_NONSATURATING,
+                        GANLOSS_REDUCTION_MEAN);
+  HostCall call(p);
+  EXPECT_EQ(call.run(call.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_UNSUPPORTED);
+  EXPECT_NE(std::string(ganloss_last_error_message()).find("relativistic"), std::string::npos);
+  p = make_problem(2, 16, 12, GANLOSS_LOSS_RELATIVISTIC, GANLOSS_LOSS_RELATIVISTIC,
+                   GANLOSS_REDUCTION_MEAN);
+  HostCall unequal(p);
+  EXPECT_EQ(unequal.run(unequal.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_INVALID_SIZE);
+  p.fake_count = 16;
+  HostCall fake_weighted(p, 1, testing::CallData{true, true, {}, {}});
+  EXPECT_EQ(fake_weighted.run(fake_weighted.all_outputs(), GANLOSS_BACKEND_CPU),
+            GANLOSS_STATUS_INVALID_VALUE);
+  EXPECT_NE(std::string(ganloss_last_error_message()).find("real_weights"), std::string::npos);
+  for (testing::GuardedBuffer* b : fake_weighted.output_buffers())
+    EXPECT_TRUE(b->all_untouched());
+}
+
+TEST(ValidationFamily, RaggedArguments) {
+  auto p = make_problem(3, 0, 0, GANLOSS_LOSS_HINGE, GANLOSS_LOSS_HINGE, GANLOSS_REDUCTION_MEAN);
+  p.ragged = 1;
+  const std::vector<int64_t> good = {0, 4, 4, 9};
+  struct Case {
+    const char* what;
+    std::vector<int64_t> real, fake;
+    int64_t real_stride;
+    int32_t ragged;
+    ganloss_status_t status;
+    const char* word;
+  } cases[] = {
+      {"valid", good, good, 0, 1, GANLOSS_STATUS_SUCCESS, ""},
+      {"stride", good, good, 5, 1, GANLOSS_STATUS_INVALID_SIZE, "real_stride"},
+      {"flag", good, good, 0, 2, GANLOSS_STATUS_INVALID_VALUE, "ragged"},
+      {"decreasing", {0, 5, 3, 9}, good, 0, 1, GANLOSS_STATUS_INVALID_VALUE, "decrease"},
+      {"negative", {-1, 4, 4, 9}, good, 0, 1, GANLOSS_STATUS_INVALID_VALUE, "real_offsets"},
+  };
+  for (const Case& c : cases) {
+    auto q = p;
+    q.real_stride = c.real_stride;
+    q.ragged = c.ragged;
+    HostCall call(q, 1, testing::CallData{false, false, c.real, c.fake});
+    EXPECT_EQ(call.run(call.all_outputs(), GANLOSS_BACKEND_CPU), c.status)
+        << c.what << ": " << ganloss_last_error_message();
+    EXPECT_NE(std::string(ganloss_last_error_message()).find(c.word), std::string::npos) << c.what;
+    if (c.status != GANLOSS_STATUS_SUCCESS) {
+      for (testing::GuardedBuffer* b : call.output_buffers())
+        EXPECT_TRUE(b->all_untouched());
+    }
+  }
+  // Offsets past the end of the array.
+  HostCall past(p, 1, testing::CallData{false, false, good, good});
+  past.problem.real_count = 8;
+  EXPECT_EQ(past.run(past.all_outputs(), GANLOSS_BACKEND_REFERENCE), GANLOSS_STATUS_INVALID_VALUE);
+  // Null offsets.
+  HostCall null_offsets(p, 1, testing::CallData{false, false, good, good});
+  ganloss_inputs_t in = null_offsets.inputs();
+  in.fake_offsets = nullptr;
+  const ganloss_outputs_t o = null_offsets.all_outputs();
+  std::vector<double> ws(64);
+  ganloss_execution_t e;
+  ganloss_execution_init(&e);
+  e.backend = GANLOSS_BACKEND_CPU;
+  EXPECT_EQ(ganloss_compute(&null_offsets.problem, &in, &o, ws.data(), ws.size() * 8, &e, nullptr),
+            GANLOSS_STATUS_NULL_POINTER);
+  // Misaligned offsets.
+  in = null_offsets.inputs();
+  in.real_offsets =
+      reinterpret_cast<const int64_t*>(reinterpret_cast<const char*>(in.real_offsets) + 4);
+  EXPECT_EQ(ganloss_compute(&null_offsets.problem, &in, &o, ws.data(), ws.size() * 8, &e, nullptr),
+            GANLOSS_STATUS_MISALIGNED_POINTER);
+  // Paired losses need as many real as fake logits in every segment.
+  auto paired = p;
+  paired.d_loss = paired.g_loss = GANLOSS_LOSS_RELATIVISTIC;
+  HostCall mismatch(paired, 1, testing::CallData{false, false, good, {0, 4, 5, 9}});
+  EXPECT_EQ(mismatch.run(mismatch.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_INVALID_SIZE);
+  EXPECT_NE(std::string(ganloss_last_error_message()).find("segment 1"), std::string::npos);
+}
+
+TEST(ValidationFamily, WeightsAndStatisticsBuffers) {
+  auto p = make_problem(2, 16, 8, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                        GANLOSS_REDUCTION_MEAN);
+  HostCall call(p, 1, testing::CallData{true, true, {}, {}});
+  std::vector<double> ws(1024);
+  ganloss_execution_t e;
+  ganloss_execution_init(&e);
+  e.backend = GANLOSS_BACKEND_CPU;
+  auto run = [&](const ganloss_inputs_t& in, const ganloss_outputs_t& o) {
+    return ganloss_compute(&call.problem, &in, &o, ws.data(), ws.size() * 8, &e, nullptr);
+  };
+  ganloss_inputs_t in = call.inputs();
+  ganloss_outputs_t o = call.all_outputs();
+  EXPECT_EQ(run(in, o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  in.real_weights =
+      reinterpret_cast<const float*>(reinterpret_cast<const char*>(in.real_weights) + 2);
+  EXPECT_EQ(run(in, o), GANLOSS_STATUS_MISALIGNED_POINTER);
+  in = call.inputs();
+  in.fake_weights = static_cast<const float*>(o.grad_fake_d);  // read while written
+  EXPECT_EQ(run(in, o), GANLOSS_STATUS_INVALID_ALIASING);
+  EXPECT_NE(std::string(ganloss_last_error_message()).find("fake_weights"), std::string::npos);
+  in = call.inputs();
+  o.stats = reinterpret_cast<ganloss_segment_stats_t*>(reinterpret_cast<char*>(o.stats) + 4);
+  EXPECT_EQ(run(in, o), GANLOSS_STATUS_MISALIGNED_POINTER);
+  o = call.all_outputs();
+  o.stats = reinterpret_cast<ganloss_segment_stats_t*>(o.d_loss);
+  EXPECT_EQ(run(in, o), GANLOSS_STATUS_INVALID_ALIASING);
+  o = call.all_outputs();
+  EXPECT_EQ(ganloss_compute(&call.problem, nullptr, &o, ws.data(), ws.size() * 8, &e, nullptr),
+            GANLOSS_STATUS_NULL_POINTER);
+  EXPECT_NE(std::string(ganloss_last_error_message()).find("inputs"), std::string::npos);
+}
+
 // In place: each gradient may replace its own logits; the result equals the out-of-place one.
 TEST(ValidationAliasing, InPlaceGradients) {
   for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_F16, GANLOSS_DTYPE_BF16}) {
@@ -345,9 +466,11 @@ TEST(ValidationAliasing, InterleavedLayoutIsAccepted) {
   ganloss_execution_t e;
   ganloss_execution_init(&e);
   e.backend = GANLOSS_BACKEND_CPU;
-  ASSERT_EQ(
-      ganloss_compute(&p, logits.data(), logits.data() + nr, &o, ws.data(), bytes, &e, nullptr),
-      GANLOSS_STATUS_SUCCESS)
+  ganloss_inputs_t in;
+  ganloss_inputs_init(&in);
+  in.real = logits.data();
+  in.fake = logits.data() + nr;
+  ASSERT_EQ(ganloss_compute(&p, &in, &o, ws.data(), bytes, &e, nullptr), GANLOSS_STATUS_SUCCESS)
       << ganloss_last_error_message();
   for (int64_t r = 0; r < s; ++r) {
     for (int64_t i = 0; i < w; ++i) {
@@ -358,9 +481,8 @@ TEST(ValidationAliasing, InterleavedLayoutIsAccepted) {
   }
   // Shift the fake gradient block by one column: now it meets the real one.
   o.grad_fake_d = grads.data() + nr - 1;
-  EXPECT_EQ(
-      ganloss_compute(&p, logits.data(), logits.data() + nr, &o, ws.data(), bytes, &e, nullptr),
-      GANLOSS_STATUS_INVALID_ALIASING);
+  EXPECT_EQ(ganloss_compute(&p, &in, &o, ws.data(), bytes, &e, nullptr),
+            GANLOSS_STATUS_INVALID_ALIASING);
 }
 
 TEST(ValidationStatus, EveryStatusHasItsOwnString) {

@@ -58,21 +58,33 @@ typedef enum ganloss_dtype {
   GANLOSS_DTYPE_BF16 = 2
 } ganloss_dtype_t;
 
-/*! Loss kinds; the discriminator's and the generator's are chosen independently. */
+/*! Loss kinds. The discriminator's and the generator's are chosen independently among the
+ *  first five; a relativistic kind must be both the D and the G kind. */
 typedef enum ganloss_loss_kind {
   GANLOSS_LOSS_NONSATURATING = 0, /* logistic: D sp(-r) + sp(f), G sp(-f) */
   GANLOSS_LOSS_MINIMAX = 1,       /* logistic D as above, saturating G -sp(f) */
   GANLOSS_LOSS_HINGE = 2,         /* D relu(m_r - r) + relu(m_f + f), G -f */
   GANLOSS_LOSS_WASSERSTEIN = 3,   /* D -r + f, G -f */
-  GANLOSS_LOSS_LEAST_SQUARES = 4  /* D (r-b)^2/2 + (f-a)^2/2, G (f-c)^2/2 */
+  GANLOSS_LOSS_LEAST_SQUARES = 4, /* D (r-b)^2/2 + (f-a)^2/2, G (f-c)^2/2 */
+  /* Paired (RpGAN), real_count == fake_count: D sp(f_i - r_i), G sp(r_i - f_i) per pair. */
+  GANLOSS_LOSS_RELATIVISTIC = 5,
+  /* Relativistic average, with r~ = r - mean(f), f~ = f - mean(r) per segment:
+   *   logistic (RaSGAN)  D sp(-r~) + sp(f~)              G sp(r~) + sp(-f~)
+   *   hinge              D relu(m_r - r~) + relu(m_f + f~)  G relu(m_f + r~) + relu(m_r - f~)
+   *   least squares      D (r~ - 1)^2/2 + (f~ + 1)^2/2    G (r~ + 1)^2/2 + (f~ - 1)^2/2
+   * The gradients include the terms through the means. */
+  GANLOSS_LOSS_RELATIVISTIC_AVERAGE = 6,
+  GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE = 7,
+  GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES = 8
 } ganloss_loss_kind_t;
 
-/*! How per-element terms become the per-segment losses and how gradients are normalised. */
+/*! How per-element terms w_i * l_i become the per-segment losses and how gradients are
+ *  normalised, per side (real, fake) and per segment. Without weights, w_i = 1. */
 typedef enum ganloss_reduction {
-  GANLOSS_REDUCTION_NONE =
-      0, /* per-element losses; gradients unnormalised; segment outputs hold sums */
+  GANLOSS_REDUCTION_NONE = 0, /* per-element losses; unnormalised gradients; totals are sums */
   GANLOSS_REDUCTION_SUM = 1,
-  GANLOSS_REDUCTION_MEAN = 2 /* each term divided by its own element count */
+  GANLOSS_REDUCTION_MEAN = 2,        /* sum w l / sum w */
+  GANLOSS_REDUCTION_MEAN_NONZERO = 3 /* sum w l / (number of w != 0) */
 } ganloss_reduction_t;
 
 /*! Where the call runs; pointers must be device pointers for CUDA, host pointers otherwise. */
@@ -95,16 +107,21 @@ typedef struct ganloss_loss_params {
 
 /*! One batched problem: `segments` rows of real and of fake logits.
  *
- * Row s of the real logits holds real_count elements starting at element s*real_stride;
- * likewise for fake. A stride of 0 means dense rows (stride = count). Per-element outputs
- * (gradients, element losses) use the layout of the input they belong to.
+ * Fixed length (ragged = 0): row s of the real logits holds real_count elements starting at
+ * element s*real_stride; likewise for fake. A stride of 0 means dense rows (stride = count).
+ * Ragged (ragged = 1): real_count is the length of the real logits array, segment s holds its
+ * elements [real_offsets[s], real_offsets[s+1]) (see ganloss_inputs_t), strides are 0; an empty
+ * segment has zero losses and, under mean reductions, no division by zero.
+ * Per-element inputs and outputs (weights, gradients, element losses) use the layout of the
+ * logits they belong to.
  */
 typedef struct ganloss_problem {
   int64_t segments;
-  int64_t real_count; /* real logits per segment; 0 allowed only if no output needs them */
+  int64_t real_count; /* real logits per segment (total, if ragged); 0 if no output needs them */
   int64_t fake_count;
   int64_t real_stride;
   int64_t fake_stride;
+  int32_t ragged;    /* 0: fixed-length rows; 1: rows given by offsets */
   int32_t dtype;     /* ganloss_dtype_t */
   int32_t d_loss;    /* ganloss_loss_kind_t */
   int32_t g_loss;    /* ganloss_loss_kind_t */
@@ -128,14 +145,46 @@ typedef struct ganloss_outputs {
   float* d_loss;      /* d_loss_real + d_loss_fake */
   float* d_loss_real; /* reduced D term over the real logits */
   float* d_loss_fake; /* reduced D term over the fake logits */
-  float* g_loss;      /* reduced G term over the fake logits */
+  float* g_loss;      /* reduced G terms (over the fake logits and, relativistic, the real) */
   void* grad_real;    /* dL_D / d real */
   void* grad_fake_d;  /* dL_D / d fake */
   void* grad_fake_g;  /* dL_G / d fake */
-  float* loss_real;   /* per-element D term of each real logit */
+  void* grad_real_g;  /* dL_G / d real: zero unless the losses are relativistic */
+  float* loss_real;   /* per-element D term of each real logit (times its weight) */
   float* loss_fake_d; /* per-element D term of each fake logit */
   float* loss_fake_g; /* per-element G term of each fake logit */
+  float* loss_real_g; /* per-element G term of each real logit: zero unless relativistic */
+  struct ganloss_segment_stats* stats; /* per-segment training statistics */
 } ganloss_outputs_t;
+
+/*! What users log every step, per segment, from the raw logits, in the same pass. Means and
+ *  fractions are over the finite logits of the segment (0 if there are none); sign is -1, 0
+ *  or 1. Unweighted. */
+typedef struct ganloss_segment_stats {
+  float mean_sigmoid_real;  /* mean sigma(r), "D(x)" */
+  float mean_sigmoid_fake;  /* mean sigma(f), "D(G(z))" */
+  float frac_real_positive; /* fraction of r > 0: D's accuracy on real samples */
+  float frac_fake_negative; /* fraction of f < 0: D's accuracy on fake samples */
+  float mean_sign_real;     /* mean sign(r): the ADA overfitting heuristic */
+  int64_t nonfinite_real;   /* NaN or infinite real logits */
+  int64_t nonfinite_fake;
+} ganloss_segment_stats_t;
+
+/*! The data of a call. Only the logits are required, and only those some requested output
+ *  depends on. Weights are f32, non-negative, in the layout of their logits. Offsets (ragged
+ *  problems) are segments + 1 non-decreasing int64 values within [0, count], in the memory
+ *  of the backend; the host backends check them (GANLOSS_STATUS_INVALID_VALUE, or
+ *  INVALID_SIZE for pairs of unequal lengths). The CUDA backend cannot read them before its
+ *  kernel runs: it treats a malformed segment as empty, touches none of its elements, and
+ *  writes NaN to its losses and statistics. */
+typedef struct ganloss_inputs {
+  const void* real;
+  const void* fake;
+  const float* real_weights; /* per real logit; per pair for the paired relativistic loss */
+  const float* fake_weights; /* per fake logit */
+  const int64_t* real_offsets;
+  const int64_t* fake_offsets;
+} ganloss_inputs_t;
 
 /*! How a call runs. ganloss_execution_init() gives the defaults. */
 typedef struct ganloss_execution {
@@ -159,6 +208,9 @@ GANLOSS_API void ganloss_execution_init(ganloss_execution_t* execution);
 /*! Zeroes every pointer of *outputs. */
 GANLOSS_API void ganloss_outputs_init(ganloss_outputs_t* outputs);
 
+/*! Zeroes every pointer of *inputs. */
+GANLOSS_API void ganloss_inputs_init(ganloss_inputs_t* inputs);
+
 /*! A fixed English description of a status. Never null. */
 GANLOSS_API const char* ganloss_status_string(ganloss_status_t status);
 
@@ -174,7 +226,8 @@ GANLOSS_API int32_t ganloss_last_cuda_error(void);
  *  naming the reason (not built with CUDA, no device, driver too old). */
 GANLOSS_API ganloss_status_t ganloss_backend_available(int32_t backend);
 
-/*! Bytes of workspace a call needs; depends on the problem's shapes and the backend only.
+/*! Bytes of workspace a call needs. Depends on the problem and the backend only (shapes,
+ *  kinds, reduction), never on the data or the pointers.
  *
  * @param[in]  problem  validated as by ganloss_compute, without pointers
  * @param[in]  backend  ganloss_backend_t
@@ -183,14 +236,16 @@ GANLOSS_API ganloss_status_t ganloss_backend_available(int32_t backend);
 GANLOSS_API ganloss_status_t ganloss_workspace_size(const ganloss_problem_t* problem,
                                                     int32_t backend, size_t* bytes);
 
-/*! Computes the requested losses and gradients in one pass over the logits.
+/*! Computes the requested losses, gradients and statistics of one batched problem.
  *
- * No allocation and, for CUDA, no synchronisation: the work is enqueued on `stream` and the
- * call can be captured into a CUDA graph. Everything is validated before anything is written.
+ * One pass over the logits for the non-relativistic and paired kinds; the relativistic average
+ * kinds and weighted means read the data again (the means and weight sums come first), inside
+ * the same call. No allocation and, for CUDA, no synchronisation: the work is enqueued on
+ * `stream` and the call can be captured into a CUDA graph. Everything that can be checked
+ * without reading the data is checked before anything is written.
  *
  * @param[in]  problem     shapes, dtype, loss kinds, reduction, parameters
- * @param[in]  real        real logits (may be null when no requested output depends on them)
- * @param[in]  fake        fake logits (likewise)
+ * @param[in]  inputs      logits, and optional weights and offsets
  * @param[out] outputs     where to write; null members are skipped
  * @param[in]  workspace   at least ganloss_workspace_size() bytes, 16-byte aligned
  * @param[in]  execution   backend and its options; null means ganloss_execution_init()
@@ -199,15 +254,18 @@ GANLOSS_API ganloss_status_t ganloss_workspace_size(const ganloss_problem_t* pro
  * @code
  *   ganloss_problem_t p; ganloss_problem_init(&p);
  *   p.segments = 1; p.real_count = n; p.fake_count = n;
+ *   ganloss_inputs_t in; ganloss_inputs_init(&in);
+ *   in.real = d_real; in.fake = d_fake;
  *   ganloss_outputs_t o; ganloss_outputs_init(&o);
  *   o.d_loss = d_loss; o.grad_real = grad_r; o.grad_fake_d = grad_f;
  *   size_t bytes; ganloss_workspace_size(&p, GANLOSS_BACKEND_CUDA, &bytes);
- *   ganloss_compute(&p, d_real, d_fake, &o, d_workspace, bytes, NULL, stream);
+ *   ganloss_compute(&p, &in, &o, d_workspace, bytes, NULL, stream);
  * @endcode
  */
-GANLOSS_API ganloss_status_t ganloss_compute(const ganloss_problem_t* problem, const void* real,
-                                             const void* fake, const ganloss_outputs_t* outputs,
-                                             void* workspace, size_t workspace_bytes,
+GANLOSS_API ganloss_status_t ganloss_compute(const ganloss_problem_t* problem,
+                                             const ganloss_inputs_t* inputs,
+                                             const ganloss_outputs_t* outputs, void* workspace,
+                                             size_t workspace_bytes,
                                              const ganloss_execution_t* execution,
                                              ganloss_stream_t stream);
 

@@ -42,12 +42,17 @@ enum class LossKind : int32_t {
   hinge = GANLOSS_LOSS_HINGE,
   wasserstein = GANLOSS_LOSS_WASSERSTEIN,
   least_squares = GANLOSS_LOSS_LEAST_SQUARES,
+  relativistic = GANLOSS_LOSS_RELATIVISTIC,
+  relativistic_average = GANLOSS_LOSS_RELATIVISTIC_AVERAGE,
+  relativistic_average_hinge = GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE,
+  relativistic_average_least_squares = GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES,
 };
 
 enum class Reduction : int32_t {
   none = GANLOSS_REDUCTION_NONE,
   sum = GANLOSS_REDUCTION_SUM,
   mean = GANLOSS_REDUCTION_MEAN,
+  mean_nonzero = GANLOSS_REDUCTION_MEAN_NONZERO,
 };
 
 enum class Backend : int32_t {
@@ -76,6 +81,7 @@ struct Problem {
   int64_t fake_count = 0;
   int64_t real_stride = 0;  // elements between rows; 0 = dense
   int64_t fake_stride = 0;
+  bool ragged = false;  // rows given by offsets (Inputs), counts are totals
   DType dtype = DType::f32;
   LossKind d_loss = LossKind::nonsaturating;
   LossKind g_loss = LossKind::nonsaturating;
@@ -83,6 +89,18 @@ struct Problem {
   bool fp32_gradients = false;  // store gradients as f32 whatever the logits' dtype
   float grad_scale = 1.0f;
   LossParams params;
+};
+
+using SegmentStats = ganloss_segment_stats_t;
+
+//! The data of a call; see ganloss_inputs_t.
+struct Inputs {
+  const void* real = nullptr;
+  const void* fake = nullptr;
+  const float* real_weights = nullptr;
+  const float* fake_weights = nullptr;
+  const int64_t* real_offsets = nullptr;
+  const int64_t* fake_offsets = nullptr;
 };
 
 //! Requested outputs; null members are not computed. See ganloss_outputs_t.
@@ -94,9 +112,12 @@ struct Outputs {
   void* grad_real = nullptr;
   void* grad_fake_d = nullptr;
   void* grad_fake_g = nullptr;
+  void* grad_real_g = nullptr;
   float* loss_real = nullptr;
   float* loss_fake_d = nullptr;
   float* loss_fake_g = nullptr;
+  float* loss_real_g = nullptr;
+  SegmentStats* stats = nullptr;
 };
 
 struct Execution {
@@ -112,6 +133,7 @@ inline ganloss_problem_t to_c(const Problem& p) {
   c.fake_count = p.fake_count;
   c.real_stride = p.real_stride;
   c.fake_stride = p.fake_stride;
+  c.ragged = p.ragged ? 1 : 0;
   c.dtype = static_cast<int32_t>(p.dtype);
   c.d_loss = static_cast<int32_t>(p.d_loss);
   c.g_loss = static_cast<int32_t>(p.g_loss);
@@ -137,9 +159,23 @@ inline ganloss_outputs_t to_c(const Outputs& o) {
   c.grad_real = o.grad_real;
   c.grad_fake_d = o.grad_fake_d;
   c.grad_fake_g = o.grad_fake_g;
+  c.grad_real_g = o.grad_real_g;
   c.loss_real = o.loss_real;
   c.loss_fake_d = o.loss_fake_d;
   c.loss_fake_g = o.loss_fake_g;
+  c.loss_real_g = o.loss_real_g;
+  c.stats = o.stats;
+  return c;
+}
+
+inline ganloss_inputs_t to_c(const Inputs& in) {
+  ganloss_inputs_t c;
+  c.real = in.real;
+  c.fake = in.fake;
+  c.real_weights = in.real_weights;
+  c.fake_weights = in.fake_weights;
+  c.real_offsets = in.real_offsets;
+  c.fake_offsets = in.fake_offsets;
   return c;
 }
 
@@ -172,7 +208,7 @@ inline Status workspace_size(const Problem& problem, Backend backend, std::size_
   return static_cast<Status>(ganloss_workspace_size(&c, static_cast<int32_t>(backend), bytes));
 }
 
-//! Losses and gradients of one batched problem in one pass; see ganloss_compute().
+//! Losses, gradients and statistics of one batched problem; see ganloss_compute().
 //!
 //! @code
 //!   ganloss::Problem p;
@@ -181,16 +217,16 @@ inline Status workspace_size(const Problem& problem, Backend backend, std::size_
 //!   out.d_loss = d_loss; out.grad_real = d_grad_real; out.grad_fake_d = d_grad_fake;
 //!   std::size_t bytes = 0;
 //!   ganloss::workspace_size(p, ganloss::Backend::cuda, &bytes);
-//!   ganloss::Status s = ganloss::compute(p, d_real, d_fake, out, d_ws, bytes, {}, stream);
+//!   ganloss::Status s = ganloss::compute(p, {d_real, d_fake}, out, d_ws, bytes, {}, stream);
 //! @endcode
-inline Status compute(const Problem& problem, const void* real, const void* fake,
-                      const Outputs& outputs, void* workspace, std::size_t workspace_bytes,
+inline Status compute(const Problem& problem, const Inputs& inputs, const Outputs& outputs,
+                      void* workspace, std::size_t workspace_bytes,
                       const Execution& execution = Execution{}, Stream stream = nullptr) {
   const ganloss_problem_t p = to_c(problem);
+  const ganloss_inputs_t in = to_c(inputs);
   const ganloss_outputs_t o = to_c(outputs);
   const ganloss_execution_t e = to_c(execution);
-  return static_cast<Status>(
-      ganloss_compute(&p, real, fake, &o, workspace, workspace_bytes, &e, stream));
+  return static_cast<Status>(ganloss_compute(&p, &in, &o, workspace, workspace_bytes, &e, stream));
 }
 
 }  // namespace ganloss

@@ -35,7 +35,10 @@ Options:
                   --sizes is given)
   --threads N     CPU backend threads (default 0: all)
   --repeat R      timed calls per measurement (default 3)
-  --loss KIND     loss for D and G (default nonsaturating)
+  --loss KIND     loss for D and G (default nonsaturating): nonsaturating, minimax,
+                  hinge, wasserstein, least-squares, relativistic (paired: every size
+                  must be even), relativistic-average, relativistic-average-hinge,
+                  relativistic-average-least-squares
   --dtype D       f32 (default), f16 or bf16: the logits' and the gradients' dtype
   --json          print one JSON object instead of the table
 
@@ -44,7 +47,8 @@ element of --dtype (4 for f32, 2 for f16 and bf16),
   bytes = E * (Nr + Nf)       logits read
         + E * (Nr + 2 * Nf)   gradients written (real; fake for D and for G)
         + 16 * segments       totals written (d_loss, d_loss_real, d_loss_fake, g_loss)
-and "vs ref" the reference's time over this backend's at the same size.
+and "vs ref" the reference's time over this backend's at the same size. The relativistic
+average kinds read the logits twice (their means come first); bytes counts them once.
 
 Exit status: 0 success, 1 failure, 2 usage error.
 )";
@@ -124,7 +128,10 @@ Measurement measure(int32_t backend, int64_t elements, const BenchConfig& config
   p.fake_count = elements - p.real_count;
   p.d_loss = p.g_loss = config.loss;
   p.dtype = config.dtype;
-  BackendCall call(p, backend, config.threads, false);
+  // The outputs a training step uses: no dL_G / d real (real logits do not depend on G).
+  OutputRequest request;
+  request.grad_real_g = false;
+  BackendCall call(p, backend, config.threads, request);
   call.upload(check_logits(p.real_count, 1, false), check_logits(p.fake_count, 2, false));
   call.run();  // warm-up: first-touch page faults, thread start-up, CUDA module loading
   double best = std::numeric_limits<double>::infinity();
@@ -265,6 +272,16 @@ int run_bench(std::span<char* const> args) {
   }
   int32_t loss = GANLOSS_LOSS_NONSATURATING;
   if (const auto v = o.value("--loss")) loss = parse_loss_kind("--loss", *v);
+  if (loss == GANLOSS_LOSS_RELATIVISTIC) {
+    for (const int64_t n : sizes) {
+      if (n % 2 != 0) {
+        throw_usage_error(
+            "--sizes: the paired relativistic loss splits a size into as many "
+            "real as fake logits, so it must be even, got %lld",
+            static_cast<long long>(n));
+      }
+    }
+  }
   int32_t dtype = GANLOSS_DTYPE_F32;
   if (const auto v = o.value("--dtype")) dtype = parse_dtype("--dtype", *v);
   const bool as_json = o.has("--json");

@@ -1,8 +1,9 @@
-// The case list and logit generator of `ganloss check`; see check_cases.hpp.
+// The rows, shapes and input generator of `ganloss check`; see check_cases.hpp.
 #include "check_cases.hpp"
 
 #include <cstdio>
 #include <limits>
+#include <span>
 
 #include "enum_names.hpp"
 
@@ -34,20 +35,57 @@ constexpr CheckPairing kPairings[] = {
 // to 16384 (2x(1300,1100) is the short one, for the 16-bit runs), chunks beyond (3x(8192,8193)
 // leaves a one-element last chunk). The strided rows start at odd offsets, away from 16-byte
 // vector alignment.
+//
+// The family's shapes: short rows, a block-length row, rows long enough for the CUDA chunk
+// regime even for the paired kind (whose row is its Nr pairs), strided rows with custom
+// parameters, non-finite logits, and ragged segments whose average length puts the CUDA kernel
+// in the warp (below 2048) and in the block regime (above), each with empty segments and one
+// segment longer than a warp's row.
 constexpr CheckShape kShapes[] = {
-    {"1x1", 1, 1, 1, 0, 0, false, false, true},
-    {"1x(7,4)", 1, 7, 4, 0, 0, false, false, true},
-    {"1000x(5,3)", 1000, 5, 3, 0, 0, false, false, true},
-    {"7x(1024,1024)", 7, 1024, 1024, 0, 0, false, false, true},
-    {"40x(2500,1800)", 40, 2500, 1800, 0, 0, false, false, false},
-    {"2x(1300,1100)", 2, 1300, 1100, 0, 0, false, false, true},
-    {"3x20001", 3, 20001, 20001, 0, 0, false, false, false},
-    {"3x(8192,8193)", 3, 8192, 8193, 0, 0, false, false, true},
-    {"2x(17000,16999)", 2, 17000, 16999, 0, 0, false, false, false},
-    {"1x100003", 1, 100003, 100003, 0, 0, false, false, false},
-    {"5x(100/131,61/64) params", 5, 100, 61, 131, 64, true, false, true},
-    {"3x(9,8) non-finite", 3, 9, 8, 0, 0, false, true, true},
+    {"1x1", 1, 1, 1, 0, 0, false, false, true, false, false},
+    {"1x(7,4)", 1, 7, 4, 0, 0, false, false, true, false, false},
+    {"1000x(5,3)", 1000, 5, 3, 0, 0, false, false, true, false, false},
+    {"7x(1024,1024)", 7, 1024, 1024, 0, 0, false, false, true, false, false},
+    {"40x(2500,1800)", 40, 2500, 1800, 0, 0, false, false, false, false, false},
+    {"2x(1300,1100)", 2, 1300, 1100, 0, 0, false, false, true, false, false},
+    {"3x20001", 3, 20001, 20001, 0, 0, false, false, false, false, false},
+    {"3x(8192,8193)", 3, 8192, 8193, 0, 0, false, false, true, false, false},
+    {"2x(17000,16999)", 2, 17000, 16999, 0, 0, false, false, false, false, false},
+    {"1x100003", 1, 100003, 100003, 0, 0, false, false, false, false, false},
+    {"5x(100/131,61/64) params", 5, 100, 61, 131, 64, true, false, true, false, false},
+    {"3x(9,8) non-finite", 3, 9, 8, 0, 0, false, true, true, false, false},
+    // The family's.
+    {"1x1", 1, 1, 1, 0, 0, false, false, true, true, false},
+    {"64x(9,7)", 64, 9, 7, 0, 0, false, false, true, true, false},
+    {"3x(1500,1200)", 3, 1500, 1200, 0, 0, false, false, true, true, false},
+    {"2x(16400,16000)", 2, 16400, 16000, 0, 0, false, false, false, true, false},
+    {"4x(100/131,61/64) params", 4, 100, 61, 131, 64, true, false, true, true, false},
+    {"3x(9,8) non-finite", 3, 9, 8, 0, 0, false, true, true, true, false},
+    {"ragged 100x(~12,~9)", 100, 12, 9, 0, 0, false, false, true, true, true},
+    {"ragged 6x(~1500,~1300)", 6, 1500, 1300, 0, 0, false, false, true, true, true},
 };
+
+// The family's pairings: the relativistic kinds, and two basic ones (one with label smoothing,
+// one mixed) with weights and ragged segments.
+constexpr CheckPairing kRelativistic[] = {
+    {GANLOSS_LOSS_RELATIVISTIC, GANLOSS_LOSS_RELATIVISTIC, 1.0f, 0.0f},
+    {GANLOSS_LOSS_RELATIVISTIC_AVERAGE, GANLOSS_LOSS_RELATIVISTIC_AVERAGE, 1.0f, 0.0f},
+    {GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE, GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE, 1.0f, 0.0f},
+    {GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES,
+     GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES, 1.0f, 0.0f},
+};
+constexpr CheckPairing kWeightedBasic[] = {
+    {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING, 0.9f, 0.0f},
+    {GANLOSS_LOSS_LEAST_SQUARES, GANLOSS_LOSS_HINGE, 1.0f, 0.0f},
+};
+
+constexpr int32_t kBasicReductions[] = {GANLOSS_REDUCTION_NONE, GANLOSS_REDUCTION_SUM,
+                                        GANLOSS_REDUCTION_MEAN};
+constexpr int32_t kAllReductions[] = {GANLOSS_REDUCTION_NONE, GANLOSS_REDUCTION_SUM,
+                                      GANLOSS_REDUCTION_MEAN, GANLOSS_REDUCTION_MEAN_NONZERO};
+
+// A ragged segment this long makes every CUDA thread of a warp loop over several elements.
+constexpr int64_t kLongSegment = 3000;
 
 // splitmix64: tiny, and the same sequence everywhere (the standard distributions are not).
 class Random {
@@ -93,11 +131,41 @@ float finite_logit(Random& rng) {
   }
 }
 
+// Weights: 0 (a tenth: terms that mean-nonzero leaves out), 1, or uniform in [0, 2); every
+// segment s with s % 11 == 5 weighs nothing at all (a mean over a zero weight sum is 0).
+std::vector<float> check_weights(const CheckShape& shape, int64_t stride,
+                                 std::span<const int64_t> offsets, int64_t extent, uint64_t seed) {
+  Random rng(seed);
+  std::vector<float> w(static_cast<std::size_t>(extent));
+  for (float& v : w) {
+    const uint64_t k = rng.below(10);
+    v = k == 0 ? 0.0f : k == 1 ? 1.0f : 1.0f + rng.symmetric();
+  }
+  for (int64_t s = 5; s < shape.segments; s += 11) {
+    const int64_t begin = offsets.empty() ? s * stride : offsets[static_cast<std::size_t>(s)];
+    const int64_t end = offsets.empty() ? begin + stride : offsets[static_cast<std::size_t>(s + 1)];
+    for (int64_t i = begin; i < end && i < extent; ++i)
+      w[static_cast<std::size_t>(i)] = 0.0f;
+  }
+  return w;
+}
+
+// Offsets of a ragged shape: lengths uniform in [0, 2 * average], every seventh segment empty
+// and segment 1 kLongSegment long.
+std::vector<int64_t> check_offsets(int64_t segments, int64_t average, uint64_t seed) {
+  Random rng(seed);
+  std::vector<int64_t> offsets(static_cast<std::size_t>(segments + 1), 0);
+  for (int64_t s = 0; s < segments; ++s) {
+    int64_t n = static_cast<int64_t>(rng.below(static_cast<uint64_t>(2 * average + 1)));
+    if (s % 7 == 3) n = 0;
+    if (s == 1) n = kLongSegment;
+    offsets[static_cast<std::size_t>(s + 1)] = offsets[static_cast<std::size_t>(s)] + n;
+  }
+  return offsets;
+}
+
 }  // namespace
 
-std::span<const CheckPairing> check_pairings() {
-  return kPairings;
-}
 std::span<const CheckShape> check_shapes() {
   return kShapes;
 }
@@ -113,8 +181,51 @@ std::vector<CheckStorage> check_storages(std::optional<int32_t> dtype) {
   return storages;
 }
 
-bool runs_with(const CheckShape& shape, const CheckStorage& storage) {
-  return storage.dtype == GANLOSS_DTYPE_F32 || shape.sixteen_bit;
+std::vector<CheckRow> check_rows(std::span<const CheckStorage> storages) {
+  std::vector<CheckRow> rows;
+  for (const CheckStorage& storage : storages) {
+    for (const CheckPairing& pairing : kPairings) {
+      for (const int32_t reduction : kBasicReductions)
+        rows.push_back(CheckRow{pairing, reduction, storage, false, false, false});
+    }
+    if (storage.dtype == GANLOSS_DTYPE_F32) {
+      // Every relativistic kind x reduction x input form; the basic kinds with weights or
+      // ragged segments (without either, the basic matrix has them).
+      for (const CheckPairing& pairing : kRelativistic) {
+        for (const int32_t reduction : kAllReductions) {
+          for (const bool ragged : {false, true}) {
+            for (const bool weighted : {false, true})
+              rows.push_back(CheckRow{pairing, reduction, storage, true, weighted, ragged});
+          }
+        }
+      }
+      for (const CheckPairing& pairing : kWeightedBasic) {
+        for (const int32_t reduction : kAllReductions) {
+          rows.push_back(CheckRow{pairing, reduction, storage, true, true, false});
+          rows.push_back(CheckRow{pairing, reduction, storage, true, false, true});
+          rows.push_back(CheckRow{pairing, reduction, storage, true, true, true});
+        }
+      }
+    } else {
+      // 16 bits: each family pairing with weights, fixed-length under mean and ragged under
+      // mean-nonzero (the storage changes the logits and gradients, not the reductions).
+      for (const auto& list : {std::span<const CheckPairing>(kRelativistic),
+                               std::span<const CheckPairing>(kWeightedBasic)}) {
+        for (const CheckPairing& pairing : list) {
+          rows.push_back(CheckRow{pairing, GANLOSS_REDUCTION_MEAN, storage, true, true, false});
+          rows.push_back(
+              CheckRow{pairing, GANLOSS_REDUCTION_MEAN_NONZERO, storage, true, true, true});
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+bool runs_on(const CheckRow& row, const CheckShape& shape) {
+  if (row.storage.dtype != GANLOSS_DTYPE_F32 && !shape.sixteen_bit) return false;
+  if (shape.family != row.family) return false;
+  return !row.family || shape.ragged == row.ragged;
 }
 
 std::string storage_name(const CheckStorage& s) {
@@ -122,7 +233,10 @@ std::string storage_name(const CheckStorage& s) {
 }
 
 std::string pairing_name(const CheckPairing& p) {
-  std::string name = std::string(loss_kind_name(p.d_loss)) + "/" + loss_kind_name(p.g_loss);
+  std::string name = loss_kind_name(p.d_loss);
+  if (p.g_loss != p.d_loss || !is_relativistic(p.d_loss)) {
+    name += std::string("/") + loss_kind_name(p.g_loss);
+  }
   if (p.real_target != 1.0f || p.fake_target != 0.0f) {
     char targets[48];
     std::snprintf(targets, sizeof targets, " t=%g/%g", static_cast<double>(p.real_target),
@@ -132,22 +246,63 @@ std::string pairing_name(const CheckPairing& p) {
   return name;
 }
 
-ganloss_problem_t make_check_problem(const CheckPairing& pairing, const CheckShape& shape,
-                                     int32_t reduction, const CheckStorage& storage) {
+std::string inputs_name(const CheckRow& row) {
+  if (row.weighted && row.ragged) return "weights,ragged";
+  if (row.weighted) return "weights";
+  if (row.ragged) return "ragged";
+  return "-";
+}
+
+CheckData make_check_data(const CheckShape& shape, bool paired, uint64_t seed) {
+  CheckData d;
+  const int64_t segments = shape.segments;
+  d.real_count = shape.real_count;
+  d.fake_count = paired ? shape.real_count : shape.fake_count;
+  d.real_stride = shape.real_stride;
+  d.fake_stride = paired ? shape.real_stride : shape.fake_stride;
+  int64_t extent[2] = {0, 0};
+  int64_t stride[2] = {0, 0};
+  if (shape.ragged) {
+    d.real_offsets = check_offsets(segments, shape.real_count, seed ^ 0x51);
+    d.fake_offsets =
+        paired ? d.real_offsets : check_offsets(segments, shape.fake_count, seed ^ 0x52);
+    d.real_count = extent[0] = d.real_offsets.back();
+    d.fake_count = extent[1] = d.fake_offsets.back();
+    d.real_stride = d.fake_stride = 0;
+  } else {
+    const int64_t counts[2] = {d.real_count, d.fake_count};
+    const int64_t strides[2] = {d.real_stride, d.fake_stride};
+    for (int side = 0; side < 2; ++side) {
+      stride[side] = (strides[side] == 0 || segments == 1) ? counts[side] : strides[side];
+      extent[side] = (segments - 1) * stride[side] + counts[side];
+    }
+  }
+  d.real = check_logits(extent[0], seed ^ 0x11, shape.non_finite);
+  d.fake = check_logits(extent[1], seed ^ 0x12, shape.non_finite);
+  if (shape.family) {
+    d.real_weights = check_weights(shape, stride[0], d.real_offsets, extent[0], seed ^ 0x21);
+    d.fake_weights = check_weights(shape, stride[1], d.fake_offsets, extent[1], seed ^ 0x22);
+  }
+  return d;
+}
+
+ganloss_problem_t make_check_problem(const CheckRow& row, const CheckShape& shape,
+                                     const CheckData& data) {
   ganloss_problem_t p;
   ganloss_problem_init(&p);
-  p.dtype = storage.dtype;
-  p.fp32_gradients = storage.fp32_gradients ? 1 : 0;
+  p.dtype = row.storage.dtype;
+  p.fp32_gradients = row.storage.fp32_gradients ? 1 : 0;
   p.segments = shape.segments;
-  p.real_count = shape.real_count;
-  p.fake_count = shape.fake_count;
-  p.real_stride = shape.real_stride;
-  p.fake_stride = shape.fake_stride;
-  p.d_loss = pairing.d_loss;
-  p.g_loss = pairing.g_loss;
-  p.reduction = reduction;
-  p.params.real_target = pairing.real_target;
-  p.params.fake_target = pairing.fake_target;
+  p.real_count = data.real_count;
+  p.fake_count = data.fake_count;
+  p.real_stride = data.real_stride;
+  p.fake_stride = data.fake_stride;
+  p.ragged = shape.ragged ? 1 : 0;
+  p.d_loss = row.pairing.d_loss;
+  p.g_loss = row.pairing.g_loss;
+  p.reduction = row.reduction;
+  p.params.real_target = row.pairing.real_target;
+  p.params.fake_target = row.pairing.fake_target;
   if (shape.custom_params) {
     p.grad_scale = 128.0f;
     p.params.margin_real = 0.5f;

@@ -15,15 +15,21 @@ struct Named {
   int32_t value;
 };
 
-constexpr Named kLossKinds[] = {{"nonsaturating", GANLOSS_LOSS_NONSATURATING},
-                                {"minimax", GANLOSS_LOSS_MINIMAX},
-                                {"hinge", GANLOSS_LOSS_HINGE},
-                                {"wasserstein", GANLOSS_LOSS_WASSERSTEIN},
-                                {"least-squares", GANLOSS_LOSS_LEAST_SQUARES}};
+constexpr Named kLossKinds[] = {
+    {"nonsaturating", GANLOSS_LOSS_NONSATURATING},
+    {"minimax", GANLOSS_LOSS_MINIMAX},
+    {"hinge", GANLOSS_LOSS_HINGE},
+    {"wasserstein", GANLOSS_LOSS_WASSERSTEIN},
+    {"least-squares", GANLOSS_LOSS_LEAST_SQUARES},
+    {"relativistic", GANLOSS_LOSS_RELATIVISTIC},
+    {"relativistic-average", GANLOSS_LOSS_RELATIVISTIC_AVERAGE},
+    {"relativistic-average-hinge", GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE},
+    {"relativistic-average-least-squares", GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES}};
 
 constexpr Named kReductions[] = {{"none", GANLOSS_REDUCTION_NONE},
                                  {"sum", GANLOSS_REDUCTION_SUM},
-                                 {"mean", GANLOSS_REDUCTION_MEAN}};
+                                 {"mean", GANLOSS_REDUCTION_MEAN},
+                                 {"mean-nonzero", GANLOSS_REDUCTION_MEAN_NONZERO}};
 
 constexpr Named kDTypes[] = {
     {"f32", GANLOSS_DTYPE_F32}, {"f16", GANLOSS_DTYPE_F16}, {"bf16", GANLOSS_DTYPE_BF16}};
@@ -92,6 +98,10 @@ BackendChoice parse_backend(std::string_view option, std::string_view name, bool
                                            : "auto, cuda, cpu";
   throw_usage_error("%s: unknown backend %s (expected one of: %s)", std::string(option).c_str(),
                     quoted(name).c_str(), accepted);
+}
+
+bool is_relativistic(int32_t kind) {
+  return kind >= GANLOSS_LOSS_RELATIVISTIC;
 }
 
 const char* loss_kind_name(int32_t kind) {

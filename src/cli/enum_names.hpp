@@ -25,6 +25,9 @@ std::optional<ganloss_dtype_t> parse_dtype_or_all(std::string_view option, std::
 BackendChoice parse_backend(std::string_view option, std::string_view name, bool allow_all,
                             bool allow_reference);
 
+// Whether `kind` is one of the relativistic kinds, which must be both the D and the G kind.
+bool is_relativistic(int32_t kind);
+
 const char* loss_kind_name(int32_t kind);
 const char* reduction_name(int32_t reduction);
 const char* dtype_name(int32_t dtype);

@@ -6,6 +6,7 @@
 
 int main(void) {
   ganloss_problem_t p;
+  ganloss_inputs_t in;
   ganloss_outputs_t o;
   ganloss_execution_t e;
   float real[3] = {0.5f, -1.0f, 2.0f}, fake[3] = {-0.5f, 0.25f, -3.0f};
@@ -26,11 +27,14 @@ int main(void) {
   o.grad_real = grad;
   ganloss_execution_init(&e);
   e.backend = GANLOSS_BACKEND_CPU;
+  ganloss_inputs_init(&in);
+  in.real = real;
+  in.fake = fake;
   if (ganloss_workspace_size(&p, GANLOSS_BACKEND_CPU, &bytes) != GANLOSS_STATUS_SUCCESS ||
       bytes > sizeof workspace) {
     return 1;
   }
-  s = ganloss_compute(&p, real, fake, &o, workspace, bytes, &e, NULL);
+  s = ganloss_compute(&p, &in, &o, workspace, bytes, &e, NULL);
   if (s != GANLOSS_STATUS_SUCCESS) {
     printf("failed: %s: %s\n", ganloss_status_string(s), ganloss_last_error_message());
     return 1;
@@ -42,7 +46,7 @@ int main(void) {
     return 1;
   }
   p.segments = 0;
-  s = ganloss_compute(&p, real, fake, &o, workspace, bytes, &e, NULL);
+  s = ganloss_compute(&p, &in, &o, workspace, bytes, &e, NULL);
   if (s != GANLOSS_STATUS_INVALID_SIZE ||
       strstr(ganloss_last_error_message(), "segments") == NULL) {
     return 1;

@@ -22,7 +22,7 @@ int main() {
   ganloss::Execution exec;
   exec.backend = ganloss::Backend::cpu;
   const ganloss::Status s =
-      ganloss::compute(p, real.data(), fake.data(), out, workspace.data(), bytes, exec);
+      ganloss::compute(p, {real.data(), fake.data()}, out, workspace.data(), bytes, exec);
   if (s != ganloss::Status::Success) {
     std::printf("failed: %s: %s\n", ganloss::status_string(s), ganloss::last_error_message());
     return 1;

@@ -25,7 +25,8 @@ struct EmulatedOptions {
 struct EmulatedRun {
   ganloss_status_t status = GANLOSS_STATUS_SUCCESS;
   bool launched = false;
-  detail::kernel::Regime regime = detail::kernel::Regime::warp;
+  int passes = 0;
+  detail::kernel::Regime regime = detail::kernel::Regime::warp;  // of the main pass
   LaunchReport report;
 };
 
@@ -33,7 +34,7 @@ struct EmulatedRun {
 std::size_t emulated_workspace_size(const ganloss_problem_t& problem);
 
 // ganloss_compute with the CUDA backend's kernel, emulated.
-EmulatedRun emulated_compute(const ganloss_problem_t& problem, const void* real, const void* fake,
+EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs,
                              const ganloss_outputs_t& outputs, void* workspace,
                              std::size_t workspace_bytes, const EmulatedOptions& options = {});
 

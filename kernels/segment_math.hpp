@@ -1,0 +1,169 @@
+// What every backend does per segment, besides the per-element terms: where a segment's rows
+// are, which running sums a pass keeps, how a side is normalised, how the relativistic average
+// couples the sides, and how the sums become the per-segment outputs. __host__ __device__, so
+// the CPU backend and the CUDA kernel share it.
+#ifndef GANLOSS_KERNELS_SEGMENT_MATH_HPP_
+#define GANLOSS_KERNELS_SEGMENT_MATH_HPP_
+
+#include <cstdint>
+
+#include "call_params.hpp"
+
+namespace ganloss {
+namespace detail {
+
+// The passes of a call. Most calls are one main pass. A prepass comes first when a mean needs
+// the weights' totals or the relativistic average needs the means; the relativistic average
+// then writes its gradients in a last pass, once the sums through the means are known.
+enum class Pass : int32_t { prepass = 0, main = 1, gradients = 2 };
+
+// Running sums of a pass, by index; side-relative ones add 0 (real) or 1 (fake).
+enum Accumulator : int32_t {
+  // main
+  kLossD = 0,        // sum w * D term
+  kLossG = 2,        // sum w * G term
+  kDerivativeD = 4,  // sum w * dD/dx (relativistic average)
+  kDerivativeG = 6,  // sum w * dG/dx (relativistic average)
+  kSigmoid = 8,      // sum sigma(x) over finite x
+  kCorrect = 10,     // count of r > 0 (real) and f < 0 (fake)
+  kSignReal = 12,    // sum sign(r) over finite r
+  kFinite = 13,      // count of finite x
+  // prepass
+  kLogitSum = 0,        // sum x
+  kWeightSum = 2,       // sum w
+  kNonzeroWeights = 4,  // count of w != 0
+  kAccumulators = 16,
+};
+
+// Per-segment state a multi-pass call keeps between passes (doubles in the workspace).
+enum StateField : int32_t {
+  kStateLogitSum = 0,     // + side
+  kStateWeightSum = 2,    // + side
+  kStateNonzero = 4,      // + side
+  kStateDerivativeD = 6,  // + side
+  kStateDerivativeG = 8,  // + side
+  kStateFields = 10,
+};
+
+// Whether calls on this problem may keep per-segment state between passes: the size queries
+// depend on the problem alone, so this cannot look at the weights' pointers.
+inline bool problem_needs_state(const ganloss_problem_t& p) {
+  return p.d_loss >= GANLOSS_LOSS_RELATIVISTIC_AVERAGE || p.reduction == GANLOSS_REDUCTION_MEAN ||
+         p.reduction == GANLOSS_REDUCTION_MEAN_NONZERO;
+}
+
+// The same rule for a validated call, which must find its state where the size query put it.
+GANLOSS_HOST_DEVICE bool call_has_state(const CallParams& q) {
+  return q.relativity == Relativity::average || needs_weight_totals(q.reduction);
+}
+
+GANLOSS_HOST_DEVICE bool needs_prepass(const CallParams& q) {
+  const bool weighted = q.real.weights != nullptr || q.fake.weights != nullptr;
+  return q.relativity == Relativity::average || (weighted && needs_weight_totals(q.reduction));
+}
+
+GANLOSS_HOST_DEVICE bool needs_gradient_pass(const CallParams& q) {
+  return q.relativity == Relativity::average &&
+         (q.grad_real || q.grad_real_g || q.grad_fake_d || q.grad_fake_g);
+}
+
+// Elements [begin, begin + size) of segment s of a side; `valid` is false for a malformed
+// ragged segment (offsets decreasing or outside [0, count]), which is then treated as empty.
+struct Extent {
+  int64_t begin;
+  int64_t size;
+  bool valid;
+};
+
+GANLOSS_HOST_DEVICE Extent segment_extent(const SideParams& side, bool used, int64_t s) {
+  if (!used) return Extent{0, 0, true};
+  if (side.offsets == nullptr) return Extent{s * side.stride, side.count, true};
+  const int64_t a = side.offsets[s];
+  const int64_t b = side.offsets[s + 1];
+  if (a < 0 || b < a || b > side.count) return Extent{0, 0, false};
+  return Extent{a, b - a, true};
+}
+
+// A side's scale factors in one segment, from the element count and, if the reduction needs
+// them, the prepass totals (state; null when there was no prepass).
+struct SideScale {
+  double norm;   // divisor of totals and gradients (0: both are 0)
+  double coef;   // gradient multiplier: grad_scale / norm
+  double count;  // elements
+};
+
+GANLOSS_HOST_DEVICE SideScale side_scale(const CallParams& q, const SideParams& side,
+                                         int side_index, int64_t count, const double* state) {
+  const bool weighted = side.weights != nullptr && state != nullptr;
+  const double n = static_cast<double>(count);
+  const double weight_sum = weighted ? state[kStateWeightSum + side_index] : n;
+  const double nonzero = weighted ? state[kStateNonzero + side_index] : n;
+  SideScale sc;
+  sc.norm = normaliser(q.reduction, weighted, n, weight_sum, nonzero);
+  sc.coef = coefficient(q.grad_scale, sc.norm);
+  sc.count = n;
+  return sc;
+}
+
+// The relativistic average's per-segment constants: each side's shift (the other side's
+// mean), and the additive gradient terms through the means for D and G:
+//   dL/dr_k += -a_f sum_j v_j psi'(f~_j) / N_r,  dL/df_k += -a_r sum_i w_i phi'(r~_i) / N_f,
+// scaled by grad_scale, where a = 1 / norm.
+struct AverageCoupling {
+  double shift[2];
+  double offset_d[2];
+  double offset_g[2];
+};
+
+GANLOSS_HOST_DEVICE AverageCoupling average_coupling(const CallParams& q, const SideScale* sc,
+                                                     const double* state) {
+  AverageCoupling c;
+  for (int side = 0; side < 2; ++side) {
+    const int other = 1 - side;
+    const double n_other = sc[other].count;
+    c.shift[side] = n_other > 0 ? state[kStateLogitSum + other] / n_other : 0.0;
+    const double n = sc[side].count;
+    const double a_other = sc[other].norm != 0.0 ? q.grad_scale / sc[other].norm : 0.0;
+    c.offset_d[side] = n > 0 ? -a_other * state[kStateDerivativeD + other] / n : 0.0;
+    c.offset_g[side] = n > 0 ? -a_other * state[kStateDerivativeG + other] / n : 0.0;
+  }
+  return c;
+}
+
+GANLOSS_HOST_DEVICE float nan_float() {
+  return __builtin_nanf("");
+}
+
+// The per-segment outputs from the main pass's sums (any type with operator[] of double-
+// convertible values). A malformed segment (`valid` false) gets NaN losses and statistics.
+template <class Totals>
+GANLOSS_HOST_DEVICE void write_segment_outputs(const CallParams& q, int64_t s, const Totals& acc,
+                                               const SideScale* sc, bool valid) {
+  const double d_real = scaled(static_cast<double>(acc[kLossD + 0]), sc[0].norm);
+  const double d_fake = scaled(static_cast<double>(acc[kLossD + 1]), sc[1].norm);
+  const double g = scaled(static_cast<double>(acc[kLossG + 0]), sc[0].norm) +
+                   scaled(static_cast<double>(acc[kLossG + 1]), sc[1].norm);
+  const float bad = nan_float();
+  if (q.d_loss) q.d_loss[s] = valid ? static_cast<float>(d_real + d_fake) : bad;
+  if (q.d_loss_real) q.d_loss_real[s] = valid ? static_cast<float>(d_real) : bad;
+  if (q.d_loss_fake) q.d_loss_fake[s] = valid ? static_cast<float>(d_fake) : bad;
+  if (q.g_loss) q.g_loss[s] = valid ? static_cast<float>(g) : bad;
+  if (q.stats_out) {
+    const double finite_real = static_cast<double>(acc[kFinite + 0]);
+    const double finite_fake = static_cast<double>(acc[kFinite + 1]);
+    auto mean = [](double sum, double n) { return n > 0 ? static_cast<float>(sum / n) : 0.0f; };
+    ganloss_segment_stats_t& st = q.stats_out[s];
+    st.mean_sigmoid_real = valid ? mean(static_cast<double>(acc[kSigmoid + 0]), finite_real) : bad;
+    st.mean_sigmoid_fake = valid ? mean(static_cast<double>(acc[kSigmoid + 1]), finite_fake) : bad;
+    st.frac_real_positive = valid ? mean(static_cast<double>(acc[kCorrect + 0]), finite_real) : bad;
+    st.frac_fake_negative = valid ? mean(static_cast<double>(acc[kCorrect + 1]), finite_fake) : bad;
+    st.mean_sign_real = valid ? mean(static_cast<double>(acc[kSignReal]), finite_real) : bad;
+    st.nonfinite_real = static_cast<int64_t>(sc[0].count - finite_real);
+    st.nonfinite_fake = static_cast<int64_t>(sc[1].count - finite_fake);
+  }
+}
+
+}  // namespace detail
+}  // namespace ganloss
+
+#endif  // GANLOSS_KERNELS_SEGMENT_MATH_HPP_

@@ -1,0 +1,338 @@
+// Output-by-output comparison with the reference; see comparison.hpp.
+//
+// The bounds, per element (u = 2^-24, the fp32 roundoff; tolerance.hpp has the constants):
+// - A term of an exact logit is a short chain of correctly rounded fp32 operations: a few u
+//   relative. Two kinds of term take a computed argument, which is itself inexact by delta:
+//   f - r for the paired relativistic loss (delta = u |f - r|) and x - mean for the
+//   relativistic average (delta = u (2|x~| + 2|mean| + (depth + 8) mean|x|): the rounding of
+//   the subtraction and of the mean, whose sum went through `depth` fp32 additions). The term
+//   then moves by up to |slope| delta and its gradient by up to |coef| curvature delta, where
+//   the curvature bound is |slope| for the logistic terms (sigma' <= sigma), the weight for
+//   least squares, and for hinge a whole step when the argument is within 2 delta of the kink.
+// - The relativistic average adds to each gradient a term through the other side's mean,
+//   computed from a sum of that side's slopes: its error is bounded the same way.
+// - Weighted means divide by a weight sum that went through `depth` fp32 additions.
+// - Totals add the terms with the accumulation bound of tolerance.hpp and the argument
+//   perturbations of the terms; statistics are means of values in [-1, 1] and exact counts.
+#include "comparison.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+
+#include "host_dtype.hpp"
+#include "tolerance.hpp"
+
+namespace ganloss {
+namespace detail {
+namespace {
+
+constexpr double kU = 0x1p-24;
+constexpr double kFloor = 4 * 0x1p-149;
+
+double load_value(const void* base, int32_t dtype, int64_t index) {
+  switch (dtype) {
+    case GANLOSS_DTYPE_F16:
+      return half_to_float(static_cast<const uint16_t*>(base)[index]);
+    case GANLOSS_DTYPE_BF16:
+      return bfloat16_to_float(static_cast<const uint16_t*>(base)[index]);
+    default:
+      return static_cast<const float*>(base)[index];
+  }
+}
+
+// One side of the problem, as the comparison walks it.
+struct SideView {
+  const void* logits;
+  const float* weights;
+  const int64_t* offsets;
+  int64_t count;
+  int64_t stride;
+
+  int64_t begin(int64_t s) const { return offsets ? offsets[s] : s * stride; }
+  int64_t size(int64_t s) const {
+    if (logits == nullptr) return 0;
+    return offsets ? offsets[s + 1] - offsets[s] : count;
+  }
+  double weight(int64_t k) const { return weights ? static_cast<double>(weights[k]) : 1.0; }
+};
+
+SideView side_view(const ganloss_problem_t& p, const void* logits, const float* weights,
+                   const int64_t* offsets, int64_t count, int64_t stride) {
+  const bool ragged = p.ragged == 1;
+  const int64_t effective = (stride == 0 || p.segments == 1) ? count : stride;
+  return SideView{logits, weights, ragged ? offsets : nullptr, count, ragged ? 0 : effective};
+}
+
+class Recorder {
+ public:
+  explicit Recorder(Comparison* c) : c_(c) {}
+
+  void note(double* worst, double ratio, const char* name, int64_t s, int64_t k, double got,
+            double want) {
+    *worst = std::max(*worst, ratio);
+    if (ratio <= 1.0 || !c_->first_failure.empty()) return;
+    char text[200];
+    if (k >= 0) {
+      std::snprintf(text, sizeof text, "%s[%lld] (segment %lld) = %.9g, reference %.17g", name,
+                    static_cast<long long>(k), static_cast<long long>(s), got, want);
+    } else {
+      std::snprintf(text, sizeof text, "%s[%lld] = %.9g, reference %.17g", name,
+                    static_cast<long long>(s), got, want);
+    }
+    c_->first_failure = text;
+  }
+
+ private:
+  Comparison* c_;
+};
+
+enum class Shape { plain, paired, average };
+
+// Curvature bound of a term (see the file comment), and whether its argument sits within
+// 2 delta of a hinge kink.
+struct TermShape {
+  int32_t kind;  // the problem's loss kind
+  double kink;   // hinge kink of this term's argument
+  bool logistic;
+  bool squared;
+  bool hinge;
+
+  double curvature(double slope, double weight) const {
+    if (logistic) return std::fabs(slope);
+    if (squared) return std::fabs(weight);
+    return 0.0;
+  }
+  bool near_kink(double argument, double delta) const {
+    return hinge && std::fabs(argument - kink) <= 2 * delta;
+  }
+};
+
+TermShape term_shape(const ganloss_problem_t& p, int side, bool d) {
+  TermShape t{p.d_loss, 0.0, false, false, false};
+  switch (p.d_loss) {
+    case GANLOSS_LOSS_RELATIVISTIC:
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE:
+      t.logistic = true;
+      break;
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:
+      t.squared = true;
+      break;
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE:
+      t.hinge = true;
+      // real D relu(m_r - x), real G relu(m_f + x), fake D relu(m_f + x), fake G relu(m_r - x)
+      t.kink = (side == 0) == d ? p.params.margin_real : -p.params.margin_fake;
+      break;
+    default:
+      break;
+  }
+  return t;
+}
+
+}  // namespace
+
+double Comparison::worst() const {
+  return std::max(std::max(gradients, element_losses), std::max(totals, statistics));
+}
+
+void Comparison::merge(const Comparison& other) {
+  gradients = std::max(gradients, other.gradients);
+  element_losses = std::max(element_losses, other.element_losses);
+  totals = std::max(totals, other.totals);
+  statistics = std::max(statistics, other.statistics);
+  if (first_failure.empty()) first_failure = other.first_failure;
+}
+
+Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inputs_t& in,
+                                  const reference::Result& ref, const ganloss_outputs_t& got,
+                                  int depth) {
+  Comparison c;
+  Recorder rec(&c);
+  const SideView sides[2] = {
+      side_view(p, in.real, in.real_weights, in.real_offsets, p.real_count, p.real_stride),
+      side_view(p, in.fake, in.fake_weights, in.fake_offsets, p.fake_count, p.fake_stride)};
+  const Shape shape = p.d_loss == GANLOSS_LOSS_RELATIVISTIC           ? Shape::paired
+                      : p.d_loss >= GANLOSS_LOSS_RELATIVISTIC_AVERAGE ? Shape::average
+                                                                      : Shape::plain;
+  const int32_t grad_dtype = p.fp32_gradients ? GANLOSS_DTYPE_F32 : p.dtype;
+  const double grad_roundoff = unit_roundoff(static_cast<DType>(grad_dtype));
+  const bool weighted_mean =
+      (in.real_weights || in.fake_weights) &&
+      (p.reduction == GANLOSS_REDUCTION_MEAN || p.reduction == GANLOSS_REDUCTION_MEAN_NONZERO);
+
+  // Per-element outputs of each side: D and G gradients and losses, with the reference's.
+  struct Outputs {
+    const void* grad[2];
+    const float* loss[2];
+    const std::vector<double>* ref_grad[2];
+    const std::vector<double>* ref_loss[2];
+    const std::vector<double>* slope[2];
+    const char* grad_name[2];
+    const char* loss_name[2];
+  };
+  const Outputs outs[2] = {{{got.grad_real, got.grad_real_g},
+                            {got.loss_real, got.loss_real_g},
+                            {&ref.grad_real, &ref.grad_real_g},
+                            {&ref.loss_real, &ref.loss_real_g},
+                            {&ref.slope_real_d, &ref.slope_real_g},
+                            {"grad_real", "grad_real_g"},
+                            {"loss_real", "loss_real_g"}},
+                           {{got.grad_fake_d, got.grad_fake_g},
+                            {got.loss_fake_d, got.loss_fake_g},
+                            {&ref.grad_fake_d, &ref.grad_fake_g},
+                            {&ref.loss_fake_d, &ref.loss_fake_g},
+                            {&ref.slope_fake_d, &ref.slope_fake_g},
+                            {"grad_fake_d", "grad_fake_g"},
+                            {"loss_fake_d", "loss_fake_g"}}};
+
+  for (int64_t s = 0; s < p.segments; ++s) {
+    const reference::SegmentTotals& t = ref.segments[static_cast<std::size_t>(s)];
+    const int64_t n[2] = {sides[0].size(s), sides[1].size(s)};
+    int depth_s = depth;
+    if (p.ragged == 1 && depth > 0) depth_s += static_cast<int>((n[0] + n[1] + 31) / 32);
+    const double eta = weighted_mean ? (depth_s + 8) * kU : 0.0;
+
+    // The argument perturbation of element i of a side.
+    auto delta = [&](int side, int64_t i, double* argument) {
+      const SideView& sv = sides[side];
+      const double x = load_value(sv.logits, p.dtype, sv.begin(s) + i);
+      switch (shape) {
+        case Shape::paired: {
+          const double r = load_value(sides[0].logits, p.dtype, sides[0].begin(s) + i);
+          const double f = load_value(sides[1].logits, p.dtype, sides[1].begin(s) + i);
+          *argument = f - r;
+          return kU * std::fabs(f - r);
+        }
+        case Shape::average: {
+          const int other = 1 - side;
+          *argument = x - t.mean[other];
+          return kU * (2 * std::fabs(*argument) + 2 * std::fabs(t.mean[other]) +
+                       (depth_s + 8) * t.mean_abs[other]);
+        }
+        default:
+          *argument = x;
+          return 0.0;
+      }
+    };
+
+    // The slope of term `term` at element i of a side; a pair's terms belong to both sides.
+    auto slope_of = [&](int side, int term, int64_t i) {
+      if (shape == Shape::paired) {
+        return term == 0 ? ref.slope_real_d[static_cast<std::size_t>(sides[0].begin(s) + i)]
+                         : ref.slope_fake_g[static_cast<std::size_t>(sides[1].begin(s) + i)];
+      }
+      return (*outs[side].slope[term])[static_cast<std::size_t>(sides[side].begin(s) + i)];
+    };
+
+    // Per side and term: sum |slope| (for the accumulated sums through the means) and the
+    // argument perturbations of the terms, in loss (|slope| delta) and gradient (curvature
+    // delta, a whole step near a kink) units.
+    double slope_sum[2][2] = {}, loss_perturbation[2][2] = {}, grad_perturbation[2][2] = {};
+    for (int side = 0; side < 2; ++side) {
+      for (int64_t i = 0; i < n[side]; ++i) {
+        double argument = 0;
+        const double d = delta(side, i, &argument);
+        const int64_t k = sides[side].begin(s) + i;
+        const double w = sides[side].weight(k);
+        for (int term = 0; term < 2; ++term) {
+          const double slope = slope_of(side, term, i);
+          if (!std::isfinite(slope)) continue;
+          const TermShape ts = term_shape(p, side, term == 0);
+          slope_sum[side][term] += std::fabs(slope);
+          loss_perturbation[side][term] += std::fabs(slope) * d;
+          grad_perturbation[side][term] +=
+              ts.curvature(slope, w) * d + (ts.near_kink(argument, d) ? std::fabs(w) : 0.0);
+        }
+      }
+    }
+
+    for (int side = 0; side < 2; ++side) {
+      const int other = 1 - side;
+      for (int64_t i = 0; i < n[side]; ++i) {
+        double argument = 0;
+        const double d = delta(side, i, &argument);
+        const int64_t k = sides[side].begin(s) + i;
+        const double w = sides[side].weight(k);
+        for (int term = 0; term < 2; ++term) {
+          const double slope = slope_of(side, term, i);
+          const TermShape ts = term_shape(p, side, term == 0);
+          if (outs[side].loss[term]) {
+            const double want = (*outs[side].ref_loss[term])[static_cast<std::size_t>(k)];
+            const double value = outs[side].loss[term][k];
+            const Tolerance tol{kElementUlps * kU + kU, std::fabs(slope) * d + kFloor, DType::f32};
+            rec.note(&c.element_losses, tol.ratio(value, want), outs[side].loss_name[term], s, k,
+                     value, want);
+          }
+          if (outs[side].grad[term]) {
+            const double want = (*outs[side].ref_grad[term])[static_cast<std::size_t>(k)];
+            const double value = load_value(outs[side].grad[term], grad_dtype, k);
+            const double coef = std::fabs(t.coef[side]);
+            double abs = kElementUlps * kU * coef * std::fabs(w) +
+                         coef * ts.curvature(slope, w) * d +
+                         (ts.near_kink(argument, d) ? coef * std::fabs(w) : 0.0);
+            if (shape == Shape::average && n[side] > 0) {
+              const double offset = term == 0 ? t.offset_d[side] : t.offset_g[side];
+              abs += (2 * kU + eta) * std::fabs(offset) +
+                     std::fabs(t.coef[other]) / static_cast<double>(n[side]) *
+                         ((depth_s + 8) * kU * slope_sum[other][term] +
+                          grad_perturbation[other][term]);
+            }
+            const Tolerance tol{kElementUlps * kU + grad_roundoff + eta,
+                                abs + 4 * subnormal_spacing(static_cast<DType>(grad_dtype)),
+                                static_cast<DType>(grad_dtype)};
+            rec.note(&c.gradients, tol.ratio(value, want), outs[side].grad_name[term], s, k, value,
+                     want);
+          }
+        }
+      }
+    }
+
+    // Totals.
+    auto total = [&](const float* out, double want, double abs_total, double perturbation,
+                     const char* name) {
+      if (out == nullptr) return;
+      Tolerance tol = total_tolerance(abs_total, depth_s);
+      tol.rel += eta;
+      tol.abs += perturbation;
+      rec.note(&c.totals, tol.ratio(out[s], want), name, s, -1, out[s], want);
+    };
+    const double pert_real_d = loss_perturbation[0][0] * t.inv_norm[0];
+    const double pert_fake_d = loss_perturbation[1][0] * t.inv_norm[1];
+    const double pert_g =
+        loss_perturbation[0][1] * t.inv_norm[0] + loss_perturbation[1][1] * t.inv_norm[1];
+    total(got.d_loss, t.d_loss, t.abs_real + t.abs_fake_d, pert_real_d + pert_fake_d, "d_loss");
+    total(got.d_loss_real, t.d_loss_real, t.abs_real, pert_real_d, "d_loss_real");
+    total(got.d_loss_fake, t.d_loss_fake, t.abs_fake_d, pert_fake_d, "d_loss_fake");
+    total(got.g_loss, t.g_loss, t.abs_g, pert_g, "g_loss");
+
+    // Statistics: means of values in [-1, 1] summed in fp32, and exact counts.
+    if (got.stats) {
+      const ganloss_segment_stats_t& st = got.stats[s];
+      const Tolerance mean_tol{0.0, (depth_s + 8 + 2) * kU, DType::f32};
+      const Tolerance count_tol{2 * kU, 0.0, DType::f32};
+      rec.note(&c.statistics, mean_tol.ratio(st.mean_sigmoid_real, t.mean_sigmoid_real),
+               "stats.mean_sigmoid_real", s, -1, st.mean_sigmoid_real, t.mean_sigmoid_real);
+      rec.note(&c.statistics, mean_tol.ratio(st.mean_sigmoid_fake, t.mean_sigmoid_fake),
+               "stats.mean_sigmoid_fake", s, -1, st.mean_sigmoid_fake, t.mean_sigmoid_fake);
+      rec.note(&c.statistics, count_tol.ratio(st.frac_real_positive, t.frac_real_positive),
+               "stats.frac_real_positive", s, -1, st.frac_real_positive, t.frac_real_positive);
+      rec.note(&c.statistics, count_tol.ratio(st.frac_fake_negative, t.frac_fake_negative),
+               "stats.frac_fake_negative", s, -1, st.frac_fake_negative, t.frac_fake_negative);
+      rec.note(&c.statistics, count_tol.ratio(st.mean_sign_real, t.mean_sign_real),
+               "stats.mean_sign_real", s, -1, st.mean_sign_real, t.mean_sign_real);
+      const double inf = std::numeric_limits<double>::infinity();
+      rec.note(&c.statistics, st.nonfinite_real == t.nonfinite_real ? 0.0 : inf,
+               "stats.nonfinite_real", s, -1, static_cast<double>(st.nonfinite_real),
+               static_cast<double>(t.nonfinite_real));
+      rec.note(&c.statistics, st.nonfinite_fake == t.nonfinite_fake ? 0.0 : inf,
+               "stats.nonfinite_fake", s, -1, static_cast<double>(st.nonfinite_fake),
+               static_cast<double>(t.nonfinite_fake));
+    }
+  }
+  return c;
+}
+
+}  // namespace detail
+}  // namespace ganloss
