@@ -73,10 +73,14 @@ inline int64_t dtype_size(DType t) {
   return t == DType::f32 ? 4 : 2;
 }
 
+// Whether a call reads one side's logits: for its statistics, for a term on that side, or, as
+// relativistic terms depend on both sides, for any term at all.
 GANLOSS_HOST_DEVICE bool side_used(const CallParams& q, bool real) {
   if (q.stats) return true;
-  return real ? (q.real_d.kind != TermKind::none || q.real_g.kind != TermKind::none)
-              : (q.fake_d.kind != TermKind::none || q.fake_g.kind != TermKind::none);
+  const bool real_terms = q.real_d.kind != TermKind::none || q.real_g.kind != TermKind::none;
+  const bool fake_terms = q.fake_d.kind != TermKind::none || q.fake_g.kind != TermKind::none;
+  if (q.relativity != Relativity::none) return real_terms || fake_terms;
+  return real ? real_terms : fake_terms;
 }
 
 // Whether a reduction needs the weights' sum or non-zero count before the main pass.

@@ -9,6 +9,17 @@ cudaError_t launch_segmented_loss_f32(const KernelArgs& args, cudaStream_t strea
   return launch_segmented_loss<float, float>(args, stream);
 }
 
+__global__ void __launch_bounds__(kThreads) offsets_check_kernel(const KernelArgs args) {
+  offsets_check_body(args);
+}
+
+cudaError_t launch_offsets_check(const KernelArgs& args, cudaStream_t stream) {
+  const int64_t blocks = (args.call.segments + kThreads) / kThreads;
+  offsets_check_kernel<<<static_cast<unsigned>(blocks < kMaxGrid ? blocks : kMaxGrid), kThreads, 0,
+                         stream>>>(args);
+  return cudaGetLastError();
+}
+
 cudaError_t check_kernel_image() {
   cudaFuncAttributes attributes;
   return cudaFuncGetAttributes(&attributes, segmented_loss_kernel<float, float, Pass::main, false>);

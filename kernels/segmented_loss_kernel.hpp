@@ -298,7 +298,10 @@ GANLOSS_DEVICE SegmentState segment_state(const KernelArgs& k, int64_t s) {
   SegmentState st;
   st.extent[0] = segment_extent(q.real, k.real.used, s);
   st.extent[1] = segment_extent(q.fake, k.fake.used, s);
-  st.valid = st.extent[0].valid && st.extent[1].valid &&
+  // A malformed offset anywhere (see offsets_check_body) voids every segment: segments of
+  // offsets that are not monotone may overlap, and their gradients would race.
+  const bool offsets_ok = k.offsets_flag == nullptr || simt::load_coherent(k.offsets_flag) == 0;
+  st.valid = offsets_ok && st.extent[0].valid && st.extent[1].valid &&
              (!k.paired || st.extent[0].size == st.extent[1].size);
   if (!st.valid) st.extent[0].size = st.extent[1].size = 0;
   const double* state = k.state ? k.state + s * kStateFields : nullptr;
@@ -460,6 +463,30 @@ GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
       total = block_sum<kThreads>(total, k.active);
       if (tid == 0) finish_segment(k, s, st, total);
     }
+  }
+}
+
+// The offsets check of a ragged call, launched before its passes on a zeroed flag: raises the
+// flag if any offset of a side the call reads is outside [0, count], decreases, or (paired) if
+// a segment's real and fake lengths differ.
+GANLOSS_DEVICE void offsets_check_body(const KernelArgs& k) {
+  const CallParams& q = k.call;
+  const int64_t first = static_cast<int64_t>(simt::block_index()) * kThreads + simt::thread_index();
+  const int64_t step = static_cast<int64_t>(simt::grid_size()) * kThreads;
+  for (int64_t s = first; s <= q.segments; s += step) {
+    bool bad = false;
+    for (int side = 0; side < 2; ++side) {
+      const SideParams& sp = side == 0 ? q.real : q.fake;
+      const bool used = side == 0 ? k.real.used : k.fake.used;
+      if (!used || sp.offsets == nullptr) continue;
+      const int64_t a = sp.offsets[s];
+      bad |= a < 0 || a > sp.count;
+      if (s < q.segments) bad |= sp.offsets[s + 1] < a;
+    }
+    if (k.paired && s < q.segments) {
+      bad |= q.real.offsets[s + 1] - q.real.offsets[s] != q.fake.offsets[s + 1] - q.fake.offsets[s];
+    }
+    if (bad) simt::atomic_exchange(k.offsets_flag, 1u);
   }
 }
 

@@ -54,14 +54,15 @@ inline int64_t chunks_for(int64_t length) {
   return (length + kChunkLength - 1) / kChunkLength;
 }
 
-// Workspace: per-segment state (double, multi-pass calls), then for the chunk regime a uint32
-// ticket per segment and kAccumulators floats per chunk. Depends on the problem alone: the
-// largest need of any call on it.
+// Workspace: per-segment state (double, multi-pass calls); for ragged problems a flag the
+// offsets check raises; for the chunk regime a uint32 ticket per segment and kAccumulators
+// floats per chunk. Depends on the problem alone: the largest need of any call on it.
 struct WorkspaceLayout {
   std::size_t state_bytes = 0;
+  std::size_t flag_bytes = 0;
   std::size_t ticket_bytes = 0;
   std::size_t partial_bytes = 0;
-  std::size_t total() const { return state_bytes + ticket_bytes + partial_bytes; }
+  std::size_t total() const { return state_bytes + flag_bytes + ticket_bytes + partial_bytes; }
 };
 
 inline std::size_t round_up(std::size_t n) {
@@ -72,7 +73,10 @@ inline WorkspaceLayout workspace_layout(const ganloss_problem_t& p) {
   WorkspaceLayout w;
   const auto segments = static_cast<std::size_t>(p.segments);
   if (problem_needs_state(p)) w.state_bytes = round_up(segments * kStateFields * sizeof(double));
-  if (p.ragged != 0) return w;
+  if (p.ragged != 0) {
+    w.flag_bytes = round_up(sizeof(uint32_t));
+    return w;
+  }
   const int64_t length =
       p.d_loss == GANLOSS_LOSS_RELATIVISTIC ? p.real_count : p.real_count + p.fake_count;
   if (regime_for(length) != Regime::chunk) return w;
@@ -104,6 +108,7 @@ struct KernelArgs {
   int64_t units;    // warp: segment groups; block: segments; chunk: segments * chunks
   int64_t grid;
   double* state;
+  uint32_t* offsets_flag;  // ragged: nonzero once the offsets check found a malformed offset
   uint32_t* tickets;
   float* partials;
 };
@@ -178,6 +183,7 @@ inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspa
     k.real.logistic = true;
   }
   const bool ragged = q.real.offsets != nullptr || q.fake.offsets != nullptr;
+  k.offsets_flag = nullptr;
   if (ragged) {
     const int64_t total = (k.real.used ? q.real.count : 0) + (k.fake.used ? q.fake.count : 0);
     k.length = 0;
@@ -205,6 +211,10 @@ inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspa
   const bool state = call_has_state(q);
   k.state = state ? reinterpret_cast<double*>(w) : nullptr;
   if (state) w += round_up(segments * kStateFields * sizeof(double));
+  if (ragged) {
+    k.offsets_flag = reinterpret_cast<uint32_t*>(w);
+    w += round_up(sizeof(uint32_t));
+  }
   k.tickets = k.regime == Regime::chunk ? reinterpret_cast<uint32_t*>(w) : nullptr;
   k.partials = k.regime == Regime::chunk
                    ? reinterpret_cast<float*>(w + round_up(segments * sizeof(uint32_t)))

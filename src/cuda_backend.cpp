@@ -131,6 +131,12 @@ Status run(const CallParams& params, void* workspace, bool workspace_initialized
   if (needs_gradient_pass(params)) passes[count++] = Pass::gradients;
   for (int i = 0; i < count; ++i) {
     const kernel::KernelArgs args = kernel::make_kernel_args(params, passes[i], workspace);
+    if (i == 0 && args.offsets_flag != nullptr) {
+      // Ragged: the offsets live on the device; check them there before any pass reads them.
+      cudaError_t e = cudaMemsetAsync(args.offsets_flag, 0, sizeof(uint32_t), cuda_stream);
+      if (e == cudaSuccess) e = kernel::launch_offsets_check(args, cuda_stream);
+      if (e != cudaSuccess) return cuda_failure(e, "checking the offsets");
+    }
     if (i == 0 && args.regime == kernel::Regime::chunk && !workspace_initialized) {
       const cudaError_t e = cudaMemsetAsync(
           args.tickets, 0, static_cast<std::size_t>(params.segments) * sizeof(uint32_t),

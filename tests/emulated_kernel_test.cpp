@@ -97,30 +97,64 @@ INSTANTIATE_TEST_SUITE_P(Cases, EmulatedFamily, ::testing::ValuesIn(testing::fam
                            return i.param.name();
                          });
 
-// The device cannot check offsets before it runs: a malformed segment (offsets decreasing or
-// past the array, or unequal pair counts) is treated as empty, gets NaN losses and statistics,
-// and nothing outside the arrays is touched; the other segments are unaffected.
-TEST(EmulatedRagged, MalformedSegmentsGiveNaNAndStayInBounds) {
+// The device cannot check offsets before its kernels run, so a ragged call first checks them on
+// the device: one malformed offset (decreasing, past the array, or unequal pair counts) voids
+// the call: NaN losses and statistics for every segment, no element written, nothing outside the
+// arrays touched. Well-formed offsets beside them change nothing.
+TEST(EmulatedRagged, MalformedOffsetsVoidTheCallAndStayInBounds) {
   for (int32_t kind : {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_RELATIVISTIC}) {
     auto p = make_problem(4, 0, 0, kind, kind, GANLOSS_REDUCTION_MEAN);
     p.ragged = 1;
-    // Segment 1 decreases; segment 2 has 7 real and 8 fake logits (malformed for pairs only);
-    // segment 3 ends past the real array, which is 18 long.
-    std::vector<int64_t> ro = {0, 10, 5, 12, 20};
-    std::vector<int64_t> fo = {0, 10, 15, 23, 30};
-    HostCall call(p, 2, testing::CallData{false, false, ro, fo});
-    call.problem.real_count = 18;
-    const ganloss_outputs_t o = call.all_outputs();
-    const EmulatedRun run = run_emulated(call, o);
-    ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
-    const float* d = call.d_loss.as<float>();
-    EXPECT_FALSE(std::isnan(d[0]));
-    EXPECT_TRUE(std::isnan(d[1]));
-    EXPECT_EQ(std::isnan(d[2]), kind == GANLOSS_LOSS_RELATIVISTIC);
-    EXPECT_TRUE(std::isnan(d[3]));
-    EXPECT_TRUE(std::isnan(call.stats.as<ganloss_segment_stats_t>()[1].mean_sigmoid_real));
-    for (testing::GuardedBuffer* b : call.output_buffers())
-      EXPECT_TRUE(b->guards_intact());
+    struct Variant {
+      std::vector<int64_t> real, fake;
+      int64_t real_count;
+      bool malformed;
+    } variants[] = {
+        {{0, 10, 12, 12, 20}, {0, 10, 12, 12, 20}, 20, false},
+        {{0, 10, 5, 12, 20}, {0, 10, 12, 12, 20}, 20, true},   // decreasing: segments overlap
+        {{0, 10, 12, 12, 20}, {0, 10, 12, 12, 20}, 18, true},  // past the real array
+        {{0, 10, 12, 12, 20}, {0, 10, 13, 13, 20}, 20, kind == GANLOSS_LOSS_RELATIVISTIC},
+    };
+    for (const Variant& v : variants) {
+      HostCall call(p, 2, testing::CallData{false, false, v.real, v.fake});
+      call.problem.real_count = v.real_count;
+      const ganloss_outputs_t o = call.all_outputs();
+      const EmulatedRun run = run_emulated(call, o);
+      ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
+      EXPECT_EQ(run.report.hazard_count, 0u);
+      for (int64_t s = 0; s < 4; ++s) {
+        EXPECT_EQ(std::isnan(call.d_loss.as<float>()[s]), v.malformed) << kind << " segment " << s;
+        EXPECT_EQ(std::isnan(call.stats.as<ganloss_segment_stats_t>()[s].mean_sigmoid_real),
+                  v.malformed);
+      }
+      if (v.malformed) {
+        EXPECT_TRUE(call.grad_real.all_untouched());
+        EXPECT_TRUE(call.loss_fake_g.all_untouched());
+      } else {
+        const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+        EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
+      }
+      for (testing::GuardedBuffer* b : call.output_buffers())
+        EXPECT_TRUE(b->guards_intact());
+    }
+  }
+}
+
+// The relativistic kinds output by output: a paired term reads both sides whichever output
+// asks for it, and the average's gradients come from their own pass.
+TEST(EmulatedOutputs, RelativisticOutputsAlone) {
+  for (int32_t kind : {GANLOSS_LOSS_RELATIVISTIC, GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE}) {
+    for (int which = 0; which < testing::kOutputCount; ++which) {
+      auto p = make_problem(9, 40, kind == GANLOSS_LOSS_RELATIVISTIC ? 40 : 30, kind, kind,
+                            GANLOSS_REDUCTION_SUM);
+      HostCall call(p, static_cast<uint64_t>(which));
+      const ganloss_outputs_t o = testing::only(call.all_outputs(), which);
+      const EmulatedRun run = run_emulated(call, o);
+      ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
+      const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+      EXPECT_LE(cmp.worst(), 1.0) << testing::kind_name(kind) << " output " << which << ": "
+                                  << cmp.first_failure;
+    }
   }
 }
 

@@ -175,8 +175,8 @@ typedef struct ganloss_segment_stats {
  *  problems) are segments + 1 non-decreasing int64 values within [0, count], in the memory
  *  of the backend; the host backends check them (GANLOSS_STATUS_INVALID_VALUE, or
  *  INVALID_SIZE for pairs of unequal lengths). The CUDA backend cannot read them before its
- *  kernel runs: it treats a malformed segment as empty, touches none of its elements, and
- *  writes NaN to its losses and statistics. */
+ *  kernels run: it checks them in a first launch and, if any is malformed, touches no element
+ *  and writes NaN to every segment's losses and statistics. */
 typedef struct ganloss_inputs {
   const void* real;
   const void* fake;

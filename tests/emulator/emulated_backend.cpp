@@ -88,6 +88,16 @@ EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inp
     kernel::KernelArgs args = kernel::make_kernel_args(params, passes[i], workspace);
     if (passes[i] == Pass::main) run.regime = args.regime;
     if (options.grid_cap > 0 && args.grid > options.grid_cap) args.grid = options.grid_cap;
+    if (i == 0 && args.offsets_flag != nullptr) {
+      *args.offsets_flag = 0;
+      LaunchConfig check;
+      const int64_t blocks = (params.segments + kernel::kThreads) / kernel::kThreads;
+      check.grid = static_cast<unsigned>(blocks < 8 ? blocks : 8);
+      check.block = kernel::kThreads;
+      check.seed = options.seed;
+      const LaunchReport report = launch(check, [&args] { kernel::offsets_check_body(args); });
+      run.report.hazard_count += report.hazard_count;
+    }
     if (i == 0 && args.regime == kernel::Regime::chunk && !options.workspace_initialized) {
       std::memset(args.tickets, 0, static_cast<std::size_t>(params.segments) * 4);
     }
