@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing ganloss needs and this machine lacks, from Debian's
-# packages: a compiler, CMake, Ninja, GoogleTest and Google Benchmark. The CUDA toolkit is
-# not installed here: without nvcc the library builds its CPU backends only.
+# packages: a compiler, CMake, Ninja, GoogleTest and Google Benchmark, and Clang with its
+# sanitizer and libFuzzer runtimes for the sanitizer build. The CUDA toolkit is not installed
+# here: without nvcc the library builds its CPU backends only.
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,9 @@ command -v git >/dev/null || missing+=(git)
 [[ -f /usr/include/gtest/gtest.h ]] || missing+=(libgtest-dev)
 [[ -f /usr/include/benchmark/benchmark.h ]] || missing+=(libbenchmark-dev)
 command -v python3 >/dev/null || missing+=(python3)
+command -v clang++ >/dev/null || missing+=(clang)
+compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
+  missing+=(libclang-rt-dev)
 
 if ((${#missing[@]} == 0)); then
   exit 0

@@ -31,6 +31,8 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------------------------
 // A strict JSON reader, enough to prove the output is valid JSON and to pick values from it.
 
+struct JsonMember;
+
 struct Json {
   enum class Type { null, boolean, number, string, array, object };
   Type type = Type::null;
@@ -38,21 +40,33 @@ struct Json {
   double number = 0.0;
   std::string string;
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  // A vector of a type that is still incomplete here (std::pair<std::string, Json> is not
+  // allowed: pair needs both members complete).
+  std::vector<JsonMember> members;
 
-  bool has(const std::string& key) const {
-    for (const auto& m : members) {
-      if (m.first == key) return true;
-    }
-    return false;
-  }
-  const Json& operator[](const std::string& key) const {
-    for (const auto& m : members) {
-      if (m.first == key) return m.second;
-    }
-    throw std::runtime_error("no key " + key);
-  }
+  bool has(const std::string& key) const;
+  const Json& operator[](const std::string& key) const;
 };
+
+struct JsonMember {
+  JsonMember(std::string k, Json v) : first(std::move(k)), second(std::move(v)) {}
+  std::string first;
+  Json second;
+};
+
+bool Json::has(const std::string& key) const {
+  for (const auto& m : members) {
+    if (m.first == key) return true;
+  }
+  return false;
+}
+
+const Json& Json::operator[](const std::string& key) const {
+  for (const auto& m : members) {
+    if (m.first == key) return m.second;
+  }
+  throw std::runtime_error("no key " + key);
+}
 
 class JsonParser {
  public:

@@ -239,15 +239,6 @@ TEST(CpuExtremes, DocumentedResults) {
   EXPECT_EQ(call.loss_fake_g.as<float>()[0], 1e4f);
 }
 
-std::vector<uint8_t> snapshot(HostCall& call) {
-  std::vector<uint8_t> bytes;
-  for (testing::GuardedBuffer* b : call.output_buffers()) {
-    const auto* p = static_cast<const uint8_t*>(b->data());
-    bytes.insert(bytes.end(), p, p + b->bytes());
-  }
-  return bytes;
-}
-
 // fp16 gradients of a mean over many elements fall below fp16's normal range (6.1e-5) and lose
 // precision, down to 0 below 6e-8; f32 gradients (or a loss scale) keep them.
 TEST(CpuMixedPrecision, Fp32GradientsAreTheRemedyForFp16Underflow) {
@@ -305,11 +296,11 @@ TEST(CpuDeterminism, BitwiseAcrossRunsAndThreadCounts) {
     HostCall call(p, 11);
     const ganloss_outputs_t o = call.all_outputs();
     ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU, 1), GANLOSS_STATUS_SUCCESS);
-    const std::vector<uint8_t> first = snapshot(call);
+    const std::vector<uint8_t> first = call.output_bytes();
     for (int threads : {1, 2, 3, 8, 0}) {
       for (int repeat = 0; repeat < 2; ++repeat) {
         ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU, threads), GANLOSS_STATUS_SUCCESS);
-        EXPECT_TRUE(snapshot(call) == first) << s.name << " threads " << threads;
+        EXPECT_TRUE(call.output_bytes() == first) << s.name << " threads " << threads;
       }
     }
   }

@@ -6,13 +6,16 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "family_cases.hpp"
 #include "kernel_cases.hpp"
+#include "nonfinite_table.hpp"
 #include "test_support.hpp"
 
 namespace ganloss {
@@ -142,15 +145,6 @@ void size_workspace(HostCall& call) {
   call.workspace = GuardedBuffer(bytes);
 }
 
-std::vector<uint8_t> snapshot(HostCall& call) {
-  std::vector<uint8_t> bytes;
-  for (GuardedBuffer* b : call.output_buffers()) {
-    const auto* p = static_cast<const uint8_t*>(b->data());
-    bytes.insert(bytes.end(), p, p + b->bytes());
-  }
-  return bytes;
-}
-
 class CudaMatrix : public ::testing::WithParamInterface<KernelCase>, public CudaTest {};
 
 TEST_P(CudaMatrix, MatchesReference) {
@@ -190,6 +184,26 @@ INSTANTIATE_TEST_SUITE_P(Cases, CudaFamily, ::testing::ValuesIn(testing::family_
                            return i.param.name();
                          });
 
+class CudaNonfinite : public ::testing::WithParamInterface<testing::NonfiniteCase>,
+                      public CudaTest {};
+
+TEST_P(CudaNonfinite, GivesTheDocumentedResult) {
+  const testing::NonfiniteCase& c = GetParam();
+  HostCall call(testing::nonfinite_problem(c));
+  testing::fill_nonfinite(call, c);
+  size_workspace(call);
+  DeviceCall device(call);
+  ASSERT_EQ(device.run(call.all_outputs()), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  CUDA_OK(cudaDeviceSynchronize());
+  device.fetch();
+  testing::expect_documented(call, c, "cuda");
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, CudaNonfinite, ::testing::ValuesIn(testing::nonfinite_cases()),
+                         [](const ::testing::TestParamInfo<testing::NonfiniteCase>& i) {
+                           return i.param.name();
+                         });
+
 TEST_F(CudaTest, EachOutputAloneInEveryRegime) {
   for (const testing::Shape& s : {testing::kShapes[2], testing::kShapes[6], testing::kShapes[12]}) {
     for (int which = 0; which < testing::kOutputCount; ++which) {
@@ -222,11 +236,11 @@ TEST_F(CudaTest, BitwiseIdenticalOverOneHundredCalls) {
     const ganloss_outputs_t o = call.all_outputs();
     ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS);
     device.fetch();
-    const std::vector<uint8_t> first = snapshot(call);
+    const std::vector<uint8_t> first = call.output_bytes();
     for (int i = 0; i < 100; ++i) {
       ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS);
       device.fetch();
-      ASSERT_TRUE(snapshot(call) == first) << s.name << " differs at call " << i;
+      ASSERT_TRUE(call.output_bytes() == first) << s.name << " differs at call " << i;
     }
   }
 }
@@ -241,7 +255,7 @@ TEST_F(CudaTest, GraphCaptureAndReplay) {
   const ganloss_outputs_t o = call.all_outputs();
   ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS);
   device.fetch();
-  const std::vector<uint8_t> direct = snapshot(call);
+  const std::vector<uint8_t> direct = call.output_bytes();
 
   cudaStream_t stream;
   CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
@@ -255,7 +269,7 @@ TEST_F(CudaTest, GraphCaptureAndReplay) {
     CUDA_OK(cudaGraphLaunch(exec, stream));
     CUDA_OK(cudaStreamSynchronize(stream));
     device.fetch();
-    EXPECT_TRUE(snapshot(call) == direct) << "replay " << replay;
+    EXPECT_TRUE(call.output_bytes() == direct) << "replay " << replay;
   }
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
@@ -290,6 +304,126 @@ TEST_F(CudaTest, TwoStreamsAtOnce) {
   }
   cudaStreamDestroy(s1);
   cudaStreamDestroy(s2);
+}
+
+// Several host threads, each with its own stream and problems, at once: the same bits as the
+// serial calls.
+TEST_F(CudaTest, ManyHostThreadsOnTheirOwnStreams) {
+  const std::vector<testing::FamilyCase> all = testing::family_cases();
+  std::vector<testing::FamilyCase> cases;
+  for (std::size_t i = 0; i < all.size() && cases.size() < 6; i += all.size() / 6) {
+    cases.push_back(all[i]);
+  }
+  std::vector<std::vector<uint8_t>> serial;
+  for (const auto& c : cases) {
+    HostCall call = testing::make_family_call(c);
+    size_workspace(call);
+    DeviceCall device(call);
+    ASSERT_EQ(device.run(call.all_outputs()), GANLOSS_STATUS_SUCCESS);
+    CUDA_OK(cudaDeviceSynchronize());
+    device.fetch();
+    serial.push_back(call.output_bytes());
+  }
+  int device_index = 0;
+  CUDA_OK(cudaGetDevice(&device_index));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < cases.size(); ++t) {
+    threads.emplace_back([&, t] {
+      cudaSetDevice(device_index);
+      cudaStream_t stream;
+      cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+      for (int repeat = 0; repeat < 5; ++repeat) {
+        HostCall call = testing::make_family_call(cases[t]);
+        std::size_t bytes = 0;
+        ganloss_workspace_size(&call.problem, GANLOSS_BACKEND_CUDA, &bytes);
+        call.workspace = GuardedBuffer(bytes);
+        DeviceCall device(call);
+        if (device.run(call.all_outputs(), stream) != GANLOSS_STATUS_SUCCESS) ++mismatches;
+        cudaStreamSynchronize(stream);
+        device.fetch();
+        if (call.output_bytes() != serial[t]) ++mismatches;
+      }
+      cudaStreamDestroy(stream);
+    });
+  }
+  for (std::thread& t : threads)
+    t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+// Memory of another GPU is refused (the kernel would fault on it); documented in ganloss.h.
+TEST_F(CudaTest, AnotherDevicesMemoryIsRefused) {
+  int count = 0;
+  CUDA_OK(cudaGetDeviceCount(&count));
+  if (count < 2) GTEST_SKIP() << "one GPU here: no other device's memory to pass";
+  auto p = testing::make_problem(1, 64, 64, 0, 0, GANLOSS_REDUCTION_MEAN);
+  HostCall call(p, 3);
+  size_workspace(call);
+  CUDA_OK(cudaSetDevice(1));
+  DeviceCall other(call);  // every buffer on device 1
+  CUDA_OK(cudaSetDevice(0));
+  EXPECT_EQ(other.run(call.all_outputs()), GANLOSS_STATUS_INVALID_MEMORY);
+  EXPECT_NE(std::string(ganloss_last_error_message()).find("device 1"), std::string::npos);
+}
+
+// The kernel's index arithmetic past 2^31 on the device: row 1 of the real logits starts at
+// element 2^31 + 8, in the chunk regime.
+TEST_F(CudaTest, RowsPastTwoToTheThirtyOneElements) {
+  const int64_t stride = (int64_t{1} << 31) + 8, count = 40000;
+  auto p = testing::make_problem(2, count, 5000, GANLOSS_LOSS_NONSATURATING,
+                                 GANLOSS_LOSS_NONSATURATING, GANLOSS_REDUCTION_MEAN);
+  p.dtype = GANLOSS_DTYPE_F16;
+  p.real_stride = stride;
+  auto dense = testing::make_problem(2, count, 5000, GANLOSS_LOSS_NONSATURATING,
+                                     GANLOSS_LOSS_NONSATURATING, GANLOSS_REDUCTION_MEAN);
+  dense.dtype = GANLOSS_DTYPE_F16;
+  HostCall rounded(dense, 7);  // the rows, dense, for the reference
+  const std::size_t extent = static_cast<std::size_t>(stride + count) * 2;
+  void *real = nullptr, *grad = nullptr, *fake = nullptr, *ws = nullptr;
+  if (cudaMalloc(&real, extent) != cudaSuccess || cudaMalloc(&grad, extent) != cudaSuccess) {
+    cudaFree(real);
+    GTEST_SKIP() << "not enough device memory for two 4.3 GB arrays";
+  }
+  CUDA_OK(cudaMalloc(&fake, rounded.fake.bytes()));
+  std::size_t bytes = 0;
+  ASSERT_EQ(ganloss_workspace_size(&p, GANLOSS_BACKEND_CUDA, &bytes), GANLOSS_STATUS_SUCCESS);
+  CUDA_OK(cudaMalloc(&ws, bytes));
+  for (int64_t s = 0; s < 2; ++s) {
+    CUDA_OK(cudaMemcpy(static_cast<uint16_t*>(real) + s * stride,
+                       rounded.real.as<uint16_t>() + s * count, count * 2, cudaMemcpyHostToDevice));
+  }
+  CUDA_OK(cudaMemcpy(fake, rounded.fake.data(), rounded.fake.bytes(), cudaMemcpyHostToDevice));
+  ganloss_inputs_t in;
+  ganloss_inputs_init(&in);
+  in.real = real;
+  in.fake = fake;
+  ganloss_outputs_t o;
+  ganloss_outputs_init(&o);
+  void* d_loss = nullptr;
+  CUDA_OK(cudaMalloc(&d_loss, 8));
+  o.d_loss = static_cast<float*>(d_loss);
+  o.grad_real = grad;
+  ganloss_execution_t e;
+  ganloss_execution_init(&e);
+  ASSERT_EQ(ganloss_compute(&p, &in, &o, ws, bytes, &e, nullptr), GANLOSS_STATUS_SUCCESS)
+      << ganloss_last_error_message();
+  CUDA_OK(cudaDeviceSynchronize());
+  for (int64_t s = 0; s < 2; ++s) {
+    CUDA_OK(cudaMemcpy(rounded.grad_real.as<uint16_t>() + s * count,
+                       static_cast<uint16_t*>(grad) + s * stride, count * 2,
+                       cudaMemcpyDeviceToHost));
+  }
+  CUDA_OK(cudaMemcpy(rounded.d_loss.data(), d_loss, 8, cudaMemcpyDeviceToHost));
+  ganloss_outputs_t checked;
+  ganloss_outputs_init(&checked);
+  checked.d_loss = rounded.d_loss.as<float>();
+  checked.grad_real = rounded.grad_real.data();
+  const Comparison cmp =
+      testing::compare_values_with_reference(rounded, checked, kAccumulationDepth);
+  EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
+  for (void* ptr : {real, grad, fake, ws, static_cast<void*>(d_loss)})
+    cudaFree(ptr);
 }
 
 TEST_F(CudaTest, WorkspaceZeroedOnceServesManyCalls) {

@@ -313,15 +313,6 @@ TEST(EmulatedInPlace, GradientsReplaceTheirLogits) {
   }
 }
 
-std::vector<uint8_t> snapshot(HostCall& call) {
-  std::vector<uint8_t> bytes;
-  for (testing::GuardedBuffer* b : call.output_buffers()) {
-    const auto* p = static_cast<const uint8_t*>(b->data());
-    bytes.insert(bytes.end(), p, p + b->bytes());
-  }
-  return bytes;
-}
-
 // The same bits whatever the block order and however many blocks share the work.
 TEST(EmulatedDeterminism, BitwiseAcrossBlockOrdersAndGridSizes) {
   for (const Shape& s : {kShapes[1], kShapes[6], kShapes[13]}) {
@@ -332,12 +323,12 @@ TEST(EmulatedDeterminism, BitwiseAcrossBlockOrdersAndGridSizes) {
     HostCall call(p, 99);
     const ganloss_outputs_t o = call.all_outputs();
     ASSERT_EQ(run_emulated(call, o).status, GANLOSS_STATUS_SUCCESS);
-    const std::vector<uint8_t> first = snapshot(call);
+    const std::vector<uint8_t> first = call.output_bytes();
     for (const EmulatedOptions& options :
          {EmulatedOptions{7, 0, -1, false}, EmulatedOptions{3, 1, -1, false},
           EmulatedOptions{5, 2, -1, false}}) {
       ASSERT_EQ(run_emulated(call, o, options).status, GANLOSS_STATUS_SUCCESS);
-      EXPECT_TRUE(snapshot(call) == first)
+      EXPECT_TRUE(call.output_bytes() == first)
           << s.name << " seed " << options.seed << " grid " << options.grid_cap;
     }
   }

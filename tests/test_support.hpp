@@ -22,6 +22,17 @@
 #include "reference.hpp"
 #include "tolerance.hpp"
 
+// Whether this build runs under AddressSanitizer or ThreadSanitizer (GCC defines the macros,
+// Clang answers __has_feature): such builds skip or shrink the tests that need many gigabytes
+// or many emulated threads.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GANLOSS_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define GANLOSS_TEST_SANITIZED 1
+#endif
+#endif
+
 namespace ganloss {
 namespace testing {
 
@@ -292,6 +303,16 @@ struct HostCall {
     return {&d_loss,      &d_loss_real, &d_loss_fake, &g_loss,      &stats,
             &grad_real,   &grad_real_g, &grad_fake_d, &grad_fake_g, &loss_real,
             &loss_real_g, &loss_fake_d, &loss_fake_g};
+  }
+
+  // Every output buffer's bytes, end to end: two calls gave the same bits iff these are equal.
+  std::vector<uint8_t> output_bytes() {
+    std::vector<uint8_t> bytes;
+    for (GuardedBuffer* b : output_buffers()) {
+      const auto* p = static_cast<const uint8_t*>(b->data());
+      bytes.insert(bytes.end(), p, p + b->bytes());
+    }
+    return bytes;
   }
 
  private:

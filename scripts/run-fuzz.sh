@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The sanitizer build of ganloss: Clang with AddressSanitizer, UndefinedBehaviorSanitizer and
+# LeakSanitizer (part of ASan on Linux), no CUDA.
+#  1. the whole host test suite (reference, CPU backend, C ABI, CLI, the emulated kernels),
+#  2. the libFuzzer harnesses, each replaying its seed corpus and past findings (a ctest test),
+#     then fuzzing for a bounded time (FUZZ_SECONDS each, default 60) from a copy of its corpus.
+# A finding stops the script with the crashing input under $build/fuzz/findings/<harness>/;
+# it becomes a regression input in tests/fuzz/regressions/<harness>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${GANLOSS_FUZZ_BUILD_DIR:-build-asan}
+seconds=${FUZZ_SECONDS:-60}
+jobs=$(nproc)
+
+CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DGANLOSS_SANITIZE='address;undefined' -DGANLOSS_BUILD_FUZZERS=ON -DGANLOSS_ENABLE_CUDA=OFF \
+  -DGANLOSS_INSTALL=OFF
+cmake --build "$build" -j"$jobs"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir "$build" -j"$jobs" --output-on-failure
+
+for harness in fuzz_c_abi fuzz_cpu_backend fuzz_logits_parser; do
+  work="$build/fuzz/work/$harness"
+  findings="$build/fuzz/findings/$harness"
+  rm -rf "$work"
+  mkdir -p "$work" "$findings"
+  cp tests/fuzz/corpus/"$harness"/* "$work"/
+  echo "== $harness: ${seconds}s"
+  # Every input libFuzzer adds stays in $work; the log keeps its final statistics.
+  log="$build/fuzz/$harness.log"
+  status=0
+  "$build/fuzz/$harness" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
+    -print_final_stats=1 -artifact_prefix="$findings/" "$work" >"$log" 2>&1 || status=$?
+  grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added|INFO: seed corpus|#[0-9]+ +DONE)' "$log" || true
+  if ((status != 0)); then
+    tail -n 60 "$log" >&2
+    echo "$harness: finding (exit $status), input in $findings" >&2
+    exit 1
+  fi
+done
