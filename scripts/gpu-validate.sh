@@ -81,6 +81,12 @@ if [[ -x "$build/bench/ganloss_bench" ]]; then
     --benchmark_out_format=json
 fi
 
+# PyTorch eager and torch.compile against ganloss on the same tensors, where PyTorch is installed.
+if python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
+  step torch-compare python3 bench/torch_compare.py --library "$build/src/libganloss.so" \
+    --json "$out/torch.json"
+fi
+
 grep -h -E "PASS|FAIL" "$out/check.log" | tail -n 1 | sed 's/^/check: /' >>"$summary"
 if ((failed)); then
   note "RESULT: FAIL"

@@ -1,0 +1,192 @@
+// ganloss_cpu_bench: the CPU backend, with 1, 2, 4, ... up to every hardware thread, against the
+// double-precision reference on the same problems, through the C ABI of the shipped library.
+//
+// Names are reference/<loss>/<dtype>/seg:<length|single>/log2n:<k> and
+// cpu/<loss>/<dtype>/seg:<length|single>/log2n:<k>/threads:<t>. Each reference runs before the
+// CPU benchmarks of its problem, which then report x_reference: the reference's time over theirs.
+#include <benchmark/benchmark.h>
+#include <ganloss/ganloss.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_problem.hpp"
+
+namespace ganloss_bench {
+namespace {
+
+constexpr int kLog2Sizes[] = {10, 14, 18, 22, 24};
+constexpr int64_t kSegmentLengths[] = {1024, kSingleSegment};
+// Wall time per benchmark unless --benchmark_min_time is given; the reference at 2^24 logits
+// takes about a second per call and runs once.
+constexpr double kDefaultMinSeconds = 0.1;
+
+std::map<std::string, double> reference_seconds;
+
+// Host buffers of one problem; float storage keeps every buffer aligned for either dtype.
+struct HostProblem {
+  BenchProblem b;
+  std::vector<float> real;
+  std::vector<float> fake;
+  std::vector<float> grad_real;
+  std::vector<float> grad_fake_d;
+  std::vector<float> grad_fake_g;
+  std::vector<float> grad_real_g;
+  std::vector<float> losses;
+  std::vector<float> workspace;
+  std::size_t workspace_bytes = 0;
+
+  HostProblem(const BenchProblem& problem, int32_t backend) : b(problem) {
+    real = logits(b.real_total(), 1);
+    fake = logits(b.fake_total(), 2);
+    grad_real.resize(real.size());
+    grad_fake_d.resize(fake.size());
+    grad_fake_g.resize(fake.size());
+    if (b.grad_real_g) grad_real_g.resize(real.size());
+    losses.resize(4 * static_cast<std::size_t>(b.problem.segments));
+    ganloss_workspace_size(&b.problem, backend, &workspace_bytes);
+    workspace.resize((workspace_bytes + sizeof(float) - 1) / sizeof(float));
+  }
+
+  std::vector<float> logits(int64_t count, uint32_t seed) const {
+    const auto n = static_cast<std::size_t>(count);
+    if (b.problem.dtype == GANLOSS_DTYPE_F32) {
+      std::vector<float> v(n);
+      for (std::size_t i = 0; i < n; ++i)
+        v[i] = synthetic_logit(i, seed);
+      return v;
+    }
+    std::vector<float> v((n + 1) / 2);
+    auto* bits = reinterpret_cast<uint16_t*>(v.data());
+    for (std::size_t i = 0; i < n; ++i)
+      bits[i] = float_to_bf16_bits(synthetic_logit(i, seed));
+    return v;
+  }
+
+  ganloss_status_t compute(const ganloss_execution_t& execution) {
+    ganloss_inputs_t inputs;
+    ganloss_inputs_init(&inputs);
+    inputs.real = real.data();
+    inputs.fake = fake.data();
+    const ganloss_outputs_t outputs =
+        make_outputs(b, {losses.data(), grad_real.data(), grad_fake_d.data(), grad_fake_g.data(),
+                         grad_real_g.data()});
+    return ganloss_compute(&b.problem, &inputs, &outputs, workspace.data(), workspace_bytes,
+                           &execution, nullptr);
+  }
+};
+
+// Runs the benchmark loop over the backend; returns the mean wall seconds per call, or 0 after
+// skipping the benchmark with the library's message.
+double run(benchmark::State& state, HostProblem& h, const ganloss_execution_t& execution) {
+  // The warm-up call touches every page and starts the worker threads.
+  if (const ganloss_status_t s = h.compute(execution); s != GANLOSS_STATUS_SUCCESS) {
+    state.SkipWithError(
+        (std::string(ganloss_status_string(s)) + ": " + ganloss_last_error_message()).c_str());
+    return 0.0;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    h.compute(execution);
+    benchmark::ClobberMemory();
+  }
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  const auto iterations = static_cast<double>(state.iterations());
+  state.SetItemsProcessed(static_cast<int64_t>(static_cast<double>(h.b.elements) * iterations));
+  state.SetBytesProcessed(static_cast<int64_t>(h.b.bytes() * iterations));
+  return elapsed.count() / iterations;
+}
+
+void reference(benchmark::State& state, BenchProblem b, const std::string& key) {
+  HostProblem h(b, GANLOSS_BACKEND_REFERENCE);
+  ganloss_execution_t execution;
+  ganloss_execution_init(&execution);
+  execution.backend = GANLOSS_BACKEND_REFERENCE;
+  if (const double seconds = run(state, h, execution); seconds > 0.0) {
+    reference_seconds[key] = seconds;
+  }
+}
+
+void cpu(benchmark::State& state, BenchProblem b, int threads, const std::string& key) {
+  HostProblem h(b, GANLOSS_BACKEND_CPU);
+  ganloss_execution_t execution;
+  ganloss_execution_init(&execution);
+  execution.backend = GANLOSS_BACKEND_CPU;
+  execution.cpu_threads = threads;
+  const double seconds = run(state, h, execution);
+  if (seconds <= 0.0) return;
+  state.counters["threads"] = threads;
+  if (const auto it = reference_seconds.find(key); it != reference_seconds.end()) {
+    state.counters["x_reference"] = it->second / seconds;
+  }
+}
+
+// 1, 2, 4, ... below the hardware's thread count, then the count itself.
+std::vector<int> thread_counts() {
+  const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<int> counts;
+  for (int t = 1; t < hardware; t *= 2)
+    counts.push_back(t);
+  counts.push_back(hardware);
+  return counts;
+}
+
+void register_problem(const LossCase& loss, int32_t dtype, int64_t segment, int k,
+                      bool default_time) {
+  const std::string key = std::string(loss.name) + "/" + dtype_name(dtype) +
+                          "/seg:" + segment_label(segment) + "/log2n:" + std::to_string(k);
+  const BenchProblem b = make_problem(loss.kind, dtype, int64_t{1} << k, segment);
+  auto* r = benchmark::RegisterBenchmark(("reference/" + key).c_str(), reference, b, key);
+  r->UseRealTime()->Unit(benchmark::kMillisecond);
+  if (default_time) r->MinTime(kDefaultMinSeconds);
+  for (const int t : thread_counts()) {
+    const std::string name = "cpu/" + key + "/threads:" + std::to_string(t);
+    auto* c = benchmark::RegisterBenchmark(name.c_str(), cpu, b, t, key);
+    c->UseRealTime()->Unit(benchmark::kMillisecond);
+    if (default_time) c->MinTime(kDefaultMinSeconds);
+  }
+}
+
+void register_benchmarks(bool default_time) {
+  // Every kind in f32; the mixed-precision path in bf16 with the most common kind.
+  for (const LossCase& loss : kLossCases) {
+    for (const int64_t segment : kSegmentLengths) {
+      for (const int k : kLog2Sizes) {
+        register_problem(loss, GANLOSS_DTYPE_F32, segment, k, default_time);
+        if (loss.kind == GANLOSS_LOSS_NONSATURATING) {
+          register_problem(loss, GANLOSS_DTYPE_BF16, segment, k, default_time);
+        }
+      }
+    }
+  }
+}
+
+bool has_flag(int argc, char** argv, const char* flag) {
+  const std::size_t length = std::strlen(flag);
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], flag, length) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+}  // namespace ganloss_bench
+
+int main(int argc, char** argv) {
+  using namespace ganloss_bench;
+  const bool default_time = !has_flag(argc, argv, "--benchmark_min_time");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("ganloss_version", ganloss_version());
+  register_benchmarks(default_time);
+  // Zero benchmarks run means a filter that matches nothing: a mistake, not a pass.
+  const std::size_t ran = benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return ran == 0 ? 1 : 0;
+}

@@ -1,0 +1,302 @@
+// ganloss_bench: the CUDA backend (through the C ABI) against the bandwidth of a plain copy, the
+// launch floor, and the unfused pipeline a framework would run, over every loss kind, both
+// training dtypes, sizes from 2^10 to 2^28 logits and the four segment-length regimes.
+//
+// Names are <what>/<loss>/<dtype>/seg:<length|single>/log2n:<log2 of the logits>, which
+// bench/plot.py reads back. Without a usable GPU every benchmark skips, saying why, and the
+// binary exits 0.
+#include <benchmark/benchmark.h>
+#include <ganloss/ganloss.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bench_problem.hpp"
+#include "cuda_baselines.hpp"
+#include "device_timing.hpp"
+
+namespace ganloss_bench {
+namespace {
+
+constexpr int kMinLog2Elements = 10;
+constexpr int kMaxLog2Elements = 28;
+// Every other power of two keeps the full sweep within minutes and still draws the curve.
+constexpr int kLog2ElementsStep = 2;
+constexpr int64_t kSegmentLengths[] = {64, 1024, 65536, kSingleSegment};
+constexpr int32_t kDtypes[] = {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16};
+// Manual time per benchmark unless --benchmark_min_time is given: small calls run thousands of
+// times, each behind an L2 flush, and the longest still run a few dozen times.
+constexpr double kDefaultMinSeconds = 0.02;
+
+std::string skip_reason;  // set when no device is usable
+
+std::string problem_name(const char* what, const char* loss, int32_t dtype, int64_t segment,
+                         int log2_elements) {
+  return std::string(what) + "/" + loss + "/" + dtype_name(dtype) +
+         "/seg:" + segment_label(segment) + "/log2n:" + std::to_string(log2_elements);
+}
+
+// The device buffers of one problem: logits, gradients, losses and workspace.
+struct ProblemBuffers {
+  DeviceBuffer real;
+  DeviceBuffer fake;
+  DeviceBuffer grad_real;
+  DeviceBuffer grad_fake_d;
+  DeviceBuffer grad_fake_g;
+  DeviceBuffer grad_real_g;
+  DeviceBuffer losses;
+
+  ProblemBuffers(const BenchProblem& b, bool with_grad_real_g)
+      : real(side_bytes(b, b.real_total())),
+        fake(side_bytes(b, b.fake_total())),
+        grad_real(side_bytes(b, b.real_total())),
+        grad_fake_d(side_bytes(b, b.fake_total())),
+        grad_fake_g(side_bytes(b, b.fake_total())),
+        grad_real_g(with_grad_real_g ? side_bytes(b, b.real_total()) : 0),
+        losses(sizeof(float) * 4 * static_cast<std::size_t>(b.problem.segments)) {}
+
+  bool ok() const {
+    return real.ok() && fake.ok() && grad_real.ok() && grad_fake_d.ok() && grad_fake_g.ok() &&
+           grad_real_g.ok() && losses.ok();
+  }
+
+  OutputBuffers outputs() const {
+    return {losses.as<float>(), grad_real.get(), grad_fake_d.get(), grad_fake_g.get(),
+            grad_real_g.get()};
+  }
+
+  // Both sides get their own synthetic logits.
+  cudaError_t fill(const BenchProblem& b, cudaStream_t stream) const {
+    const bool bf16 = b.problem.dtype == GANLOSS_DTYPE_BF16;
+    cudaError_t e = fill_logits(real.get(), b.real_total(), bf16, 1, stream);
+    if (e == cudaSuccess) e = fill_logits(fake.get(), b.fake_total(), bf16, 2, stream);
+    return e;
+  }
+
+  static std::size_t side_bytes(const BenchProblem& b, int64_t count) {
+    return static_cast<std::size_t>(count * dtype_bytes(b.problem.dtype));
+  }
+};
+
+// Returns the context, or skips the benchmark (no device, or no memory) and returns nullptr.
+DeviceContext* usable_context(benchmark::State& state) {
+  DeviceContext* context = DeviceContext::current();
+  if (context == nullptr) state.SkipWithError(skip_reason.c_str());
+  return context;
+}
+
+bool skip_on_error(benchmark::State& state, cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return false;
+  state.SkipWithError(cuda_error_text(what, e).c_str());
+  return true;
+}
+
+bool skip_without_memory(benchmark::State& state, bool ok) {
+  if (!ok) state.SkipWithError("not enough device memory for this size");
+  return !ok;
+}
+
+void fused(benchmark::State& state, int32_t kind, int32_t dtype, int64_t elements,
+           int64_t segment_length, const std::string& key) {
+  DeviceContext* context = usable_context(state);
+  if (context == nullptr) return;
+  const BenchProblem b = make_problem(kind, dtype, elements, segment_length);
+  ProblemBuffers buffers(b, b.grad_real_g);
+  std::size_t workspace_bytes = 0;
+  if (ganloss_workspace_size(&b.problem, GANLOSS_BACKEND_CUDA, &workspace_bytes) !=
+      GANLOSS_STATUS_SUCCESS) {
+    state.SkipWithError(ganloss_last_error_message());
+    return;
+  }
+  DeviceBuffer workspace(workspace_bytes);
+  if (skip_without_memory(state, buffers.ok() && workspace.ok())) return;
+  const cudaStream_t stream = context->stream();
+  // A training loop zeroes the workspace once and lets every call leave it zeroed.
+  if (skip_on_error(state, cudaMemsetAsync(workspace.get(), 0, workspace_bytes, stream),
+                    "zeroing the workspace") ||
+      skip_on_error(state, buffers.fill(b, stream), "filling the logits")) {
+    return;
+  }
+  ganloss_inputs_t inputs;
+  ganloss_inputs_init(&inputs);
+  inputs.real = buffers.real.get();
+  inputs.fake = buffers.fake.get();
+  const ganloss_outputs_t outputs = make_outputs(b, buffers.outputs());
+  ganloss_execution_t execution;
+  ganloss_execution_init(&execution);
+  execution.backend = GANLOSS_BACKEND_CUDA;
+  execution.workspace_initialized = 1;
+  auto call = [&] {
+    return ganloss_compute(&b.problem, &inputs, &outputs, workspace.get(), workspace_bytes,
+                           &execution, stream);
+  };
+  // The warm-up call also shows whether ganloss accepts the problem at all.
+  if (const ganloss_status_t s = call(); s != GANLOSS_STATUS_SUCCESS) {
+    state.SkipWithError(
+        (std::string(ganloss_status_string(s)) + ": " + ganloss_last_error_message()).c_str());
+    return;
+  }
+  const double seconds = run_timed_loop(state, [&]() -> cudaError_t {
+    return call() == GANLOSS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown;
+  });
+  if (seconds <= 0.0) return;
+  context->record(key, seconds);
+  report_bandwidth(state, b.bytes(), static_cast<double>(elements), seconds);
+}
+
+// The unfused non-saturating pipeline on the problem `fused` runs for the same name.
+void unfused(benchmark::State& state, int32_t dtype, int64_t elements, int64_t segment_length,
+             const std::string& fused_key) {
+  DeviceContext* context = usable_context(state);
+  if (context == nullptr) return;
+  const BenchProblem b = make_problem(GANLOSS_LOSS_NONSATURATING, dtype, elements, segment_length);
+  ProblemBuffers buffers(b, false);
+  const UnfusedProblem p{b.problem.segments, b.problem.real_count,
+                         b.problem.dtype == GANLOSS_DTYPE_BF16};
+  const char* error = nullptr;
+  const std::size_t workspace_bytes = unfused_workspace_bytes(p, &error);
+  if (workspace_bytes == 0) {
+    state.SkipWithError(error);
+    return;
+  }
+  DeviceBuffer workspace(workspace_bytes);
+  if (skip_without_memory(state, buffers.ok() && workspace.ok())) return;
+  const cudaStream_t stream = context->stream();
+  if (skip_on_error(state, buffers.fill(b, stream), "filling the logits") ||
+      skip_on_error(state, unfused_prepare(p, workspace.get(), workspace_bytes, stream),
+                    "preparing the unfused pipeline")) {
+    return;
+  }
+  const UnfusedBuffers args{buffers.real.get(),        buffers.fake.get(),
+                            buffers.grad_real.get(),   buffers.grad_fake_d.get(),
+                            buffers.grad_fake_g.get(), buffers.losses.as<float>()};
+  auto run = [&] { return unfused_run(p, args, workspace.get(), workspace_bytes, stream); };
+  if (skip_on_error(state, run(), "unfused warm-up")) return;
+  const double seconds = run_timed_loop(state, run);
+  if (seconds <= 0.0) return;
+  report_bandwidth(state, b.bytes(), static_cast<double>(elements), seconds);
+  // How many times longer the unfused pipeline takes than ganloss on the same problem.
+  if (const double fused_seconds = context->recorded(fused_key); fused_seconds > 0.0) {
+    state.counters["fused_speedup"] = seconds / fused_seconds;
+  }
+}
+
+// The copy kernel alone, on the byte count of the non-saturating problem of this size, for the
+// reference line of the plots.
+void copy_baseline(benchmark::State& state, double bytes) {
+  DeviceContext* context = usable_context(state);
+  if (context == nullptr) return;
+  const auto half = (static_cast<std::size_t>(bytes) / 2 + 15) / 16 * 16;
+  DeviceBuffer src(half);
+  DeviceBuffer dst(half);
+  if (skip_without_memory(state, src.ok() && dst.ok())) return;
+  const cudaStream_t stream = context->stream();
+  if (skip_on_error(state, cudaMemsetAsync(src.get(), 0, half, stream), "filling the source")) {
+    return;
+  }
+  const double seconds =
+      run_timed_loop(state, [&] { return launch_copy(src.get(), dst.get(), half, stream); });
+  if (seconds <= 0.0) return;
+  const auto iterations = static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes * iterations));
+  state.counters["GB/s"] = bytes / seconds * 1e-9;
+}
+
+void empty_kernel(benchmark::State& state) {
+  DeviceContext* context = usable_context(state);
+  if (context == nullptr) return;
+  const cudaStream_t stream = context->stream();
+  const double seconds = run_timed_loop(state, [&] { return launch_empty_kernel(stream); });
+  if (seconds <= 0.0) return;
+  state.counters["us"] = seconds * 1e6;
+}
+
+benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b, bool default_time) {
+  b->UseManualTime()->Unit(benchmark::kMicrosecond);
+  if (default_time) b->MinTime(kDefaultMinSeconds);
+  return b;
+}
+
+// Every size of the sweep at which `segment_length` gives at least two segments (the single
+// segment runs at every size).
+std::vector<int> log2_sizes(int64_t segment_length) {
+  std::vector<int> sizes;
+  for (int k = kMinLog2Elements; k <= kMaxLog2Elements; k += kLog2ElementsStep) {
+    if (segment_length == kSingleSegment || (int64_t{1} << k) > segment_length) sizes.push_back(k);
+  }
+  return sizes;
+}
+
+void register_benchmarks(bool default_time) {
+  configure(benchmark::RegisterBenchmark("empty_kernel", empty_kernel), default_time);
+  for (const int32_t dtype : kDtypes) {
+    for (const int k : log2_sizes(kSingleSegment)) {
+      const int64_t n = int64_t{1} << k;
+      const double bytes =
+          make_problem(GANLOSS_LOSS_NONSATURATING, dtype, n, kSingleSegment).bytes();
+      const std::string name =
+          std::string("copy/") + dtype_name(dtype) + "/log2n:" + std::to_string(k);
+      configure(benchmark::RegisterBenchmark(name.c_str(), copy_baseline, bytes), default_time);
+    }
+  }
+  for (const LossCase& loss : kLossCases) {
+    for (const int32_t dtype : kDtypes) {
+      for (const int64_t segment : kSegmentLengths) {
+        for (const int k : log2_sizes(segment)) {
+          const std::string name = problem_name("fused", loss.name, dtype, segment, k);
+          configure(benchmark::RegisterBenchmark(name.c_str(), fused, loss.kind, dtype,
+                                                 int64_t{1} << k, segment, name),
+                    default_time);
+        }
+      }
+    }
+  }
+  for (const int32_t dtype : kDtypes) {
+    for (const int64_t segment : kSegmentLengths) {
+      for (const int k : log2_sizes(segment)) {
+        const std::string name = problem_name("unfused", "nonsaturating", dtype, segment, k);
+        const std::string fused_key = problem_name("fused", "nonsaturating", dtype, segment, k);
+        configure(benchmark::RegisterBenchmark(name.c_str(), unfused, dtype, int64_t{1} << k,
+                                               segment, fused_key),
+                  default_time);
+      }
+    }
+  }
+}
+
+bool has_flag(int argc, char** argv, const char* flag) {
+  const std::size_t length = std::strlen(flag);
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], flag, length) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+}  // namespace ganloss_bench
+
+int main(int argc, char** argv) {
+  using namespace ganloss_bench;
+  const bool default_time = !has_flag(argc, argv, "--benchmark_min_time");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("ganloss_version", ganloss_version());
+  std::string why_not;
+  if (DeviceContext* context = DeviceContext::open(&why_not); context != nullptr) {
+    benchmark::AddCustomContext("cuda_device", context->device_name());
+    std::fprintf(stderr, "ganloss_bench: CUDA device %s, L2 %zu bytes\n",
+                 context->device_name().c_str(), context->l2_bytes());
+  } else {
+    skip_reason = "skipped: " + why_not;
+    benchmark::AddCustomContext("cuda_device", "none: " + why_not);
+    std::fprintf(stderr, "ganloss_bench: every CUDA benchmark skips: %s\n", why_not.c_str());
+  }
+  register_benchmarks(default_time);
+  // Zero benchmarks run means a filter that matches nothing: a mistake, not a pass.
+  const std::size_t ran = benchmark::RunSpecifiedBenchmarks();
+  DeviceContext::close();
+  benchmark::Shutdown();
+  return ran == 0 ? 1 : 0;
+}
