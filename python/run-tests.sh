@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds and installs the Python package with `pip install .` into a virtual environment, installs
+# the test dependencies, and runs pytest on python/tests. Exits 0 when everything passed or
+# skipped (skips print their reasons).
+#
+#   GANLOSS_PY_VENV=DIR    the virtual environment (default build-py/venv; "none": the current
+#                          python, as it is)
+#   GANLOSS_PY_TORCH=1     also install PyTorch (PyPI's Linux wheel pulls some 5 GB of CUDA
+#                          libraries, 3.5 to 5 minutes here; without it the torch tests skip)
+#   GANLOSS_PY_CUDA=ON|OFF build the CUDA backend (default: ON when nvidia-smi sees a GPU)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+venv=${GANLOSS_PY_VENV:-build-py/venv}
+if [[ $venv != none ]]; then
+  [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+  # shellcheck disable=SC1091
+  source "$venv/bin/activate"
+fi
+python=$(command -v python)
+
+if [[ -z ${GANLOSS_PY_CUDA:-} ]]; then
+  if command -v nvidia-smi > /dev/null && nvidia-smi -L > /dev/null 2>&1; then
+    GANLOSS_PY_CUDA=ON
+  else
+    GANLOSS_PY_CUDA=OFF
+  fi
+fi
+
+started=$SECONDS
+mkdir -p build-py
+# PyTorch downloads for minutes: let it run beside the build, which is busy compiling. The two
+# installs share no package.
+torch_pid=
+if [[ ${GANLOSS_PY_TORCH:-0} == 1 ]]; then
+  "$python" -m pip install -q torch > build-py/pip-torch.log 2>&1 &
+  torch_pid=$!
+fi
+"$python" -m pip install -q pytest numpy "jax[cpu]"
+echo "== pip install . (CUDA backend: $GANLOSS_PY_CUDA)"
+"$python" -m pip install -q . -C cmake.define.GANLOSS_ENABLE_CUDA="$GANLOSS_PY_CUDA"
+if [[ -n $torch_pid ]]; then
+  wait "$torch_pid" || { cat build-py/pip-torch.log; exit 1; }
+fi
+echo "== installed in $((SECONDS - started)) s"
+
+# From outside the checkout, so that `import ganloss` is the installed package.
+cd "$root/python/tests"
+"$python" -m pytest -q -rs -p no:cacheprovider .

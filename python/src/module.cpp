@@ -1,0 +1,324 @@
+// ganloss._ganloss: the Python bindings over the C ABI.
+//
+// Arrays arrive through DLPack (nanobind's ndarray), from any framework, without copies. This
+// layer only checks what the C ABI cannot see from raw pointers: that every array lives on the
+// backend's device, has the dtype the problem says, and holds exactly the elements the problem
+// describes in row-major order. Everything else (sizes, enumerations, parameters, aliasing,
+// workspace) is the library's own validation, whose status and message become the exception.
+// Allocation, streams and frameworks are the Python package's business.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "ganloss/ganloss.h"
+#ifdef GANLOSS_WITH_XLA_FFI
+#include "xla_ffi.hpp"
+#endif
+
+namespace nb = nanobind;
+
+namespace {
+
+using InputArray = nb::ndarray<nb::ro>;
+using OutputArray = nb::ndarray<>;
+
+[[noreturn]] void raise_status(ganloss_status_t status) {
+  std::string message = ganloss_status_string(status);
+  const char* detail = ganloss_last_error_message();
+  if (detail != nullptr && detail[0] != '\0') message += std::string(": ") + detail;
+  switch (status) {
+    case GANLOSS_STATUS_UNSUPPORTED:
+    case GANLOSS_STATUS_BACKEND_UNAVAILABLE:
+    case GANLOSS_STATUS_CUDA_ERROR:
+    case GANLOSS_STATUS_INTERNAL_ERROR:
+      throw std::runtime_error(message);
+    default:
+      // Everything else is a property of the arguments.
+      throw nb::value_error(message.c_str());
+  }
+}
+
+bool is_host_device(int device_type) {
+  return device_type == nb::device::cpu::value || device_type == nb::device::cuda_host::value ||
+         device_type == nb::device::cuda_managed::value;
+}
+
+bool is_cuda_device(int device_type) {
+  return device_type == nb::device::cuda::value || device_type == nb::device::cuda_managed::value;
+}
+
+struct DType {
+  nb::dlpack::dtype_code code;
+  int bits;
+  const char* name;
+};
+
+DType logits_dtype(int32_t dtype) {
+  switch (dtype) {
+    case GANLOSS_DTYPE_F16:
+      return {nb::dlpack::dtype_code::Float, 16, "float16"};
+    case GANLOSS_DTYPE_BF16:
+      return {nb::dlpack::dtype_code::Bfloat, 16, "bfloat16"};
+    default:
+      return {nb::dlpack::dtype_code::Float, 32, "float32"};
+  }
+}
+
+constexpr DType kFloat32{nb::dlpack::dtype_code::Float, 32, "float32"};
+constexpr DType kInt64{nb::dlpack::dtype_code::Int, 64, "int64"};
+
+// Checks every array of one call against the problem and the backend's memory, and hands out
+// their pointers.
+class ArrayChecker {
+ public:
+  ArrayChecker(const ganloss_problem_t& problem, int32_t backend)
+      : problem_(problem), cuda_(backend == GANLOSS_BACKEND_CUDA) {}
+
+  // Elements of one side's per-element arrays: a total when ragged, else segments x count.
+  int64_t side_elements(bool real) const {
+    const int64_t count = real ? problem_.real_count : problem_.fake_count;
+    return problem_.ragged != 0 ? count : problem_.segments * count;
+  }
+
+  template <typename Array>
+  void check(const char* name, const Array& a, const DType* dtype, int64_t elements) {
+    const int device = a.device_type();
+    if (cuda_ ? !is_cuda_device(device) : !is_host_device(device)) {
+      throw nb::value_error((std::string(name) +
+                             (cuda_ ? " is not in CUDA device memory" : " is not in host memory") +
+                             " (backend " + (cuda_ ? "cuda" : "cpu") + ")")
+                                .c_str());
+    }
+    if (cuda_) {
+      if (device_id_ < 0) device_id_ = a.device_id();
+      if (a.device_id() != device_id_) {
+        throw nb::value_error((std::string(name) + " is on CUDA device " +
+                               std::to_string(a.device_id()) + ", other arrays on device " +
+                               std::to_string(device_id_))
+                                  .c_str());
+      }
+    }
+    if (dtype != nullptr && (a.dtype().code != static_cast<uint8_t>(dtype->code) ||
+                             a.dtype().bits != dtype->bits || a.dtype().lanes != 1)) {
+      throw nb::type_error((std::string(name) + " must have dtype " + dtype->name).c_str());
+    }
+    // Row-major without gaps: the C ABI describes rows by a count and a stride, and the
+    // bindings always pass dense rows. Strides of an empty array mean nothing.
+    int64_t expected_stride = 1;
+    for (size_t d = a.ndim(); a.size() != 0 && d-- > 0;) {
+      if (a.shape(d) != 1 && a.stride(d) != expected_stride) {
+        throw nb::value_error((std::string(name) + " must be C-contiguous").c_str());
+      }
+      expected_stride *= static_cast<int64_t>(a.shape(d));
+    }
+    if (elements >= 0 && static_cast<int64_t>(a.size()) != elements) {
+      throw nb::value_error((std::string(name) + " has " + std::to_string(a.size()) +
+                             " elements, the problem needs " + std::to_string(elements))
+                                .c_str());
+    }
+  }
+
+  const void* input(const nb::dict& arrays, const char* name, const DType& dtype,
+                    int64_t elements) {
+    if (!arrays.contains(name) || arrays[name].is_none()) return nullptr;
+    InputArray a;
+    if (!nb::try_cast(arrays[name], a)) {
+      throw nb::type_error((std::string(name) + " must be an array supporting DLPack").c_str());
+    }
+    check(name, a, &dtype, elements);
+    return a.data();
+  }
+
+  void* output(const nb::dict& arrays, const char* name, const DType& dtype, int64_t elements) {
+    if (!arrays.contains(name) || arrays[name].is_none()) return nullptr;
+    OutputArray a;
+    if (!nb::try_cast(arrays[name], a)) {
+      throw nb::type_error(
+          (std::string(name) + " must be a writable array supporting DLPack").c_str());
+    }
+    check(name, a, &dtype, elements);
+    return a.data();
+  }
+
+  // Raw bytes (workspace, statistics): any dtype; returns the pointer and the size in bytes.
+  std::pair<void*, size_t> bytes(const nb::handle& object, const char* name) {
+    OutputArray a;
+    if (!nb::try_cast(object, a)) {
+      throw nb::type_error(
+          (std::string(name) + " must be a writable array supporting DLPack").c_str());
+    }
+    check(name, a, nullptr, -1);
+    return {a.data(), a.nbytes()};
+  }
+
+ private:
+  const ganloss_problem_t& problem_;
+  bool cuda_;
+  int device_id_ = -1;
+};
+
+size_t workspace_size(const ganloss_problem_t& problem, int32_t backend) {
+  size_t bytes = 0;
+  const ganloss_status_t status = ganloss_workspace_size(&problem, backend, &bytes);
+  if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
+  return bytes;
+}
+
+void compute(const ganloss_problem_t& problem, const nb::dict& inputs, const nb::dict& outputs,
+             const nb::object& workspace, int32_t backend, int32_t cpu_threads, uintptr_t stream) {
+  if ((problem.real_stride != 0 && problem.real_stride != problem.real_count) ||
+      (problem.fake_stride != 0 && problem.fake_stride != problem.fake_count)) {
+    throw nb::value_error("the Python bindings take dense rows: strides must be 0");
+  }
+  ArrayChecker checker(problem, backend);
+  const DType logits = logits_dtype(problem.dtype);
+  const DType gradient = problem.fp32_gradients != 0 ? kFloat32 : logits;
+  const int64_t n_real = checker.side_elements(true);
+  const int64_t n_fake = checker.side_elements(false);
+  const int64_t segments = problem.segments;
+
+  for (auto [key, value] : inputs) {
+    const std::string name = nb::cast<std::string>(key);
+    if (name != "real" && name != "fake" && name != "real_weights" && name != "fake_weights" &&
+        name != "real_offsets" && name != "fake_offsets") {
+      throw nb::value_error(("unknown input '" + name + "'").c_str());
+    }
+  }
+  ganloss_inputs_t in;
+  ganloss_inputs_init(&in);
+  in.real = checker.input(inputs, "real", logits, n_real);
+  in.fake = checker.input(inputs, "fake", logits, n_fake);
+  in.real_weights =
+      static_cast<const float*>(checker.input(inputs, "real_weights", kFloat32, n_real));
+  in.fake_weights =
+      static_cast<const float*>(checker.input(inputs, "fake_weights", kFloat32, n_fake));
+  in.real_offsets =
+      static_cast<const int64_t*>(checker.input(inputs, "real_offsets", kInt64, segments + 1));
+  in.fake_offsets =
+      static_cast<const int64_t*>(checker.input(inputs, "fake_offsets", kInt64, segments + 1));
+
+  ganloss_outputs_t out;
+  ganloss_outputs_init(&out);
+  size_t known = 0;
+  auto per_segment = [&](const char* name) {
+    if (outputs.contains(name)) ++known;
+    return static_cast<float*>(checker.output(outputs, name, kFloat32, segments));
+  };
+  auto per_element = [&](const char* name, const DType& dtype, int64_t elements) {
+    if (outputs.contains(name)) ++known;
+    return checker.output(outputs, name, dtype, elements);
+  };
+  out.d_loss = per_segment("d_loss");
+  out.d_loss_real = per_segment("d_loss_real");
+  out.d_loss_fake = per_segment("d_loss_fake");
+  out.g_loss = per_segment("g_loss");
+  out.grad_real = per_element("grad_real", gradient, n_real);
+  out.grad_fake_d = per_element("grad_fake_d", gradient, n_fake);
+  out.grad_fake_g = per_element("grad_fake_g", gradient, n_fake);
+  out.grad_real_g = per_element("grad_real_g", gradient, n_real);
+  out.loss_real = static_cast<float*>(per_element("loss_real", kFloat32, n_real));
+  out.loss_fake_d = static_cast<float*>(per_element("loss_fake_d", kFloat32, n_fake));
+  out.loss_fake_g = static_cast<float*>(per_element("loss_fake_g", kFloat32, n_fake));
+  out.loss_real_g = static_cast<float*>(per_element("loss_real_g", kFloat32, n_real));
+  if (outputs.contains("stats") && !outputs["stats"].is_none()) {
+    ++known;
+    auto [data, size] = checker.bytes(outputs["stats"], "stats");
+    if (size != static_cast<size_t>(segments) * sizeof(ganloss_segment_stats_t)) {
+      throw nb::value_error(("stats must hold " + std::to_string(segments) + " x " +
+                             std::to_string(sizeof(ganloss_segment_stats_t)) + " bytes")
+                                .c_str());
+    }
+    out.stats = static_cast<ganloss_segment_stats_t*>(data);
+  }
+  if (known != outputs.size()) throw nb::value_error("unknown output name in outputs");
+
+  void* workspace_data = nullptr;
+  size_t workspace_bytes = 0;
+  if (!workspace.is_none()) {
+    std::tie(workspace_data, workspace_bytes) = checker.bytes(workspace, "workspace");
+  }
+
+  ganloss_execution_t execution;
+  ganloss_execution_init(&execution);
+  execution.backend = backend;
+  execution.cpu_threads = cpu_threads;
+  ganloss_status_t status = GANLOSS_STATUS_SUCCESS;
+  {
+    // The CPU backend runs the whole problem here; the CUDA backend only enqueues. Neither
+    // touches Python objects, and the error message is thread-local, so read it on this thread.
+    nb::gil_scoped_release release;
+    status = ganloss_compute(&problem, &in, &out, workspace_data, workspace_bytes, &execution,
+                             reinterpret_cast<ganloss_stream_t>(stream));
+  }
+  if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
+}
+
+}  // namespace
+
+NB_MODULE(_ganloss, m) {
+  m.doc() = "Bindings over the ganloss C ABI; use the `ganloss` package instead.";
+
+  m.def("version", [] { return std::string(ganloss_version()); });
+  m.def("status_string",
+        [](int status) { return std::string(ganloss_status_string(ganloss_status_t(status))); });
+  m.def(
+      "backend_unavailable_reason",
+      [](int32_t backend) -> std::optional<std::string> {
+        if (ganloss_backend_available(backend) == GANLOSS_STATUS_SUCCESS) return std::nullopt;
+        return std::string(ganloss_last_error_message());
+      },
+      nb::arg("backend"), "None if the backend can run here, else why it cannot.");
+  m.attr("built_with_cuda") =
+#ifdef GANLOSS_WITH_CUDA
+      true;
+#else
+      false;
+#endif
+
+  nb::class_<ganloss_problem_t>(m, "Problem", "ganloss_problem_t, with the C defaults")
+      .def("__init__", [](ganloss_problem_t* p) { ganloss_problem_init(p); })
+      .def_rw("segments", &ganloss_problem_t::segments)
+      .def_rw("real_count", &ganloss_problem_t::real_count)
+      .def_rw("fake_count", &ganloss_problem_t::fake_count)
+      .def_rw("real_stride", &ganloss_problem_t::real_stride)
+      .def_rw("fake_stride", &ganloss_problem_t::fake_stride)
+      .def_rw("ragged", &ganloss_problem_t::ragged)
+      .def_rw("dtype", &ganloss_problem_t::dtype)
+      .def_rw("d_loss", &ganloss_problem_t::d_loss)
+      .def_rw("g_loss", &ganloss_problem_t::g_loss)
+      .def_rw("reduction", &ganloss_problem_t::reduction)
+      .def_rw("fp32_gradients", &ganloss_problem_t::fp32_gradients)
+      .def_rw("grad_scale", &ganloss_problem_t::grad_scale)
+#define GANLOSS_PARAM(field)                                             \
+  def_prop_rw(                                                           \
+      #field, [](const ganloss_problem_t& p) { return p.params.field; }, \
+      [](ganloss_problem_t& p, float value) { p.params.field = value; })
+      .GANLOSS_PARAM(real_target)
+      .GANLOSS_PARAM(fake_target)
+      .GANLOSS_PARAM(margin_real)
+      .GANLOSS_PARAM(margin_fake)
+      .GANLOSS_PARAM(ls_fake_label)
+      .GANLOSS_PARAM(ls_real_label)
+      .GANLOSS_PARAM(ls_gen_label);
+#undef GANLOSS_PARAM
+
+  m.attr("STATS_BYTES") = sizeof(ganloss_segment_stats_t);
+  m.def("workspace_size", &workspace_size, nb::arg("problem"), nb::arg("backend"),
+        "Bytes of workspace a call needs; raises ValueError for an invalid problem.");
+  m.def("compute", &compute, nb::arg("problem"), nb::arg("inputs"), nb::arg("outputs"),
+        nb::arg("workspace").none(), nb::arg("backend"), nb::arg("cpu_threads") = 0,
+        nb::arg("stream") = 0,
+        "One ganloss_compute call: inputs and outputs are dicts of DLPack arrays by C field "
+        "name, stats and workspace raw bytes.");
+
+#ifdef GANLOSS_WITH_XLA_FFI
+  m.def("xla_ffi_cpu_handler", [] { return nb::capsule(ganloss_xla_ffi_cpu_handler()); });
+  m.def("xla_ffi_cuda_handler", [] { return nb::capsule(ganloss_xla_ffi_cuda_handler()); });
+#endif
+}

@@ -1,0 +1,95 @@
+"""The plain API on NumPy arrays (CPU and reference backends) against the float64 reference."""
+
+import numpy as np
+import pytest
+
+import ganloss
+from reference import assert_close, losses, terms
+
+BASIC_KINDS = ["nonsaturating", "minimax", "hinge", "wasserstein", "least-squares"]
+
+
+def logits(shape, dtype, seed):
+    return (3 * np.random.default_rng(seed).standard_normal(shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("kind", BASIC_KINDS)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("shape", [(37,), (5, 300)])
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_matches_reference(kind, reduction, dtype, shape, backend):
+    real = logits(shape, dtype, 1)
+    fake = logits(shape[:-1] + (shape[-1] + 3,), dtype, 2)
+    out = ganloss.compute(real, fake, loss=kind, reduction=reduction, backend=backend)
+    ref = losses(kind, np.atleast_2d(real.astype(np.float64)),
+                 np.atleast_2d(fake.astype(np.float64)), reduction)
+    for name, expected in ref.items():
+        expected = expected.reshape(out[name].shape)
+        if name.startswith("grad"):
+            assert out[name].dtype == np.dtype(dtype)
+            assert_close(out[name], expected, dtype)
+        else:
+            assert out[name].shape == (() if len(shape) == 1 else shape[:1])
+            assert_close(out[name], expected, "float32", terms_per_value=shape[-1])
+
+
+def test_out_arrays_are_written_in_place():
+    real, fake = logits((4, 16), "float32", 3), logits((4, 16), "float32", 4)
+    d_loss = np.full(4, np.nan, np.float32)
+    grad_real = np.empty_like(real)
+    out = ganloss.compute(real, fake, out={"d_loss": d_loss, "grad_real": grad_real})
+    assert out["d_loss"] is d_loss and out["grad_real"] is grad_real
+    ref = losses("nonsaturating", real.astype(np.float64), fake.astype(np.float64))
+    assert_close(d_loss, ref["d_loss"], "float32", 16)
+    assert_close(grad_real, ref["grad_real"], "float32")
+
+
+def test_weights_ragged_and_stats():
+    real = logits((10,), "float32", 5)
+    fake = logits((7,), "float32", 6)
+    offsets_r = np.array([0, 4, 10], np.int64)
+    offsets_f = np.array([0, 0, 7], np.int64)
+    w = np.linspace(0.5, 2, 10).astype(np.float32)
+    out = ganloss.compute(real, fake, real_offsets=offsets_r, fake_offsets=offsets_f,
+                          real_weights=w, reduction="sum", outputs=["d_loss_real", "stats"])
+    (lr, _), _, _ = terms("nonsaturating", real.astype(np.float64),
+                          fake.astype(np.float64))
+    expected = [np.sum(w[0:4] * lr[0:4]), np.sum(w[4:] * lr[4:])]
+    assert_close(out["d_loss_real"], np.array(expected), "float32", 10)
+    stats = out["stats"]
+    assert stats["frac_real_positive"].shape == (2,)
+    np.testing.assert_allclose(stats["frac_real_positive"][1], np.mean(real[4:] > 0), rtol=1e-6)
+    assert stats["nonfinite_fake"].tolist() == [0, 0]
+
+
+def test_relativistic_gradients_sum_to_zero():
+    real, fake = logits((3, 20), "float32", 7), logits((3, 20), "float32", 8)
+    out = ganloss.compute(real, fake, loss="relativistic-average")
+    assert "grad_real_g" in out
+    total = out["grad_real"].sum(-1) + out["grad_fake_d"].sum(-1)
+    np.testing.assert_allclose(total, 0, atol=1e-6)
+
+
+def test_errors_carry_the_library_message():
+    real, fake = logits((8,), "float32", 9), logits((8,), "float32", 10)
+    with pytest.raises(ValueError, match="real_target"):
+        ganloss.compute(real, fake, real_target=2.0)
+    with pytest.raises(ValueError, match="unknown loss kind"):
+        ganloss.compute(real, fake, loss="nonexistent")
+    with pytest.raises(TypeError, match="float32, float16 or bfloat16"):
+        ganloss.compute(real.astype(np.float64), fake.astype(np.float64))
+    with pytest.raises(ValueError, match="segments"):
+        ganloss.compute(logits((2, 8), "float32", 1), logits((3, 8), "float32", 1))
+    with pytest.raises(ValueError, match="elements"):
+        ganloss.compute(real, fake, out={"grad_real": np.empty(7, np.float32)})
+    with pytest.raises(TypeError, match="dtype float32"):
+        ganloss.compute(real, fake, out={"d_loss": np.empty((), np.float64)})
+    with pytest.raises(ValueError, match="real_count is 0"):
+        ganloss.compute(None, fake, outputs=["d_loss"])
+
+
+def test_backend_availability():
+    assert ganloss.backend_available("cpu")
+    with pytest.raises(ValueError, match="unknown backend"):
+        ganloss.backend_available("tpu")
