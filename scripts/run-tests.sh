@@ -3,7 +3,12 @@
 #  1. the release build: reference, CPU backend, CLI, C ABI, installed package, the CUDA kernels
 #     on the host SIMT emulator, and the GPU tests (which run when a GPU is usable and say why
 #     they skip when not); the CUDA sources compile with warnings as errors;
-#  2. a ThreadSanitizer build of the emulated kernels and the multi-threaded CPU tests.
+#  2. a ThreadSanitizer build of the emulated kernels and the multi-threaded CPU tests;
+#  3. the sanitizer build (scripts/run-fuzz.sh): the host suite under AddressSanitizer,
+#     UndefinedBehaviorSanitizer and LeakSanitizer, and each libFuzzer harness for a bounded time;
+#  4. the Python package: `pip install .` into a virtual environment and its pytest suite
+#     (python/run-tests.sh).
+# The release build includes the benchmarks, whose quick forms run as ctest tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,16 +16,21 @@ jobs=$(nproc)
 build=${GANLOSS_BUILD_DIR:-build}
 
 # shellcheck disable=SC2046
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release $(scripts/cuda-flags.sh)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGANLOSS_BUILD_BENCHMARKS=ON \
+  $(scripts/cuda-flags.sh)
 cmake --build "$build" -j"$jobs"
 ctest --test-dir "$build" -j"$jobs" --output-on-failure
 
 tsan="$build-tsan"
 cmake -S . -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANLOSS_SANITIZE=thread \
   -DGANLOSS_ENABLE_CUDA=OFF -DGANLOSS_BUILD_CLI=OFF -DGANLOSS_INSTALL=OFF
-cmake --build "$tsan" -j"$jobs" --target emulated_kernel_test cpu_backend_test
+cmake --build "$tsan" -j"$jobs" --target emulated_kernel_test cpu_backend_test concurrency_test
 # Under ThreadSanitizer every emulated lane is an instrumented OS thread, so this run takes the
 # kernel matrix and, of the loss family, the weighted means, which go through every pass of the
 # kernel in every regime.
 ctest --test-dir "$tsan" -j"$jobs" --output-on-failure \
-  -R '^(Cases/EmulatedMatrix|Emulated[A-Za-z]+\.|Cases/EmulatedFamily.*_mean_weighted|CpuDeterminism|tsan_)'
+  -R '^(Cases/EmulatedMatrix|Emulated[A-Za-z]+\.|Cases/EmulatedFamily.*_mean_weighted|CpuDeterminism|Concurrency|tsan_)'
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-45} GANLOSS_FUZZ_BUILD_DIR="$build-asan" scripts/run-fuzz.sh
+
+python/run-tests.sh
