@@ -3,13 +3,15 @@
 # LeakSanitizer (part of ASan on Linux), no CUDA.
 #  1. the whole host test suite (reference, CPU backend, C ABI, CLI, the emulated kernels),
 #  2. the libFuzzer harnesses, each replaying its seed corpus and past findings (a ctest test),
-#     then fuzzing for a bounded time (FUZZ_SECONDS each, default 60) from a copy of its corpus.
+#     then fuzzing for a bounded time (FUZZ_SECONDS each, default 60) from a copy of its corpus
+#     (FUZZ_HARNESSES: which harnesses fuzz, default all three).
 # A finding stops the script with the crashing input under $build/fuzz/findings/<harness>/;
 # it becomes a regression input in tests/fuzz/regressions/<harness>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${GANLOSS_FUZZ_BUILD_DIR:-build-asan}
 seconds=${FUZZ_SECONDS:-60}
+harnesses=${FUZZ_HARNESSES:-fuzz_c_abi fuzz_cpu_backend fuzz_logits_parser}
 jobs=$(nproc)
 
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -21,7 +23,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detec
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir "$build" -j"$jobs" --output-on-failure
 
-for harness in fuzz_c_abi fuzz_cpu_backend fuzz_logits_parser; do
+for harness in $harnesses; do
   work="$build/fuzz/work/$harness"
   findings="$build/fuzz/findings/$harness"
   rm -rf "$work"
