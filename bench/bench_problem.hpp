@@ -34,6 +34,16 @@ inline constexpr LossCase kLossCases[] = {
     {"relativistic-average-least-squares", GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES},
 };
 
+// Whether the command line holds an argument starting with `flag` (before Google Benchmark
+// consumes its own flags).
+inline bool has_flag(int argc, char** argv, const char* flag) {
+  const std::size_t length = std::strlen(flag);
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], flag, length) == 0) return true;
+  }
+  return false;
+}
+
 inline const char* dtype_name(int32_t dtype) {
   switch (dtype) {
     case GANLOSS_DTYPE_F16:

@@ -266,14 +266,6 @@ void register_benchmarks(bool default_time) {
   }
 }
 
-bool has_flag(int argc, char** argv, const char* flag) {
-  const std::size_t length = std::strlen(flag);
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], flag, length) == 0) return true;
-  }
-  return false;
-}
-
 }  // namespace
 }  // namespace ganloss_bench
 
