@@ -5,6 +5,8 @@
 #ifndef GANLOSS_KERNELS_SEGMENT_MATH_HPP_
 #define GANLOSS_KERNELS_SEGMENT_MATH_HPP_
 
+#include <math.h>
+
 #include <cstdint>
 
 #include "call_params.hpp"
@@ -84,25 +86,65 @@ GANLOSS_HOST_DEVICE Extent segment_extent(const SideParams& side, bool used, int
   return Extent{a, b - a, true};
 }
 
+// Above this, a side's weight sum is out of range for a weighted mean (FLT_MAX: the CUDA
+// kernel adds weights in fp32).
+constexpr double kMaxWeightSum = 3.4028234663852886e38;
+
 // A side's scale factors in one segment, from the element count and, if the reduction needs
 // them, the prepass totals (state; null when there was no prepass).
+//
+// A weighted mean is unchanged when every weight of the side is multiplied by one factor. The
+// backends multiply the weights by the power of two that brings their sum into [1, 2): exact,
+// so in fp32's normal range every result is bitwise the one of the unscaled weights, and at
+// its ends nothing overflows or loses precision that the formula does not: the coefficient
+// grad_scale / sum(w') is at most grad_scale, a weighted term w' l is at most 2 l, and the
+// terms of a side whose weights sum to a subnormal number stay normal. The factor, up to
+// 2^150 either way, is applied as two fp32 factors (weight_scale), each a power of two within
+// fp32's range. A sum that is NaN or above kMaxWeightSum makes the normaliser NaN: the side's
+// totals and gradients are then NaN, on every backend.
 struct SideScale {
-  double norm;   // divisor of totals and gradients (0: both are 0)
-  double coef;   // gradient multiplier: grad_scale / norm
-  double count;  // elements
+  double norm;            // divisor of totals and gradients (0: both are 0)
+  double coef;            // gradient multiplier: grad_scale / norm
+  double count;           // elements
+  float weight_scale[2];  // each weight is used as (w * weight_scale[0]) * weight_scale[1]
 };
 
 GANLOSS_HOST_DEVICE SideScale side_scale(const CallParams& q, const SideParams& side,
                                          int side_index, int64_t count, const double* state) {
   const bool weighted = side.weights != nullptr && state != nullptr;
   const double n = static_cast<double>(count);
-  const double weight_sum = weighted ? state[kStateWeightSum + side_index] : n;
+  double weight_sum = weighted ? state[kStateWeightSum + side_index] : n;
   const double nonzero = weighted ? state[kStateNonzero + side_index] : n;
   SideScale sc;
+  sc.weight_scale[0] = sc.weight_scale[1] = 1.0f;
+  if (weighted && q.reduction == Reduction::mean) {
+    if (!(weight_sum <= kMaxWeightSum)) {
+      weight_sum = __builtin_nan("");
+    } else if (weight_sum > 0.0) {
+      int e = 0;
+      frexp(weight_sum, &e);  // weight_sum = m 2^e, m in [0.5, 1)
+      const int k = 1 - e;    // weight_sum 2^k in [1, 2); |k| <= 150
+      const int k0 = k / 2;
+      sc.weight_scale[0] = static_cast<float>(ldexp(1.0, k0));
+      sc.weight_scale[1] = static_cast<float>(ldexp(1.0, k - k0));
+      weight_sum = ldexp(weight_sum, k);
+    }
+  }
   sc.norm = normaliser(q.reduction, weighted, n, weight_sum, nonzero);
   sc.coef = coefficient(q.grad_scale, sc.norm);
   sc.count = n;
   return sc;
+}
+
+// A weight as the terms use it (see SideScale).
+GANLOSS_HOST_DEVICE float scaled_weight(float w, const float* weight_scale) {
+  return (w * weight_scale[0]) * weight_scale[1];
+}
+
+// A term (or its gradient) v times a weight w: exactly 0 when w is 0, whatever v. An element of
+// weight 0 contributes nothing, even where its term is infinite or NaN.
+GANLOSS_HOST_DEVICE float weighted(float w, float v) {
+  return w != 0.0f ? w * v : 0.0f;
 }
 
 // The relativistic average's per-segment constants: each side's shift (the other side's

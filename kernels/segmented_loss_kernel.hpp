@@ -54,9 +54,10 @@ struct SideContext {
   Term g;
   bool logistic;
   bool vector_ok;
-  int side;     // accumulator offset
-  float shift;  // relativistic average: the other side's mean
-  float coef;   // gradient multiplier
+  int side;               // accumulator offset
+  float shift;            // relativistic average: the other side's mean
+  float coef;             // gradient multiplier
+  float weight_scale[2];  // see SideScale
   float offset_d;
   float offset_g;
 };
@@ -104,17 +105,18 @@ GANLOSS_DEVICE void evaluate_terms(const KernelArgs& k, const Row<T, G>& r, int6
     if (c.logistic) parts = math::logistic(t);
     const TermValue a = evaluate_term(c.d, t, parts);
     const TermValue b = evaluate_term(c.g, t, parts);
-    const float wa = w.v[j] * a.grad;
-    const float wb = w.v[j] * b.grad;
-    ld.v[j] = w.v[j] * a.loss;
-    lg.v[j] = w.v[j] * b.loss;
+    const float ws = scaled_weight(w.v[j], c.weight_scale);
+    const float wa = weighted(ws, a.grad);
+    const float wb = weighted(ws, b.grad);
+    ld.v[j] = weighted(w.v[j], a.loss);
+    lg.v[j] = weighted(w.v[j], b.loss);
     if constexpr (P == Pass::gradients) {
       gd.v[j] = from_float<G>(wa * c.coef + c.offset_d);
       gg.v[j] = from_float<G>(wb * c.coef + c.offset_g);
       continue;
     }
-    acc.v[kLossD + c.side] += ld.v[j];
-    acc.v[kLossG + c.side] += lg.v[j];
+    acc.v[kLossD + c.side] += weighted(ws, a.loss);
+    acc.v[kLossG + c.side] += weighted(ws, b.loss);
     if (k.average) {
       acc.v[kDerivativeD + c.side] += wa;
       acc.v[kDerivativeG + c.side] += wb;
@@ -177,13 +179,14 @@ GANLOSS_DEVICE void evaluate_pair_terms(const KernelArgs& k, const Row<T, G>& r,
     const math::Logistic parts = math::logistic(d);
     const TermValue a = evaluate_term(c.d, d, parts);
     const TermValue b = evaluate_term(c.g, d, parts);
-    lrd.v[j] = w.v[j] * a.loss;
-    lfg.v[j] = w.v[j] * b.loss;
+    const float ws = scaled_weight(w.v[j], c.weight_scale);
+    lrd.v[j] = weighted(w.v[j], a.loss);
+    lfg.v[j] = weighted(w.v[j], b.loss);
     zero.v[j] = 0.0f;
-    acc.v[kLossD + 0] += lrd.v[j];
-    acc.v[kLossG + 1] += lfg.v[j];
-    const float ga = w.v[j] * a.grad * c.coef;
-    const float gb = w.v[j] * b.grad * c.coef;
+    acc.v[kLossD + 0] += weighted(ws, a.loss);
+    acc.v[kLossG + 1] += weighted(ws, b.loss);
+    const float ga = weighted(ws, a.grad) * c.coef;
+    const float gb = weighted(ws, b.grad) * c.coef;
     grd.v[j] = from_float<G>(-ga);
     grg.v[j] = from_float<G>(-gb);
     gfd.v[j] = from_float<G>(ga);
@@ -326,6 +329,8 @@ GANLOSS_DEVICE SideContext side_context(const KernelArgs& k, const SegmentState&
   c.logistic = side == 0 ? k.real.logistic : k.fake.logistic;
   c.vector_ok = side == 0 ? k.real.vector_ok : k.fake.vector_ok;
   c.coef = static_cast<float>(st.scale[side].coef);
+  c.weight_scale[0] = st.scale[side].weight_scale[0];
+  c.weight_scale[1] = st.scale[side].weight_scale[1];
   c.shift = 0.0f;
   c.offset_d = 0.0f;
   c.offset_g = 0.0f;

@@ -190,6 +190,8 @@ class Runner {
     p.x_type = q_.dtype;
     p.grad_type = q_.grad_dtype;
     p.coef = static_cast<float>(c.scale[side].coef);
+    p.weight_scale[0] = c.scale[side].weight_scale[0];
+    p.weight_scale[1] = c.scale[side].weight_scale[1];
     if (p.average) {
       p.shift = static_cast<float>(c.coupling.shift[side]);
       p.offset_d = static_cast<float>(c.coupling.offset_d[side]);

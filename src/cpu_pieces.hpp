@@ -36,9 +36,10 @@ struct Piece {
   const float* w;  // weights of x's elements (or of the pairs); null = 1
   DType x_type;
   DType grad_type;
-  float shift;     // subtracted from x (relativistic average)
-  float coef;      // gradient multiplier
-  float offset_d;  // added to D gradients (relativistic average, gradient pass)
+  float shift;            // subtracted from x (relativistic average)
+  float coef;             // gradient multiplier
+  float weight_scale[2];  // see SideScale
+  float offset_d;         // added to D gradients (relativistic average, gradient pass)
   float offset_g;
   PieceOutputs out;    // x's side
   PieceOutputs out_y;  // paired: the fake side

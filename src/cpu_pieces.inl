@@ -119,10 +119,16 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   const Term tg = term_g;
   const float shift = p.shift;
   alignas(64) float xs[kTile], ys[kTile], ts[kTile], ws[kTile], scratch[kTile];
-  alignas(64) float ld[kTile], lg[kTile], gd[kTile], gg[kTile];
+  alignas(64) float ld[kTile], lg[kTile], gd[kTile], gg[kTile], sd[kTile], sg[kTile];
   alignas(64) float s0[kTile], s1[kTile], s2[kTile], s3[kTile];
   double acc[kAccumulators][kLanes] = {};
   const int side = p.paired ? 0 : p.side;
+  const float scale0 = p.weight_scale[0];
+  const float scale1 = p.weight_scale[1];
+  // What the totals add: the terms times the scaled weights (see SideScale). Element losses
+  // keep the weights as given.
+  float* sum_d = p.w ? sd : ld;
+  float* sum_g = p.w ? sg : lg;
 
   for (int64_t base = 0; base < p.n; base += kTile) {
     const int len = static_cast<int>(std::min<int64_t>(kTile, p.n - base));
@@ -176,10 +182,14 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
     }
     if (p.w) {
       for (int j = 0; j < len; ++j) {
-        ld[j] *= ws[j];
-        lg[j] *= ws[j];
-        gd[j] *= ws[j];
-        gg[j] *= ws[j];
+        const float w = ws[j];
+        const float v = (w * scale0) * scale1;
+        sd[j] = weighted(v, ld[j]);
+        sg[j] = weighted(v, lg[j]);
+        ld[j] = weighted(w, ld[j]);
+        lg[j] = weighted(w, lg[j]);
+        gd[j] = weighted(v, gd[j]);
+        gg[j] = weighted(v, gg[j]);
       }
     }
 
@@ -190,12 +200,12 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
     }
 
     // Main pass: sums, element losses, and (unless relativistic average) gradients.
-    std::fill(ld + len, ld + padded, 0.0f);
-    std::fill(lg + len, lg + padded, 0.0f);
+    std::fill(sum_d + len, sum_d + padded, 0.0f);
+    std::fill(sum_g + len, sum_g + padded, 0.0f);
     if (p.paired) {
       // d = f - r: the D term is the real side's, the G term the fake side's.
-      accumulate(acc[kLossD + 0], ld, padded);
-      accumulate(acc[kLossG + 1], lg, padded);
+      accumulate(acc[kLossD + 0], sum_d, padded);
+      accumulate(acc[kLossG + 1], sum_g, padded);
       store_gradients(gd, len, -p.coef, 0.0f, scratch, p.grad_type, p.out.grad_d, base);
       store_gradients(gg, len, -p.coef, 0.0f, scratch, p.grad_type, p.out.grad_g, base);
       store_gradients(gd, len, p.coef, 0.0f, scratch, p.grad_type, p.out_y.grad_d, base);
@@ -205,8 +215,8 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
       if (p.out.loss_g) std::fill(p.out.loss_g + base, p.out.loss_g + base + len, 0.0f);
       if (p.out_y.loss_d) std::fill(p.out_y.loss_d + base, p.out_y.loss_d + base + len, 0.0f);
     } else {
-      accumulate(acc[kLossD + side], ld, padded);
-      accumulate(acc[kLossG + side], lg, padded);
+      accumulate(acc[kLossD + side], sum_d, padded);
+      accumulate(acc[kLossG + side], sum_g, padded);
       if (p.average) {
         std::fill(gd + len, gd + padded, 0.0f);
         std::fill(gg + len, gg + padded, 0.0f);

@@ -250,11 +250,20 @@ double normaliser(int32_t reduction, const Side& side, int64_t s) {
     total.add(w);
     nonzero += w != 0.0;
   }
-  return reduction == GANLOSS_REDUCTION_MEAN ? total.value() : static_cast<double>(nonzero);
+  if (reduction == GANLOSS_REDUCTION_MEAN_NONZERO) return static_cast<double>(nonzero);
+  // A weight sum beyond fp32's range is outside the contract: NaN, as on every backend.
+  const double sum = total.value();
+  return sum <= static_cast<double>(std::numeric_limits<float>::max()) ? sum : std::nan("");
 }
 
 double reciprocal(double norm) {
   return norm != 0.0 ? 1.0 / norm : 0.0;
+}
+
+// The term of an element of weight w: an element of weight 0 contributes nothing, whatever
+// its term (no 0 * inf).
+Value masked(double w, Value v) {
+  return w != 0.0 ? v : Value{0.0, 0.0};
 }
 
 double mean_logit(const Side& side, int64_t s) {
@@ -288,8 +297,8 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
     for (int64_t i = 0; i < nr && i < nf; ++i) {
       const double w = real.weight(real.begin(s) + i);
       const double d = fake.logit(fake.begin(s) + i) - real.logit(real.begin(s) + i);
-      const Value vd = cross_entropy(d, 0.0);
-      const Value vg = cross_entropy(d, 1.0);
+      const Value vd = masked(w, cross_entropy(d, 0.0));
+      const Value vg = masked(w, cross_entropy(d, 1.0));
       d_real.add(w * vd.loss);
       abs_real.add(std::fabs(w * vd.loss));
       g.add(w * vg.loss);
@@ -316,14 +325,16 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
     for (int64_t i = 0; i < nr; ++i) {
       const int64_t k = real.begin(s) + i;
       const double x = real.logit(k) - mean_f;
-      dr.add(real.weight(k) * terms.real_d(x).grad);
-      gr.add(real.weight(k) * terms.real_g(x).grad);
+      const double w = real.weight(k);
+      dr.add(w * masked(w, terms.real_d(x)).grad);
+      gr.add(w * masked(w, terms.real_g(x)).grad);
     }
     for (int64_t j = 0; j < nf; ++j) {
       const int64_t k = fake.begin(s) + j;
       const double x = fake.logit(k) - mean_r;
-      df.add(fake.weight(k) * terms.fake_d(x).grad);
-      gf.add(fake.weight(k) * terms.fake_g(x).grad);
+      const double w = fake.weight(k);
+      df.add(w * masked(w, terms.fake_d(x)).grad);
+      gf.add(w * masked(w, terms.fake_g(x)).grad);
     }
     // d/dr_k: a_r w_k phi'(r~_k) - a_f sum_j v_j psi'(f~_j) / N_r (through mean(r)), and
     // likewise for the fake side.
@@ -335,7 +346,7 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
       const int64_t k = real.begin(s) + i;
       const double w = real.weight(k);
       const double x = real.logit(k) - mean_f;
-      const Value vd = terms.real_d(x), vg = terms.real_g(x);
+      const Value vd = masked(w, terms.real_d(x)), vg = masked(w, terms.real_g(x));
       d_real.add(w * vd.loss);
       abs_real.add(std::fabs(w * vd.loss));
       g.add(w * vg.loss * ar);
@@ -347,7 +358,7 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
       const int64_t k = fake.begin(s) + j;
       const double w = fake.weight(k);
       const double x = fake.logit(k) - mean_r;
-      const Value vd = terms.fake_d(x), vg = terms.fake_g(x);
+      const Value vd = masked(w, terms.fake_d(x)), vg = masked(w, terms.fake_g(x));
       d_fake.add(w * vd.loss);
       abs_fake.add(std::fabs(w * vd.loss));
       g.add(w * vg.loss * af);
@@ -375,7 +386,7 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
     for (int64_t i = 0; i < nr; ++i) {
       const int64_t k = real.begin(s) + i;
       const double w = real.weight(k);
-      const Value vd = terms.real_d(real.logit(k));
+      const Value vd = masked(w, terms.real_d(real.logit(k)));
       d_real.add(w * vd.loss);
       abs_real.add(std::fabs(w * vd.loss));
       emit_real(k, Element{w * vd.loss, 0.0, scale * ar * w * vd.grad, 0.0, w * vd.grad, 0.0});
@@ -384,7 +395,7 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
       const int64_t k = fake.begin(s) + j;
       const double w = fake.weight(k);
       const double f = fake.logit(k);
-      const Value vd = terms.fake_d(f), vg = terms.fake_g(f);
+      const Value vd = masked(w, terms.fake_d(f)), vg = masked(w, terms.fake_g(f));
       d_fake.add(w * vd.loss);
       abs_fake.add(std::fabs(w * vd.loss));
       g.add(w * vg.loss);

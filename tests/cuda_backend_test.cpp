@@ -17,6 +17,7 @@
 #include "kernel_cases.hpp"
 #include "nonfinite_table.hpp"
 #include "test_support.hpp"
+#include "weight_range.hpp"
 
 namespace ganloss {
 namespace {
@@ -201,6 +202,43 @@ TEST_P(CudaNonfinite, GivesTheDocumentedResult) {
 
 INSTANTIATE_TEST_SUITE_P(Table, CudaNonfinite, ::testing::ValuesIn(testing::nonfinite_cases()),
                          [](const ::testing::TestParamInfo<testing::NonfiniteCase>& i) {
+                           return i.param.name();
+                         });
+
+class CudaWeightRange : public ::testing::WithParamInterface<testing::WeightRangeCase>,
+                        public CudaTest {};
+
+TEST_P(CudaWeightRange, ScaledWeightsGiveTheSameBitsOrNaNBeyondFltMax) {
+  testing::expect_weight_range(GetParam(), "cuda", kAccumulationDepth, [](HostCall& call) {
+    size_workspace(call);
+    DeviceCall device(call);
+    ASSERT_EQ(device.run(testing::weight_range_outputs(call)), GANLOSS_STATUS_SUCCESS)
+        << ganloss_last_error_message();
+    CUDA_OK(cudaDeviceSynchronize());
+    device.fetch();
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CudaWeightRange, ::testing::ValuesIn(testing::weight_range_cases()),
+                         [](const ::testing::TestParamInfo<testing::WeightRangeCase>& i) {
+                           return i.param.name();
+                         });
+
+class CudaZeroWeights : public ::testing::WithParamInterface<testing::MaskCase>, public CudaTest {};
+
+TEST_P(CudaZeroWeights, MaskNonfiniteAndOverflowingTerms) {
+  HostCall call = testing::mask_call(GetParam());
+  size_workspace(call);
+  DeviceCall device(call);
+  const ganloss_outputs_t o = call.all_outputs();
+  ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  CUDA_OK(cudaDeviceSynchronize());
+  device.fetch();
+  testing::expect_masked(call, o, kAccumulationDepth, "cuda");
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CudaZeroWeights, ::testing::ValuesIn(testing::mask_cases()),
+                         [](const ::testing::TestParamInfo<testing::MaskCase>& i) {
                            return i.param.name();
                          });
 

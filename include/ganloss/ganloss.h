@@ -171,7 +171,11 @@ typedef struct ganloss_segment_stats {
 } ganloss_segment_stats_t;
 
 /*! The data of a call. Only the logits are required, and only those some requested output
- *  depends on. Weights are f32, non-negative, in the layout of their logits. Offsets (ragged
+ *  depends on. Weights are f32, non-negative, in the layout of their logits; an element of
+ *  weight 0 contributes nothing (its weighted terms, element losses and gradient part are 0,
+ *  even where its logit is NaN or infinite; the unweighted statistics still see it). Under
+ *  GANLOSS_REDUCTION_MEAN a side's weights may sum to any value up to FLT_MAX in a segment,
+ *  subnormal included; above FLT_MAX that side's losses and gradients are NaN. Offsets (ragged
  *  problems) are segments + 1 non-decreasing int64 values within [0, count], in the memory
  *  of the backend; the host backends check them (GANLOSS_STATUS_INVALID_VALUE, or
  *  INVALID_SIZE for pairs of unequal lengths). The CUDA backend cannot read them before its
