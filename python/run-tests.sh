@@ -8,6 +8,9 @@
 #   GANLOSS_PY_TORCH=1     also install PyTorch (PyPI's Linux wheel pulls some 5 GB of CUDA
 #                          libraries, 3.5 to 5 minutes here; without it the torch tests skip)
 #   GANLOSS_PY_CUDA=ON|OFF build the CUDA backend (default: ON when nvidia-smi sees a GPU)
+#   GANLOSS_PY_ISOLATED=1  build in pip's isolated build environment, from pyproject.toml's
+#                          [build-system] requirements (default: the venv's own copies of the
+#                          same packages, installed first; saves a second jaxlib download)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,8 +42,14 @@ if [[ ${GANLOSS_PY_TORCH:-0} == 1 ]]; then
   torch_pid=$!
 fi
 "$python" -m pip install -q pytest numpy "jax[cpu]"
+isolation=()
+if [[ ${GANLOSS_PY_ISOLATED:-0} != 1 ]]; then
+  # The [build-system] requirements of pyproject.toml (jaxlib comes with jax[cpu]).
+  "$python" -m pip install -q "scikit-build-core>=0.10" "nanobind>=2.2"
+  isolation=(--no-build-isolation)
+fi
 echo "== pip install . (CUDA backend: $GANLOSS_PY_CUDA)"
-"$python" -m pip install -q . -C cmake.define.GANLOSS_ENABLE_CUDA="$GANLOSS_PY_CUDA"
+"$python" -m pip install -q "${isolation[@]}" . -C cmake.define.GANLOSS_ENABLE_CUDA="$GANLOSS_PY_CUDA"
 if [[ -n $torch_pid ]]; then
   wait "$torch_pid" || { cat build-py/pip-torch.log; exit 1; }
 fi

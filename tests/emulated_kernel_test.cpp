@@ -72,7 +72,8 @@ TEST_P(EmulatedMatrix, MatchesReference) {
   expect_tickets_zero(call);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, EmulatedMatrix, ::testing::ValuesIn(testing::kernel_cases()),
+INSTANTIATE_TEST_SUITE_P(Cases, EmulatedMatrix,
+                         ::testing::ValuesIn(testing::sanitizer_subset(testing::kernel_cases())),
                          [](const ::testing::TestParamInfo<KernelCase>& i) {
                            return i.param.name();
                          });
@@ -92,7 +93,8 @@ TEST_P(EmulatedFamily, MatchesReference) {
   expect_tickets_zero(call);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, EmulatedFamily, ::testing::ValuesIn(testing::family_cases()),
+INSTANTIATE_TEST_SUITE_P(Cases, EmulatedFamily,
+                         ::testing::ValuesIn(testing::sanitizer_subset(testing::family_cases())),
                          [](const ::testing::TestParamInfo<testing::FamilyCase>& i) {
                            return i.param.name();
                          });

@@ -32,6 +32,36 @@ namespace {
 // Progress of the current launch, for the watchdog: bumped by every completed phase.
 std::atomic<uint64_t> g_progress{0};
 
+// A barrier for `count` threads whose waiters yield the processor instead of sleeping in the
+// kernel: an emulated block has hundreds of threads on a few cores, and every barrier phase
+// would otherwise wake each of them through a futex. Happens-before: every arrival is a
+// release on `arrived_` that the last arrival acquires, and the last arrival's release on
+// `phase_` is acquired by every waiter.
+template <class Completion>
+class YieldingBarrier {
+ public:
+  YieldingBarrier(std::ptrdiff_t count, Completion completion)
+      : count_(static_cast<unsigned>(count)), completion_(completion) {}
+
+  void arrive_and_wait() {
+    const uint64_t phase = phase_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == count_) {
+      arrived_.store(0, std::memory_order_relaxed);
+      completion_();
+      phase_.fetch_add(1, std::memory_order_acq_rel);
+      return;
+    }
+    while (phase_.load(std::memory_order_acquire) == phase)
+      std::this_thread::yield();
+  }
+
+ private:
+  const unsigned count_;
+  Completion completion_;
+  std::atomic<unsigned> arrived_{0};
+  std::atomic<uint64_t> phase_{0};
+};
+
 struct EpochCompletion {
   std::atomic<uint64_t>* epoch;
   void operator()() noexcept {
@@ -46,7 +76,7 @@ struct WarpCompletion {
 
 struct Warp {
   explicit Warp() : barrier(32, WarpCompletion{}) {}
-  std::barrier<WarpCompletion> barrier;
+  YieldingBarrier<WarpCompletion> barrier;
   uint64_t slots[2][32] = {};  // double-buffered by shuffle parity: one phase per shuffle
 };
 
@@ -78,10 +108,10 @@ struct Launch {
   const std::function<void()>& body;
   std::vector<unsigned> order;
   std::atomic<uint64_t> epoch{0};
-  std::barrier<EpochCompletion> block_barrier;
+  YieldingBarrier<EpochCompletion> block_barrier;
   // A barrier of its own, so that a thread leaving a block early never completes a phase of
   // block_barrier that other threads wait on inside the block.
-  std::barrier<EpochCompletion> block_end;
+  YieldingBarrier<EpochCompletion> block_end;
   std::vector<std::unique_ptr<Warp>> warps;
 
   std::mutex access_mutex;
