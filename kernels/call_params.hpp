@@ -108,6 +108,10 @@ GANLOSS_HOST_DEVICE double scaled(double total, double norm) {
   return norm != 0.0 ? total / norm : 0.0;
 }
 
+// The largest |grad_scale| a call accepts: then the weighted mean's gradient coefficient,
+// grad_scale over a weight sum scaled into [0.5, 1) (SideScale), stays within fp32's range.
+constexpr float kMaxGradScale = 0x1p126f;
+
 // Multiplier of a side's per-element gradients in one segment.
 GANLOSS_HOST_DEVICE double coefficient(double grad_scale, double norm) {
   return norm != 0.0 ? grad_scale / norm : 0.0;

@@ -94,14 +94,16 @@ constexpr double kMaxWeightSum = 3.4028234663852886e38;
 // them, the prepass totals (state; null when there was no prepass).
 //
 // A weighted mean is unchanged when every weight of the side is multiplied by one factor. The
-// backends multiply the weights by the power of two that brings their sum into [1, 2): exact,
-// so in fp32's normal range every result is bitwise the one of the unscaled weights, and at
-// its ends nothing overflows or loses precision that the formula does not: the coefficient
-// grad_scale / sum(w') is at most grad_scale, a weighted term w' l is at most 2 l, and the
-// terms of a side whose weights sum to a subnormal number stay normal. The factor, up to
-// 2^150 either way, is applied as two fp32 factors (weight_scale), each a power of two within
-// fp32's range. A sum that is NaN or above kMaxWeightSum makes the normaliser NaN: the side's
-// totals and gradients are then NaN, on every backend.
+// backends multiply the weights by the power of two that brings their sum into [0.5, 1):
+// exact, so in fp32's normal range every result is bitwise the one of the unscaled weights,
+// and at its ends nothing overflows or loses precision that the formula does not: every
+// scaled weight is below 1, so a weighted term w' l or derivative w' l' is at most l or l',
+// and their sums stay below the largest of them; the terms of a side whose weights sum to a
+// subnormal number stay normal; the coefficient grad_scale / sum(w') is below 2 grad_scale,
+// within fp32's range as validation bounds grad_scale by 2^126. The factor, up to 2^149 either
+// way, is applied as two fp32 factors (weight_scale), each a power of two within fp32's range.
+// A sum that is NaN or above kMaxWeightSum makes the normaliser NaN: the side's totals and
+// gradients are then NaN, on every backend.
 struct SideScale {
   double norm;            // divisor of totals and gradients (0: both are 0)
   double coef;            // gradient multiplier: grad_scale / norm
@@ -123,7 +125,7 @@ GANLOSS_HOST_DEVICE SideScale side_scale(const CallParams& q, const SideParams& 
     } else if (weight_sum > 0.0) {
       int e = 0;
       frexp(weight_sum, &e);  // weight_sum = m 2^e, m in [0.5, 1)
-      const int k = 1 - e;    // weight_sum 2^k in [1, 2); |k| <= 150
+      const int k = -e;       // weight_sum 2^k in [0.5, 1); |k| <= 149
       const int k0 = k / 2;
       sc.weight_scale[0] = static_cast<float>(ldexp(1.0, k0));
       sc.weight_scale[1] = static_cast<float>(ldexp(1.0, k - k0));

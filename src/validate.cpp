@@ -29,6 +29,18 @@ Status check_finite(float v, const char* name) {
   return Status::Success;
 }
 
+// grad_scale: finite, and small enough that grad_scale / (a weight sum in [0.5, 1)), the
+// weighted mean's gradient coefficient (see SideScale), stays within fp32's range.
+Status check_grad_scale(float v) {
+  Status s = check_finite(v, "grad_scale");
+  if (s != Status::Success) return s;
+  if (std::fabs(v) > kMaxGradScale) {
+    return fail(Status::InvalidValue, "grad_scale must be at most 2^126 (%g) in magnitude, got %g",
+                static_cast<double>(kMaxGradScale), static_cast<double>(v));
+  }
+  return Status::Success;
+}
+
 Status check_unit(float v, const char* name) {
   if (!(v >= 0.0f && v <= 1.0f)) {
     return fail(Status::InvalidValue, "%s must lie in [0, 1], got %g", name, v);
@@ -343,9 +355,13 @@ Status validate_problem(const ganloss_problem_t* p) {
   const struct {
     float value;
     const char* name;
-  } finite[] = {{p->grad_scale, "grad_scale"},       {lp.margin_real, "margin_real"},
-                {lp.margin_fake, "margin_fake"},     {lp.ls_fake_label, "ls_fake_label"},
-                {lp.ls_real_label, "ls_real_label"}, {lp.ls_gen_label, "ls_gen_label"}};
+  } finite[] = {{lp.margin_real, "margin_real"},
+                {lp.margin_fake, "margin_fake"},
+                {lp.ls_fake_label, "ls_fake_label"},
+                {lp.ls_real_label, "ls_real_label"},
+                {lp.ls_gen_label, "ls_gen_label"}};
+  s = check_grad_scale(p->grad_scale);
+  if (s != Status::Success) return s;
   for (const auto& f : finite) {
     s = check_finite(f.value, f.name);
     if (s != Status::Success) return s;

@@ -189,6 +189,8 @@ TEST_F(Validation, ValuesOutOfDomain) {
                   "grad_scale");
   expect_rejected(with([&](Call& c) { c.problem.grad_scale = inf; }), GANLOSS_STATUS_INVALID_VALUE,
                   "grad_scale");
+  expect_rejected(with([](Call& c) { c.problem.grad_scale = -0x1.000002p126f; }),
+                  GANLOSS_STATUS_INVALID_VALUE, "2^126");
   expect_rejected(with([](Call& c) { c.problem.params.real_target = 1.5f; }),
                   GANLOSS_STATUS_INVALID_VALUE, "real_target");
   expect_rejected(with([](Call& c) { c.problem.params.fake_target = -0.1f; }),

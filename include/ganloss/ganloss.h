@@ -129,7 +129,8 @@ typedef struct ganloss_problem {
   /* 0: gradients are stored in the logits' dtype; 1: as f32 (for f16/bf16 logits whose
    * gradients would fall below the dtype's range, e.g. a mean over many elements) */
   int32_t fp32_gradients;
-  float grad_scale; /* multiplies every gradient (upstream gradient or loss scale), 1 */
+  float grad_scale; /* multiplies every gradient (upstream gradient or loss scale), 1; finite,
+                     * at most 2^126 in magnitude */
   ganloss_loss_params_t params;
 } ganloss_problem_t;
 

@@ -217,6 +217,7 @@ bool problem_valid(const ganloss_problem_t& p) {
                         lp.ls_real_label, lp.ls_gen_label}) {
     if (!std::isfinite(v)) return false;
   }
+  if (std::fabs(p.grad_scale) > 0x1p126f) return false;
   for (const float t : {lp.real_target, lp.fake_target}) {
     if (!(t >= 0.0f && t <= 1.0f)) return false;
   }
