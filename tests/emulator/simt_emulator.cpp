@@ -62,6 +62,23 @@ class YieldingBarrier {
   std::atomic<uint64_t> phase_{0};
 };
 
+// Under ThreadSanitizer, whose instrumented spin loops cost more than the sleeps they save,
+// the standard barrier.
+#if defined(__SANITIZE_THREAD__)
+#define GANLOSS_EMULATOR_STD_BARRIER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GANLOSS_EMULATOR_STD_BARRIER 1
+#endif
+#endif
+#if defined(GANLOSS_EMULATOR_STD_BARRIER)
+template <class Completion>
+using Barrier = std::barrier<Completion>;
+#else
+template <class Completion>
+using Barrier = YieldingBarrier<Completion>;
+#endif
+
 struct EpochCompletion {
   std::atomic<uint64_t>* epoch;
   void operator()() noexcept {
@@ -76,7 +93,7 @@ struct WarpCompletion {
 
 struct Warp {
   explicit Warp() : barrier(32, WarpCompletion{}) {}
-  YieldingBarrier<WarpCompletion> barrier;
+  Barrier<WarpCompletion> barrier;
   uint64_t slots[2][32] = {};  // double-buffered by shuffle parity: one phase per shuffle
 };
 
@@ -108,10 +125,10 @@ struct Launch {
   const std::function<void()>& body;
   std::vector<unsigned> order;
   std::atomic<uint64_t> epoch{0};
-  YieldingBarrier<EpochCompletion> block_barrier;
+  Barrier<EpochCompletion> block_barrier;
   // A barrier of its own, so that a thread leaving a block early never completes a phase of
   // block_barrier that other threads wait on inside the block.
-  YieldingBarrier<EpochCompletion> block_end;
+  Barrier<EpochCompletion> block_end;
   std::vector<std::unique_ptr<Warp>> warps;
 
   std::mutex access_mutex;
