@@ -11,7 +11,11 @@
 //   least squares, and for hinge a whole step when the argument is within 2 delta of the kink.
 // - The relativistic average adds to each gradient a term through the other side's mean,
 //   computed from a sum of that side's slopes: its error is bounded the same way.
-// - Weighted means divide by a weight sum that went through `depth` fp32 additions.
+// - Weighted means divide by a weight sum that went through `depth` fp32 additions. The
+//   backends scale a side's weights by the power of two that brings their sum into [0.5, 1)
+//   (SideScale): a weight below 2^-126 of its side's sum then keeps 2^-149 of that scaled sum
+//   as its resolution, as w / sum(w) computed in fp32 would, and its gradient may be off by
+//   up to |grad_scale l'| 2^-148 (two roundings of the scaled weight).
 // - Totals add the terms with the accumulation bound of tolerance.hpp and the argument
 //   perturbations of the terms; statistics are means of values in [-1, 1] and exact counts.
 #include "comparison.hpp"
@@ -272,6 +276,9 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
             double abs = kElementUlps * kU * coef * std::fabs(w) +
                          coef * ts.curvature(slope, w) * d +
                          (ts.near_kink(argument, d) ? coef * std::fabs(w) : 0.0);
+            if (p.reduction == GANLOSS_REDUCTION_MEAN && weighted_mean && w != 0.0) {
+              abs += 0x1p-148 * std::fabs(static_cast<double>(p.grad_scale) * slope / w);
+            }
             if (shape == Shape::average && n[side] > 0) {
               const double offset = term == 0 ? t.offset_d[side] : t.offset_g[side];
               abs += (2 * kU + eta) * std::fabs(offset) +
