@@ -146,17 +146,23 @@ void size_workspace(HostCall& call) {
   call.workspace = GuardedBuffer(bytes);
 }
 
+// Runs `call` on the GPU with a workspace of the queried size, waits, and copies every output
+// (guards included) back into the call's host buffers.
+void run_on_device(HostCall& call, const ganloss_outputs_t& o) {
+  ASSERT_NO_FATAL_FAILURE(size_workspace(call));
+  DeviceCall device(call);
+  ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+  CUDA_OK(cudaDeviceSynchronize());
+  device.fetch();
+}
+
 class CudaMatrix : public ::testing::WithParamInterface<KernelCase>, public CudaTest {};
 
 TEST_P(CudaMatrix, MatchesReference) {
   const KernelCase& c = GetParam();
   HostCall call(testing::problem_of(c), std::hash<std::string>{}(c.name()));
-  size_workspace(call);
-  DeviceCall device(call);
   const ganloss_outputs_t o = call.all_outputs();
-  ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
-  CUDA_OK(cudaDeviceSynchronize());
-  device.fetch();
+  ASSERT_NO_FATAL_FAILURE(run_on_device(call, o));
   const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
   EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
 }
@@ -170,12 +176,8 @@ class CudaFamily : public ::testing::WithParamInterface<testing::FamilyCase>, pu
 
 TEST_P(CudaFamily, MatchesReference) {
   HostCall call = testing::make_family_call(GetParam());
-  size_workspace(call);
-  DeviceCall device(call);
   const ganloss_outputs_t o = call.all_outputs();
-  ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
-  CUDA_OK(cudaDeviceSynchronize());
-  device.fetch();
+  ASSERT_NO_FATAL_FAILURE(run_on_device(call, o));
   const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
   EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
 }
@@ -192,11 +194,7 @@ TEST_P(CudaNonfinite, GivesTheDocumentedResult) {
   const testing::NonfiniteCase& c = GetParam();
   HostCall call(testing::nonfinite_problem(c));
   testing::fill_nonfinite(call, c);
-  size_workspace(call);
-  DeviceCall device(call);
-  ASSERT_EQ(device.run(call.all_outputs()), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
-  CUDA_OK(cudaDeviceSynchronize());
-  device.fetch();
+  ASSERT_NO_FATAL_FAILURE(run_on_device(call, call.all_outputs()));
   testing::expect_documented(call, c, "cuda");
 }
 
@@ -210,12 +208,7 @@ class CudaWeightRange : public ::testing::WithParamInterface<testing::WeightRang
 
 TEST_P(CudaWeightRange, ScaledWeightsGiveTheSameBitsOrNaNBeyondFltMax) {
   testing::expect_weight_range(GetParam(), "cuda", kAccumulationDepth, [](HostCall& call) {
-    size_workspace(call);
-    DeviceCall device(call);
-    ASSERT_EQ(device.run(testing::weight_range_outputs(call)), GANLOSS_STATUS_SUCCESS)
-        << ganloss_last_error_message();
-    CUDA_OK(cudaDeviceSynchronize());
-    device.fetch();
+    run_on_device(call, testing::weight_range_outputs(call));
   });
 }
 
@@ -228,12 +221,8 @@ class CudaZeroWeights : public ::testing::WithParamInterface<testing::MaskCase>,
 
 TEST_P(CudaZeroWeights, MaskNonfiniteAndOverflowingTerms) {
   HostCall call = testing::mask_call(GetParam());
-  size_workspace(call);
-  DeviceCall device(call);
   const ganloss_outputs_t o = call.all_outputs();
-  ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
-  CUDA_OK(cudaDeviceSynchronize());
-  device.fetch();
+  ASSERT_NO_FATAL_FAILURE(run_on_device(call, o));
   testing::expect_masked(call, o, kAccumulationDepth, "cuda");
 }
 

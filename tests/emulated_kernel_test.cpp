@@ -14,6 +14,7 @@
 
 #define GANLOSS_EMULATOR 1
 #include "detail/simt.hpp"
+#include "emulated_call.hpp"
 #include "emulator/emulated_backend.hpp"
 #include "emulator/simt_emulator.hpp"
 #include "family_cases.hpp"
@@ -37,12 +38,7 @@ using testing::kShapes;
 using testing::make_problem;
 using testing::Shape;
 
-EmulatedRun run_emulated(HostCall& call, const ganloss_outputs_t& o,
-                         const EmulatedOptions& options = {}) {
-  const std::size_t bytes = emulator::emulated_workspace_size(call.problem);
-  call.workspace = testing::GuardedBuffer(bytes);
-  return emulated_compute(call.problem, call.inputs(), o, call.workspace.data(), bytes, options);
-}
+using testing::run_emulated;
 
 // The tickets of the chunk regime (after the per-segment state in the workspace) are zero.
 void expect_tickets_zero(HostCall& call) {

@@ -3,7 +3,7 @@
 // backend and the emulated CUDA kernel.
 #include <gtest/gtest.h>
 
-#include "emulator/emulated_backend.hpp"
+#include "emulated_call.hpp"
 #include "nonfinite_table.hpp"
 #include "test_support.hpp"
 #include "weight_range.hpp"
@@ -27,12 +27,7 @@ TEST_P(Nonfinite, EveryBackendGivesTheDocumentedResult) {
   }
   HostCall call(testing::nonfinite_problem(c));
   testing::fill_nonfinite(call, c);
-  const std::size_t bytes = emulator::emulated_workspace_size(call.problem);
-  call.workspace = testing::GuardedBuffer(bytes);
-  ASSERT_EQ(emulator::emulated_compute(call.problem, call.inputs(), call.all_outputs(),
-                                       call.workspace.data(), bytes)
-                .status,
-            GANLOSS_STATUS_SUCCESS);
+  ASSERT_EQ(testing::run_emulated(call, call.all_outputs()).status, GANLOSS_STATUS_SUCCESS);
   testing::expect_documented(call, c, "emulated kernel");
 }
 
@@ -52,12 +47,7 @@ TEST_P(WeightRange, ScaledWeightsGiveTheSameBitsOrNaNBeyondFltMax) {
   });
   testing::expect_weight_range(
       c, "emulated kernel", detail::kernel::kAccumulationDepth, [](HostCall& call) {
-        const std::size_t bytes = emulator::emulated_workspace_size(call.problem);
-        call.workspace = testing::GuardedBuffer(bytes);
-        ASSERT_EQ(emulator::emulated_compute(call.problem, call.inputs(),
-                                             testing::weight_range_outputs(call),
-                                             call.workspace.data(), bytes)
-                      .status,
+        ASSERT_EQ(testing::run_emulated(call, testing::weight_range_outputs(call)).status,
                   GANLOSS_STATUS_SUCCESS);
       });
 }
@@ -104,11 +94,7 @@ TEST_P(ZeroWeights, MaskNonfiniteAndOverflowingTerms) {
   }
   HostCall call = testing::mask_call(c);
   const ganloss_outputs_t o = call.all_outputs();
-  const std::size_t bytes = emulator::emulated_workspace_size(call.problem);
-  call.workspace = testing::GuardedBuffer(bytes);
-  ASSERT_EQ(emulator::emulated_compute(call.problem, call.inputs(), o, call.workspace.data(), bytes)
-                .status,
-            GANLOSS_STATUS_SUCCESS);
+  ASSERT_EQ(testing::run_emulated(call, o).status, GANLOSS_STATUS_SUCCESS);
   testing::expect_masked(call, o, detail::kernel::kAccumulationDepth, "emulated kernel");
 }
 
