@@ -149,6 +149,35 @@ GANLOSS_HOST_DEVICE float weighted(float w, float v) {
   return w != 0.0f ? w * v : 0.0f;
 }
 
+// The least-squares term d^2 / 2 times a weight w, without the overflow of d^2 where the
+// weighted term is within fp32's range: above |d| = 2^62 (where d^2 / 2 may pass FLT_MAX) it is
+// formed as (w d / 2) d, whose first product is a normal number for every nonzero fp32 w (at
+// least 2^-149 2^61); below, as w (d^2 / 2), the term's own bits when w is 1. Exactly 0 for a
+// zero weight, as `weighted`.
+GANLOSS_HOST_DEVICE float weighted_square(float w, float d) {
+  const float h = 0.5f * d;
+  const float v = fabsf(d) > 0x1p62f ? (w * h) * d : w * (h * d);
+  return w != 0.0f ? v : 0.0f;
+}
+
+// The weighted value of term `term` (evaluated as `loss` at argument x): `weighted`, and for
+// the least-squares term `weighted_square`, whose value may be finite where `loss` is not.
+GANLOSS_HOST_DEVICE float weighted_loss(const Term& term, float w, float x, float loss) {
+  return term.kind == TermKind::squared ? weighted_square(w, x - term.param) : weighted(w, loss);
+}
+
+// The same for a term kind known at compile time (the CPU loops).
+template <TermKind K>
+GANLOSS_HOST_DEVICE float weighted_loss(const Term& term, float w, float x, float loss) {
+  if constexpr (K == TermKind::squared) {
+    return weighted_square(w, x - term.param);
+  } else {
+    (void)term;
+    (void)x;
+    return weighted(w, loss);
+  }
+}
+
 // The relativistic average's per-segment constants: each side's shift (the other side's
 // mean), and the additive gradient terms through the means for D and G:
 //   dL/dr_k += -a_f sum_j v_j psi'(f~_j) / N_r,  dL/df_k += -a_r sum_i w_i phi'(r~_i) / N_f,

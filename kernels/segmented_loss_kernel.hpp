@@ -108,15 +108,15 @@ GANLOSS_DEVICE void evaluate_terms(const KernelArgs& k, const Row<T, G>& r, int6
     const float ws = scaled_weight(w.v[j], c.weight_scale);
     const float wa = weighted(ws, a.grad);
     const float wb = weighted(ws, b.grad);
-    ld.v[j] = weighted(w.v[j], a.loss);
-    lg.v[j] = weighted(w.v[j], b.loss);
+    ld.v[j] = weighted_loss(c.d, w.v[j], t, a.loss);
+    lg.v[j] = weighted_loss(c.g, w.v[j], t, b.loss);
     if constexpr (P == Pass::gradients) {
       gd.v[j] = from_float<G>(wa * c.coef + c.offset_d);
       gg.v[j] = from_float<G>(wb * c.coef + c.offset_g);
       continue;
     }
-    acc.v[kLossD + c.side] += weighted(ws, a.loss);
-    acc.v[kLossG + c.side] += weighted(ws, b.loss);
+    acc.v[kLossD + c.side] += weighted_loss(c.d, ws, t, a.loss);
+    acc.v[kLossG + c.side] += weighted_loss(c.g, ws, t, b.loss);
     if (k.average) {
       acc.v[kDerivativeD + c.side] += wa;
       acc.v[kDerivativeG + c.side] += wb;

@@ -14,8 +14,9 @@
 // - Weighted means divide by a weight sum that went through `depth` fp32 additions. The
 //   backends scale a side's weights by the power of two that brings their sum into [0.5, 1)
 //   (SideScale): a weight below 2^-126 of its side's sum then keeps 2^-149 of that scaled sum
-//   as its resolution, as w / sum(w) computed in fp32 would, and its gradient may be off by
-//   up to |grad_scale l'| 2^-148 (two roundings of the scaled weight).
+//   as its resolution, as w / sum(w) computed in fp32 would: the scaled weight may be off by
+//   2^-148 (two roundings), so its gradient by up to 2^-147 |grad_scale l'| (the scaled sum is
+//   at least 1/2) and the side's totals by up to 2^-147 |l|.
 // - Totals add the terms with the accumulation bound of tolerance.hpp and the argument
 //   perturbations of the terms; statistics are means of values in [-1, 1] and exact counts.
 #include "comparison.hpp"
@@ -230,10 +231,23 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
       return (*outs[side].slope[term])[static_cast<std::size_t>(sides[side].begin(s) + i)];
     };
 
-    // Per side and term: sum |slope| (for the accumulated sums through the means) and the
+    // The same for the term itself, unweighted (|w l| / |w|; 0 for a zero weight).
+    auto term_of = [&](int side, int term, int64_t i) {
+      const bool paired = shape == Shape::paired;
+      const int owner = paired ? term : side;
+      const int64_t k = sides[owner].begin(s) + i;
+      const double w = sides[paired ? 0 : side].weight(sides[paired ? 0 : side].begin(s) + i);
+      const std::vector<double>& loss = *outs[owner].ref_loss[term];
+      return w != 0.0 ? std::fabs(loss[static_cast<std::size_t>(k)] / w) : 0.0;
+    };
+
+    // Per side and term: sum |slope| (for the accumulated sums through the means), the
     // argument perturbations of the terms, in loss (|slope| delta) and gradient (curvature
-    // delta, a whole step near a kink) units.
+    // delta, a whole step near a kink) units, and for a weighted mean the sum of |term|, whose
+    // weights' resolution (2^-148 of the scaled sum, see above) bounds the totals' error by
+    // 2^-147 sum |term|.
     double slope_sum[2][2] = {}, loss_perturbation[2][2] = {}, grad_perturbation[2][2] = {};
+    double resolution[2][2] = {};
     for (int side = 0; side < 2; ++side) {
       for (int64_t i = 0; i < n[side]; ++i) {
         double argument = 0;
@@ -241,6 +255,9 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
         const int64_t k = sides[side].begin(s) + i;
         const double w = sides[side].weight(k);
         for (int term = 0; term < 2; ++term) {
+          if (p.reduction == GANLOSS_REDUCTION_MEAN && weighted_mean) {
+            resolution[side][term] += 0x1p-147 * term_of(side, term, i);
+          }
           const double slope = slope_of(side, term, i);
           if (!std::isfinite(slope)) continue;
           const TermShape ts = term_shape(p, side, term == 0);
@@ -277,7 +294,7 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
                          coef * ts.curvature(slope, w) * d +
                          (ts.near_kink(argument, d) ? coef * std::fabs(w) : 0.0);
             if (p.reduction == GANLOSS_REDUCTION_MEAN && weighted_mean && w != 0.0) {
-              abs += 0x1p-148 * std::fabs(static_cast<double>(p.grad_scale) * slope / w);
+              abs += 0x1p-147 * std::fabs(static_cast<double>(p.grad_scale) * slope / w);
             }
             if (shape == Shape::average && n[side] > 0) {
               const double offset = term == 0 ? t.offset_d[side] : t.offset_g[side];
@@ -309,10 +326,14 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
     const double pert_fake_d = loss_perturbation[1][0] * t.inv_norm[1];
     const double pert_g =
         loss_perturbation[0][1] * t.inv_norm[0] + loss_perturbation[1][1] * t.inv_norm[1];
-    total(got.d_loss, t.d_loss, t.abs_real + t.abs_fake_d, pert_real_d + pert_fake_d, "d_loss");
-    total(got.d_loss_real, t.d_loss_real, t.abs_real, pert_real_d, "d_loss_real");
-    total(got.d_loss_fake, t.d_loss_fake, t.abs_fake_d, pert_fake_d, "d_loss_fake");
-    total(got.g_loss, t.g_loss, t.abs_g, pert_g, "g_loss");
+    const double res_real_d = resolution[0][0];
+    const double res_fake_d = resolution[1][0];
+    const double res_g = resolution[0][1] + resolution[1][1];
+    total(got.d_loss, t.d_loss, t.abs_real + t.abs_fake_d,
+          pert_real_d + pert_fake_d + res_real_d + res_fake_d, "d_loss");
+    total(got.d_loss_real, t.d_loss_real, t.abs_real, pert_real_d + res_real_d, "d_loss_real");
+    total(got.d_loss_fake, t.d_loss_fake, t.abs_fake_d, pert_fake_d + res_fake_d, "d_loss_fake");
+    total(got.g_loss, t.g_loss, t.abs_g, pert_g + res_g, "g_loss");
 
     // Statistics: means of values in [-1, 1] summed in fp32, and exact counts.
     if (got.stats) {

@@ -184,10 +184,10 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
       for (int j = 0; j < len; ++j) {
         const float w = ws[j];
         const float v = (w * scale0) * scale1;
-        sd[j] = weighted(v, ld[j]);
-        sg[j] = weighted(v, lg[j]);
-        ld[j] = weighted(w, ld[j]);
-        lg[j] = weighted(w, lg[j]);
+        sd[j] = weighted_loss<KD>(td, v, ts[j], ld[j]);
+        sg[j] = weighted_loss<KG>(tg, v, ts[j], lg[j]);
+        ld[j] = weighted_loss<KD>(td, w, ts[j], ld[j]);
+        lg[j] = weighted_loss<KG>(tg, w, ts[j], lg[j]);
         gd[j] = weighted(v, gd[j]);
         gg[j] = weighted(v, gg[j]);
       }

@@ -266,6 +266,17 @@ Value masked(double w, Value v) {
   return w != 0.0 ? v : Value{0.0, 0.0};
 }
 
+// The argument of a relativistic term, f - r or x - mean, is an fp32 number on every backend
+// (docs/numerics.md): exact here, except that beyond fp32's range it is the infinity it rounds
+// to (from 2^128 - 2^103, halfway between FLT_MAX and 2^128, up), and the term is that of an
+// infinite argument.
+double fp32_argument(double a) {
+  constexpr double kOverflow = 0x1.ffffffp127;
+  if (a >= kOverflow) return std::numeric_limits<double>::infinity();
+  if (a <= -kOverflow) return -std::numeric_limits<double>::infinity();
+  return a;
+}
+
 double mean_logit(const Side& side, int64_t s) {
   const int64_t n = side.size(s);
   if (n == 0) return 0.0;
@@ -296,7 +307,7 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
     // Pairs (r_i, f_i), weighted by the real weights: D sp(d), G sp(-d), d = f - r.
     for (int64_t i = 0; i < nr && i < nf; ++i) {
       const double w = real.weight(real.begin(s) + i);
-      const double d = fake.logit(fake.begin(s) + i) - real.logit(real.begin(s) + i);
+      const double d = fp32_argument(fake.logit(fake.begin(s) + i) - real.logit(real.begin(s) + i));
       const Value vd = masked(w, cross_entropy(d, 0.0));
       const Value vg = masked(w, cross_entropy(d, 1.0));
       d_real.add(w * vd.loss);
@@ -324,14 +335,14 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
     Sum dr, df, gr, gf;
     for (int64_t i = 0; i < nr; ++i) {
       const int64_t k = real.begin(s) + i;
-      const double x = real.logit(k) - mean_f;
+      const double x = fp32_argument(real.logit(k) - mean_f);
       const double w = real.weight(k);
       dr.add(w * masked(w, terms.real_d(x)).grad);
       gr.add(w * masked(w, terms.real_g(x)).grad);
     }
     for (int64_t j = 0; j < nf; ++j) {
       const int64_t k = fake.begin(s) + j;
-      const double x = fake.logit(k) - mean_r;
+      const double x = fp32_argument(fake.logit(k) - mean_r);
       const double w = fake.weight(k);
       df.add(w * masked(w, terms.fake_d(x)).grad);
       gf.add(w * masked(w, terms.fake_g(x)).grad);
@@ -345,7 +356,7 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
     for (int64_t i = 0; i < nr; ++i) {
       const int64_t k = real.begin(s) + i;
       const double w = real.weight(k);
-      const double x = real.logit(k) - mean_f;
+      const double x = fp32_argument(real.logit(k) - mean_f);
       const Value vd = masked(w, terms.real_d(x)), vg = masked(w, terms.real_g(x));
       d_real.add(w * vd.loss);
       abs_real.add(std::fabs(w * vd.loss));
@@ -357,7 +368,7 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
     for (int64_t j = 0; j < nf; ++j) {
       const int64_t k = fake.begin(s) + j;
       const double w = fake.weight(k);
-      const double x = fake.logit(k) - mean_r;
+      const double x = fp32_argument(fake.logit(k) - mean_r);
       const Value vd = masked(w, terms.fake_d(x)), vg = masked(w, terms.fake_g(x));
       d_fake.add(w * vd.loss);
       abs_fake.add(std::fabs(w * vd.loss));

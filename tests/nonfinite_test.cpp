@@ -103,5 +103,107 @@ INSTANTIATE_TEST_SUITE_P(Cases, ZeroWeights, ::testing::ValuesIn(testing::mask_c
                            return i.param.name();
                          });
 
+// Terms whose value or argument leaves fp32's range (docs/numerics.md, "Terms beyond fp32's
+// range"): a least-squares term above FLT_MAX under a weight small enough to bring it back in
+// range is finite (formed as (w d / 2) d), and a relativistic argument f - r or x - mean beyond
+// fp32's range is the infinity it rounds to, on every backend.
+struct ExtremeCase {
+  const char* name;
+  int32_t kind;
+  int32_t reduction;
+  float real;         // logit of real element 1
+  float real_weight;  // its weight
+  float fake;         // logit of fake element 2 (of fake element 1, the pair, for the paired loss)
+  float fake_weight;  // its weight
+  bool finite_loss;   // the real element's D loss is finite (else it is +inf)
+};
+
+void PrintTo(const ExtremeCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+const float kMax = std::numeric_limits<float>::max();
+
+std::vector<ExtremeCase> extreme_cases() {
+  return {
+      // (FLT_MAX - a)^2 / 2 = 5.8e76, times 1e-40: 5.8e36.
+      {"ls_none", GANLOSS_LOSS_LEAST_SQUARES, GANLOSS_REDUCTION_NONE, kMax, 1e-40f, -1e30f, 1e-30f,
+       true},
+      {"ls_mean", GANLOSS_LOSS_LEAST_SQUARES, GANLOSS_REDUCTION_MEAN, -kMax, 1e-40f, 1e30f, 1e-30f,
+       true},
+      {"ls_sum", GANLOSS_LOSS_LEAST_SQUARES, GANLOSS_REDUCTION_SUM, 3e25f, 1e-30f, -3e25f, 2e-30f,
+       true},
+      // r~ = FLT_MAX - mean(f): the relativistic average least-squares term under a tiny weight.
+      {"ra_ls_mean", GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES, GANLOSS_REDUCTION_MEAN, kMax,
+       1e-40f, 0.5f, 1.0f, true},
+      {"ra_ls_none", GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES, GANLOSS_REDUCTION_NONE,
+       -1e30f, 1e-30f, 2.0f, 1.0f, true},
+      // f - r = 2 FLT_MAX: +inf, whatever the weight.
+      {"paired_overflow", GANLOSS_LOSS_RELATIVISTIC, GANLOSS_REDUCTION_MEAN, -kMax, 0.25f, kMax,
+       1.0f, false},
+      // r - mean(f) = -FLT_MAX - FLT_MAX / 7 with one fake logit at FLT_MAX: -inf.
+      {"ra_hinge_overflow", GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE, GANLOSS_REDUCTION_NONE, -kMax,
+       0.25f, kMax, 1.0f, false},
+      {"ra_overflow", GANLOSS_LOSS_RELATIVISTIC_AVERAGE, GANLOSS_REDUCTION_SUM, -kMax, 0.125f, kMax,
+       1.0f, false},
+  };
+}
+
+HostCall extreme_call(const ExtremeCase& c) {
+  ganloss_problem_t p = testing::make_problem(2, 7, 7, c.kind, c.kind, c.reduction);
+  testing::CallData data;
+  data.real_weights = true;
+  data.fake_weights = c.kind != GANLOSS_LOSS_RELATIVISTIC;
+  HostCall call(p, 5, data);
+  for (int64_t s = 0; s < p.segments; ++s) {
+    const int64_t r = s * p.real_count;
+    const int64_t f = s * p.fake_count;
+    call.set_real(r + 1, c.real);
+    call.real_weights.as<float>()[r + 1] = c.real_weight;
+    if (c.kind == GANLOSS_LOSS_RELATIVISTIC) {
+      call.set_fake(f + 1, c.fake);  // the pair of real element 1
+      continue;
+    }
+    call.set_fake(f + 2, c.fake);
+    call.fake_weights.as<float>()[f + 2] = c.fake_weight;
+  }
+  return call;
+}
+
+void expect_extreme(HostCall& call, const ganloss_outputs_t& o, const ExtremeCase& c, int depth,
+                    const char* backend) {
+  const testing::Comparison cmp = testing::compare_with_reference(call, o, depth);
+  EXPECT_LE(cmp.worst(), 1.0) << backend << ": " << cmp.first_failure;
+  for (int64_t s = 0; s < call.problem.segments; ++s) {
+    const float loss = call.loss_real.as<float>()[s * call.problem.real_count + 1];
+    if (c.finite_loss) {
+      EXPECT_TRUE(std::isfinite(loss)) << backend << " segment " << s << ": " << loss;
+    } else {
+      EXPECT_EQ(loss, std::numeric_limits<float>::infinity()) << backend << " segment " << s;
+    }
+  }
+}
+
+class ExtremeTerms : public ::testing::TestWithParam<ExtremeCase> {};
+
+TEST_P(ExtremeTerms, FollowTheDocumentedRangeRules) {
+  const ExtremeCase& c = GetParam();
+  for (int32_t backend : {GANLOSS_BACKEND_REFERENCE, GANLOSS_BACKEND_CPU}) {
+    HostCall call = extreme_call(c);
+    const ganloss_outputs_t o = call.all_outputs();
+    ASSERT_EQ(call.run(o, backend), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+    expect_extreme(call, o, c, 0, backend == GANLOSS_BACKEND_CPU ? "cpu" : "reference");
+  }
+  HostCall call = extreme_call(c);
+  const ganloss_outputs_t o = call.all_outputs();
+  ASSERT_EQ(testing::run_emulated(call, o).status, GANLOSS_STATUS_SUCCESS);
+  expect_extreme(call, o, c, detail::kernel::kAccumulationDepth, "emulated kernel");
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ExtremeTerms, ::testing::ValuesIn(extreme_cases()),
+                         [](const ::testing::TestParamInfo<ExtremeCase>& i) {
+                           return std::string(i.param.name);
+                         });
+
 }  // namespace
 }  // namespace ganloss
