@@ -19,6 +19,9 @@
 //   at least 1/2) and the side's totals by up to 2^-147 |l|.
 // - Totals add the terms with the accumulation bound of tolerance.hpp and the argument
 //   perturbations of the terms; statistics are means of values in [-1, 1] and exact counts.
+// - A term in fp32's subnormal range (a logistic term of an argument below about -87) is off
+//   by a few units of the subnormal spacing (kFloor) before its weight multiplies that error:
+//   the element loss w l and the totals get kFloor |w| more.
 #include "comparison.hpp"
 
 #include <algorithm>
@@ -231,12 +234,17 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
       return (*outs[side].slope[term])[static_cast<std::size_t>(sides[side].begin(s) + i)];
     };
 
+    // The weight of the terms of element i of a side (a pair's is the real weight).
+    auto term_weight = [&](int side, int64_t i) {
+      const int owner = shape == Shape::paired ? 0 : side;
+      return sides[owner].weight(sides[owner].begin(s) + i);
+    };
+
     // The same for the term itself, unweighted (|w l| / |w|; 0 for a zero weight).
     auto term_of = [&](int side, int term, int64_t i) {
-      const bool paired = shape == Shape::paired;
-      const int owner = paired ? term : side;
+      const int owner = shape == Shape::paired ? term : side;
       const int64_t k = sides[owner].begin(s) + i;
-      const double w = sides[paired ? 0 : side].weight(sides[paired ? 0 : side].begin(s) + i);
+      const double w = term_weight(side, i);
       const std::vector<double>& loss = *outs[owner].ref_loss[term];
       return w != 0.0 ? std::fabs(loss[static_cast<std::size_t>(k)] / w) : 0.0;
     };
@@ -262,7 +270,8 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
           if (!std::isfinite(slope)) continue;
           const TermShape ts = term_shape(p, side, term == 0);
           slope_sum[side][term] += std::fabs(slope);
-          loss_perturbation[side][term] += std::fabs(slope) * d;
+          loss_perturbation[side][term] +=
+              std::fabs(slope) * d + kFloor * std::fabs(term_weight(side, i));
           grad_perturbation[side][term] +=
               ts.curvature(slope, w) * d + (ts.near_kink(argument, d) ? std::fabs(w) : 0.0);
         }
@@ -282,7 +291,9 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
           if (outs[side].loss[term]) {
             const double want = (*outs[side].ref_loss[term])[static_cast<std::size_t>(k)];
             const double value = outs[side].loss[term][k];
-            const Tolerance tol{kElementUlps * kU + kU, std::fabs(slope) * d + kFloor, DType::f32};
+            const Tolerance tol{
+                kElementUlps * kU + kU,
+                std::fabs(slope) * d + kFloor * (1 + std::fabs(term_weight(side, i))), DType::f32};
             rec.note(&c.element_losses, tol.ratio(value, want), outs[side].loss_name[term], s, k,
                      value, want);
           }
