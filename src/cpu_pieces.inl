@@ -84,6 +84,32 @@ void accumulate(double* lanes, const float* v, int padded) {
   }
 }
 
+// The same for values already in double.
+void accumulate(double* lanes, const double* v, int padded) {
+  for (int j = 0; j < padded; j += kLanes) {
+    for (int k = 0; k < kLanes; ++k)
+      lanes[k] += v[j + k];
+  }
+}
+
+// What a total adds for a term of kind K with value `loss` at argument x under weight w: the
+// product w * loss formed in double, exact and so never past fp32's range where the weighted
+// term is not (a term near FLT_MAX under a weight above 1, in a sum whose other terms cancel it
+// or a mean by count); 0 for a zero weight, whatever the term. A least-squares term is formed
+// from its argument, (x - label)^2 / 2 exactly in double, as its fp32 value may be +inf.
+template <TermKind K>
+double total_term(const Term& term, float w, float x, float loss) {
+  if constexpr (K == TermKind::none) {
+    return 0.0;
+  } else if constexpr (K == TermKind::squared) {
+    const double d = static_cast<double>(x - term.param);
+    return w != 0.0f ? static_cast<double>(w) * (0.5 * d * d) : 0.0;
+  } else {
+    (void)x;
+    return w != 0.0f ? static_cast<double>(w) * static_cast<double>(loss) : 0.0;
+  }
+}
+
 double lanes_sum(const double* a) {
   static_assert(kLanes == 8, "lanes_sum adds eight lanes");
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
@@ -119,16 +145,13 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   const Term tg = term_g;
   const float shift = p.shift;
   alignas(64) float xs[kTile], ys[kTile], ts[kTile], ws[kTile], scratch[kTile];
-  alignas(64) float ld[kTile], lg[kTile], gd[kTile], gg[kTile], sd[kTile], sg[kTile];
+  alignas(64) float ld[kTile], lg[kTile], gd[kTile], gg[kTile];
+  alignas(64) double sd[kTile], sg[kTile];
   alignas(64) float s0[kTile], s1[kTile], s2[kTile], s3[kTile];
   double acc[kAccumulators][kLanes] = {};
   const int side = p.paired ? 0 : p.side;
   const float scale0 = p.weight_scale[0];
   const float scale1 = p.weight_scale[1];
-  // What the totals add: the terms times the scaled weights (see SideScale). Element losses
-  // keep the weights as given.
-  float* sum_d = p.w ? sd : ld;
-  float* sum_g = p.w ? sg : lg;
 
   for (int64_t base = 0; base < p.n; base += kTile) {
     const int len = static_cast<int>(std::min<int64_t>(kTile, p.n - base));
@@ -180,12 +203,19 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
         gg[j] = 0.0f;
       }
     }
+    // What the totals add (main pass): the terms times the scaled weights (see SideScale), in
+    // double. Element losses keep the weights as given.
+    if (p.pass == Pass::main) {
+      for (int j = 0; j < len; ++j) {
+        const float v = p.w ? (ws[j] * scale0) * scale1 : 1.0f;
+        sd[j] = total_term<KD>(td, v, ts[j], ld[j]);
+        sg[j] = total_term<KG>(tg, v, ts[j], lg[j]);
+      }
+    }
     if (p.w) {
       for (int j = 0; j < len; ++j) {
         const float w = ws[j];
         const float v = (w * scale0) * scale1;
-        sd[j] = weighted_loss<KD>(td, v, ts[j], ld[j]);
-        sg[j] = weighted_loss<KG>(tg, v, ts[j], lg[j]);
         ld[j] = weighted_loss<KD>(td, w, ts[j], ld[j]);
         lg[j] = weighted_loss<KG>(tg, w, ts[j], lg[j]);
         gd[j] = weighted(v, gd[j]);
@@ -200,12 +230,12 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
     }
 
     // Main pass: sums, element losses, and (unless relativistic average) gradients.
-    std::fill(sum_d + len, sum_d + padded, 0.0f);
-    std::fill(sum_g + len, sum_g + padded, 0.0f);
+    std::fill(sd + len, sd + padded, 0.0);
+    std::fill(sg + len, sg + padded, 0.0);
     if (p.paired) {
       // d = f - r: the D term is the real side's, the G term the fake side's.
-      accumulate(acc[kLossD + 0], sum_d, padded);
-      accumulate(acc[kLossG + 1], sum_g, padded);
+      accumulate(acc[kLossD + 0], sd, padded);
+      accumulate(acc[kLossG + 1], sg, padded);
       store_gradients(gd, len, -p.coef, 0.0f, scratch, p.grad_type, p.out.grad_d, base);
       store_gradients(gg, len, -p.coef, 0.0f, scratch, p.grad_type, p.out.grad_g, base);
       store_gradients(gd, len, p.coef, 0.0f, scratch, p.grad_type, p.out_y.grad_d, base);
@@ -215,8 +245,8 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
       if (p.out.loss_g) std::fill(p.out.loss_g + base, p.out.loss_g + base + len, 0.0f);
       if (p.out_y.loss_d) std::fill(p.out_y.loss_d + base, p.out_y.loss_d + base + len, 0.0f);
     } else {
-      accumulate(acc[kLossD + side], sum_d, padded);
-      accumulate(acc[kLossG + side], sum_g, padded);
+      accumulate(acc[kLossD + side], sd, padded);
+      accumulate(acc[kLossG + side], sg, padded);
       if (p.average) {
         std::fill(gd + len, gd + padded, 0.0f);
         std::fill(gg + len, gg + padded, 0.0f);
