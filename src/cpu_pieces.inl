@@ -56,12 +56,14 @@ void store_tile(const float* in, int n, DType type, void* y, int64_t base) {
   }
 }
 
-// out[j] = scale * in[j] + offset, stored as `type`.
-void store_gradients(const float* in, int n, float scale, float offset, float* scratch, DType type,
+// out[j] = scale * in[j] + offset, formed in double, rounded to fp32 and stored as `type`.
+void store_gradients(const double* in, int n, float scale, float offset, float* scratch, DType type,
                      void* y, int64_t base) {
   if (y == nullptr) return;
+  const double a = scale;
+  const double b = offset;
   for (int j = 0; j < n; ++j)
-    scratch[j] = in[j] * scale + offset;
+    scratch[j] = static_cast<float>(in[j] * a + b);
   store_tile(scratch, n, type, y, base);
 }
 
@@ -145,8 +147,11 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   const Term tg = term_g;
   const float shift = p.shift;
   alignas(64) float xs[kTile], ys[kTile], ts[kTile], ws[kTile], scratch[kTile];
-  alignas(64) float ld[kTile], lg[kTile], gd[kTile], gg[kTile];
-  alignas(64) double sd[kTile], sg[kTile];
+  alignas(64) float ld[kTile], lg[kTile];
+  // The weighted terms a total adds and the weighted derivatives, in double: the product of a
+  // weight and a term (or derivative) is exact there, so it never passes fp32's range where
+  // the total or the gradient it enters does not (a term near FLT_MAX under a weight above 1).
+  alignas(64) double sd[kTile], sg[kTile], gd[kTile], gg[kTile];
   alignas(64) float s0[kTile], s1[kTile], s2[kTile], s3[kTile];
   double acc[kAccumulators][kLanes] = {};
   const int side = p.paired ? 0 : p.side;
@@ -192,7 +197,7 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
         gd[j] = t.grad;
       } else {
         ld[j] = 0.0f;
-        gd[j] = 0.0f;
+        gd[j] = 0.0;
       }
       if constexpr (kG) {
         const TermValue t = evaluate_term<KG>(tg, v, parts);
@@ -200,7 +205,7 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
         gg[j] = t.grad;
       } else {
         lg[j] = 0.0f;
-        gg[j] = 0.0f;
+        gg[j] = 0.0;
       }
     }
     // What the totals add (main pass): the terms times the scaled weights (see SideScale), in
@@ -218,8 +223,8 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
         const float v = (w * scale0) * scale1;
         ld[j] = weighted_loss<KD>(td, w, ts[j], ld[j]);
         lg[j] = weighted_loss<KG>(tg, w, ts[j], lg[j]);
-        gd[j] = weighted(v, gd[j]);
-        gg[j] = weighted(v, gg[j]);
+        gd[j] = v != 0.0f ? static_cast<double>(v) * gd[j] : 0.0;
+        gg[j] = v != 0.0f ? static_cast<double>(v) * gg[j] : 0.0;
       }
     }
 
@@ -248,8 +253,8 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
       accumulate(acc[kLossD + side], sd, padded);
       accumulate(acc[kLossG + side], sg, padded);
       if (p.average) {
-        std::fill(gd + len, gd + padded, 0.0f);
-        std::fill(gg + len, gg + padded, 0.0f);
+        std::fill(gd + len, gd + padded, 0.0);
+        std::fill(gg + len, gg + padded, 0.0);
         accumulate(acc[kDerivativeD + side], gd, padded);
         accumulate(acc[kDerivativeG + side], gg, padded);
       } else {
