@@ -65,7 +65,7 @@ Layout make_layout(const CallParams& q) {
 struct SegmentContext {
   Extent extent[2];
   SideScale scale[2];
-  AverageCoupling coupling;
+  AverageCoupling coupling{};  // zero until a prepass has written the state
   bool valid;
 };
 
@@ -120,11 +120,14 @@ class Runner {
   void pass(Pass pass) {
     const Layout& l = layout_;
     const bool chunked = l.chunks > 1;
+    // The prepass writes the state that later passes read; it reads none itself (the
+    // workspace may hold anything before it).
+    const double* state = pass == Pass::prepass ? nullptr : state_;
     parallel_for(l.items, threads_, 1, [&](int64_t item) {
       if (chunked) {
         const int64_t s = item / l.chunks;
         const int64_t begin = (item % l.chunks) * kChunk;
-        const SegmentContext c = context(q_, l, s, state_);
+        const SegmentContext c = context(q_, l, s, state);
         Sums& slot = slots_[item];
         std::memset(&slot, 0, sizeof slot);
         if (c.valid) evaluate(pass, c, begin, std::min(l.length, begin + kChunk), slot.v);
@@ -133,7 +136,7 @@ class Runner {
       const int64_t first = item * l.segments_per_item;
       const int64_t last = std::min(q_.segments, first + l.segments_per_item);
       for (int64_t s = first; s < last; ++s) {
-        const SegmentContext c = context(q_, l, s, state_);
+        const SegmentContext c = context(q_, l, s, state);
         Sums sums{};
         const int64_t length = q_.relativity == Relativity::paired
                                    ? c.extent[0].size
@@ -150,7 +153,7 @@ class Runner {
           for (int k = 0; k < kAccumulators; ++k)
             total.v[k] += slots_[s * l.chunks + c].v[k];
         }
-        finish(pass, s, context(q_, l, s, state_), total);
+        finish(pass, s, context(q_, l, s, state), total);
       });
     }
   }
@@ -224,6 +227,9 @@ class Runner {
         st[kStateLogitSum + side] = sums[kLogitSum + side];
         st[kStateWeightSum + side] = sums[kWeightSum + side];
         st[kStateNonzero + side] = sums[kNonzeroWeights + side];
+        // Written by the main pass, which reads them (unused there) before.
+        st[kStateDerivativeD + side] = 0.0;
+        st[kStateDerivativeG + side] = 0.0;
       }
     } else if (pass == Pass::main) {
       if (q_.relativity == Relativity::average && st) {
