@@ -118,6 +118,7 @@ bool rows_meet_interval(const Region& r, uintptr_t lo, uintptr_t hi) {
   // Row k spans [base + k*stride, base + k*stride + row_bytes).
   if (hi <= r.base) return false;
   const uint64_t s = r.stride_bytes;
+  if (s == 0) return lo < r.base + r.row_bytes;  // every row at base
   // Smallest k with base + k*s + row_bytes > lo.
   uint64_t k_min = 0;
   if (lo >= r.base + r.row_bytes) k_min = (lo - r.base - r.row_bytes) / s + 1;
@@ -130,6 +131,8 @@ bool rows_meet_interval(const Region& r, uintptr_t lo, uintptr_t hi) {
 // stride (up to the ends of the row ranges); otherwise conservative (any intersection of
 // their extents counts).
 bool overlap(const Region& a, const Region& b) {
+  // An empty region (a side of count 0) has no byte to share, whatever its stride.
+  if (a.row_bytes == 0 || b.row_bytes == 0 || a.rows == 0 || b.rows == 0) return false;
   const uintptr_t a_end = a.base + a.size();
   const uintptr_t b_end = b.base + b.size();
   if (a_end <= b.base || b_end <= a.base) return false;
@@ -137,6 +140,7 @@ bool overlap(const Region& a, const Region& b) {
   if (a.rows == 1) return rows_meet_interval(b, a.base, a_end);
   if (a.stride_bytes == b.stride_bytes) {
     const uint64_t s = a.stride_bytes;
+    if (s == 0) return true;  // both non-empty rows at one address each: they meet
     const uint64_t d = b.base >= a.base ? (b.base - a.base) % s : (s - (a.base - b.base) % s) % s;
     // b's rows start d bytes into a's period: they meet a's rows unless [d, d + b.row) stays
     // inside the gap [a.row, s).

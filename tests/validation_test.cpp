@@ -124,6 +124,34 @@ TEST_F(Validation, UnneededInputsMayBeNull) {
   EXPECT_EQ(c.run(), GANLOSS_STATUS_SUCCESS);
 }
 
+// A ragged side of count 0 spans no byte, wherever its pointer points: it aliases nothing.
+// (Its one row has length and stride 0, which the aliasing check once divided by.)
+TEST(ValidationRagged, EmptySideAliasesNothing) {
+  ganloss_problem_t p = make_problem(3, 0, 8, GANLOSS_LOSS_NONSATURATING,
+                                     GANLOSS_LOSS_NONSATURATING, GANLOSS_REDUCTION_SUM);
+  p.ragged = 1;
+  testing::CallData data;
+  data.real_offsets = {0, 0, 0, 0};
+  data.fake_offsets = {0, 3, 5, 8};
+  HostCall call(p, 3, data);
+  ganloss_outputs_t o = call.all_outputs();
+  o.loss_real = o.loss_real_g = o.loss_fake_d = o.loss_fake_g = nullptr;
+  ganloss_inputs_t in = call.inputs();
+  for (int k = 1; k < 7; ++k) {
+    in.real = static_cast<const float*>(call.grad_fake_d.data()) + k;  // inside a gradient
+    std::size_t bytes = 0;
+    ASSERT_EQ(ganloss_workspace_size(&call.problem, GANLOSS_BACKEND_CPU, &bytes),
+              GANLOSS_STATUS_SUCCESS);
+    testing::GuardedBuffer workspace(bytes);
+    ganloss_execution_t e;
+    ganloss_execution_init(&e);
+    e.backend = GANLOSS_BACKEND_CPU;
+    EXPECT_EQ(ganloss_compute(&call.problem, &in, &o, workspace.data(), bytes, &e, nullptr),
+              GANLOSS_STATUS_SUCCESS)
+        << k << ": " << ganloss_last_error_message();
+  }
+}
+
 TEST_F(Validation, Sizes) {
   expect_rejected(with([](Call& c) { c.problem.segments = 0; }), GANLOSS_STATUS_INVALID_SIZE,
                   "segments");
