@@ -107,9 +107,21 @@ struct TermShape {
   bool logistic;
   bool squared;
   bool hinge;
+  double direction;  // a logistic term is sp(direction * argument)
 
-  double curvature(double slope, double weight) const {
-    if (logistic) return std::fabs(slope);
+  // |slope| over the whole perturbation interval [x - delta, x + delta]. A logistic term's
+  // slope w sigma(+-x) can grow by a factor e^delta across it, so where delta is not small
+  // (the mean of a side whose logits cancel in fp32) the slope at x alone is no bound: sigma
+  // is monotone, and its value at the far end is.
+  double slope_bound(double slope, double argument, double delta, double weight) const {
+    if (!logistic || delta == 0.0) return std::fabs(slope);
+    const double y = direction * argument + delta;
+    const double sigma = y >= 0 ? 1.0 / (1.0 + std::exp(-y)) : std::exp(y) / (1.0 + std::exp(y));
+    return std::max(std::fabs(slope), std::fabs(weight) * sigma);
+  }
+  // Curvature over the interval, from slope_bound (sigma' <= sigma).
+  double curvature(double slope_max, double weight) const {
+    if (logistic) return slope_max;
     if (squared) return std::fabs(weight);
     return 0.0;
   }
@@ -119,11 +131,17 @@ struct TermShape {
 };
 
 TermShape term_shape(const ganloss_problem_t& p, int side, bool d) {
-  TermShape t{p.d_loss, 0.0, false, false, false};
+  TermShape t{p.d_loss, 0.0, false, false, false, 0.0};
   switch (p.d_loss) {
     case GANLOSS_LOSS_RELATIVISTIC:
-    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE:
+      // D sp(f - r), G sp(r - f)
       t.logistic = true;
+      t.direction = d ? 1.0 : -1.0;
+      break;
+    case GANLOSS_LOSS_RELATIVISTIC_AVERAGE:
+      // real D sp(-x), real G sp(x), fake D sp(x), fake G sp(-x)
+      t.logistic = true;
+      t.direction = (side == 0) == d ? -1.0 : 1.0;
       break;
     case GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES:
       t.squared = true;
@@ -269,11 +287,12 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
           const double slope = slope_of(side, term, i);
           if (!std::isfinite(slope)) continue;
           const TermShape ts = term_shape(p, side, term == 0);
+          const double tw = term_weight(side, i);
+          const double slope_max = ts.slope_bound(slope, argument, d, tw);
           slope_sum[side][term] += std::fabs(slope);
-          loss_perturbation[side][term] +=
-              std::fabs(slope) * d + kFloor * std::fabs(term_weight(side, i));
+          loss_perturbation[side][term] += slope_max * d + kFloor * std::fabs(tw);
           grad_perturbation[side][term] +=
-              ts.curvature(slope, w) * d + (ts.near_kink(argument, d) ? std::fabs(w) : 0.0);
+              ts.curvature(slope_max, w) * d + (ts.near_kink(argument, d) ? std::fabs(w) : 0.0);
         }
       }
     }
@@ -288,12 +307,14 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
         for (int term = 0; term < 2; ++term) {
           const double slope = slope_of(side, term, i);
           const TermShape ts = term_shape(p, side, term == 0);
+          const double tw = term_weight(side, i);
+          const double slope_max =
+              std::isfinite(slope) ? ts.slope_bound(slope, argument, d, tw) : std::fabs(slope);
           if (outs[side].loss[term]) {
             const double want = (*outs[side].ref_loss[term])[static_cast<std::size_t>(k)];
             const double value = outs[side].loss[term][k];
-            const Tolerance tol{
-                kElementUlps * kU + kU,
-                std::fabs(slope) * d + kFloor * (1 + std::fabs(term_weight(side, i))), DType::f32};
+            const Tolerance tol{kElementUlps * kU + kU,
+                                slope_max * d + kFloor * (1 + std::fabs(tw)), DType::f32};
             rec.note(&c.element_losses, tol.ratio(value, want), outs[side].loss_name[term], s, k,
                      value, want);
           }
@@ -302,7 +323,7 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
             const double value = load_value(outs[side].grad[term], grad_dtype, k);
             const double coef = std::fabs(t.coef[side]);
             double abs = kElementUlps * kU * coef * std::fabs(w) +
-                         coef * ts.curvature(slope, w) * d +
+                         coef * ts.curvature(slope_max, w) * d +
                          (ts.near_kink(argument, d) ? coef * std::fabs(w) : 0.0);
             if (p.reduction == GANLOSS_REDUCTION_MEAN && weighted_mean && w != 0.0) {
               abs += 0x1p-147 * std::fabs(static_cast<double>(p.grad_scale) * slope / w);
