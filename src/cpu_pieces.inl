@@ -56,12 +56,14 @@ void store_tile(const float* in, int n, DType type, void* y, int64_t base) {
   }
 }
 
-// out[j] = scale * in[j] + offset, formed in double, rounded to fp32 and stored as `type`.
-void store_gradients(const double* in, int n, float scale, float offset, float* scratch, DType type,
+// out[j] = scale * in[j] + offset, formed in T (float, or double for weighted derivatives),
+// rounded to fp32 and stored as `type`.
+template <class T>
+void store_gradients(const T* in, int n, float scale, float offset, float* scratch, DType type,
                      void* y, int64_t base) {
   if (y == nullptr) return;
-  const double a = scale;
-  const double b = offset;
+  const T a = scale;
+  const T b = offset;
   for (int j = 0; j < n; ++j)
     scratch[j] = static_cast<float>(in[j] * a + b);
   store_tile(scratch, n, type, y, base);
@@ -147,11 +149,16 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   const Term tg = term_g;
   const float shift = p.shift;
   alignas(64) float xs[kTile], ys[kTile], ts[kTile], ws[kTile], scratch[kTile];
-  alignas(64) float ld[kTile], lg[kTile];
+  alignas(64) float ld[kTile], lg[kTile], gd[kTile], gg[kTile];
   // The weighted terms a total adds and the weighted derivatives, in double: the product of a
   // weight and a term (or derivative) is exact there, so it never passes fp32's range where
   // the total or the gradient it enters does not (a term near FLT_MAX under a weight above 1).
-  alignas(64) double sd[kTile], sg[kTile], gd[kTile], gg[kTile];
+  // Unweighted calls add the fp32 terms and scale the fp32 derivatives, where nothing can
+  // overflow that the result does not, except a least-squares term (x - a)^2 / 2, which the
+  // totals form in double from its argument.
+  alignas(64) double sd[kTile], sg[kTile], wgd[kTile], wgg[kTile];
+  const bool double_d = p.w != nullptr || KD == TermKind::squared;
+  const bool double_g = p.w != nullptr || KG == TermKind::squared;
   alignas(64) float s0[kTile], s1[kTile], s2[kTile], s3[kTile];
   double acc[kAccumulators][kLanes] = {};
   const int side = p.paired ? 0 : p.side;
@@ -197,7 +204,7 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
         gd[j] = t.grad;
       } else {
         ld[j] = 0.0f;
-        gd[j] = 0.0;
+        gd[j] = 0.0f;
       }
       if constexpr (kG) {
         const TermValue t = evaluate_term<KG>(tg, v, parts);
@@ -205,12 +212,12 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
         gg[j] = t.grad;
       } else {
         lg[j] = 0.0f;
-        gg[j] = 0.0;
+        gg[j] = 0.0f;
       }
     }
     // What the totals add (main pass): the terms times the scaled weights (see SideScale), in
     // double. Element losses keep the weights as given.
-    if (p.pass == Pass::main) {
+    if (p.pass == Pass::main && (double_d || double_g)) {
       for (int j = 0; j < len; ++j) {
         const float v = p.w ? (ws[j] * scale0) * scale1 : 1.0f;
         sd[j] = total_term<KD>(td, v, ts[j], ld[j]);
@@ -223,44 +230,71 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
         const float v = (w * scale0) * scale1;
         ld[j] = weighted_loss<KD>(td, w, ts[j], ld[j]);
         lg[j] = weighted_loss<KG>(tg, w, ts[j], lg[j]);
-        gd[j] = v != 0.0f ? static_cast<double>(v) * gd[j] : 0.0;
-        gg[j] = v != 0.0f ? static_cast<double>(v) * gg[j] : 0.0;
+        wgd[j] = v != 0.0f ? static_cast<double>(v) * gd[j] : 0.0;
+        wgg[j] = v != 0.0f ? static_cast<double>(v) * gg[j] : 0.0;
       }
     }
+    // The D (g false) or G derivatives times `scale` plus `offset`, stored at y.
+    auto store = [&](bool g, float scale, float offset, void* y) {
+      if (p.w) {
+        store_gradients(g ? wgg : wgd, len, scale, offset, scratch, p.grad_type, y, base);
+      } else {
+        store_gradients(g ? gg : gd, len, scale, offset, scratch, p.grad_type, y, base);
+      }
+    };
+    // The D or G terms, or their derivatives, into accumulator k.
+    auto add_terms = [&](bool g, int k) {
+      if (g ? double_g : double_d) {
+        double* v = g ? sg : sd;
+        std::fill(v + len, v + padded, 0.0);
+        accumulate(acc[k], v, padded);
+      } else {
+        float* v = g ? lg : ld;
+        std::fill(v + len, v + padded, 0.0f);
+        accumulate(acc[k], v, padded);
+      }
+    };
+    auto add_derivatives = [&](bool g, int k) {
+      if (p.w) {
+        double* v = g ? wgg : wgd;
+        std::fill(v + len, v + padded, 0.0);
+        accumulate(acc[k], v, padded);
+      } else {
+        float* v = g ? gg : gd;
+        std::fill(v + len, v + padded, 0.0f);
+        accumulate(acc[k], v, padded);
+      }
+    };
 
     if (p.pass == Pass::gradients) {
-      store_gradients(gd, len, p.coef, p.offset_d, scratch, p.grad_type, p.out.grad_d, base);
-      store_gradients(gg, len, p.coef, p.offset_g, scratch, p.grad_type, p.out.grad_g, base);
+      store(false, p.coef, p.offset_d, p.out.grad_d);
+      store(true, p.coef, p.offset_g, p.out.grad_g);
       continue;
     }
 
     // Main pass: sums, element losses, and (unless relativistic average) gradients.
-    std::fill(sd + len, sd + padded, 0.0);
-    std::fill(sg + len, sg + padded, 0.0);
     if (p.paired) {
       // d = f - r: the D term is the real side's, the G term the fake side's.
-      accumulate(acc[kLossD + 0], sd, padded);
-      accumulate(acc[kLossG + 1], sg, padded);
-      store_gradients(gd, len, -p.coef, 0.0f, scratch, p.grad_type, p.out.grad_d, base);
-      store_gradients(gg, len, -p.coef, 0.0f, scratch, p.grad_type, p.out.grad_g, base);
-      store_gradients(gd, len, p.coef, 0.0f, scratch, p.grad_type, p.out_y.grad_d, base);
-      store_gradients(gg, len, p.coef, 0.0f, scratch, p.grad_type, p.out_y.grad_g, base);
+      add_terms(false, kLossD + 0);
+      add_terms(true, kLossG + 1);
+      store(false, -p.coef, 0.0f, p.out.grad_d);
+      store(true, -p.coef, 0.0f, p.out.grad_g);
+      store(false, p.coef, 0.0f, p.out_y.grad_d);
+      store(true, p.coef, 0.0f, p.out_y.grad_g);
       store_losses(ld, len, p.out.loss_d, base);
       store_losses(lg, len, p.out_y.loss_g, base);
       if (p.out.loss_g) std::fill(p.out.loss_g + base, p.out.loss_g + base + len, 0.0f);
       if (p.out_y.loss_d) std::fill(p.out_y.loss_d + base, p.out_y.loss_d + base + len, 0.0f);
     } else {
-      accumulate(acc[kLossD + side], sd, padded);
-      accumulate(acc[kLossG + side], sg, padded);
+      add_terms(false, kLossD + side);
+      add_terms(true, kLossG + side);
       if (p.average) {
-        std::fill(gd + len, gd + padded, 0.0);
-        std::fill(gg + len, gg + padded, 0.0);
-        accumulate(acc[kDerivativeD + side], gd, padded);
-        accumulate(acc[kDerivativeG + side], gg, padded);
+        add_derivatives(false, kDerivativeD + side);
+        add_derivatives(true, kDerivativeG + side);
       } else {
-        store_gradients(gd, len, p.coef, 0.0f, scratch, p.grad_type, p.out.grad_d, base);
+        store(false, p.coef, 0.0f, p.out.grad_d);
         if (kG) {
-          store_gradients(gg, len, p.coef, 0.0f, scratch, p.grad_type, p.out.grad_g, base);
+          store(true, p.coef, 0.0f, p.out.grad_g);
         } else {
           store_zeros(len, scratch, p.grad_type, p.out.grad_g, base);
         }
