@@ -56,16 +56,22 @@ void store_tile(const float* in, int n, DType type, void* y, int64_t base) {
   }
 }
 
-// out[j] = scale * in[j] + offset, formed in T (float, or double for weighted derivatives),
-// rounded to fp32 and stored as `type`.
+// out[j] = scale * in[j] + offset, formed in double (the product is exact there, so a
+// product past FLT_MAX meets the offset before it rounds), rounded to fp32 and stored as
+// `type`. Without an offset, fp32 gives the same bits: one rounding of the exact product.
 template <class T>
 void store_gradients(const T* in, int n, float scale, float offset, float* scratch, DType type,
                      void* y, int64_t base) {
   if (y == nullptr) return;
-  const T a = scale;
-  const T b = offset;
-  for (int j = 0; j < n; ++j)
-    scratch[j] = static_cast<float>(in[j] * a + b);
+  if (sizeof(T) == sizeof(float) && offset == 0.0f) {
+    for (int j = 0; j < n; ++j)
+      scratch[j] = static_cast<float>(in[j] * static_cast<T>(scale) + T{0});
+  } else {
+    const double a = scale;
+    const double b = offset;
+    for (int j = 0; j < n; ++j)
+      scratch[j] = static_cast<float>(static_cast<double>(in[j]) * a + b);
+  }
   store_tile(scratch, n, type, y, base);
 }
 
@@ -153,9 +159,9 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   // The weighted terms a total adds and the weighted derivatives, in double: the product of a
   // weight and a term (or derivative) is exact there, so it never passes fp32's range where
   // the total or the gradient it enters does not (a term near FLT_MAX under a weight above 1).
-  // Unweighted calls add the fp32 terms and scale the fp32 derivatives, where nothing can
-  // overflow that the result does not, except a least-squares term (x - a)^2 / 2, which the
-  // totals form in double from its argument.
+  // Unweighted calls add the fp32 terms and scale the fp32 derivatives (adding an offset in
+  // double, see store_gradients), where nothing overflows that the result does not, except a
+  // least-squares term (x - a)^2 / 2, which the totals form in double from its argument.
   alignas(64) double sd[kTile], sg[kTile], wgd[kTile], wgg[kTile];
   const bool double_d = p.w != nullptr || KD == TermKind::squared;
   const bool double_g = p.w != nullptr || KG == TermKind::squared;
