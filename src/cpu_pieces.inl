@@ -2,6 +2,7 @@
 // the namespace. See cpu_pieces.hpp.
 #include <algorithm>
 #include <array>
+#include <type_traits>
 #include <utility>
 
 #include "cpu_pieces.hpp"
@@ -63,15 +64,18 @@ template <class T>
 void store_gradients(const T* in, int n, float scale, float offset, float* scratch, DType type,
                      void* y, int64_t base) {
   if (y == nullptr) return;
-  if (sizeof(T) == sizeof(float) && offset == 0.0f) {
-    for (int j = 0; j < n; ++j)
-      scratch[j] = static_cast<float>(in[j] * static_cast<T>(scale) + T{0});
-  } else {
-    const double a = scale;
-    const double b = offset;
-    for (int j = 0; j < n; ++j)
-      scratch[j] = static_cast<float>(static_cast<double>(in[j]) * a + b);
+  if constexpr (std::is_same_v<T, float>) {
+    if (offset == 0.0f) {
+      for (int j = 0; j < n; ++j)
+        scratch[j] = in[j] * scale + 0.0f;  // + 0: -0 becomes +0, as with an offset
+      store_tile(scratch, n, type, y, base);
+      return;
+    }
   }
+  const double a = scale;
+  const double b = offset;
+  for (int j = 0; j < n; ++j)
+    scratch[j] = static_cast<float>(static_cast<double>(in[j]) * a + b);
   store_tile(scratch, n, type, y, base);
 }
 
@@ -85,21 +89,21 @@ void store_zeros(int n, float* scratch, DType type, void* y, int64_t base) {
   store_tile(scratch, n, type, y, base);
 }
 
-// Adds v[0..padded) to the lanes of one accumulator (padded: a multiple of kLanes, zeros past
-// the data), in a fixed order.
-void accumulate(double* lanes, const float* v, int padded) {
+// Adds v[0..padded) (float or double) to the lanes of one accumulator (padded: a multiple of
+// kLanes, zeros past the data), in a fixed order.
+template <class T>
+void accumulate(double* lanes, const T* v, int padded) {
   for (int j = 0; j < padded; j += kLanes) {
     for (int k = 0; k < kLanes; ++k)
       lanes[k] += v[j + k];
   }
 }
 
-// The same for values already in double.
-void accumulate(double* lanes, const double* v, int padded) {
-  for (int j = 0; j < padded; j += kLanes) {
-    for (int k = 0; k < kLanes; ++k)
-      lanes[k] += v[j + k];
-  }
+// Zeros v[len..padded), then accumulate.
+template <class T>
+void accumulate_padded(double* lanes, T* v, int len, int padded) {
+  std::fill(v + len, v + padded, T{0});
+  accumulate(lanes, v, padded);
 }
 
 // What a total adds for a term of kind K with value `loss` at argument x under weight w: the
@@ -248,28 +252,20 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
         store_gradients(g ? gg : gd, len, scale, offset, scratch, p.grad_type, y, base);
       }
     };
-    // The D or G terms, or their derivatives, into accumulator k.
-    auto add_terms = [&](bool g, int k) {
-      if (g ? double_g : double_d) {
-        double* v = g ? sg : sd;
-        std::fill(v + len, v + padded, 0.0);
-        accumulate(acc[k], v, padded);
+    // The D (g false) or G terms, or their derivatives, into accumulator k: from the double
+    // values where they were formed (`exact`), else from the fp32 ones.
+    auto add = [&](bool exact, double* dv, float* fv, int k) {
+      if (exact) {
+        accumulate_padded(acc[k], dv, len, padded);
       } else {
-        float* v = g ? lg : ld;
-        std::fill(v + len, v + padded, 0.0f);
-        accumulate(acc[k], v, padded);
+        accumulate_padded(acc[k], fv, len, padded);
       }
     };
+    auto add_terms = [&](bool g, int k) {
+      add(g ? double_g : double_d, g ? sg : sd, g ? lg : ld, k);
+    };
     auto add_derivatives = [&](bool g, int k) {
-      if (p.w) {
-        double* v = g ? wgg : wgd;
-        std::fill(v + len, v + padded, 0.0);
-        accumulate(acc[k], v, padded);
-      } else {
-        float* v = g ? gg : gd;
-        std::fill(v + len, v + padded, 0.0f);
-        accumulate(acc[k], v, padded);
-      }
+      add(p.w != nullptr, g ? wgg : wgd, g ? gg : gd, k);
     };
 
     if (p.pass == Pass::gradients) {

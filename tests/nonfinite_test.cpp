@@ -116,7 +116,7 @@ struct ExtremeCase {
   float fake;          // logit of fake element 2 (of fake element 1, the pair, for the paired loss)
   float fake_weight;   // its weight
   float loss;          // the real element's D loss: 0 if finite (checked against the reference)
-  bool kernel = true;  // the kernel's fp32 partial sums hold the totals (docs/numerics.md)
+  bool kernel = true;  // false: the kernel's fp32 products and sums overflow (docs/numerics.md)
 };
 
 void PrintTo(const ExtremeCase& c, std::ostream* os) {

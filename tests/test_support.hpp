@@ -292,6 +292,12 @@ struct HostCall {
 
   // Runs `backend` with a workspace of exactly the queried size.
   ganloss_status_t run(const ganloss_outputs_t& o, int32_t backend, int threads = 0) {
+    return run(inputs(), o, backend, threads);
+  }
+
+  // The same with inputs of the caller's choosing (pointers elsewhere than this call's buffers).
+  ganloss_status_t run(const ganloss_inputs_t& in, const ganloss_outputs_t& o, int32_t backend,
+                       int threads = 0) {
     std::size_t bytes = 0;
     ganloss_status_t s = ganloss_workspace_size(&problem, backend, &bytes);
     if (s != GANLOSS_STATUS_SUCCESS) return s;
@@ -300,7 +306,6 @@ struct HostCall {
     ganloss_execution_init(&e);
     e.backend = backend;
     e.cpu_threads = threads;
-    const ganloss_inputs_t in = inputs();
     return ganloss_compute(&problem, &in, &o, workspace.data(), bytes, &e, nullptr);
   }
 
