@@ -67,6 +67,15 @@ struct CallParams {
   float* d_loss_fake;
   float* g_loss;
   ganloss_segment_stats_t* stats_out;
+
+  // A VJP call (ganloss_plan_vjp): each logit's single gradient of
+  //   sum_s cotangent_d[s] L_D[s] + cotangent_g[s] L_G[s]
+  // goes to grad_real (real logits) and grad_fake_d (fake logits); every other output is
+  // null. A null cotangent is 0, and its loss's terms are none: real_d and fake_d when
+  // cotangent_d is null, real_g and fake_g when cotangent_g is null. See vjp_multipliers().
+  bool vjp;
+  const float* cotangent_d;
+  const float* cotangent_g;
 };
 
 inline int64_t dtype_size(DType t) {

@@ -203,6 +203,29 @@ GANLOSS_HOST_DEVICE AverageCoupling average_coupling(const CallParams& q, const 
   return c;
 }
 
+// The multipliers of one side's gradients in one segment of a VJP call: each element's
+// gradient is  wd * coef_d + wg * coef_g + offset,  where wd and wg are the weighted derivatives
+// (scaled weight times term derivative) of the side's D and G terms, formed in fp32 and rounded
+// once to the gradient dtype. `offset_d`, `offset_g` are the side's relativistic-average terms
+// through the means (0 otherwise). The paired loss's real side negates coef_d and coef_g.
+struct GradientMultipliers {
+  double coef_d;
+  double coef_g;
+  double offset;
+};
+
+GANLOSS_HOST_DEVICE GradientMultipliers vjp_multipliers(const CallParams& q, int64_t s,
+                                                        const SideScale& sc, double offset_d,
+                                                        double offset_g) {
+  const double ud = q.cotangent_d ? static_cast<double>(q.cotangent_d[s]) : 0.0;
+  const double ug = q.cotangent_g ? static_cast<double>(q.cotangent_g[s]) : 0.0;
+  GradientMultipliers m;
+  m.coef_d = sc.coef * ud;
+  m.coef_g = sc.coef * ug;
+  m.offset = (q.cotangent_d ? offset_d * ud : 0.0) + (q.cotangent_g ? offset_g * ug : 0.0);
+  return m;
+}
+
 GANLOSS_HOST_DEVICE float nan_float() {
   return __builtin_nanf("");
 }

@@ -398,6 +398,9 @@ Status make_params(const ganloss_problem_t* p, const ganloss_inputs_t* in,
                  : relativistic_kind(p->d_loss)         ? Relativity::average
                                                         : Relativity::none;
   q.grad_scale = p->grad_scale;
+  q.vjp = false;
+  q.cotangent_d = nullptr;
+  q.cotangent_g = nullptr;
   q.real =
       SideParams{in->real, in->real_weights, ragged ? in->real_offsets : nullptr, p->real_count,
                  ragged ? 0 : effective_stride(p->segments, p->real_count, p->real_stride)};

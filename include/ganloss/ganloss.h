@@ -201,7 +201,27 @@ typedef struct ganloss_execution {
    * workspace was zeroed once after allocation and has been used only by ganloss calls since,
    * to skip that memset. */
   int32_t workspace_initialized;
+  /* Plans only (ganloss_plan_execute, ganloss_plan_vjp): 1 checks, at every execution, that
+   * every pointer is memory the backend can access (one runtime query per pointer on CUDA), as
+   * ganloss_compute always does; 0 (the default) skips those queries and keeps execution to
+   * constant-time checks and the launches. */
+  int32_t check_memory;
 } ganloss_execution_t;
+
+/*! A plan: a problem validated once for one backend, with its kernel specialisation, regime
+ *  and workspace size chosen, executed many times (a training loop). Opaque; created by
+ *  ganloss_plan_create, freed by ganloss_plan_destroy. A plan holds no device memory and no
+ *  stream; executions of one plan on different streams may run at once when their outputs and
+ *  workspaces differ. On CUDA a plan belongs to the device current when it was created. */
+typedef struct ganloss_plan* ganloss_plan_t;
+
+/*! Per-segment upstream cotangents of a VJP call: `segments` floats each, in the memory of the
+ *  plan's backend (device memory for CUDA). A null pointer means 0 for every segment, and the
+ *  loss is left out entirely (its non-finite terms cannot make NaN). */
+typedef struct ganloss_cotangents {
+  const float* d_loss; /* u_d[s]: the upstream gradient of the D loss of segment s */
+  const float* g_loss; /* u_g[s]: the upstream gradient of the G loss of segment s */
+} ganloss_cotangents_t;
 
 /*! Fills *problem with one dense segment of f32 non-saturating losses, mean reduction and
  *  the default loss parameters; the caller then sets the counts. */
@@ -273,6 +293,63 @@ GANLOSS_API ganloss_status_t ganloss_compute(const ganloss_problem_t* problem,
                                              size_t workspace_bytes,
                                              const ganloss_execution_t* execution,
                                              ganloss_stream_t stream);
+
+/*! Validates `problem` once for `execution->backend` and makes a plan for it: the kernel
+ *  specialisation and regime, the workspace size, and on CUDA the device and kernel-image
+ *  checks, all done here so that executing the plan costs only its launches.
+ *
+ * @param[in]  problem    as for ganloss_compute; copied into the plan
+ * @param[in]  execution  backend and options; null means ganloss_execution_init(); copied
+ * @param[out] plan       the new plan; left untouched on failure
+ */
+GANLOSS_API ganloss_status_t ganloss_plan_create(const ganloss_problem_t* problem,
+                                                 const ganloss_execution_t* execution,
+                                                 ganloss_plan_t* plan);
+
+/*! Frees a plan (null is ignored). Work it enqueued is not affected. */
+GANLOSS_API void ganloss_plan_destroy(ganloss_plan_t plan);
+
+/*! Workspace bytes the plan's executions and VJP calls need (ganloss_workspace_size). */
+GANLOSS_API ganloss_status_t ganloss_plan_workspace_size(ganloss_plan_t plan, size_t* bytes);
+
+/*! Prepares a freshly allocated workspace for the plan's executions: on CUDA one
+ *  cudaMemsetAsync of its counters on `stream`; nothing on the host backends. Call it once
+ *  after allocating the workspace (or after using it for anything but this plan's calls); every
+ *  execution leaves the counters as it found them, so no execution zeroes anything. A workspace
+ *  zeroed whole (cudaMemset) after allocation needs no call. */
+GANLOSS_API ganloss_status_t ganloss_plan_workspace_init(ganloss_plan_t plan, void* workspace,
+                                                         size_t workspace_bytes,
+                                                         ganloss_stream_t stream);
+
+/*! Executes the plan: ganloss_compute on new inputs and outputs, with only constant-time
+ *  checks of the pointers (null, alignment, address wrap, aliasing, workspace size) and, with
+ *  execution.check_memory, their memory spaces. No device query, no memset, no allocation. */
+GANLOSS_API ganloss_status_t ganloss_plan_execute(ganloss_plan_t plan,
+                                                  const ganloss_inputs_t* inputs,
+                                                  const ganloss_outputs_t* outputs, void* workspace,
+                                                  size_t workspace_bytes, ganloss_stream_t stream);
+
+/*! The vector-Jacobian product of the plan's losses: for every real and fake logit x, writes
+ *
+ *      d/dx  sum_s ( u_d[s] * L_D[s] + u_g[s] * L_G[s] )
+ *
+ *  where L_D[s], L_G[s] are the per-segment D and G losses that ganloss_plan_execute reports
+ *  in d_loss and g_loss, with the plan's reduction, weights and grad_scale. Each gradient is
+ *  formed in fp32 and rounded once to the gradient dtype (the logits', or f32 with
+ *  fp32_gradients), so a loss scale in the cotangents keeps fp16 gradients in range. This is the
+ *  backward pass of an autograd function whose forward is ganloss_plan_execute: nothing but the
+ *  inputs is kept between the two. On CUDA it reads the cotangents on the device, and for the
+ *  basic and paired kinds reads each logit once in one launch.
+ *
+ * @param[in]  cotangents  per-segment u_d and u_g (null members mean 0; null means both 0)
+ * @param[out] grad_real   gradient of every real logit, in the real logits' layout; null if
+ *                         not wanted; may be the real logits themselves (same dtype)
+ * @param[out] grad_fake   likewise for the fake logits
+ */
+GANLOSS_API ganloss_status_t ganloss_plan_vjp(ganloss_plan_t plan, const ganloss_inputs_t* inputs,
+                                              const ganloss_cotangents_t* cotangents,
+                                              void* grad_real, void* grad_fake, void* workspace,
+                                              size_t workspace_bytes, ganloss_stream_t stream);
 
 /*! "MAJOR.MINOR.PATCH" of the library actually loaded. */
 GANLOSS_API const char* ganloss_version(void);

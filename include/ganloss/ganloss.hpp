@@ -124,6 +124,7 @@ struct Execution {
   Backend backend = Backend::cuda;
   int32_t cpu_threads = 0;             // 0 = hardware concurrency
   bool workspace_initialized = false;  // see ganloss_execution_t
+  bool check_memory = false;           // plans: check memory spaces at every execution
 };
 
 inline ganloss_problem_t to_c(const Problem& p) {
@@ -184,6 +185,7 @@ inline ganloss_execution_t to_c(const Execution& e) {
   c.backend = static_cast<int32_t>(e.backend);
   c.cpu_threads = e.cpu_threads;
   c.workspace_initialized = e.workspace_initialized ? 1 : 0;
+  c.check_memory = e.check_memory ? 1 : 0;
   return c;
 }
 
