@@ -325,6 +325,57 @@ TEST_P(PlanMatrix, EmulatedVjpMatchesReference) {
   }
 }
 
+// The VJP tolerance admits an fp32 implementation: the CPU backend's and the emulated kernel's
+// compute gradients (stored as f32), combined in fp32 as u_d * grad_D + u_g * grad_G, are
+// within compare_vjp_with_reference's bounds. (Each part is within its compute bound, scaled by
+// its cotangent; the product and the sum round once each, inside the bound's 4 u.)
+TEST_P(PlanMatrix, Fp32CombinationOfComputeGradientsIsWithinVjpTolerance) {
+  for (const int32_t backend : {GANLOSS_BACKEND_CPU, GANLOSS_BACKEND_CUDA}) {
+    SCOPED_TRACE(backend == GANLOSS_BACKEND_CPU ? "cpu" : "emulated kernel");
+    HostCall call = make_call(GetParam(), 19);
+    if (grad_dtype(call.problem) != GANLOSS_DTYPE_F32) GTEST_SKIP() << "gradients not f32";
+    ganloss_outputs_t o;
+    ganloss_outputs_init(&o);
+    o.grad_real = call.grad_real.data();
+    o.grad_real_g = call.grad_real_g.data();
+    o.grad_fake_d = call.grad_fake_d.data();
+    o.grad_fake_g = call.grad_fake_g.data();
+    if (backend == GANLOSS_BACKEND_CUDA) {
+      ASSERT_EQ(run_emulated(call, o).status, GANLOSS_STATUS_SUCCESS);
+    } else {
+      ASSERT_EQ(call.run(o, backend, 1), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+    }
+    const ganloss_problem_t& p = call.problem;
+    const GuardedBuffer ud = make_cotangents(p.segments, 0x5eed);
+    const GuardedBuffer ug = make_cotangents(p.segments, 0xfeed);
+    const ganloss_inputs_t in = call.inputs();
+    auto combine = [&](const void* gd, const void* gg, const int64_t* offsets, int64_t count,
+                       int64_t stride_arg, std::vector<float>* out) {
+      const int64_t stride = stride_of(p, count, stride_arg);
+      out->assign(static_cast<std::size_t>(extent(p, count, stride_arg)), 0.0f);
+      for (int64_t s = 0; s < p.segments; ++s) {
+        const int64_t begin = offsets ? offsets[s] : s * stride;
+        const int64_t n = offsets ? offsets[s + 1] - offsets[s] : count;
+        for (int64_t i = begin; i < begin + n; ++i) {
+          const float d = ud.as<float>()[s] * static_cast<const float*>(gd)[i];
+          const float g = ug.as<float>()[s] * static_cast<const float*>(gg)[i];
+          (*out)[static_cast<std::size_t>(i)] = d + g;
+        }
+      }
+    };
+    std::vector<float> real, fake;
+    combine(call.grad_real.data(), call.grad_real_g.data(), in.real_offsets, p.real_count,
+            p.real_stride, &real);
+    combine(call.grad_fake_d.data(), call.grad_fake_g.data(), in.fake_offsets, p.fake_count,
+            p.fake_stride, &fake);
+    const detail::VjpGradients got{ud.as<float>(), ug.as<float>(), {real.data(), fake.data()}};
+    const reference::Result ref = reference::evaluate(p, in);
+    const int depth = backend == GANLOSS_BACKEND_CUDA ? detail::kernel::kAccumulationDepth : 0;
+    const Comparison cmp = detail::compare_vjp_with_reference(p, in, ref, got, depth);
+    EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure << " " << describe(p);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Plans, PlanMatrix, ::testing::ValuesIn(plan_cases()), case_name);
 
 // The VJP's definition, independently of the reference's gradient code: central differences of
