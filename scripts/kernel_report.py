@@ -498,7 +498,7 @@ def report(directory, sources, arch, block_default):
                 per = [loop["per_logit"] for loop in row["loops"] if loop["per_logit"]]
                 row["sass_per_logit"] = max(per) if per else None
             rows.append(row)
-    return rows
+    return sorted(rows, key=lambda r: (r["file"], r["kernel"]))
 
 
 def violations(row):
@@ -561,8 +561,8 @@ def fmt_table(rows):
 
 
 NOTES = """\
-regs, stack, smem: cuobjdump -res-usage (registers per thread, stack bytes, static shared
-  bytes); spill st/ld: ptxas -v (bytes of spill stores/loads).
+regs, stack: cuobjdump -res-usage (registers per thread, stack bytes per thread); spill st/ld:
+  ptxas -v (bytes of spill stores/loads); smem: static shared bytes per block (ptxas -v).
 block: __launch_bounds__ (EIATTR_MAX_THREADS); '*' = none declared, the launch's 256 assumed.
 occupancy: theoretical, resident warps / 64 per SM: registers allocated per warp in units of
   256 of 65536 (warps rounded down to a multiple of 4), static shared + 1 KB reserved per block
