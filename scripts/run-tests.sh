@@ -2,7 +2,8 @@
 # Builds ganloss with its tests and runs them all:
 #  1. the release build: reference, CPU backend, CLI, C ABI, installed package, the CUDA kernels
 #     on the host SIMT emulator, and the GPU tests (which run when a GPU is usable and say why
-#     they skip when not); the CUDA sources compile with warnings as errors;
+#     they skip when not); the CUDA sources compile with warnings as errors; with nvcc, the
+#     kernel resource report for sm_90 (scripts/kernel-report.sh);
 #  2. a ThreadSanitizer build of the emulated kernels and the multi-threaded CPU tests;
 #  3. the sanitizer build (scripts/run-fuzz.sh): the host suite under AddressSanitizer,
 #     UndefinedBehaviorSanitizer and LeakSanitizer, and each libFuzzer harness for a fixed number
@@ -21,6 +22,23 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGANLOSS_BUILD_BENCH
   $(scripts/cuda-flags.sh)
 cmake --build "$build" -j"$jobs"
 ctest --test-dir "$build" -j"$jobs" --output-on-failure
+
+# The kernel resource report (scripts/kernel-report.sh), where nvcc is: every kernel compiled for
+# sm_90, its registers, stack, spills, shared memory, occupancy and SASS instructions per logit
+# printed, and the table written to $build/kernel-report.json (3 to 4 minutes on two cores).
+# GANLOSS_KERNEL_REPORT=report prints the table; =check also fails the run when a kernel misses
+# the targets of docs/benchmarks.md ("Kernel resources"); =off skips it. To make the targets
+# binding in CI, change the default below from report to check.
+kernel_report=${GANLOSS_KERNEL_REPORT:-report}
+case $kernel_report in
+  report | check | off) ;;
+  *) echo "GANLOSS_KERNEL_REPORT must be report, check or off, not '$kernel_report'" >&2; exit 2 ;;
+esac
+if [[ $kernel_report != off ]] && command -v nvcc >/dev/null; then
+  report_args=(--out "$build/kernel-report" --json "$build/kernel-report.json")
+  [[ $kernel_report == check ]] && report_args+=(--check)
+  scripts/kernel-report.sh "${report_args[@]}"
+fi
 
 tsan="$build-tsan"
 cmake -S . -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANLOSS_SANITIZE=thread \

@@ -1,0 +1,681 @@
+#!/usr/bin/env python3
+"""The kernel resource report: registers, stack, spills, shared memory, theoretical occupancy
+and SASS instructions per logit of the main vector loop of every CUDA kernel.
+
+scripts/kernel-report.sh compiles each kernels/*.cu to a cubin for one architecture with
+`-Xptxas -v` and runs cuobjdump on it; this script reads what they wrote into one directory:
+
+    <name>.ptxas.log   nvcc's output with ptxas -v (spill stores and loads per function)
+    <name>.res.txt     cuobjdump -res-usage (registers, stack, shared memory per function)
+    <name>.sass.txt    cuobjdump -sass (the instructions)
+    <name>.elf.txt     cuobjdump -elf (the .nv.info attributes: __launch_bounds__ block size)
+
+and prints one row per kernel (`__global__` function). Standard library only; c++filt (binutils)
+or cu++filt (CUDA toolkit) demangles the names.
+
+Usage: kernel_report.py DIR [--json FILE] [--check] [--sources kernels] [--arch sm_90]
+
+--check exits 1, naming each offender and the target it misses, when a kernel exceeds the
+targets (TARGETS below). Without --check the exit status is 0 whenever the report was made.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+# --------------------------------------------------------------------------------------------
+# Targets (docs/benchmarks.md, "Kernel resources"). Every kernel: at most MAX_REGISTERS
+# registers, no stack and no spills, at least MIN_OCCUPANCY theoretical occupancy at its block
+# size. Main-pass kernels of the non-relativistic kinds with f32 or bf16 logits: at most
+# MAX_SASS_PER_LOGIT instructions per logit in their main vector loop.
+MAX_REGISTERS = 64
+MIN_OCCUPANCY = 0.5
+MAX_SASS_PER_LOGIT = 40.0
+SASS_TARGET_DTYPES = ("f32", "bf16")
+
+# --------------------------------------------------------------------------------------------
+# Per-SM limits of compute capability 9.0 (CUDA C++ Programming Guide, "Technical
+# Specifications per Compute Capability"; the CUDA Occupancy Calculator's allocation rules).
+SM_LIMITS = {
+    "sm_90": {
+        "registers": 65536,  # 32-bit registers per SM
+        "register_unit": 256,  # registers are allocated per warp in units of 256
+        "warp_granularity": 4,  # warps limited by registers round down to a multiple of 4
+        "warps": 64,  # resident warps per SM (2048 threads)
+        "blocks": 32,  # resident blocks per SM
+        "shared": 228 * 1024,  # shared memory per SM (the largest carveout)
+        "shared_unit": 128,  # shared memory allocation unit
+        "shared_reserved": 1024,  # shared memory the system reserves per block
+    },
+}
+# Compute capabilities 8.0 and 10.0 differ from 9.0 only in shared memory (8.0: 164 KB).
+SM_LIMITS["sm_80"] = dict(SM_LIMITS["sm_90"], shared=164 * 1024)
+SM_LIMITS["sm_100"] = dict(SM_LIMITS["sm_90"])
+for _arch in ("sm_90", "sm_100"):
+    SM_LIMITS[_arch + "a"] = SM_LIMITS[_arch]
+
+DEFAULT_BLOCK = 256  # the launch block size of every ganloss kernel (kThreads)
+
+
+def occupancy(registers, shared, block, limits):
+    """Theoretical occupancy (resident warps / 64) and the limiting resource, by the CUDA
+    Occupancy Calculator's rule:
+
+      warps per block     W = ceil(block / 32)
+      registers per warp  R = ceil(registers * 32 / 256) * 256
+      blocks by registers = floor(floor(65536 / R) rounded down to a multiple of 4, / W)
+      blocks by shared    = floor(228 KB / (ceil(static shared / 128) * 128 + 1 KB reserved))
+      blocks by warps     = floor(64 / W),  at most 32 blocks
+      occupancy           = min(the three) * W / 64
+
+    Dynamic shared memory is taken as 0: no ganloss launch passes any."""
+    warps_per_block = -(-block // 32)
+    per_warp = -(-max(registers, 1) * 32 // limits["register_unit"]) * limits["register_unit"]
+    warps_by_registers = limits["registers"] // per_warp
+    warps_by_registers -= warps_by_registers % limits["warp_granularity"]
+    by_registers = warps_by_registers // warps_per_block
+    shared_block = -(-shared // limits["shared_unit"]) * limits["shared_unit"]
+    by_shared = limits["shared"] // (shared_block + limits["shared_reserved"])
+    by_warps = min(limits["warps"] // warps_per_block, limits["blocks"])
+    blocks = min(by_registers, by_shared, by_warps)
+    limiter = "registers" if blocks == by_registers else ("shared" if blocks == by_shared else "warps")
+    return blocks * warps_per_block / limits["warps"], blocks, limiter
+
+
+# --------------------------------------------------------------------------------------------
+# Demangled names: the template arguments say what a kernel's main loop loads.
+
+DTYPES = {  # C++ type in a demangled name -> (report name, bytes)
+    "float": ("f32", 4),
+    "__half": ("f16", 2),
+    "half": ("f16", 2),
+    "__nv_bfloat16": ("bf16", 2),
+    "nv_bfloat16": ("bf16", 2),
+}
+
+
+def split_template(name):
+    """'f<a, b<c, d>, e>' -> ('f', ['a', 'b<c, d>', 'e']); no template: (name, [])."""
+    start = name.find("<")
+    if start < 0 or not name.endswith(">"):
+        return name, []
+    args, depth, current = [], 0, ""
+    for ch in name[start + 1 : -1]:
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        if ch == "," and depth == 0:
+            args.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    args.append(current.strip())
+    return name[:start], args
+
+
+def read_enums(sources):
+    """{'Pass': {0: 'prepass', 1: 'main', ...}} from the `enum class` declarations under the
+    kernel sources, so that '(ganloss::detail::kernel::Pass)1' reads 'Pass::main'."""
+    enums = {}
+    pattern = re.compile(r"enum\s+class\s+(\w+)\s*(?::\s*[\w:]+)?\s*\{([^}]*)\}", re.S)
+    for root, _, files in os.walk(sources):
+        for f in files:
+            if not f.endswith((".hpp", ".cuh", ".cu", ".h")):
+                continue
+            with open(os.path.join(root, f), encoding="utf-8", errors="replace") as src:
+                text = re.sub(r"//[^\n]*", "", src.read())
+            for match in pattern.finditer(text):
+                values, value = {}, -1
+                for item in match.group(2).split(","):
+                    item = item.strip()
+                    if not item:
+                        continue
+                    key, _, init = item.partition("=")
+                    init = init.strip()
+                    try:
+                        value = int(init, 0) if init else value + 1
+                    except ValueError:
+                        value += 1
+                    values[value] = key.strip()
+                enums[match.group(1)] = values
+    return enums
+
+
+def readable(name, enums):
+    """The demangled name without its return type, parameters and namespaces, with enum
+    values by their names: 'void ganloss::detail::kernel::f<float, (ganloss::Pass)1>(Args)'
+    reads 'f<float, Pass::main>'."""
+    name = re.sub(r"^void\s+", "", name.strip())
+    depth = 0
+    for i, ch in enumerate(name):
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "(" and depth == 0 and i > 0 and (name[i - 1] == ">" or name[i - 1].isalnum()
+                                                      or name[i - 1] == "_"):
+            name = name[:i]
+            break
+    name = re.sub(r"\b(?:[a-z_]\w*::)+", "", name)  # namespaces (lower case by the style)
+
+    def enum_value(m):
+        enum = m.group(1).split("::")[-1]
+        value = int(m.group(2))
+        label = enums.get(enum, {}).get(value)
+        return f"{enum}::{label}" if label else f"({enum}){value}"
+
+    return re.sub(r"\(([\w:]+)\)(-?\d+)", enum_value, name)
+
+
+# How each kernel family's template arguments describe its main vector loop. A describer takes
+# the template arguments (already readable) and returns a dict:
+#   dtype      logit dtype name (f32, f16, bf16), or None for a kernel that reads no logits
+#   weighted   True when the loop loads a weight vector beside the logits; a kernel whose
+#              weights are a run-time option holds both paths, so its loop counts as weighted
+#   paired     True when each group loads a real and a fake logit vector (relativistic pairs)
+#   main       True for the pass that forms the terms and gradients (a prepass, reading
+#              logits for sums only, is reported but held to no instruction target)
+#   relativistic  True when the kernel serves relativistic kinds only
+#   rule       the words of the rule, printed in the report's notes
+# A kernel family missing here is described by `describe_generic` from keywords in its name.
+
+
+def describe_segmented_loss(args):
+    # segmented_loss_kernel<T logits, G gradients, Pass, bool paired>: one kernel per pass,
+    # loss kind, weights and outputs switched at run time inside the loop. Any other argument
+    # list is not this layout: None hands the kernel to describe_generic.
+    if (len(args) != 4 or args[0] not in DTYPES or not args[2].startswith("Pass::")
+            or args[3] not in ("true", "false")):
+        return None
+    t = DTYPES[args[0]]
+    paired = args[3] == "true"
+    kind = args[2]
+    # The paired prepass sums the pairs' weights only: its loop loads no logit.
+    reads_logits = not (paired and "prepass" in kind)
+    return {
+        "dtype": t[0] if t and reads_logits else None,
+        "weighted": True,
+        "paired": paired,
+        "main": "prepass" not in kind,
+        "relativistic": paired or "gradients" in kind,
+        "rule": "segmented_loss_kernel<T, G, Pass, paired>: weights are a run-time option, "
+        "so the loop holds their loads (counted as weighted)",
+    }
+
+
+def describe_no_loop(_args):
+    return {"dtype": None, "weighted": False, "paired": False, "main": False,
+            "relativistic": False, "rule": "no logit loop"}
+
+
+FAMILIES = {
+    "segmented_loss_kernel": describe_segmented_loss,
+    "offsets_check_kernel": describe_no_loop,
+}
+
+
+def describe_generic(base, args):
+    """A kernel family without a describer: the logit dtype is the first floating-point type
+    argument; the kernel's name or a template argument naming 'weight', 'pair', 'relativ' or
+    'average', or 'prepass' (any case, e.g. an enum value 'Weights::per_element') marks it
+    weighted, paired, relativistic or a prepass, unless that argument also says none, no, off
+    or false ('Weights::none'). A bare `true`/`false` says nothing by itself: add a describer
+    to FAMILIES for such a family."""
+
+    def says(*words):
+        for token in [base] + args:
+            t = token.lower()
+            if any(w in t for w in words) and not re.search(
+                    r"(::|\b|_)(none|no|off|false|unweighted|unpaired)\b", t):
+                return True
+        return False
+
+    dtype = None
+    for a in args:
+        if a in DTYPES:
+            dtype = DTYPES[a][0]
+            break
+    paired = says("pair")
+    return {
+        "dtype": dtype,
+        "weighted": says("weight"),
+        "paired": paired,
+        "main": not says("prepass"),
+        "relativistic": paired or says("relativ", "average"),
+        "rule": "generic: dtype from the first floating-point template argument, the rest "
+        "from words in the name and its arguments",
+    }
+
+
+def logits_per_iteration(desc, loads128):
+    """Logits one pass of the loop body handles, from the 16-byte loads (LDG.E.128) in it.
+
+    A 16-byte vector holds V = 16 / sizeof(logit) logits (4 f32, 8 f16/bf16). One group of V
+    elements loads one logit vector (two when paired: the real and the fake vector), plus, when
+    weighted, V f32 weights = V / 4 vectors (one weight per pair when paired). So
+      loads per group  = (2 if paired else 1) + (V / 4 if weighted else 0)
+      logits per group = V * (2 if paired else 1)
+      logits per loop  = loads / loads per group * logits per group.
+    Returns (logits, exact) where exact is False when the loads do not make whole groups."""
+    size = {"f32": 4, "f16": 2, "bf16": 2}[desc["dtype"]]
+    v = 16 // size
+    sides = 2 if desc["paired"] else 1
+    per_group = sides + (v / 4 if desc["weighted"] else 0)
+    groups = loads128 / per_group
+    return groups * v * sides, abs(groups - round(groups)) < 1e-9
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing the tools' output.
+
+FUNC_SASS = re.compile(r"^\s*Function\s*:\s*(\S+)")
+INSN = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
+BRANCH = re.compile(r"^(?:@!?U?P\w+\s+)?(BRA|JMP)(?:\.\S+)?\s+(?:.*?,\s*)?(0x[0-9a-f]+)\s*$")
+LOAD128 = re.compile(r"^(?:@!?P\w+\s+)?LDG(?:\.\w+)*\.128\b")
+
+
+def parse_sass(text):
+    """{mangled: [(address, instruction text)]} from cuobjdump -sass."""
+    funcs, current = {}, None
+    for line in text.splitlines():
+        m = FUNC_SASS.match(line)
+        if m:
+            current = funcs.setdefault(m.group(1), [])
+            continue
+        m = INSN.match(line)
+        if m and current is not None:
+            current.append((int(m.group(1), 16), m.group(2).strip()))
+    return funcs
+
+
+def main_loops(insns):
+    """The innermost loops whose body holds a 16-byte global load: a loop is the range from a
+    backward branch's target to the last backward branch to that target; innermost means no
+    other such loop lies inside it. Returns dicts with the body's size, its LDG.E.128 count
+    and its address range."""
+    index = {addr: i for i, (addr, _) in enumerate(insns)}
+    ends = {}
+    for i, (addr, text) in enumerate(insns):
+        m = BRANCH.match(text)
+        if not m:
+            continue
+        target = int(m.group(2), 16)
+        if target <= addr and target in index:
+            ends[index[target]] = max(ends.get(index[target], i), i)
+    loops = []
+    for start, end in ends.items():
+        body = insns[start : end + 1]
+        loads = sum(1 for _, t in body if LOAD128.match(t))
+        if loads:
+            loops.append({"start": start, "end": end, "loads128": loads,
+                          "instructions": len(body),
+                          "range": f"0x{insns[start][0]:x}-0x{insns[end][0]:x}"})
+    innermost = [a for a in loops
+                 if not any(b is not a and a["start"] <= b["start"] and b["end"] <= a["end"]
+                            for b in loops)]
+    return sorted(innermost, key=lambda loop: loop["start"])
+
+
+RES_LINE = re.compile(r"^\s*Function\s+(\S+?)\s*:\s*(.*)$")
+
+
+def parse_res_usage(text):
+    """{mangled: {'REG': n, 'STACK': n, 'SHARED': n, 'LOCAL': n, ...}} from cuobjdump
+    -res-usage, whose lines read 'Function NAME:' then 'REG:.. STACK:.. SHARED:.. LOCAL:..'."""
+    out, current = {}, None
+    for line in text.splitlines():
+        m = RES_LINE.match(line)
+        if m:
+            current = m.group(1)
+            out.setdefault(current, {})
+            rest = m.group(2)
+        else:
+            rest = line
+        if current is None:
+            continue
+        for key, value in re.findall(r"\b([A-Z][A-Z0-9_\[\]]*):(\d+)", rest):
+            out[current][key] = int(value)
+    return out
+
+
+def parse_ptxas(text):
+    """{mangled: {'stack', 'spill_stores', 'spill_loads', 'registers', 'smem'}} from ptxas -v
+    (smem: the static shared memory the code declares, without the 1 KB the system reserves
+    per block, which cuobjdump's SHARED includes)."""
+    out, current = {}, None
+    for line in text.splitlines():
+        m = re.search(r"(Function properties for|Compiling entry function)\s+'?([\w$.]+)'?", line)
+        if m:
+            current = m.group(2)
+            out.setdefault(current, {})
+            if m.group(1).startswith("Compiling"):
+                out[current]["entry"] = True
+            continue
+        m = re.search(r"Used (\d+) registers.*?(?:(\d+) bytes smem)?$", line)
+        if m and current is not None:
+            out[current].update(registers=int(m.group(1)), smem=int(m.group(2) or 0))
+            continue
+        m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads",
+                      line)
+        if m and current is not None:
+            out[current].update(stack=int(m.group(1)), spill_stores=int(m.group(2)),
+                                spill_loads=int(m.group(3)))
+    return out
+
+
+def parse_max_threads(text):
+    """{mangled: max threads per block} from cuobjdump -elf: the EIATTR_MAX_THREADS attribute
+    of the .nv.info.<function> section that __launch_bounds__ sets."""
+    out, current = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^\s*\.nv\.info\.(\S+)", line)
+        if m:
+            current = m.group(1)
+            continue
+        if current and "EIATTR_MAX_THREADS" in line:
+            out[current] = ("pending", [])
+            continue
+        if current and isinstance(out.get(current), tuple):
+            nums = re.findall(r"0x([0-9a-f]+)", line)
+            if nums:
+                # The attribute's value is the block shape (x, y, z): their product.
+                values = [int(n, 16) for n in nums][:3]
+                product = 1
+                for v in values:
+                    product *= max(v, 1)
+                out[current] = product
+            elif line.strip().startswith("<") or "EIATTR" in line:
+                out[current] = None
+    return {k: v for k, v in out.items() if isinstance(v, int)}
+
+
+def demangle(names):
+    tool = shutil.which("c++filt") or shutil.which("cu++filt")
+    if not tool or not names:
+        return {n: n for n in names}
+    result = subprocess.run([tool], input="\n".join(names), capture_output=True, text=True,
+                            check=False)
+    lines = result.stdout.splitlines()
+    if result.returncode != 0 or len(lines) != len(names):
+        return {n: n for n in names}
+    return dict(zip(names, lines))
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def report(directory, sources, arch, block_default):
+    limits = SM_LIMITS.get(arch)
+    if limits is None:
+        print(f"note: no occupancy limits for {arch} here (known: {', '.join(SM_LIMITS)}); "
+              "sm_90's apply")
+        limits = SM_LIMITS["sm_90"]
+    enums = read_enums(sources)
+    stems = sorted(f[: -len(".sass.txt")] for f in os.listdir(directory) if f.endswith(".sass.txt"))
+    if not stems:
+        sys.exit(f"kernel_report: no *.sass.txt in {directory}")
+
+    def read(stem, suffix):
+        path = os.path.join(directory, stem + suffix)
+        if not os.path.exists(path):
+            return ""
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    rows = []
+    for stem in stems:
+        sass = parse_sass(read(stem, ".sass.txt"))
+        res = parse_res_usage(read(stem, ".res.txt"))
+        ptxas = parse_ptxas(read(stem, ".ptxas.log"))
+        max_threads = parse_max_threads(read(stem, ".elf.txt"))
+        # Kernels only: the entry functions ptxas compiled (a device function ptxas kept apart
+        # from its callers would have a SASS listing of its own).
+        entries = {name for name, info in ptxas.items() if info.get("entry")}
+        if entries:
+            sass = {name: insns for name, insns in sass.items() if name in entries}
+        names = demangle(list(sass))
+        for mangled, insns in sass.items():
+            r = res.get(mangled, {})
+            p = ptxas.get(mangled, {})
+            full = names[mangled]
+            base, args = split_template(readable(full, enums))
+            family = base.split("::")[-1]
+            describer = FAMILIES.get(family)
+            desc = describer(args) if describer else None
+            if desc is None:
+                describer = None
+                desc = describe_generic(base, args)
+            block = max_threads.get(mangled)
+            block_source = "__launch_bounds__"
+            if block is None:
+                block, block_source = block_default, "default"
+            # Static shared memory as the code declares it: ptxas's figure, else cuobjdump's
+            # SHARED less the reserved kilobyte it includes.
+            shared = p.get("smem")
+            if shared is None:
+                shared = max(r.get("SHARED", 0) - limits["shared_reserved"], 0)
+            registers = r.get("REG", p.get("registers"))
+            occ, blocks, limiter = occupancy(registers or 0, shared, block, limits)
+            row = {
+                "file": stem,
+                "kernel": readable(full, enums),
+                "mangled": mangled,
+                "family": family,
+                "described_by": family if describer else "generic",
+                "dtype": desc["dtype"],
+                "weighted": desc["weighted"],
+                "paired": desc["paired"],
+                "main": desc["main"],
+                "relativistic": desc["relativistic"],
+                "registers": registers,
+                "stack": r.get("STACK", p.get("stack")),
+                "local": r.get("LOCAL"),
+                "spill_stores": p.get("spill_stores"),
+                "spill_loads": p.get("spill_loads"),
+                "shared": shared,
+                "block": block,
+                "block_from": block_source,
+                "blocks_per_sm": blocks,
+                "occupancy": occ,
+                "occupancy_limiter": limiter,
+                "instructions": len(insns),
+                "loops": [],
+                "sass_per_logit": None,
+            }
+            if desc["dtype"] is not None:
+                for loop in main_loops(insns):
+                    logits, exact = logits_per_iteration(desc, loop["loads128"])
+                    loop = {k: v for k, v in loop.items() if k not in ("start", "end")}
+                    loop["logits"] = logits
+                    loop["whole_groups"] = exact
+                    loop["per_logit"] = loop["instructions"] / logits if logits else None
+                    row["loops"].append(loop)
+                per = [loop["per_logit"] for loop in row["loops"] if loop["per_logit"]]
+                row["sass_per_logit"] = max(per) if per else None
+            rows.append(row)
+    return sorted(rows, key=lambda r: (r["file"], r["kernel"]))
+
+
+def violations(row):
+    out = []
+    if row["registers"] is not None and row["registers"] > MAX_REGISTERS:
+        out.append(f"{row['registers']} registers > {MAX_REGISTERS}")
+    if row["stack"]:
+        out.append(f"{row['stack']} bytes of stack")
+    if row["spill_stores"] or row["spill_loads"]:
+        out.append(f"spills ({row['spill_stores']} B stored, {row['spill_loads']} B loaded)")
+    if row["occupancy"] < MIN_OCCUPANCY:
+        out.append(f"occupancy {row['occupancy']:.1%} < {MIN_OCCUPANCY:.0%}")
+    if row["main"] and not row["relativistic"] and row["dtype"] in SASS_TARGET_DTYPES:
+        # A kernel held to the instruction target whose loop the report cannot find fails the
+        # check too: an unmeasured kernel must not pass as a fast one.
+        if row["sass_per_logit"] is None:
+            out.append("no main vector loop found (no LDG.E.128 in a loop): SASS per logit "
+                       "not measured")
+        elif row["sass_per_logit"] > MAX_SASS_PER_LOGIT:
+            out.append(f"{row['sass_per_logit']:.1f} SASS per logit > {MAX_SASS_PER_LOGIT:g}")
+    return out
+
+
+def fmt_table(rows):
+    headers = ["kernel", "regs", "stack", "spill st/ld", "smem", "block", "occupancy",
+               "loop body", "logits", "SASS/logit", "targets"]
+    table = []
+    for r in rows:
+        loop = max(r["loops"], key=lambda x: x["per_logit"] or 0) if r["loops"] else None
+        spills = ("-" if r["spill_stores"] is None
+                  else f"{r['spill_stores']}/{r['spill_loads']}")
+        per = "-"
+        if r["sass_per_logit"] is not None:
+            per = f"{r['sass_per_logit']:.1f}"
+            if loop and not loop["whole_groups"]:
+                per += "?"
+        bad = violations(r)
+        table.append([
+            r["kernel"],
+            "-" if r["registers"] is None else str(r["registers"]),
+            "-" if r["stack"] is None else str(r["stack"]),
+            spills,
+            str(r["shared"]),
+            str(r["block"]) + ("" if r["block_from"] == "__launch_bounds__" else "*"),
+            f"{r['occupancy']:.1%}",
+            str(loop["instructions"]) if loop else "-",
+            (f"{loop['logits']:.4g}" + (f" x{len(r['loops'])}" if len(r["loops"]) > 1 else ""))
+            if loop else "-",
+            per,
+            "ok" if not bad else "MISS",
+        ])
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                       for i, (h, w) in enumerate(zip(headers, widths)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in table:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(lines)
+
+
+NOTES = """\
+regs, stack: cuobjdump -res-usage (registers per thread, stack bytes per thread); spill st/ld:
+  ptxas -v (bytes of spill stores/loads); smem: static shared bytes per block (ptxas -v).
+block: __launch_bounds__ (EIATTR_MAX_THREADS); '*' = none declared, the launch's 256 assumed.
+occupancy: theoretical, resident warps / 64 per SM: registers allocated per warp in units of
+  256 of 65536 (warps rounded down to a multiple of 4), static shared + 1 KB reserved per block
+  of 228 KB, at most 64 warps and 32 blocks per SM; no dynamic shared memory.
+loop body: SASS instructions from the target of the innermost backward branch whose body holds
+  the 16-byte logit loads (LDG.E.128) to that branch, statically (every path of the body).
+logits: per pass of that body, from its LDG.E.128 count and the template arguments: a 16-byte
+  vector holds V = 16/sizeof(logit) logits; a group loads 1 logit vector (2 paired) + V/4
+  weight vectors when weighted, and handles V logits (2V paired). 'xN': N such loops (the
+  regimes and sides inlined); SASS/logit is the largest. '?': loads not in whole groups.
+targets (--check): <= 64 registers, no stack, no spills, >= 50% occupancy for every kernel;
+  <= 40 SASS/logit for the main pass of the non-relativistic kinds, f32 and bf16 logits."""
+
+
+SELF_TEST_SASS = """
+        Function : _Z1kILb0EEvPK6float4
+        /*0000*/                   LDC R1, c[0x0][0x28] ;
+        /*0010*/              @!P0 BRA 0x80 ;
+        /*0020*/                   LDG.E.128 R4, desc[UR4][R2.64] ;
+        /*0030*/              @!P1 LDG.E.128 R8, desc[UR4][R2.64+0x1000] ;
+        /*0040*/                   FADD R4, R4, R8 ;
+        /*0050*/                   FADD R5, R5, R9 ;
+        /*0060*/                   ISETP.GE.AND P0, PT, R0, UR5, PT ;
+        /*0070*/              @!P0 BRA 0x20 ;
+        /*0080*/                   LDG.E R6, desc[UR4][R2.64] ;
+        /*0090*/              @P2 BRA 0x80 ;
+        /*00a0*/                   EXIT ;
+        /*00b0*/                   BRA 0xb0;
+"""
+
+
+def self_test():
+    """The rules above on figures worked by hand; run by kernel-report.sh before each report."""
+    limits = SM_LIMITS["sm_90"]
+    # 128 registers: 4096 per warp, 16 warps, 2 blocks of 8 warps = 25 %; 158: 5120 per warp,
+    # 12 warps, 1 block = 12.5 %; 64: 2048, 32 warps, 4 blocks = 50 %; 38: 1280, 51 -> 48
+    # warps, 6 blocks = 75 %; 32 registers and 100 KB of shared memory: 2 blocks = 25 %.
+    for regs, shared, block, want in ((128, 1544, 256, 0.25), (158, 1544, 256, 0.125),
+                                      (64, 1544, 256, 0.5), (38, 0, 256, 0.75),
+                                      (32, 100 * 1024, 256, 0.25), (16, 0, 1024, 1.0)):
+        got = occupancy(regs, shared, block, limits)[0]
+        assert got == want, (regs, shared, block, got, want)
+    # The loop 0x20..0x70 holds two 16-byte loads; the loop at 0x80..0x90 holds none and the
+    # trap loop at 0xb0 is no loop of interest.
+    insns = parse_sass(SELF_TEST_SASS)["_Z1kILb0EEvPK6float4"]
+    loops = main_loops(insns)
+    assert [(x["range"], x["instructions"], x["loads128"]) for x in loops] == [("0x20-0x70", 6, 2)]
+    f32 = {"dtype": "f32", "weighted": False, "paired": False}
+    assert logits_per_iteration(f32, 2) == (8, True)  # two vectors of 4 logits
+    assert logits_per_iteration(dict(f32, weighted=True), 8) == (16, True)  # 4 logit + 4 weight
+    bf16 = {"dtype": "bf16", "weighted": True, "paired": False}
+    assert logits_per_iteration(bf16, 6) == (16, True)  # 2 logit + 4 weight vectors
+    assert logits_per_iteration(dict(bf16, paired=True), 8) == (32, True)  # 2 x (2 + 2) loads
+    assert logits_per_iteration(dict(f32, paired=True, weighted=True), 4)[1] is False
+    enums = {"Pass": {0: "prepass", 1: "main"}}
+    name = readable("void ganloss::detail::kernel::segmented_loss_kernel<float, __nv_bfloat16, "
+                    "(ganloss::detail::kernel::Pass)1, true>(ganloss::detail::kernel::KernelArgs)",
+                    enums)
+    assert name == "segmented_loss_kernel<float, __nv_bfloat16, Pass::main, true>", name
+    base, args = split_template(name)
+    desc = describe_segmented_loss(args)
+    assert desc["dtype"] == "f32" and desc["paired"] and desc["main"] and desc["relativistic"]
+    assert describe_segmented_loss(["float", "Spec<1, 2>"]) is None
+    ptx = parse_ptxas("ptxas info    : Compiling entry function '_Z1kv' for 'sm_90'\n"
+                      "ptxas info    : Function properties for _Z1kv\n"
+                      "    16 bytes stack frame, 32 bytes spill stores, 16 bytes spill loads\n"
+                      "ptxas info    : Used 128 registers, used 1 barriers, 1544 bytes smem\n")
+    assert ptx == {"_Z1kv": {"entry": True, "stack": 16, "spill_stores": 32, "spill_loads": 16,
+                             "registers": 128, "smem": 1544}}, ptx
+    print("kernel_report: self-test passed")
+
+
+def main():
+    if sys.argv[1:] == ["--self-test"]:
+        self_test()
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("directory", help="where kernel-report.sh wrote the tools' output")
+    ap.add_argument("--json", metavar="FILE", help="write the table as JSON")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a kernel misses a target")
+    ap.add_argument("--sources", default="kernels", help="kernel sources (enum names)")
+    ap.add_argument("--arch", default="sm_90")
+    ap.add_argument("--block", type=int, default=DEFAULT_BLOCK,
+                    help="block size of kernels without __launch_bounds__")
+    ap.add_argument("--quiet-notes", action="store_true", help="leave out the column notes")
+    args = ap.parse_args()
+
+    rows = report(args.directory, args.sources, args.arch, args.block)
+    print(f"Kernel resources, {args.arch} ({len(rows)} kernels)")
+    print(fmt_table(rows))
+    if not args.quiet_notes:
+        print()
+        print(NOTES)
+    generic = sorted({r["family"] for r in rows if r["described_by"] == "generic"})
+    if generic:
+        print(f"\nnote: described from keywords in the name (no describer in kernel_report.py): "
+              f"{', '.join(generic)}")
+    offenders = [(r, violations(r)) for r in rows if violations(r)]
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"arch": args.arch,
+                       "targets": {"max_registers": MAX_REGISTERS,
+                                   "min_occupancy": MIN_OCCUPANCY,
+                                   "max_sass_per_logit": MAX_SASS_PER_LOGIT,
+                                   "sass_target_dtypes": list(SASS_TARGET_DTYPES)},
+                       "kernels": [dict(r, misses=violations(r)) for r in rows]}, f, indent=1)
+    print(f"\n{len(offenders)} of {len(rows)} kernels miss a target")
+    if args.check and offenders:
+        for r, bad in offenders:
+            print(f"kernel-report: {r['kernel']} ({r['file']}): {'; '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
