@@ -1,17 +1,23 @@
 // ganloss_cpu_bench: the CPU backend, with 1, 2, 4, ... up to every hardware thread, against the
-// double-precision reference on the same problems, through the C ABI of the shipped library.
+// double-precision reference on the same problems and against a copy of as many bytes on as
+// many threads, through the C ABI of the shipped library.
 //
-// Names are reference/<loss>/<dtype>/seg:<length|single>/log2n:<k> and
-// cpu/<loss>/<dtype>/seg:<length|single>/log2n:<k>/threads:<t>. Each reference runs before the
-// CPU benchmarks of its problem, which then report x_reference: the reference's time over theirs.
+// Names are reference/<loss>/<dtype>/seg:<length|single>/log2n:<k>,
+// cpu/<loss>/<dtype>/seg:<length|single>/log2n:<k>/threads:<t> and
+// copy/<dtype>/log2n:<k>/threads:<t>. Each reference runs before the CPU benchmarks of its
+// problem, which then report x_reference: the reference's time over theirs. Each CPU benchmark
+// also times, right after its own loop, a copy of as many bytes on as many threads and reports
+// copy_ratio: the copy's time over its own.
 #include <benchmark/benchmark.h>
 #include <ganloss/ganloss.h>
 
 #include <algorithm>
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,12 +28,100 @@ namespace ganloss_bench {
 namespace {
 
 constexpr int kLog2Sizes[] = {10, 14, 18, 22, 24};
+// The non-saturating loss in one segment also at 2^20 and 2^24 pairs of logits, the sizes the
+// copy_ratio targets name (docs/benchmarks.md); too slow for the reference at 2^25.
+constexpr int kLog2PairSizes[] = {21, 25};
+constexpr int kMaxReferenceLog2 = 24;
 constexpr int64_t kSegmentLengths[] = {1024, kSingleSegment};
 // Wall time per benchmark unless --benchmark_min_time is given; the reference at 2^24 logits
 // takes about a second per call and runs once.
 constexpr double kDefaultMinSeconds = 0.1;
 
 std::map<std::string, double> reference_seconds;
+
+// `threads` threads copying one buffer into another, each one contiguous part with memcpy,
+// the caller taking part 0. The threads are started once and wait at a barrier between copies,
+// as the library's workers wait between calls.
+class CopyTeam {
+ public:
+  explicit CopyTeam(int threads) : threads_(threads), start_(threads), finish_(threads) {
+    for (int t = 1; t < threads; ++t)
+      workers_.emplace_back([this, t] { serve(t); });
+  }
+  ~CopyTeam() {
+    stop_ = true;
+    start_.arrive_and_wait();
+    for (std::thread& w : workers_)
+      w.join();
+  }
+  CopyTeam(const CopyTeam&) = delete;
+  CopyTeam& operator=(const CopyTeam&) = delete;
+
+  void copy(const void* source, void* destination, std::size_t bytes) {
+    source_ = static_cast<const char*>(source);
+    destination_ = static_cast<char*>(destination);
+    bytes_ = bytes;
+    start_.arrive_and_wait();
+    part(0);
+    finish_.arrive_and_wait();
+  }
+
+  // The team of `threads` threads, started on first use and kept until exit.
+  static CopyTeam& of(int threads) {
+    static std::map<int, std::unique_ptr<CopyTeam>> teams;
+    std::unique_ptr<CopyTeam>& team = teams[threads];
+    if (!team) team = std::make_unique<CopyTeam>(threads);
+    return *team;
+  }
+
+ private:
+  void serve(int t) {
+    for (;;) {
+      start_.arrive_and_wait();
+      if (stop_) return;
+      part(t);
+      finish_.arrive_and_wait();
+    }
+  }
+
+  void part(int t) const {
+    const std::size_t size = (bytes_ + static_cast<std::size_t>(threads_) - 1) / threads_;
+    const std::size_t first = std::min(bytes_, size * static_cast<std::size_t>(t));
+    const std::size_t last = std::min(bytes_, first + size);
+    if (last > first) std::memcpy(destination_ + first, source_ + first, last - first);
+  }
+
+  int threads_;
+  std::barrier<> start_;
+  std::barrier<> finish_;
+  std::vector<std::thread> workers_;
+  // Written by the caller before the start barrier, read by the workers after it.
+  const char* source_ = nullptr;
+  char* destination_ = nullptr;
+  std::size_t bytes_ = 0;
+  bool stop_ = false;
+};
+
+// Source and destination of a copy moving `bytes` in total (bytes / 2 read, bytes / 2
+// written), every page touched.
+struct CopyBuffers {
+  std::vector<char> source;
+  std::vector<char> destination;
+  explicit CopyBuffers(double bytes)
+      : source(static_cast<std::size_t>(bytes / 2.0), 1),
+        destination(static_cast<std::size_t>(bytes / 2.0), 0) {}
+  void copy(CopyTeam& team) { team.copy(source.data(), destination.data(), source.size()); }
+};
+
+// Mean seconds per copy over `runs` copies, after one warm-up copy.
+double mean_copy_seconds(CopyBuffers& buffers, CopyTeam& team, int64_t runs) {
+  buffers.copy(team);
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < runs; ++i)
+    buffers.copy(team);
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  return elapsed.count() / static_cast<double>(runs);
+}
 
 // Host buffers of one problem; float storage keeps every buffer aligned for either dtype.
 struct HostProblem {
@@ -125,6 +219,30 @@ void cpu(benchmark::State& state, BenchProblem b, int threads, const std::string
   if (const auto it = reference_seconds.find(key); it != reference_seconds.end()) {
     state.counters["x_reference"] = it->second / seconds;
   }
+  // The copy right after, so that both see the same machine: as many copies as calls (at least
+  // 3, at most 1000), on as many threads as the call. Below 2^16 logits the library runs the
+  // call on the calling thread, and the copy runs there too.
+  const int copy_threads = b.elements < (int64_t{1} << 16) ? 1 : threads;
+  CopyBuffers buffers(b.bytes());
+  const int64_t runs = std::clamp<int64_t>(state.iterations(), 3, 1000);
+  const double copy = mean_copy_seconds(buffers, CopyTeam::of(copy_threads), runs);
+  state.counters["copy_ratio"] = copy / seconds;
+}
+
+// The copy alone, moving the bytes of the non-saturating problem of the same size in one
+// segment: the reference line of the bandwidth plot.
+void copy(benchmark::State& state, BenchProblem b, int threads) {
+  CopyBuffers buffers(b.bytes());
+  CopyTeam& team = CopyTeam::of(threads);
+  buffers.copy(team);  // warm-up: starts the threads
+  for (auto _ : state) {
+    buffers.copy(team);
+    benchmark::ClobberMemory();
+  }
+  const auto iterations = static_cast<double>(state.iterations());
+  state.SetItemsProcessed(static_cast<int64_t>(static_cast<double>(b.elements) * iterations));
+  state.SetBytesProcessed(static_cast<int64_t>(b.bytes() * iterations));
+  state.counters["threads"] = threads;
 }
 
 // 1, 2, 4, ... below the hardware's thread count, then the count itself.
@@ -142,9 +260,19 @@ void register_problem(const LossCase& loss, int32_t dtype, int64_t segment, int 
   const std::string key = std::string(loss.name) + "/" + dtype_name(dtype) +
                           "/seg:" + segment_label(segment) + "/log2n:" + std::to_string(k);
   const BenchProblem b = make_problem(loss.kind, dtype, int64_t{1} << k, segment);
-  auto* r = benchmark::RegisterBenchmark(("reference/" + key).c_str(), reference, b, key);
-  r->UseRealTime()->Unit(benchmark::kMillisecond);
-  if (default_time) r->MinTime(kDefaultMinSeconds);
+  if (loss.kind == GANLOSS_LOSS_NONSATURATING && segment == kSingleSegment) {
+    const int t = thread_counts().back();
+    const std::string name = std::string("copy/") + dtype_name(dtype) +
+                             "/log2n:" + std::to_string(k) + "/threads:" + std::to_string(t);
+    auto* c = benchmark::RegisterBenchmark(name.c_str(), copy, b, t);
+    c->UseRealTime()->Unit(benchmark::kMillisecond);
+    if (default_time) c->MinTime(kDefaultMinSeconds);
+  }
+  if (k <= kMaxReferenceLog2) {
+    auto* r = benchmark::RegisterBenchmark(("reference/" + key).c_str(), reference, b, key);
+    r->UseRealTime()->Unit(benchmark::kMillisecond);
+    if (default_time) r->MinTime(kDefaultMinSeconds);
+  }
   for (const int t : thread_counts()) {
     const std::string name = "cpu/" + key + "/threads:" + std::to_string(t);
     auto* c = benchmark::RegisterBenchmark(name.c_str(), cpu, b, t, key);
@@ -162,6 +290,12 @@ void register_benchmarks(bool default_time) {
         if (loss.kind == GANLOSS_LOSS_NONSATURATING) {
           register_problem(loss, GANLOSS_DTYPE_BF16, segment, k, default_time);
         }
+      }
+    }
+    if (loss.kind == GANLOSS_LOSS_NONSATURATING) {
+      for (const int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+        for (const int k : kLog2PairSizes)
+          register_problem(loss, dtype, kSingleSegment, k, default_time);
       }
     }
   }
