@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <string>
@@ -113,14 +114,30 @@ struct CopyBuffers {
   void copy(CopyTeam& team) { team.copy(source.data(), destination.data(), source.size()); }
 };
 
+// CPU time of every thread of this process, in seconds.
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// Mean seconds per call: wall time, and the CPU time of the whole process.
+struct Seconds {
+  double wall = 0.0;
+  double cpu = 0.0;
+};
+
 // Mean seconds per copy over `runs` copies, after one warm-up copy.
-double mean_copy_seconds(CopyBuffers& buffers, CopyTeam& team, int64_t runs) {
+Seconds mean_copy_seconds(CopyBuffers& buffers, CopyTeam& team, int64_t runs) {
   buffers.copy(team);
+  const double cpu_start = process_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < runs; ++i)
     buffers.copy(team);
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  return elapsed.count() / static_cast<double>(runs);
+  const double cpu = process_cpu_seconds() - cpu_start;
+  const auto n = static_cast<double>(runs);
+  return Seconds{elapsed.count() / n, cpu / n};
 }
 
 // Host buffers of one problem; float storage keeps every buffer aligned for either dtype.
@@ -176,25 +193,27 @@ struct HostProblem {
   }
 };
 
-// Runs the benchmark loop over the backend; returns the mean wall seconds per call, or 0 after
+// Runs the benchmark loop over the backend; returns the mean seconds per call, or 0 after
 // skipping the benchmark with the library's message.
-double run(benchmark::State& state, HostProblem& h, const ganloss_execution_t& execution) {
+Seconds run(benchmark::State& state, HostProblem& h, const ganloss_execution_t& execution) {
   // The warm-up call touches every page and starts the worker threads.
   if (const ganloss_status_t s = h.compute(execution); s != GANLOSS_STATUS_SUCCESS) {
     state.SkipWithError(
         (std::string(ganloss_status_string(s)) + ": " + ganloss_last_error_message()).c_str());
-    return 0.0;
+    return Seconds{};
   }
+  const double cpu_start = process_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
     h.compute(execution);
     benchmark::ClobberMemory();
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  const double cpu = process_cpu_seconds() - cpu_start;
   const auto iterations = static_cast<double>(state.iterations());
   state.SetItemsProcessed(static_cast<int64_t>(static_cast<double>(h.b.elements) * iterations));
   state.SetBytesProcessed(static_cast<int64_t>(h.b.bytes() * iterations));
-  return elapsed.count() / iterations;
+  return Seconds{elapsed.count() / iterations, cpu / iterations};
 }
 
 void reference(benchmark::State& state, BenchProblem b, const std::string& key) {
@@ -202,7 +221,7 @@ void reference(benchmark::State& state, BenchProblem b, const std::string& key) 
   ganloss_execution_t execution;
   ganloss_execution_init(&execution);
   execution.backend = GANLOSS_BACKEND_REFERENCE;
-  if (const double seconds = run(state, h, execution); seconds > 0.0) {
+  if (const double seconds = run(state, h, execution).wall; seconds > 0.0) {
     reference_seconds[key] = seconds;
   }
 }
@@ -213,7 +232,8 @@ void cpu(benchmark::State& state, BenchProblem b, int threads, const std::string
   ganloss_execution_init(&execution);
   execution.backend = GANLOSS_BACKEND_CPU;
   execution.cpu_threads = threads;
-  const double seconds = run(state, h, execution);
+  const Seconds call = run(state, h, execution);
+  const double seconds = call.wall;
   if (seconds <= 0.0) return;
   state.counters["threads"] = threads;
   if (const auto it = reference_seconds.find(key); it != reference_seconds.end()) {
@@ -225,8 +245,11 @@ void cpu(benchmark::State& state, BenchProblem b, int threads, const std::string
   const int copy_threads = b.elements < (int64_t{1} << 16) ? 1 : threads;
   CopyBuffers buffers(b.bytes());
   const int64_t runs = std::clamp<int64_t>(state.iterations(), 3, 1000);
-  const double copy = mean_copy_seconds(buffers, CopyTeam::of(copy_threads), runs);
-  state.counters["copy_ratio"] = copy / seconds;
+  const Seconds copy = mean_copy_seconds(buffers, CopyTeam::of(copy_threads), runs);
+  state.counters["copy_ratio"] = copy.wall / seconds;
+  // The same ratio in CPU time: what the work costs the cores, which other processes taking
+  // turns on them change far less than the wall time (a thread that waits is not counted).
+  if (call.cpu > 0.0) state.counters["copy_ratio_cpu"] = copy.cpu / call.cpu;
 }
 
 // The copy alone, moving the bytes of the non-saturating problem of the same size in one
