@@ -28,7 +28,8 @@ namespace {
 struct Job {
   JobFn fn;
   void* context;
-  int pending;  // helpers that have not finished it yet
+  int pending;               // helpers that have not finished it yet
+  std::exception_ptr error;  // the first exception a helper's run threw
   std::condition_variable done;
 };
 
@@ -46,7 +47,7 @@ class Pool {
   static Pool& instance();
 
   void run(int helpers, JobFn fn, void* context) {
-    Job job{fn, context, 0, {}};
+    Job job{fn, context, 0, nullptr, {}};
     {
       std::lock_guard<std::mutex> lock(mutex_);
       while (job.pending < helpers && !closed_) {
@@ -57,10 +58,19 @@ class Pool {
         w->wake.notify_one();
       }
     }
-    fn(context);
+    // Whatever this run throws, the helpers still use `job` until they are done with it.
+    std::exception_ptr error;
+    try {
+      fn(context);
+    } catch (...) {
+      error = std::current_exception();
+    }
     std::unique_lock<std::mutex> lock(mutex_);
     // The last helper notifies while holding the mutex, so `job` outlives every use of it.
     job.done.wait(lock, [&job] { return job.pending == 0; });
+    if (!error) error = job.error;
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
   }
 
   // Stops and joins every worker; later calls run on the calling thread alone.
@@ -120,8 +130,14 @@ class Pool {
       Job* job = w->job;
       if (job == nullptr) return;  // stopped while idle
       lock.unlock();
-      job->fn(job->context);
+      std::exception_ptr error;
+      try {
+        job->fn(job->context);
+      } catch (...) {
+        error = std::current_exception();
+      }
       lock.lock();
+      if (error && !job->error) job->error = error;
       w->job = nullptr;
       if (!w->stop) idle_.push_back(w);  // capacity reserved when the worker started
       if (--job->pending == 0) job->done.notify_one();
@@ -135,8 +151,14 @@ class Pool {
     Pool& p = instance();
     // The workers' threads are not in the child. Their records are kept, unused and never
     // destroyed (destroying a std::thread that was never joined would terminate the process).
-    for (auto& w : p.workers_)
-      p.abandoned_.push_back(w.release());
+    for (auto& w : p.workers_) {
+      try {
+        p.abandoned_.push_back(w.get());
+        static_cast<void>(w.release());
+      } catch (const std::exception&) {
+        static_cast<void>(w.release());  // no room to keep it: forgotten
+      }
+    }
     p.workers_.clear();
     p.idle_.clear();
     p.mutex_.unlock();

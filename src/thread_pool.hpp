@@ -27,7 +27,8 @@ using JobFn = void (*)(void* context);
 // Runs fn(context) on the calling thread and on up to `helpers` pool workers at once, and
 // returns once every one of these runs has returned. Workers the pool cannot provide (the
 // system refused a thread, or the process is exiting) are left out: fn must share its work
-// through the context, so that the runs present do all of it.
+// through the context, so that the runs present do all of it. If a run throws, the first
+// exception is rethrown here once every run has returned.
 void run_on_workers(int helpers, JobFn fn, void* context);
 
 // Calls body(item) for every item in [0, items) on up to `threads` threads, the caller

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -134,6 +135,24 @@ TEST(Concurrency, PoolRunsEveryItemOnceFromManyThreads) {
   for (std::thread& t : callers)
     t.join();
   EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(Concurrency, PoolPassesOnAnException) {
+  // Thrown by an item on whichever thread runs it, rethrown to the caller once every thread is
+  // done; the pool goes on working.
+  for (int threads : {1, 2, 4}) {
+    std::atomic<int> visited{0};
+    EXPECT_THROW(detail::parallel_for(1000, threads, 1,
+                                      [&visited](int64_t i) {
+                                        ++visited;
+                                        if (i == 500) throw std::runtime_error("item 500");
+                                      }),
+                 std::runtime_error);
+    EXPECT_GE(visited.load(), 501);
+    std::atomic<int64_t> sum{0};
+    detail::parallel_for(1000, threads, 7, [&sum](int64_t i) { sum += i; });
+    EXPECT_EQ(sum.load(), 999 * 1000 / 2);
+  }
 }
 
 TEST(Concurrency, PoolKeepsItsThreadsFromCallToCall) {
