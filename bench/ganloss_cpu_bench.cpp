@@ -1,17 +1,24 @@
 // ganloss_cpu_bench: the CPU backend, with 1, 2, 4, ... up to every hardware thread, against the
-// double-precision reference on the same problems, through the C ABI of the shipped library.
+// double-precision reference on the same problems and against a copy of as many bytes on as
+// many threads, through the C ABI of the shipped library.
 //
-// Names are reference/<loss>/<dtype>/seg:<length|single>/log2n:<k> and
-// cpu/<loss>/<dtype>/seg:<length|single>/log2n:<k>/threads:<t>. Each reference runs before the
-// CPU benchmarks of its problem, which then report x_reference: the reference's time over theirs.
+// Names are reference/<loss>/<dtype>/seg:<length|single>/log2n:<k>,
+// cpu/<loss>/<dtype>/seg:<length|single>/log2n:<k>/threads:<t> and
+// copy/<dtype>/log2n:<k>/threads:<t>. Each reference runs before the CPU benchmarks of its
+// problem, which then report x_reference: the reference's time over theirs. Each CPU benchmark
+// also times, right after its own loop, a copy of as many bytes on as many threads and reports
+// copy_ratio: the copy's time over its own.
 #include <benchmark/benchmark.h>
 #include <ganloss/ganloss.h>
 
 #include <algorithm>
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,12 +29,116 @@ namespace ganloss_bench {
 namespace {
 
 constexpr int kLog2Sizes[] = {10, 14, 18, 22, 24};
+// The non-saturating loss in one segment also at 2^20 and 2^24 pairs of logits, the sizes the
+// copy_ratio targets name (docs/benchmarks.md); too slow for the reference at 2^25.
+constexpr int kLog2PairSizes[] = {21, 25};
+constexpr int kMaxReferenceLog2 = 24;
 constexpr int64_t kSegmentLengths[] = {1024, kSingleSegment};
 // Wall time per benchmark unless --benchmark_min_time is given; the reference at 2^24 logits
 // takes about a second per call and runs once.
 constexpr double kDefaultMinSeconds = 0.1;
 
 std::map<std::string, double> reference_seconds;
+
+// `threads` threads copying one buffer into another, each one contiguous part with memcpy,
+// the caller taking part 0. The threads are started once and wait at a barrier between copies,
+// as the library's workers wait between calls.
+class CopyTeam {
+ public:
+  explicit CopyTeam(int threads) : threads_(threads), start_(threads), finish_(threads) {
+    for (int t = 1; t < threads; ++t)
+      workers_.emplace_back([this, t] { serve(t); });
+  }
+  ~CopyTeam() {
+    stop_ = true;
+    start_.arrive_and_wait();
+    for (std::thread& w : workers_)
+      w.join();
+  }
+  CopyTeam(const CopyTeam&) = delete;
+  CopyTeam& operator=(const CopyTeam&) = delete;
+
+  void copy(const void* source, void* destination, std::size_t bytes) {
+    source_ = static_cast<const char*>(source);
+    destination_ = static_cast<char*>(destination);
+    bytes_ = bytes;
+    start_.arrive_and_wait();
+    part(0);
+    finish_.arrive_and_wait();
+  }
+
+  // The team of `threads` threads, started on first use and kept until exit.
+  static CopyTeam& of(int threads) {
+    static std::map<int, std::unique_ptr<CopyTeam>> teams;
+    std::unique_ptr<CopyTeam>& team = teams[threads];
+    if (!team) team = std::make_unique<CopyTeam>(threads);
+    return *team;
+  }
+
+ private:
+  void serve(int t) {
+    for (;;) {
+      start_.arrive_and_wait();
+      if (stop_) return;
+      part(t);
+      finish_.arrive_and_wait();
+    }
+  }
+
+  void part(int t) const {
+    const std::size_t size = (bytes_ + static_cast<std::size_t>(threads_) - 1) / threads_;
+    const std::size_t first = std::min(bytes_, size * static_cast<std::size_t>(t));
+    const std::size_t last = std::min(bytes_, first + size);
+    if (last > first) std::memcpy(destination_ + first, source_ + first, last - first);
+  }
+
+  int threads_;
+  std::barrier<> start_;
+  std::barrier<> finish_;
+  std::vector<std::thread> workers_;
+  // Written by the caller before the start barrier, read by the workers after it.
+  const char* source_ = nullptr;
+  char* destination_ = nullptr;
+  std::size_t bytes_ = 0;
+  bool stop_ = false;
+};
+
+// Source and destination of a copy moving `bytes` in total (bytes / 2 read, bytes / 2
+// written), every page touched.
+struct CopyBuffers {
+  std::vector<char> source;
+  std::vector<char> destination;
+  explicit CopyBuffers(double bytes)
+      : source(static_cast<std::size_t>(bytes / 2.0), 1),
+        destination(static_cast<std::size_t>(bytes / 2.0), 0) {}
+  void copy(CopyTeam& team) { team.copy(source.data(), destination.data(), source.size()); }
+};
+
+// CPU time of every thread of this process, in seconds.
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// Mean seconds per call: wall time, and the CPU time of the whole process.
+struct Seconds {
+  double wall = 0.0;
+  double cpu = 0.0;
+};
+
+// Mean seconds per copy over `runs` copies, after one warm-up copy.
+Seconds mean_copy_seconds(CopyBuffers& buffers, CopyTeam& team, int64_t runs) {
+  buffers.copy(team);
+  const double cpu_start = process_cpu_seconds();
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < runs; ++i)
+    buffers.copy(team);
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  const double cpu = process_cpu_seconds() - cpu_start;
+  const auto n = static_cast<double>(runs);
+  return Seconds{elapsed.count() / n, cpu / n};
+}
 
 // Host buffers of one problem; float storage keeps every buffer aligned for either dtype.
 struct HostProblem {
@@ -82,25 +193,27 @@ struct HostProblem {
   }
 };
 
-// Runs the benchmark loop over the backend; returns the mean wall seconds per call, or 0 after
+// Runs the benchmark loop over the backend; returns the mean seconds per call, or 0 after
 // skipping the benchmark with the library's message.
-double run(benchmark::State& state, HostProblem& h, const ganloss_execution_t& execution) {
+Seconds run(benchmark::State& state, HostProblem& h, const ganloss_execution_t& execution) {
   // The warm-up call touches every page and starts the worker threads.
   if (const ganloss_status_t s = h.compute(execution); s != GANLOSS_STATUS_SUCCESS) {
     state.SkipWithError(
         (std::string(ganloss_status_string(s)) + ": " + ganloss_last_error_message()).c_str());
-    return 0.0;
+    return Seconds{};
   }
+  const double cpu_start = process_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
     h.compute(execution);
     benchmark::ClobberMemory();
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  const double cpu = process_cpu_seconds() - cpu_start;
   const auto iterations = static_cast<double>(state.iterations());
   state.SetItemsProcessed(static_cast<int64_t>(static_cast<double>(h.b.elements) * iterations));
   state.SetBytesProcessed(static_cast<int64_t>(h.b.bytes() * iterations));
-  return elapsed.count() / iterations;
+  return Seconds{elapsed.count() / iterations, cpu / iterations};
 }
 
 void reference(benchmark::State& state, BenchProblem b, const std::string& key) {
@@ -108,7 +221,7 @@ void reference(benchmark::State& state, BenchProblem b, const std::string& key) 
   ganloss_execution_t execution;
   ganloss_execution_init(&execution);
   execution.backend = GANLOSS_BACKEND_REFERENCE;
-  if (const double seconds = run(state, h, execution); seconds > 0.0) {
+  if (const double seconds = run(state, h, execution).wall; seconds > 0.0) {
     reference_seconds[key] = seconds;
   }
 }
@@ -119,12 +232,40 @@ void cpu(benchmark::State& state, BenchProblem b, int threads, const std::string
   ganloss_execution_init(&execution);
   execution.backend = GANLOSS_BACKEND_CPU;
   execution.cpu_threads = threads;
-  const double seconds = run(state, h, execution);
+  const Seconds call = run(state, h, execution);
+  const double seconds = call.wall;
   if (seconds <= 0.0) return;
   state.counters["threads"] = threads;
   if (const auto it = reference_seconds.find(key); it != reference_seconds.end()) {
     state.counters["x_reference"] = it->second / seconds;
   }
+  // The copy right after, so that both see the same machine: as many copies as calls (at least
+  // 3, at most 1000), on as many threads as the call. Below 2^16 logits the library runs the
+  // call on the calling thread, and the copy runs there too.
+  const int copy_threads = b.elements < (int64_t{1} << 16) ? 1 : threads;
+  CopyBuffers buffers(b.bytes());
+  const int64_t runs = std::clamp<int64_t>(state.iterations(), 3, 1000);
+  const Seconds copy = mean_copy_seconds(buffers, CopyTeam::of(copy_threads), runs);
+  state.counters["copy_ratio"] = copy.wall / seconds;
+  // The same ratio in CPU time: what the work costs the cores, which other processes taking
+  // turns on them change far less than the wall time (a thread that waits is not counted).
+  if (call.cpu > 0.0) state.counters["copy_ratio_cpu"] = copy.cpu / call.cpu;
+}
+
+// The copy alone, moving the bytes of the non-saturating problem of the same size in one
+// segment: the reference line of the bandwidth plot.
+void copy(benchmark::State& state, BenchProblem b, int threads) {
+  CopyBuffers buffers(b.bytes());
+  CopyTeam& team = CopyTeam::of(threads);
+  buffers.copy(team);  // warm-up: starts the threads
+  for (auto _ : state) {
+    buffers.copy(team);
+    benchmark::ClobberMemory();
+  }
+  const auto iterations = static_cast<double>(state.iterations());
+  state.SetItemsProcessed(static_cast<int64_t>(static_cast<double>(b.elements) * iterations));
+  state.SetBytesProcessed(static_cast<int64_t>(b.bytes() * iterations));
+  state.counters["threads"] = threads;
 }
 
 // 1, 2, 4, ... below the hardware's thread count, then the count itself.
@@ -142,9 +283,19 @@ void register_problem(const LossCase& loss, int32_t dtype, int64_t segment, int 
   const std::string key = std::string(loss.name) + "/" + dtype_name(dtype) +
                           "/seg:" + segment_label(segment) + "/log2n:" + std::to_string(k);
   const BenchProblem b = make_problem(loss.kind, dtype, int64_t{1} << k, segment);
-  auto* r = benchmark::RegisterBenchmark(("reference/" + key).c_str(), reference, b, key);
-  r->UseRealTime()->Unit(benchmark::kMillisecond);
-  if (default_time) r->MinTime(kDefaultMinSeconds);
+  if (loss.kind == GANLOSS_LOSS_NONSATURATING && segment == kSingleSegment) {
+    const int t = thread_counts().back();
+    const std::string name = std::string("copy/") + dtype_name(dtype) +
+                             "/log2n:" + std::to_string(k) + "/threads:" + std::to_string(t);
+    auto* c = benchmark::RegisterBenchmark(name.c_str(), copy, b, t);
+    c->UseRealTime()->Unit(benchmark::kMillisecond);
+    if (default_time) c->MinTime(kDefaultMinSeconds);
+  }
+  if (k <= kMaxReferenceLog2) {
+    auto* r = benchmark::RegisterBenchmark(("reference/" + key).c_str(), reference, b, key);
+    r->UseRealTime()->Unit(benchmark::kMillisecond);
+    if (default_time) r->MinTime(kDefaultMinSeconds);
+  }
   for (const int t : thread_counts()) {
     const std::string name = "cpu/" + key + "/threads:" + std::to_string(t);
     auto* c = benchmark::RegisterBenchmark(name.c_str(), cpu, b, t, key);
@@ -162,6 +313,12 @@ void register_benchmarks(bool default_time) {
         if (loss.kind == GANLOSS_LOSS_NONSATURATING) {
           register_problem(loss, GANLOSS_DTYPE_BF16, segment, k, default_time);
         }
+      }
+    }
+    if (loss.kind == GANLOSS_LOSS_NONSATURATING) {
+      for (const int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+        for (const int k : kLog2PairSizes)
+          register_problem(loss, dtype, kSingleSegment, k, default_time);
       }
     }
   }

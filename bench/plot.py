@@ -11,6 +11,10 @@ the copy kernel as a dashed line in every panel, and PyTorch's eager and torch.c
 
     python3 bench/plot.py bench.json [--torch torch_compare.json] [--loss REGEX]
                           [--output bench.png]
+
+Given bench/cpu_compare.py's JSON instead (which writes its plot itself through
+plot_comparison), it draws that: one panel per dtype, a line per method (ganloss, PyTorch
+eager, numpy, copy) through the median of the rounds, with the range of the rounds shaded.
 """
 
 import argparse
@@ -82,9 +86,63 @@ def torch_points(path):
     return points
 
 
+COMPARISON_STYLES = {"ganloss": ("-", "^", "ganloss CPU backend"),
+                     "eager": ("-", "s", "PyTorch eager (closed form)"),
+                     "compile": ("-", "o", "torch.compile"),
+                     "numpy": ("-", "D", "numpy"),
+                     "copy": ("--", None, "copy (same bytes)")}
+
+
+def plot_comparison(data, output):
+    """bench/cpu_compare.py's results (a dict): GB/s against logits, one panel per dtype."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("plot: matplotlib is not installed (pip install matplotlib); no plot")
+        return 1
+    results = data.get("results", [])
+    dtypes = list(dict.fromkeys(r["dtype"] for r in results))  # in the order measured
+    if not dtypes:
+        print("plot: no results to draw")
+        return 1
+    fig, axes = plt.subplots(1, len(dtypes), squeeze=False, figsize=(6.4 * len(dtypes), 4.8))
+    for ax, dtype in zip(axes[0], dtypes):
+        rows = sorted((r for r in results if r["dtype"] == dtype), key=lambda r: r["elements"])
+        for method, (line, marker, label) in COMPARISON_STYLES.items():
+            points = [(r["elements"], r["bytes"], r["%s_seconds" % method],
+                       r.get("%s_rounds" % method) or [r["%s_seconds" % method]])
+                      for r in rows if r.get("%s_seconds" % method)]
+            if not points:
+                continue
+            xs = [x for x, _, _, _ in points]
+            ys = [b / t * 1e-9 for _, b, t, _ in points]
+            color = "black" if method == "copy" else None
+            drawn = ax.plot(xs, ys, line, marker=marker, color=color, label=label)
+            low = [b / max(ts) * 1e-9 for _, b, _, ts in points]
+            high = [b / min(ts) * 1e-9 for _, b, _, ts in points]
+            ax.fill_between(xs, low, high, color=drawn[0].get_color(), alpha=0.15, linewidth=0)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title("non-saturating D and G, %s, one segment" % dtype, fontsize=10)
+        ax.set_xlabel("logits per step")
+        ax.set_ylabel("GB/s (bytes moved / time)")
+        ax.legend(fontsize=8)
+    fig.suptitle("CPU: ganloss, PyTorch eager, numpy (%s, %s threads)"
+                 % (data.get("device", "?"), data.get("threads", "?")), fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+    print("wrote %s" % output)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmark_json", help="Google Benchmark JSON output")
+    parser.add_argument("benchmark_json",
+                        help="Google Benchmark JSON output (or bench/cpu_compare.py's JSON)")
     parser.add_argument("--torch", help="torch_compare.py JSON output")
     parser.add_argument("--loss", help="only losses matching this regular expression")
     parser.add_argument("--output", default="bench.png", help="PNG to write")
@@ -100,6 +158,8 @@ def main():
 
     with open(args.benchmark_json) as f:
         data = json.load(f)
+    if "benchmarks" not in data and "results" in data:
+        return plot_comparison(data, args.output)  # bench/cpu_compare.py's JSON
     panels, copies = collect(measured_runs(data.get("benchmarks", [])))
     if args.loss:
         keep = re.compile(args.loss)

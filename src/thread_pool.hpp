@@ -1,54 +1,73 @@
-// A parallel loop over work items for the CPU backend: the caller and up to threads - 1
-// short-lived workers take items in order from a shared counter. Which thread runs an item
-// never affects its result, so callers stay deterministic.
+// The CPU backend's parallel loop over work items, run by the calling thread and by workers of
+// one pool per process. The pool starts its threads when a call first needs them and keeps
+// them, idle and blocked, for the next calls: no call creates a thread once the pool holds as
+// many as it asks for. Several host threads may call at once; each call takes idle workers
+// (starting more when none is idle) and returns them when its loop is done. Which thread runs
+// an item never affects its result, so callers stay deterministic.
 #ifndef GANLOSS_SRC_THREAD_POOL_HPP_
 #define GANLOSS_SRC_THREAD_POOL_HPP_
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <system_error>
-#include <thread>
-#include <vector>
 
 namespace ganloss {
 namespace detail {
 
-inline int hardware_threads() {
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(std::min(n, 1024u));
-}
+// std::thread::hardware_concurrency(), at least 1 and at most kMaxThreads, read once.
+int hardware_threads();
 
-// Calls body(item) for every item in [0, items). Items are handed out `grain` at a time.
-// If the system refuses a thread, the threads already running do the rest.
+// The most threads one parallel loop uses, the caller included, and the most workers the pool
+// holds.
+constexpr int kMaxThreads = 1024;
+
+// A job run by several threads at once: fn(context) on each.
+using JobFn = void (*)(void* context);
+
+// Runs fn(context) on the calling thread and on up to `helpers` pool workers at once, and
+// returns once every one of these runs has returned. Workers the pool cannot provide (the
+// system refused a thread, or the process is exiting) are left out: fn must share its work
+// through the context, so that the runs present do all of it. If a run throws, the first
+// exception is rethrown here once every run has returned.
+void run_on_workers(int helpers, JobFn fn, void* context);
+
+// Calls body(item) for every item in [0, items) on up to `threads` threads, the caller
+// included. Items are handed out `grain` at a time from a shared counter.
 template <class Body>
 void parallel_for(int64_t items, int threads, int64_t grain, const Body& body) {
   if (items <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   const int64_t batches = (items + grain - 1) / grain;
-  const int workers = static_cast<int>(std::min<int64_t>(std::max(threads, 1), batches)) - 1;
-  std::atomic<int64_t> next{0};
-  auto work = [&] {
-    for (;;) {
-      const int64_t begin = next.fetch_add(grain, std::memory_order_relaxed);
-      if (begin >= items) return;
-      const int64_t end = std::min(items, begin + grain);
-      for (int64_t i = begin; i < end; ++i)
-        body(i);
+  const int64_t wanted = std::min<int64_t>({std::max(threads, 1), batches, kMaxThreads});
+  struct Loop {
+    const Body& body;
+    int64_t items;
+    int64_t grain;
+    std::atomic<int64_t> next{0};
+
+    static void work(void* context) {
+      Loop& l = *static_cast<Loop*>(context);
+      for (;;) {
+        const int64_t begin = l.next.fetch_add(l.grain, std::memory_order_relaxed);
+        if (begin >= l.items) return;
+        const int64_t end = std::min(l.items, begin + l.grain);
+        for (int64_t i = begin; i < end; ++i)
+          l.body(i);
+      }
     }
   };
-  std::vector<std::thread> pool;
-  try {
-    pool.reserve(static_cast<size_t>(workers));
-    for (int t = 0; t < workers; ++t)
-      pool.emplace_back(work);
-  } catch (const std::exception&) {
-    // Fewer threads than asked for: the ones running (at least this one) finish the work.
+  Loop loop{body, items, grain};
+  if (wanted <= 1) {
+    Loop::work(&loop);
+  } else {
+    run_on_workers(static_cast<int>(wanted - 1), &Loop::work, &loop);
   }
-  work();
-  for (std::thread& t : pool)
-    t.join();
 }
+
+// For tests: the worker threads the pool holds now, and, while `refuse` is set, every attempt
+// to start one fails as if the system had refused the thread.
+int pool_worker_count();
+void refuse_worker_threads_for_testing(bool refuse);
 
 }  // namespace detail
 }  // namespace ganloss

@@ -1024,6 +1024,9 @@ TEST_F(cli, HelpAndVersion) {
   EXPECT_NE(run({"bench", "--help"}).out.find("relativistic-average"), std::string::npos);
   EXPECT_NE(run({"check", "--help"}).out.find("--dtype"), std::string::npos);
   EXPECT_NE(run({"bench", "--help"}).out.find("--dtype"), std::string::npos);
+  for (const char* text : {"--data", "realistic", "extreme", "copy_ratio", "cudaMemcpyAsync"}) {
+    EXPECT_NE(run({"bench", "--help"}).out.find(text), std::string::npos) << text;
+  }
   const RunResult v = run({"--version"});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_EQ(v.out, std::string("ganloss ") + GANLOSS_VERSION_STRING + "\n");
@@ -1132,6 +1135,40 @@ TEST_F(cli, BenchRunsOnTinySizes) {
 
   expect_error(run({"bench", "--sizes", "1,2"}), 2, "--sizes");
   expect_error(run({"bench", "--repeat", "0"}), 2, "--repeat");
+}
+
+TEST_F(cli, BenchComparesWithACopy) {
+  // Realistic logits by default; a copy of as many bytes measured in the same run.
+  const RunResult r = run({"bench", "--backend", "cpu", "--sizes", "2^17", "--threads", "2",
+                           "--repeat", "2", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json doc = parse_json(r.out);
+  EXPECT_EQ(doc["data"].string, "realistic");
+  EXPECT_NE(doc["copy"].string.find("memcpy"), std::string::npos);
+  ASSERT_EQ(doc["results"].items.size(), 1u);
+  const Json& m = doc["results"].items[0];
+  EXPECT_GT(m["copy_seconds"].number, 0.0);
+  EXPECT_EQ(m["copy_threads"].number, 2.0);
+  EXPECT_NEAR(m["copy_ratio"].number, m["copy_seconds"].number / m["seconds"].number,
+              1e-4 * m["copy_ratio"].number);  // each printed to 6 digits
+  // Below 2^16 logits the CPU backend, and so its copy, runs on one thread; so does the
+  // reference.
+  const RunResult small = run({"bench", "--sizes", "1024", "--threads", "2", "--repeat", "1",
+                               "--json", "--data", "extreme"});
+  ASSERT_EQ(small.exit_code, 0) << small.err;
+  const Json s = parse_json(small.out);
+  EXPECT_EQ(s["data"].string, "extreme");
+  for (const Json& item : s["results"].items) {
+    if (item["backend"].string == "cuda") continue;
+    EXPECT_EQ(item["copy_threads"].number, 1.0) << item["backend"].string;
+    EXPECT_GT(item["copy_ratio"].number, 0.0);
+  }
+  // The table has the column and names the data.
+  const RunResult t = run({"bench", "--backend", "cpu", "--sizes", "1024", "--repeat", "1"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("copy_ratio"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("realistic logits"), std::string::npos) << t.out;
+  expect_error(run({"bench", "--data", "normal"}), 2, "--data");
 }
 
 }  // namespace

@@ -23,9 +23,11 @@ constexpr const char kBenchHelp[] =
 
 Times D and G losses with all three gradients and the four per-segment totals (mean
 reduction, one segment) on synthetic logits, split evenly between real and fake, with the
-logits and their gradients stored in --dtype (losses and totals are f32).
+logits and their gradients stored in --dtype (losses and totals are f32), and, in the same
+run, a copy of as many bytes as the call moves.
 Each time is the best of R calls after one warm-up call: wall time for the host backends,
-CUDA events around the call for cuda (host-device copies excluded).
+CUDA events around the call for cuda (host-device copies excluded). The calls and the copies
+alternate, so that both see the same machine.
 
 Options:
   --backend B     all (default: reference, cpu, and cuda when usable), auto (cuda when
@@ -40,6 +42,11 @@ Options:
                   must be even), relativistic-average, relativistic-average-hinge,
                   relativistic-average-least-squares
   --dtype D       f32 (default), f16 or bf16: the logits' and the gradients' dtype
+  --data D        realistic (default): normal logits with standard deviation 3, mean +1
+                  for real and -1 for fake, like a discriminator's outputs; extreme: the
+                  finite mix of `ganloss check`: 9 in 16 uniform in [-8, 8), the others
+                  within 1e-3 of 0, subnormal or tiny (within 1e-38 of 0), near +-17,
+                  +-30, +-88 or +-1e4, or on a formula's branch points (0, +-0.5, +-1, +-2)
   --json          print one JSON object instead of the table
 
 Columns: elements/s = logits / time; GB/s = bytes / time / 1e9 with, for E bytes per
@@ -47,6 +54,10 @@ element of --dtype (4 for f32, 2 for f16 and bf16),
   bytes = E * (Nr + Nf)       logits read
         + E * (Nr + 2 * Nf)   gradients written (real; fake for D and for G)
         + 16 * segments       totals written (d_loss, d_loss_real, d_loss_fake, g_loss)
+copy_ratio = copy time / call time, where the copy reads bytes/2 and writes bytes/2 in the
+backend's memory (1.0: the call runs as fast as a copy of as many bytes): memcpy on as many
+threads as the call (the cpu backend runs calls below 2^16 logits on one thread; the
+reference on one), or a device-to-device cudaMemcpyAsync for cuda;
 and "vs ref" the reference's time over this backend's at the same size. The relativistic
 average kinds read the logits twice (their means come first); bytes counts them once.
 
@@ -55,11 +66,16 @@ Exit status: 0 success, 1 failure, 2 usage error.
 
 constexpr OptionSpec kBenchOptions[] = {{"--backend", true}, {"--sizes", true}, {"--threads", true},
                                         {"--repeat", true},  {"--loss", true},  {"--dtype", true},
-                                        {"--json", false}};
+                                        {"--data", true},    {"--json", false}};
 
 // Above this many logits the reference (about 2e7 logits/s) is skipped unless --sizes is given.
 constexpr int64_t kDefaultReferenceLimit = int64_t{1} << 22;
 constexpr int64_t kMaxElements = int64_t{1} << 40;
+// Below this many logits the CPU backend runs a call on the calling thread alone, and so does
+// the copy it is compared with.
+constexpr int64_t kCpuParallelThreshold = int64_t{1} << 16;
+
+enum class Data { realistic, extreme };
 
 struct Measurement {
   int32_t backend;
@@ -67,6 +83,8 @@ struct Measurement {
   int64_t fake_count;
   double seconds;
   double bytes;
+  double copy_seconds;       // a copy of as many bytes, in the backend's memory
+  int copy_threads;          // host threads of that copy (0 for cuda)
   double reference_seconds;  // 0 when the reference did not run at this size
 };
 
@@ -112,7 +130,26 @@ struct BenchConfig {
   int32_t dtype;
   int threads;
   int repeat;
+  Data data;
 };
+
+const char* data_name(Data data) {
+  return data == Data::realistic ? "realistic" : "extreme";
+}
+
+std::vector<float> bench_logits(Data data, int64_t count, int side) {
+  // Real logits (side 0) around +1, fake ones around -1.
+  if (data == Data::realistic) {
+    return normal_logits(count, 0x5EED + side, side == 0 ? 1.0 : -1.0, 3.0);
+  }
+  return check_logits(count, side + 1, false);
+}
+
+// Threads of the copy a backend's call is compared with.
+int copy_threads(int32_t backend, int64_t elements, int threads) {
+  if (backend != GANLOSS_BACKEND_CPU || elements < kCpuParallelThreshold) return 1;
+  return effective_threads(threads);
+}
 
 // "E*(Nr+Nf) + E*(Nr+2*Nf) + 16*segments" with E the element size of the logits (and of
 // their gradients, which bench stores in the same dtype).
@@ -132,18 +169,40 @@ Measurement measure(int32_t backend, int64_t elements, const BenchConfig& config
   OutputRequest request;
   request.grad_real_g = false;
   BackendCall call(p, backend, config.threads, request);
-  call.upload(check_logits(p.real_count, 1, false), check_logits(p.fake_count, 2, false));
-  call.run();  // warm-up: first-touch page faults, thread start-up, CUDA module loading
-  double best = std::numeric_limits<double>::infinity();
-  for (int i = 0; i < config.repeat; ++i)
-    best = std::min(best, call.timed_run());
-  best = std::max(best, 1e-9);  // a clock too coarse to see the call must not divide by 0
+  call.upload(bench_logits(config.data, p.real_count, 0),
+              bench_logits(config.data, p.fake_count, 1));
   const auto logit_bytes = static_cast<double>(dtype_bytes(p.dtype));
   const auto grad_bytes = static_cast<double>(dtype_bytes(gradient_dtype(p)));
   const double bytes = logit_bytes * static_cast<double>(p.real_count + p.fake_count) +
                        grad_bytes * static_cast<double>(p.real_count + 2 * p.fake_count) +
                        16.0 * static_cast<double>(p.segments);
-  return Measurement{backend, p.real_count, p.fake_count, best, bytes, 0.0};
+  // The copy reads half of the bytes and writes the other half.
+  const auto copy_bytes = static_cast<std::size_t>(bytes / 2.0);
+  const MemorySpace space = memory_space_of(backend);
+  DeviceBuffer source(space, copy_bytes), destination(space, copy_bytes);
+  source.fill(0x3C);
+  destination.fill(0);
+  const int threads = copy_threads(backend, elements, config.threads);
+  // Warm-up: first-touch page faults, thread start-up, CUDA module loading.
+  call.run();
+  timed_copy(source, destination, copy_bytes, threads);
+  double best = std::numeric_limits<double>::infinity();
+  double best_copy = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < config.repeat; ++i) {
+    best = std::min(best, call.timed_run());
+    best_copy = std::min(best_copy, timed_copy(source, destination, copy_bytes, threads));
+  }
+  // A clock too coarse to see the call must not divide by 0.
+  best = std::max(best, 1e-9);
+  best_copy = std::max(best_copy, 1e-9);
+  return Measurement{backend,
+                     p.real_count,
+                     p.fake_count,
+                     best,
+                     bytes,
+                     best_copy,
+                     space == MemorySpace::host ? threads : 0,
+                     0.0};
 }
 
 std::string table(const std::vector<Measurement>& results, const std::vector<int32_t>& backends,
@@ -151,16 +210,17 @@ std::string table(const std::vector<Measurement>& results, const std::vector<int
   std::string out;
   char line[256];
   std::snprintf(line, sizeof line,
-                "ganloss bench: %s D and G, mean reduction, %s, 3 gradients + 4 totals, best "
-                "of %d\n",
-                loss_kind_name(config.loss), dtype_name(config.dtype), config.repeat);
+                "ganloss bench: %s D and G, mean reduction, %s, 3 gradients + 4 totals, %s "
+                "logits, best of %d\n",
+                loss_kind_name(config.loss), dtype_name(config.dtype), data_name(config.data),
+                config.repeat);
   out += line;
   for (const int32_t b : backends) {
     out += "device: " + std::string(backend_name(b)) + ": " +
            device_description(b, config.threads) + "\n";
   }
-  std::snprintf(line, sizeof line, "%-10s %12s %12s %12s %9s %8s\n", "backend", "elements", "time",
-                "elements/s", "GB/s", "vs ref");
+  std::snprintf(line, sizeof line, "%-10s %12s %12s %12s %9s %10s %8s\n", "backend", "elements",
+                "time", "elements/s", "GB/s", "copy_ratio", "vs ref");
   out += line;
   for (const Measurement& m : results) {
     const double n = static_cast<double>(m.real_count + m.fake_count);
@@ -170,15 +230,16 @@ std::string table(const std::vector<Measurement>& results, const std::vector<int
       std::snprintf(r, sizeof r, "%.2fx", m.reference_seconds / m.seconds);
       ratio = r;
     }
-    std::snprintf(line, sizeof line, "%-10s %12lld %12s %12.3g %9.2f %8s\n",
+    std::snprintf(line, sizeof line, "%-10s %12lld %12s %12.3g %9.2f %10.2f %8s\n",
                   backend_name(m.backend), static_cast<long long>(m.real_count + m.fake_count),
                   time_text(m.seconds).c_str(), n / m.seconds, m.bytes / m.seconds / 1e9,
-                  ratio.c_str());
+                  m.copy_seconds / m.seconds, ratio.c_str());
     out += line;
   }
   const std::string e = std::to_string(dtype_bytes(config.dtype));
   out += "bytes = " + e + "*(Nr+Nf) logits read + " + e +
-         "*(Nr+2*Nf) gradients written + 16*segments totals\n";
+         "*(Nr+2*Nf) gradients written + 16*segments totals; copy_ratio = time of a copy of "
+         "bytes/2 into bytes/2 over the call's\n";
   return out;
 }
 
@@ -192,10 +253,16 @@ std::string json(const std::vector<Measurement>& results, const std::vector<int3
   w.string("mean");
   w.key("dtype");
   w.string(dtype_name(config.dtype));
+  w.key("data");
+  w.string(data_name(config.data));
   w.key("repeat");
   w.integer(config.repeat);
   w.key("bytes");
   w.string(bytes_formula(config.dtype));
+  w.key("copy");
+  w.string(
+      "bytes/2 copied into bytes/2: memcpy on copy_threads threads (host backends), "
+      "cudaMemcpyAsync device to device (cuda)");
   w.key("devices");
   w.begin_array(true);
   for (const int32_t b : backends) {
@@ -234,6 +301,16 @@ std::string json(const std::vector<Measurement>& results, const std::vector<int3
     w.number(m.bytes, 15);
     w.key("gigabytes_per_second");
     w.number(m.bytes / m.seconds / 1e9, 6);
+    w.key("copy_seconds");
+    w.number(m.copy_seconds, 6);
+    w.key("copy_threads");
+    if (m.copy_threads > 0) {
+      w.integer(m.copy_threads);
+    } else {
+      w.null();
+    }
+    w.key("copy_ratio");
+    w.number(m.copy_seconds / m.seconds, 6);
     w.key("speedup_vs_reference");
     if (m.reference_seconds > 0.0) {
       w.number(m.reference_seconds / m.seconds, 6);
@@ -284,8 +361,18 @@ int run_bench(std::span<char* const> args) {
   }
   int32_t dtype = GANLOSS_DTYPE_F32;
   if (const auto v = o.value("--dtype")) dtype = parse_dtype("--dtype", *v);
+  Data data = Data::realistic;
+  if (const auto v = o.value("--data")) {
+    if (*v == "realistic") {
+      data = Data::realistic;
+    } else if (*v == "extreme") {
+      data = Data::extreme;
+    } else {
+      throw_usage_error("--data: expected realistic or extreme, got %s", quoted(*v).c_str());
+    }
+  }
   const bool as_json = o.has("--json");
-  const BenchConfig config{loss, dtype, threads, repeat};
+  const BenchConfig config{loss, dtype, threads, repeat, data};
 
   std::vector<int32_t> backends;
   if (choice == BackendChoice::all) {

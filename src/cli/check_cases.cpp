@@ -1,6 +1,7 @@
 // The rows, shapes and input generator of `ganloss check`; see check_cases.hpp.
 #include "check_cases.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <limits>
 #include <span>
@@ -322,6 +323,21 @@ std::vector<float> check_logits(int64_t count, uint64_t seed, bool non_finite) {
   std::vector<float> values(static_cast<std::size_t>(count));
   for (float& v : values) {
     v = non_finite ? odd[rng.below(sizeof odd / sizeof odd[0])] : finite_logit(rng);
+  }
+  return values;
+}
+
+std::vector<float> normal_logits(int64_t count, uint64_t seed, double mean, double deviation) {
+  constexpr double kTwoPi = 6.283185307179586;
+  Random rng(seed);
+  std::vector<float> values(static_cast<std::size_t>(count));
+  for (std::size_t i = 0; i < values.size(); i += 2) {
+    // u1 in (0, 1], u2 in [0, 1): two independent standard normal values.
+    const double u1 = static_cast<double>((rng.next() >> 11) + 1) * 0x1p-53;
+    const double u2 = static_cast<double>(rng.next() >> 11) * 0x1p-53;
+    const double r = std::sqrt(-2.0 * std::log(u1)) * deviation;
+    values[i] = static_cast<float>(mean + r * std::cos(kTwoPi * u2));
+    if (i + 1 < values.size()) values[i + 1] = static_cast<float>(mean + r * std::sin(kTwoPi * u2));
   }
   return values;
 }

@@ -104,6 +104,10 @@ ganloss_problem_t make_check_problem(const CheckRow& row, const CheckShape& shap
 // `count` logits for one side, reproducible from `seed` on every platform.
 std::vector<float> check_logits(int64_t count, uint64_t seed, bool non_finite);
 
+// `count` normally distributed logits with this mean and standard deviation, reproducible from
+// `seed` (Box-Muller over the same generator).
+std::vector<float> normal_logits(int64_t count, uint64_t seed, double mean, double deviation);
+
 }  // namespace cli
 }  // namespace ganloss
 

@@ -1,12 +1,15 @@
 // Host and CUDA allocations and copies for the ganloss tool; see device_buffers.hpp.
 #include "device_buffers.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <new>
 #include <utility>
 
 #include "cli_error.hpp"
 #include "ganloss/ganloss.h"
+#include "thread_pool.hpp"
 
 #if defined(GANLOSS_CLI_CUDA)
 #include <cuda_runtime.h>
@@ -118,6 +121,48 @@ void DeviceBuffer::copy_to_host(void* destination, std::size_t bytes) const {
 #if defined(GANLOSS_CLI_CUDA)
   check_cuda(cudaMemcpy(destination, data_, bytes, cudaMemcpyDeviceToHost),
              "cudaMemcpy from device");
+#else
+  no_cuda();
+#endif
+}
+
+double timed_copy(const DeviceBuffer& source, DeviceBuffer& destination, std::size_t bytes,
+                  int threads) {
+  if (bytes > source.bytes() || bytes > destination.bytes() ||
+      source.space() != destination.space()) {
+    throw_failure("internal error: a copy of %zu bytes between buffers of %zu and %zu", bytes,
+                  source.bytes(), destination.bytes());
+  }
+  const auto* from = static_cast<const char*>(source.data());
+  auto* to = static_cast<char*>(destination.data());
+  if (source.space() == MemorySpace::host) {
+    const int parts = std::max(threads, 1);
+    const std::size_t part = (bytes + static_cast<std::size_t>(parts) - 1) / parts;
+    const auto begin = std::chrono::steady_clock::now();
+    detail::parallel_for(parts, parts, 1, [&](int64_t p) {
+      const std::size_t first = std::min(bytes, static_cast<std::size_t>(p) * part);
+      const std::size_t last = std::min(bytes, first + part);
+      if (last > first) std::memcpy(to + first, from + first, last - first);
+    });
+    const auto end = std::chrono::steady_clock::now();
+    return std::chrono::duration<double>(end - begin).count();
+  }
+#if defined(GANLOSS_CLI_CUDA)
+  cudaEvent_t start = nullptr, stop = nullptr;
+  cudaError_t error = cudaEventCreate(&start);
+  if (error == cudaSuccess) error = cudaEventCreate(&stop);
+  if (error == cudaSuccess) error = cudaEventRecord(start, nullptr);
+  if (error == cudaSuccess) {
+    error = cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, nullptr);
+  }
+  if (error == cudaSuccess) error = cudaEventRecord(stop, nullptr);
+  if (error == cudaSuccess) error = cudaEventSynchronize(stop);
+  float milliseconds = 0.0f;
+  if (error == cudaSuccess) error = cudaEventElapsedTime(&milliseconds, start, stop);
+  if (start != nullptr) cudaEventDestroy(start);
+  if (stop != nullptr) cudaEventDestroy(stop);
+  check_cuda(error, "timing a device copy");
+  return static_cast<double>(milliseconds) * 1e-3;
 #else
   no_cuda();
 #endif
