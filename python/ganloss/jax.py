@@ -159,7 +159,7 @@ def _segmented(real, fake, cfg: LossConfig, segment_dims: int, grad_scale=None) 
 # ---- Across devices: the call on each shard, the global losses from the per-shard ones ----
 
 def _decomposable(cfg: LossConfig) -> bool:
-    """Whether the losses over all elements follow from per-shard losses of equal shards."""
+    """Whether a segment's losses follow from the losses of equal parts of it."""
     return (_kind(cfg.d_loss) not in _AVERAGE_KINDS and _kind(cfg.g_loss) not in _AVERAGE_KINDS
             and _kind(cfg.reduction) in ("mean", "sum"))
 
@@ -188,50 +188,67 @@ def _spec(axes) -> PartitionSpec:
     return PartitionSpec(*(a if len(a) > 1 else a[0] if a else None for a in axes))
 
 
-def _plan(cfg: LossConfig, mesh, arg_shapes):
-    """(real axes, fake axes) per dimension: how the call is split across devices.
+def _names(axes) -> tuple:
+    return tuple(n for a in axes for n in a)
 
-    Each device computes the losses of its shards; the global mean of a side is the mean of
-    its shards' means (equal shards), its sum the sum of theirs. A loss that is not such a sum
-    (relativistic averages, mean-nonzero), or a mean whose two sides are split into different
-    numbers of shards (one gradient scale per call), runs on whole arrays.
+
+def _plan(cfg: LossConfig, segment_dims: int, mesh, arg_shapes):
+    """(real axes, fake axes): per dimension, the mesh axes that split it across devices.
+
+    Segment dimensions split freely: segments are independent. Element dimensions split only
+    where a segment's losses follow from its parts' (equal shards): the mean of a side is the
+    mean of its shards' means, its sum the sum of theirs. The relativistic averages and
+    mean-nonzero need every element of a segment at once, and a mean whose two sides are
+    split into different numbers of shards would need two gradient scales: their element
+    dimensions stay whole on every device.
     """
+    k = segment_dims
     real, fake = arg_shapes
     real_axes, fake_axes = _shard_axes(real, mesh), _shard_axes(fake, mesh)
+    # Both sides and the per-segment results share the segment dimensions' split.
+    segment_axes = real_axes[:k]
+    used = set(_names(segment_axes))
+    real_elements = [tuple(n for n in a if n not in used) for a in real_axes[k:]]
+    fake_elements = [tuple(n for n in a if n not in used) for a in fake_axes[k:]]
     if _paired(cfg):
-        # Pairs (real[i], fake[i]) must stay on one device.
-        fake_axes = real_axes if real.shape == fake.shape else [()] * len(fake.shape)
-        if real.shape != fake.shape:
-            real_axes = [()] * len(real.shape)
-    shards_real = math.prod(mesh.shape[n] for a in real_axes for n in a)
-    shards_fake = math.prod(mesh.shape[n] for a in fake_axes for n in a)
+        # Pairs (real[i], fake[i]) stay on one device.
+        if real.shape == fake.shape:
+            fake_elements = real_elements
+        else:
+            real_elements = [()] * len(real_elements)
+            fake_elements = [()] * len(fake_elements)
+    shards_real = math.prod(mesh.shape[n] for n in _names(real_elements))
+    shards_fake = math.prod(mesh.shape[n] for n in _names(fake_elements))
     if not _decomposable(cfg) or (_kind(cfg.reduction) == "mean" and shards_real != shards_fake):
-        real_axes, fake_axes = [()] * len(real.shape), [()] * len(fake.shape)
-    return real_axes, fake_axes
+        real_elements = [()] * len(real_elements)
+        fake_elements = [()] * len(fake_elements)
+    return segment_axes + real_elements, segment_axes + fake_elements
 
 
-def _shardings(mesh, real_axes, fake_axes):
+def _shardings(mesh, segment_dims, real_axes, fake_axes):
     real = NamedSharding(mesh, _spec(real_axes))
     fake = NamedSharding(mesh, _spec(fake_axes))
-    scalar = NamedSharding(mesh, PartitionSpec())
-    return (real, fake), (scalar,) * 4 + (real, fake, fake, real)
+    segment = NamedSharding(mesh, _spec(real_axes[:segment_dims]))
+    return (real, fake), (segment,) * 4 + (real, fake, fake, real)
 
 
 @functools.cache
-def _global_call(cfg: LossConfig, real_ndim: int, fake_ndim: int):
-    """The losses over all elements of (real, fake) as one partitionable, batchable function
-    of the logits, returning the 8 results (4 scalars, 4 gradients)."""
+def _partitioned_call(cfg: LossConfig, real_ndim: int, fake_ndim: int, segment_dims: int):
+    """The losses of (real, fake) with `segment_dims` leading segment dimensions, as one
+    partitionable, batchable function of the logits returning the 8 results (4 per-segment
+    losses, 4 gradients)."""
+    k = segment_dims
 
     def whole(real, fake):
-        return _segmented(real, fake, cfg, 0)
+        return _segmented(real, fake, cfg, k)
 
     def partition(mesh, arg_shapes, result_shape):
         del result_shape
-        real_axes, fake_axes = _plan(cfg, mesh, arg_shapes)
-        arg_shardings, result_shardings = _shardings(mesh, real_axes, fake_axes)
-        real_names = tuple(n for a in real_axes for n in a)
-        fake_names = tuple(n for a in fake_axes for n in a)
+        real_axes, fake_axes = _plan(cfg, k, mesh, arg_shapes)
+        arg_shardings, result_shardings = _shardings(mesh, k, real_axes, fake_axes)
+        real_names, fake_names = _names(real_axes[k:]), _names(fake_axes[k:])
         if not real_names and not fake_names:
+            # Whole segments on each device: nothing to combine.
             return mesh, whole, result_shardings, arg_shardings
         mean = _kind(cfg.reduction) == "mean"
         shards = math.prod(mesh.shape[n] for n in real_names or fake_names)
@@ -240,7 +257,7 @@ def _global_call(cfg: LossConfig, real_ndim: int, fake_ndim: int):
             # Each shard's gradients carry the global mean's 1/count: a shard's mean divides
             # by its own count, the scale by the number of shards.
             scale = cfg.grad_scale / shards if mean else None
-            _, d_real, d_fake, g, *grads = _segmented(real, fake, cfg, 0, scale)
+            _, d_real, d_fake, g, *grads = _segmented(real, fake, cfg, k, scale)
 
             def combine(value, names):
                 if not names:
@@ -259,14 +276,16 @@ def _global_call(cfg: LossConfig, real_ndim: int, fake_ndim: int):
 
     def infer_sharding_from_operands(mesh, arg_shapes, result_shape):
         del result_shape
-        return _shardings(mesh, *_plan(cfg, mesh, arg_shapes))[1]
+        return _shardings(mesh, k, *_plan(cfg, k, mesh, arg_shapes))[1]
 
-    real_factors = tuple(f"r{i}" for i in range(real_ndim))
-    fake_factors = real_factors if _paired(cfg) and real_ndim == fake_ndim else tuple(
-        f"f{i}" for i in range(fake_ndim))
+    segment_factors = tuple(f"s{i}" for i in range(k))
+    real_factors = segment_factors + tuple(f"r{i}" for i in range(k, real_ndim))
+    fake_factors = segment_factors + tuple(f"f{i}" for i in range(k, fake_ndim))
+    if _paired(cfg) and real_ndim == fake_ndim:
+        fake_factors = real_factors
     rule = SdyShardingRule(
         operand_mappings=(ArrayMapping(*real_factors), ArrayMapping(*fake_factors)),
-        result_mappings=(ArrayMapping(),) * 4 + (
+        result_mappings=(ArrayMapping(*segment_factors),) * 4 + (
             ArrayMapping(*real_factors), ArrayMapping(*fake_factors),
             ArrayMapping(*fake_factors), ArrayMapping(*real_factors)))
     partitioned = custom_partitioning(whole)
@@ -283,13 +302,14 @@ def _global_call(cfg: LossConfig, real_ndim: int, fake_ndim: int):
 
     @batchable.def_vmap
     def batched(axis_size, in_batched, real, fake):
-        # vmap of a loss over all elements: one segment per mapped index, in one call.
+        # The mapped axis becomes one more (leading) segment dimension of the same call.
         real_batched, fake_batched = in_batched
         if not real_batched:
             real = jnp.broadcast_to(real, (axis_size,) + real.shape)
         if not fake_batched:
             fake = jnp.broadcast_to(fake, (axis_size,) + fake.shape)
-        return _segmented(real, fake, cfg, 1), (True,) * len(_NAMES)
+        call = _partitioned_call(cfg, real.ndim, fake.ndim, k + 1)
+        return call(real, fake), (True,) * len(_NAMES)
 
     return batchable
 
@@ -312,9 +332,7 @@ def _check_shapes(real, fake, segment_dims):
 
 
 def _outputs(real, fake, cfg: LossConfig, segment_dims: int) -> tuple:
-    if segment_dims == 0:
-        return _global_call(cfg, real.ndim, fake.ndim)(real, fake)
-    return _segmented(real, fake, cfg, segment_dims)
+    return _partitioned_call(cfg, real.ndim, fake.ndim, segment_dims)(real, fake)
 
 
 _NO_HIGHER_DERIVATIVES = (
@@ -395,13 +413,13 @@ def losses(real, fake, *, loss: str = "nonsaturating", d_loss=None, g_loss=None,
     segments: the losses then have shape real.shape[:k], each reduced over its segment's
     elements. "mean-nonzero" divides by the number of non-zero terms.
 
-    Under jax.jit with logits sharded across devices, each device runs the call on its shards
-    and the global losses come from the per-shard ones (no gathering of the logits), except
-    for the relativistic-average kinds and "mean-nonzero" over all elements, which need every
-    logit at once. Inside shard_map the losses are those of the device's shards and vary over
+    Under jax.jit with logits sharded across devices, each device runs the call on its shards:
+    split segments need no communication, and split elements of a segment are combined from
+    the per-shard losses (no gathering of the logits), except for the relativistic-average
+    kinds and "mean-nonzero", which need every logit of a segment at once. Inside shard_map the losses are those of the device's shards and vary over
     the same mesh axes (use jax.lax.pmean for the global mean). The backward pass reuses the
     gradients of the forward call: no second pass over the logits. First derivatives only:
-    second derivatives and forward mode raise NotImplementedError or TypeError.
+    second derivatives raise NotImplementedError, forward mode TypeError.
     """
     if _kind(reduction) == "none":
         raise ValueError("ganloss.jax.losses reduces to per-segment or global losses: use "

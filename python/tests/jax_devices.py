@@ -65,13 +65,13 @@ def collectives(text):
     return [(op, shape) for shape, op in found]
 
 
-def only_scalar_sums(text):
-    """Whether every cross-device operation is an all-reduce of f32 scalars, and one exists."""
+def only_scalar_sums(text, shape="f32[]"):
+    """Whether every cross-device operation is an all-reduce of per-segment f32 losses (of
+    `shape`), and one exists."""
     ops = collectives(text)
-    return bool(ops) and all(
-        op == "all-reduce" and all(part.strip() == "f32[]"
-                                   for part in shape.strip("()").split(","))
-        for op, shape in ops)
+    parts = [part.strip() for _, s in ops for part in re.split(r",\s*(?=f32)", s.strip("()"))]
+    return bool(ops) and all(op == "all-reduce" for op, _ in ops) and all(
+        re.fullmatch(re.escape(shape) + r"(\{0\})?", p) for p in parts)
 
 
 def tolerance(n):
@@ -112,11 +112,18 @@ def put(mesh, spec, *arrays):
     return tuple(jax.device_put(a, NamedSharding(mesh, spec)) for a in arrays)
 
 
+def call_shapes(text):
+    """The shapes of the logits the ganloss custom calls of compiled HLO receive."""
+    calls = [line for line in text.splitlines() if 'custom_call_target="ganloss_compute"' in line]
+    operands = [line.split("operand_layout_constraints=")[1].split("api_version")[0]
+                for line in calls]
+    return {tuple(int(n) for n in dims.split(",")) for text in operands
+            for dims in re.findall(r"f32\[([\d,]+)\]", text)}
+
+
 def local_counts(text):
     """The logit counts the ganloss custom calls of compiled HLO receive."""
-    calls = [line for line in text.splitlines() if 'custom_call_target="ganloss_compute"' in line]
-    return {int(n) for line in calls
-            for n in re.findall(r"operand_layout_constraints=\{f32\[(\d+)\]", line)}
+    return {int(np.prod(shape)) for shape in call_shapes(text)}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -211,6 +218,69 @@ def test_uneven_shards_are_not_padded_into_the_sums(mesh):
         return f(r, f_)
 
     assert_same(jax.jit(constrained)(real, fake), jax.jit(f)(real_np, fake_np), real_np.size)
+
+
+# ---- per-segment losses and vmap under sharding ----
+
+def test_sharded_segments_need_no_communication(mesh):
+    # Segments split across devices: each device computes its own segments' losses.
+    real_np, fake_np = logits((16, 6), 19), logits((16, 3), 20)
+    real, fake = put(mesh, P("batch"), real_np, fake_np)
+    for kind in ("hinge", "relativistic-average"):
+        def f(r, f_, kind=kind):
+            def total(r, f_):
+                d, g = gj.losses(r, f_, loss=kind, segment_dims=1)
+                return (d + 2.0 * g).sum(), (d, g)
+            (_, (d, g)), grads = jax.value_and_grad(total, (0, 1), has_aux=True)(r, f_)
+            return d, g, grads[0], grads[1]
+
+        text = hlo(f, real, fake)
+        assert collectives(text) == [], collectives(text)
+        assert call_shapes(text) == {(4, 6), (4, 3)}, call_shapes(text)
+        sharded = jax.jit(f)(real, fake)
+        assert sharded[0].shape == (16,)
+        assert_same(sharded, jax.jit(f)(real_np, fake_np), 9)
+
+
+def test_sharded_elements_of_segments_sum_per_segment_losses(mesh):
+    real_np, fake_np = logits((3, 16), 21), logits((3, 8), 22)
+    real, fake = put(mesh, P(None, "batch"), real_np, fake_np)
+
+    def f(r, f_):
+        d, g = gj.losses(r, f_, loss="least-squares", segment_dims=1)
+        return d, g, jax.grad(lambda r: gj.losses(r, f_, loss="least-squares",
+                                                  segment_dims=1)[0].sum())(r)
+
+    text = hlo(f, real, fake)
+    assert only_scalar_sums(text, "f32[3]"), collectives(text)
+    assert call_shapes(text) == {(3, 4), (3, 2)}, call_shapes(text)
+    sharded = jax.jit(f)(real, fake)
+    assert_same(sharded, jax.jit(f)(real_np, fake_np), 24)
+    ref = reference_losses("least-squares", real_np.astype(np.float64),
+                           fake_np.astype(np.float64))
+    assert_close(sharded[0], ref["d_loss"], "float32", 24)
+    assert_close(sharded[2], ref["grad_real"], "float32")
+
+
+def test_vmap_over_a_sharded_batch(mesh):
+    # Per-example losses and gradients: the mapped axis is a segment axis, split as it is.
+    real_np, fake_np = logits((16, 5), 23), logits((16, 5), 24)
+    real, fake = put(mesh, P("batch"), real_np, fake_np)
+
+    def f(r, f_):
+        losses = jax.vmap(lambda r, f_: gj.losses(r, f_))(r, f_)
+        grads = jax.vmap(jax.grad(lambda r, f_: gj.losses(r, f_)[0]))(r, f_)
+        return losses[0], losses[1], grads
+
+    text = hlo(f, real, fake)
+    assert collectives(text) == [], collectives(text)
+    assert local_counts(text) == {20}, call_shapes(text)
+    sharded = jax.jit(f)(real, fake)
+    ref = reference_losses("nonsaturating", real_np.astype(np.float64),
+                           fake_np.astype(np.float64))
+    assert_close(sharded[0], ref["d_loss"], "float32", 10)
+    assert_close(sharded[1], ref["g_loss"], "float32", 5)
+    assert_close(sharded[2], ref["grad_real"], "float32")
 
 
 # ---- shard_map ----
