@@ -2,7 +2,7 @@
 
 The call runs inside XLA: the CPU backend on XLA's CPU platform and the CUDA backend on XLA's
 stream on its CUDA platform (when the package was built with CUDA). It traces, jits, vmaps and
-differentiates (first derivatives) like any jnp function, and partitions across devices: under
+differentiates (reverse mode, second derivatives for most kinds) like any jnp function, and partitions across devices: under
 jit with sharded logits each device runs the call on its own shard and the global losses are
 formed from the per-shard results.
 
@@ -336,9 +336,24 @@ def _outputs(real, fake, cfg: LossConfig, segment_dims: int) -> tuple:
 
 
 _NO_HIGHER_DERIVATIVES = (
-    "ganloss.jax.losses has first derivatives (jax.grad, jax.vjp, jax.jacrev); it has no "
-    "second or higher derivatives and no forward mode (jax.jvp, jax.jacfwd, jax.hessian, "
-    "grad of grad): differentiate a jnp formulation of the loss for those")
+    "ganloss.jax.losses has no second derivatives for {what}: first derivatives (jax.grad, "
+    "jax.vjp, jax.jacrev) only; differentiate a jnp formulation of the loss for higher ones")
+
+
+def _logistic_curvature(x):
+    """sigma(x) (1 - sigma(x)), the second derivative of softplus, without cancellation."""
+    e = jnp.exp(-jnp.abs(x))
+    return e / jnp.square(1.0 + e)
+
+
+def _curvature(kind: str, x, generator: bool):
+    """Second derivative of one element's term (README's table) with respect to its logit."""
+    if kind in ("hinge", "wasserstein"):
+        return jnp.zeros_like(x)       # piecewise linear (0 at a hinge's kink too)
+    if kind == "least-squares":
+        return jnp.ones_like(x)
+    h = _logistic_curvature(x)         # nonsaturating, minimax; targets do not change it
+    return -h if generator and kind == "minimax" else h
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
@@ -348,10 +363,57 @@ def _primal(real, fake, cfg, segment_dims):
 
 @_primal.defjvp
 def _primal_jvp(cfg, segment_dims, primals, tangents):
-    # Reached only by differentiating the forward pass itself: a second derivative through
-    # the custom VJP below. Refused rather than answered with zeros.
-    del cfg, segment_dims, primals, tangents
-    raise NotImplementedError(_NO_HIGHER_DERIVATIVES)
+    """Differentiating the forward pass itself: second derivatives through the custom VJP.
+
+    The gradients' tangents are the diagonal second derivatives of the element terms (the
+    paired relativistic loss couples each pair), scaled like the gradients; the losses'
+    tangents are the gradients' dot products with the logits' tangents. The relativistic
+    averages (whose second derivatives couple every element through the means) and
+    mean-nonzero (whose divisor depends on the data) are refused.
+    """
+    d_kind, g_kind, reduction = _kind(cfg.d_loss), _kind(cfg.g_loss), _kind(cfg.reduction)
+    if d_kind in _AVERAGE_KINDS or g_kind in _AVERAGE_KINDS:
+        raise NotImplementedError(_NO_HIGHER_DERIVATIVES.format(what="the relativistic averages"))
+    if reduction not in ("mean", "sum"):
+        raise NotImplementedError(_NO_HIGHER_DERIVATIVES.format(what=f"reduction={reduction!r}"))
+    real, fake = primals
+    out = _primal(real, fake, cfg, segment_dims)
+    _, _, _, _, grad_real, grad_fake_d, grad_fake_g, grad_real_g = out
+    f32 = jnp.float32
+    t_real, t_fake = (t.astype(f32) for t in tangents)
+    k = segment_dims
+    real_axes, fake_axes = tuple(range(k, real.ndim)), tuple(range(k, fake.ndim))
+    scale = float(cfg.grad_scale)
+
+    def dot(grad, t, axes):
+        # d(loss) = sum(dloss/dx dx); the gradients carry grad_scale, the losses do not.
+        return jnp.sum(grad.astype(f32) * t, axis=axes) / scale
+
+    def coefficient(x):
+        # What the call multiplies each element's derivative by: grad_scale over the count.
+        count = math.prod(x.shape[k:])
+        return scale / count if reduction == "mean" and count else scale
+
+    if _paired(cfg):
+        # L_D = mean sp(f - r), L_G = mean sp(r - f): one curvature per pair, at f - r.
+        d_real = dot(grad_real, t_real, real_axes) + dot(grad_fake_d, t_fake, fake_axes)
+        d_fake = jnp.zeros_like(d_real)
+        g = dot(grad_real_g, t_real, real_axes) + dot(grad_fake_g, t_fake, fake_axes)
+        coupled = (coefficient(real)
+                   * _logistic_curvature(fake.astype(f32) - real.astype(f32))
+                   * (t_real - t_fake))
+        grads = (coupled, -coupled, -coupled, coupled)
+    else:
+        d_real = dot(grad_real, t_real, real_axes)
+        d_fake = dot(grad_fake_d, t_fake, fake_axes)
+        g = dot(grad_fake_g, t_fake, fake_axes)
+        c_real, c_fake = coefficient(real), coefficient(fake)
+        grads = (c_real * _curvature(d_kind, real.astype(f32), False) * t_real,
+                 c_fake * _curvature(d_kind, fake.astype(f32), False) * t_fake,
+                 c_fake * _curvature(g_kind, fake.astype(f32), True) * t_fake,
+                 jnp.zeros_like(t_real))
+    grads = tuple(t.astype(p.dtype) for t, p in zip(grads, out[4:]))
+    return out, (d_real + d_fake, d_real, d_fake, g) + grads
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -418,8 +480,10 @@ def losses(real, fake, *, loss: str = "nonsaturating", d_loss=None, g_loss=None,
     the per-shard losses (no gathering of the logits), except for the relativistic-average
     kinds and "mean-nonzero", which need every logit of a segment at once. Inside shard_map the losses are those of the device's shards and vary over
     the same mesh axes (use jax.lax.pmean for the global mean). The backward pass reuses the
-    gradients of the forward call: no second pass over the logits. First derivatives only:
-    second derivatives raise NotImplementedError, forward mode TypeError.
+    gradients of the forward call: no second pass over the logits. Second derivatives (grad
+    of grad, jax.hessian) for the basic kinds and the paired relativistic loss under "mean"
+    and "sum"; the relativistic averages and "mean-nonzero" raise NotImplementedError, and
+    forward mode on losses itself (jax.jvp) JAX's TypeError for a custom_vjp.
     """
     if _kind(reduction) == "none":
         raise ValueError("ganloss.jax.losses reduces to per-segment or global losses: use "

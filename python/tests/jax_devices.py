@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 jax = pytest.importorskip("jax", reason="jax is not installed")
+import jax.numpy as jnp  # noqa: E402
 from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 
 from reference import UNIT_ROUNDOFF, assert_close, losses as reference_losses  # noqa: E402
@@ -218,6 +219,23 @@ def test_uneven_shards_are_not_padded_into_the_sums(mesh):
         return f(r, f_)
 
     assert_same(jax.jit(constrained)(real, fake), jax.jit(f)(real_np, fake_np), real_np.size)
+
+
+def test_sharded_second_derivatives(mesh):
+    # Hessian-vector products (grad of grad) stay per shard too.
+    real_np, fake_np = logits((16, 3), 25), logits((16, 3), 26)
+    v_np = logits((16, 3), 27)
+    real, fake, v = put(mesh, P("batch"), real_np, fake_np, v_np)
+
+    def hvp(r, f_, v):
+        def directional(r):
+            return jnp.sum(jax.grad(lambda x: gj.losses(x, f_)[0])(r) * v)
+        return jax.grad(directional)(r)
+
+    text = hlo(hvp, real, fake, v)
+    # The losses are not needed: nothing crosses devices at all.
+    assert collectives(text) == [], collectives(text)
+    assert_same((jax.jit(hvp)(real, fake, v),), (jax.jit(hvp)(real_np, fake_np, v_np),), 48)
 
 
 # ---- per-segment losses and vmap under sharding ----

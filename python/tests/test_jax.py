@@ -122,23 +122,83 @@ def test_vmap_with_unmapped_fake_logits():
         assert_close(g[i], ref["g_loss"], "float32", 8)
 
 
-def test_higher_derivatives_are_refused_not_wrong():
-    real, fake = logits((8,), 13), logits((8,), 14)
+def curvature(kind, x, generator=False):
+    """Second derivative of an element's term, float64, from the README's table."""
+    if kind in ("hinge", "wasserstein"):
+        return np.zeros_like(x)
+    if kind == "least-squares":
+        return np.ones_like(x)
+    s = 1.0 / (1.0 + np.exp(-x))
+    h = s * (1.0 - s)
+    return -h if generator and kind == "minimax" else h
+
+
+@pytest.mark.parametrize("kind", ["nonsaturating", "minimax", "hinge", "wasserstein",
+                                  "least-squares", "relativistic"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_second_derivatives(kind, reduction):
+    # Hessian-vector products of d + 2 g by grad of grad, against the float64 formulas.
+    shape = (4, 1, 3)
+    real, fake = logits(shape, 13), logits(shape if kind == "relativistic" else (5, 1, 3), 14)
+    v_real, v_fake = logits(real.shape, 15), logits(fake.shape, 16)
+
+    def total(r, f):
+        d, g = gj.losses(r, f, loss=kind, reduction=reduction)
+        return d + 2.0 * g
+
+    def directional(r, f):
+        grad_r, grad_f = jax.grad(total, argnums=(0, 1))(r, f)
+        return jnp.sum(grad_r * v_real) + jnp.sum(grad_f * v_fake)
+
+    hv_real, hv_fake = jax.jit(jax.grad(directional, argnums=(0, 1)))(real, fake)
+    r, f = real.astype(np.float64), fake.astype(np.float64)
+    c_real = 1.0 / real.size if reduction == "mean" else 1.0
+    c_fake = 1.0 / fake.size if reduction == "mean" else 1.0
+    if kind == "relativistic":
+        coupled = 3.0 * c_real * curvature("nonsaturating", f - r) * (v_real - v_fake)
+        expected = (coupled, -coupled)
+    else:
+        expected = (c_real * curvature(kind, r) * v_real,
+                    c_fake * (curvature(kind, f) + 2.0 * curvature(kind, f, True)) * v_fake)
+    assert_close(hv_real, expected[0], "float32", 2)
+    assert_close(hv_fake, expected[1], "float32", 2)
+
+
+def test_full_hessian_by_jacrev_and_per_segment():
+    real, fake = logits((2, 6), 17), logits((2, 6), 18)
 
     def d_loss(r):
-        return gj.losses(r, fake)[0]
+        return gj.losses(r, fake, segment_dims=1)[0].sum()
 
-    with pytest.raises(NotImplementedError, match="second or higher derivatives"):
-        jax.grad(lambda r: jax.grad(d_loss)(r).sum())(real)
-    with pytest.raises(NotImplementedError, match="second or higher derivatives"):
-        jax.jacrev(jax.jacrev(d_loss))(real)
-    with pytest.raises((NotImplementedError, TypeError), match="forward"):
-        jax.jvp(d_loss, (real,), (np.ones_like(real),))
-    with pytest.raises((NotImplementedError, TypeError), match="forward"):
-        jax.hessian(d_loss)(real)
+    hessian = jax.jacrev(jax.jacrev(d_loss))(real).reshape(12, 12)
+    expected = np.diag(curvature("nonsaturating", real.astype(np.float64)).ravel() / 6)
+    assert_close(hessian, expected, "float32")
+    # jax.hessian is forward over reverse: the forward mode of the forward pass.
+    assert_close(jax.hessian(d_loss)(real).reshape(12, 12), expected, "float32")
+    # The loss's own derivative, through the forward pass: the gradient.
+    value_grad = jax.grad(lambda r: jax.value_and_grad(d_loss)(r)[0])(real)
+    np.testing.assert_allclose(np.asarray(value_grad), np.asarray(jax.grad(d_loss)(real)),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_unavailable_derivatives_are_refused_not_wrong():
+    real, fake = logits((8,), 19), logits((8,), 20)
+
+    def average(r):
+        return gj.losses(r, fake, loss="relativistic-average")[0]
+
+    with pytest.raises(NotImplementedError, match="relativistic averages"):
+        jax.grad(lambda r: jax.grad(average)(r).sum())(real)
+    with pytest.raises(NotImplementedError, match="mean-nonzero"):
+        jax.grad(lambda r: jax.grad(
+            lambda x: gj.losses(x, fake, reduction="mean-nonzero")[0])(r).sum())(real)
+    with pytest.raises(TypeError, match="forward-mode"):
+        jax.jvp(average, (real,), (np.ones_like(real),))
+    with pytest.raises(NotImplementedError, match="relativistic averages"):
+        jax.hessian(average)(real)
     # First derivatives through jacrev are those of grad.
-    np.testing.assert_array_equal(np.asarray(jax.jacrev(d_loss)(real)),
-                                  np.asarray(jax.grad(d_loss)(real)))
+    np.testing.assert_array_equal(np.asarray(jax.jacrev(average)(real)),
+                                  np.asarray(jax.grad(average)(real)))
 
 
 def test_shape_errors():
