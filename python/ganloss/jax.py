@@ -13,6 +13,7 @@ formed from the per-shard results.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -491,4 +492,9 @@ def losses(real, fake, *, loss: str = "nonsaturating", d_loss=None, g_loss=None,
     cfg = LossConfig.make(loss, d_loss, g_loss, reduction=reduction, **params)
     real, fake = jnp.asarray(real), jnp.asarray(fake)
     _check_shapes(real, fake, segment_dims)
+    if real.dtype != jnp.float32:
+        # The backward pass multiplies the gradients by the cotangents (a loss scale of 2^16,
+        # say): kept in fp32 until then, they are rounded to the logits' dtype once, after
+        # scaling, instead of before (where small ones would round to 0).
+        cfg = dataclasses.replace(cfg, fp32_gradients=True)
     return _losses(real, fake, cfg, int(segment_dims))

@@ -112,6 +112,22 @@ def test_bfloat16_and_vmap():
                                   np.asarray(fake, np.float64))["grad_real"], "bfloat16")
 
 
+def test_float16_gradients_are_scaled_before_rounding():
+    # A GradScaler-style loss scale of 2^16 over 4096 fp16 logits: every gradient is about
+    # 1e-4 before scaling, subnormal or zero in fp16; scaled in fp32 and rounded once, each is
+    # within fp16's rounding of the exact value.
+    real = jnp.asarray(logits((64, 64), 21), jnp.float16)
+    fake = jnp.asarray(logits((64, 64), 22), jnp.float16)
+    scale = 65536.0
+    grad_real, grad_fake = jax.jit(jax.grad(
+        lambda r, f: scale * gj.losses(r, f)[0], argnums=(0, 1)))(real, fake)
+    assert grad_real.dtype == jnp.float16
+    ref = whole("nonsaturating", np.asarray(real, np.float64), np.asarray(fake, np.float64))
+    assert_close(grad_real, scale * ref["grad_real"], "float16")
+    assert_close(grad_fake, scale * ref["grad_fake_d"], "float16")
+    assert np.count_nonzero(np.asarray(grad_real)) == real.size
+
+
 def test_vmap_with_unmapped_fake_logits():
     real, fake = logits((5, 8, 1), 11), logits((8, 1), 12)
     d, g = jax.jit(jax.vmap(lambda r: gj.losses(r, fake, loss="least-squares"),
