@@ -28,11 +28,55 @@ def test_jit_matches_reference(kind, shape):
                      terms_per_value=shape[-1])
 
 
-def test_grad_uses_the_forward_gradients():
+def whole(kind, real, fake, reduction="mean"):
+    """The reference over all elements of logits of any shape, gradients in their shapes."""
+    ref = losses(kind, real.reshape(1, -1).astype(np.float64),
+                 fake.reshape(1, -1).astype(np.float64), reduction)
+    return {"d_loss": ref["d_loss"][0], "g_loss": ref["g_loss"][0],
+            "grad_real": ref["grad_real"].reshape(real.shape),
+            "grad_fake_d": ref["grad_fake_d"].reshape(fake.shape),
+            "grad_fake_g": ref["grad_fake_g"].reshape(fake.shape)}
+
+
+@pytest.mark.parametrize("kind", ["nonsaturating", "hinge", "least-squares", "wasserstein"])
+@pytest.mark.parametrize("shape", [(33,), (8, 1), (4, 1, 3, 5), ()])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_losses_reduce_every_element_to_a_scalar(kind, shape, reduction):
+    # [B], [B,1] (DCGAN), [B,1,H,W] (PatchGAN): one loss over all elements, like
+    # BCEWithLogitsLoss; fake logits may have another shape.
+    real, fake = logits(shape, 1), logits(shape[:1] + (2,) + shape[1:], 2)
+
+    def objective(r, f):
+        d, g = gj.losses(r, f, loss=kind, reduction=reduction)
+        return d + 2.0 * g, (d, g)
+
+    (_, (d, g)), (grad_real, grad_fake) = jax.jit(
+        jax.value_and_grad(objective, argnums=(0, 1), has_aux=True))(real, fake)
+    assert d.shape == () and g.shape == ()
+    ref = whole(kind, real, fake, reduction)
+    n = real.size + fake.size
+    assert_close(d, ref["d_loss"], "float32", n)
+    assert_close(g, ref["g_loss"], "float32", n)
+    assert grad_real.shape == real.shape and grad_fake.shape == fake.shape
+    assert_close(grad_real, ref["grad_real"], "float32")
+    assert_close(grad_fake, ref["grad_fake_d"] + 2.0 * ref["grad_fake_g"], "float32", 2)
+
+
+def test_relativistic_average_over_b_by_1_is_over_all_elements():
+    # [B,1] logits are one batch of B, not B batches of one logit.
+    real, fake = logits((16, 1), 3), logits((16, 1), 4)
+    column = gj.losses(real, fake, loss="relativistic-average")
+    flat = gj.losses(real.ravel(), fake.ravel(), loss="relativistic-average")
+    np.testing.assert_array_equal(np.asarray(column), np.asarray(flat))
+    per_row = gj.losses(real, fake, loss="relativistic-average", segment_dims=1)
+    assert per_row[0].shape == (16,)
+
+
+def test_segment_dims_gives_per_segment_losses():
     real, fake = logits((3, 50), 3), logits((3, 50), 4)
 
     def objective(r, f):
-        d, g = gj.losses(r, f)
+        d, g = gj.losses(r, f, segment_dims=1)
         return d.sum() + 2.0 * g.sum()
 
     grad_real, grad_fake = jax.jit(jax.grad(objective, argnums=(0, 1)))(real, fake)
@@ -41,15 +85,148 @@ def test_grad_uses_the_forward_gradients():
     assert_close(grad_fake, ref["grad_fake_d"] + 2.0 * ref["grad_fake_g"], "float32", 2)
 
 
+def test_segment_dims_over_several_dimensions():
+    real, fake = logits((2, 3, 4, 5), 9), logits((2, 3, 7), 10)
+    d, g = jax.jit(lambda r, f: gj.losses(r, f, loss="hinge", segment_dims=2))(real, fake)
+    assert d.shape == (2, 3) and g.shape == (2, 3)
+    ref = losses("hinge", real.reshape(6, 20).astype(np.float64),
+                 fake.reshape(6, 7).astype(np.float64))
+    assert_close(d, ref["d_loss"].reshape(2, 3), "float32", 27)
+    assert_close(g, ref["g_loss"].reshape(2, 3), "float32", 7)
+
+
 def test_bfloat16_and_vmap():
     real = jnp.asarray(logits((6, 32), 5), jnp.bfloat16)
     fake = jnp.asarray(logits((6, 32), 6), jnp.bfloat16)
-    d, g = jax.vmap(gj.losses)(real, fake)
+    d, g = jax.vmap(gj.losses)(real, fake)   # one loss per row
     ref = losses("nonsaturating", np.asarray(real, np.float64), np.asarray(fake, np.float64))
+    assert d.shape == (6,)
     assert_close(d, ref["d_loss"], "float32", 32)
-    grad_real = jax.grad(lambda r: gj.losses(r, fake)[0].sum())(real)
+    # vmap of grad: per-row gradients, in one call.
+    per_row = jax.vmap(jax.grad(lambda r, f: gj.losses(r, f)[0]))(real, fake)
+    assert per_row.dtype == jnp.bfloat16
+    assert_close(per_row, ref["grad_real"], "bfloat16")
+    grad_real = jax.grad(lambda r: gj.losses(r, fake)[0])(real)
     assert grad_real.dtype == jnp.bfloat16
-    assert_close(grad_real, ref["grad_real"], "bfloat16")
+    assert_close(grad_real, whole("nonsaturating", np.asarray(real, np.float64),
+                                  np.asarray(fake, np.float64))["grad_real"], "bfloat16")
+
+
+def test_float16_gradients_are_scaled_before_rounding():
+    # A GradScaler-style loss scale of 2^16 over 4096 fp16 logits: every gradient is about
+    # 1e-4 before scaling, subnormal or zero in fp16; scaled in fp32 and rounded once, each is
+    # within fp16's rounding of the exact value.
+    real = jnp.asarray(logits((64, 64), 21), jnp.float16)
+    fake = jnp.asarray(logits((64, 64), 22), jnp.float16)
+    scale = 65536.0
+    grad_real, grad_fake = jax.jit(jax.grad(
+        lambda r, f: scale * gj.losses(r, f)[0], argnums=(0, 1)))(real, fake)
+    assert grad_real.dtype == jnp.float16
+    ref = whole("nonsaturating", np.asarray(real, np.float64), np.asarray(fake, np.float64))
+    assert_close(grad_real, scale * ref["grad_real"], "float16")
+    assert_close(grad_fake, scale * ref["grad_fake_d"], "float16")
+    assert np.count_nonzero(np.asarray(grad_real)) == real.size
+
+
+def test_vmap_with_unmapped_fake_logits():
+    real, fake = logits((5, 8, 1), 11), logits((8, 1), 12)
+    d, g = jax.jit(jax.vmap(lambda r: gj.losses(r, fake, loss="least-squares"),
+                            out_axes=0))(real)
+    for i in range(5):
+        ref = whole("least-squares", real[i], fake)
+        assert_close(d[i], ref["d_loss"], "float32", 16)
+        assert_close(g[i], ref["g_loss"], "float32", 8)
+
+
+def curvature(kind, x, generator=False):
+    """Second derivative of an element's term, float64, from the README's table."""
+    if kind in ("hinge", "wasserstein"):
+        return np.zeros_like(x)
+    if kind == "least-squares":
+        return np.ones_like(x)
+    s = 1.0 / (1.0 + np.exp(-x))
+    h = s * (1.0 - s)
+    return -h if generator and kind == "minimax" else h
+
+
+@pytest.mark.parametrize("kind", ["nonsaturating", "minimax", "hinge", "wasserstein",
+                                  "least-squares", "relativistic"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_second_derivatives(kind, reduction):
+    # Hessian-vector products of d + 2 g by grad of grad, against the float64 formulas.
+    shape = (4, 1, 3)
+    real, fake = logits(shape, 13), logits(shape if kind == "relativistic" else (5, 1, 3), 14)
+    v_real, v_fake = logits(real.shape, 15), logits(fake.shape, 16)
+
+    def total(r, f):
+        d, g = gj.losses(r, f, loss=kind, reduction=reduction)
+        return d + 2.0 * g
+
+    def directional(r, f):
+        grad_r, grad_f = jax.grad(total, argnums=(0, 1))(r, f)
+        return jnp.sum(grad_r * v_real) + jnp.sum(grad_f * v_fake)
+
+    hv_real, hv_fake = jax.jit(jax.grad(directional, argnums=(0, 1)))(real, fake)
+    r, f = real.astype(np.float64), fake.astype(np.float64)
+    c_real = 1.0 / real.size if reduction == "mean" else 1.0
+    c_fake = 1.0 / fake.size if reduction == "mean" else 1.0
+    if kind == "relativistic":
+        coupled = 3.0 * c_real * curvature("nonsaturating", f - r) * (v_real - v_fake)
+        expected = (coupled, -coupled)
+    else:
+        expected = (c_real * curvature(kind, r) * v_real,
+                    c_fake * (curvature(kind, f) + 2.0 * curvature(kind, f, True)) * v_fake)
+    assert_close(hv_real, expected[0], "float32", 2)
+    assert_close(hv_fake, expected[1], "float32", 2)
+
+
+def test_full_hessian_by_jacrev_and_per_segment():
+    real, fake = logits((2, 6), 17), logits((2, 6), 18)
+
+    def d_loss(r):
+        return gj.losses(r, fake, segment_dims=1)[0].sum()
+
+    hessian = jax.jacrev(jax.jacrev(d_loss))(real).reshape(12, 12)
+    expected = np.diag(curvature("nonsaturating", real.astype(np.float64)).ravel() / 6)
+    assert_close(hessian, expected, "float32")
+    # jax.hessian is forward over reverse: the forward mode of the forward pass.
+    assert_close(jax.hessian(d_loss)(real).reshape(12, 12), expected, "float32")
+    # The loss's own derivative, through the forward pass: the gradient.
+    value_grad = jax.grad(lambda r: jax.value_and_grad(d_loss)(r)[0])(real)
+    np.testing.assert_allclose(np.asarray(value_grad), np.asarray(jax.grad(d_loss)(real)),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_unavailable_derivatives_are_refused_not_wrong():
+    real, fake = logits((8,), 19), logits((8,), 20)
+
+    def average(r):
+        return gj.losses(r, fake, loss="relativistic-average")[0]
+
+    with pytest.raises(NotImplementedError, match="relativistic averages"):
+        jax.grad(lambda r: jax.grad(average)(r).sum())(real)
+    with pytest.raises(NotImplementedError, match="mean-nonzero"):
+        jax.grad(lambda r: jax.grad(
+            lambda x: gj.losses(x, fake, reduction="mean-nonzero")[0])(r).sum())(real)
+    with pytest.raises(TypeError, match="forward-mode"):
+        jax.jvp(average, (real,), (np.ones_like(real),))
+    with pytest.raises(NotImplementedError, match="relativistic averages"):
+        jax.hessian(average)(real)
+    # First derivatives through jacrev are those of grad.
+    np.testing.assert_array_equal(np.asarray(jax.jacrev(average)(real)),
+                                  np.asarray(jax.grad(average)(real)))
+
+
+def test_shape_errors():
+    real = jnp.asarray(logits((4, 3), 15))
+    with pytest.raises(ValueError, match="segment dimensions"):
+        gj.losses(real, real[:2], segment_dims=1)
+    with pytest.raises(ValueError, match="segment_dims"):
+        gj.losses(real, real, segment_dims=3)
+    with pytest.raises(ValueError, match="reduction='sum'"):
+        gj.losses(real, real, reduction="none")
+    with pytest.raises(TypeError, match="one dtype"):
+        gj.losses(real, real.astype(jnp.bfloat16))
 
 
 def test_plain_compute_hands_jax_arrays_to_xla():
