@@ -1,6 +1,7 @@
-// The C ABI: argument validation, backend dispatch, and the guarantee that no exception
+// The C ABI: argument validation, backend dispatch, plans, and the guarantee that no exception
 // crosses into the caller.
 #include <exception>
+#include <memory>
 #include <new>
 
 #include "cpu_backend.hpp"
@@ -8,6 +9,7 @@
 #include "error.hpp"
 #include "ganloss/ganloss.h"
 #include "ganloss/ganloss.hpp"
+#include "plan.hpp"
 #include "reference.hpp"
 #include "validate.hpp"
 
@@ -35,6 +37,60 @@ std::size_t required_workspace(const ganloss_problem_t& p, int32_t backend) {
     default:
       return 0;
   }
+}
+
+// The execution options every entry point accepts: a backend value and a thread count.
+Status check_execution(const ganloss_execution_t& exec) {
+  Status s = check_backend(exec.backend);
+  if (s != Status::Success) return s;
+  if (exec.cpu_threads < 0) {
+    return fail(Status::InvalidValue, "cpu_threads must be >= 0 (0 = all), got %d",
+                exec.cpu_threads);
+  }
+  return Status::Success;
+}
+
+// How a validated call runs on its backend.
+struct Dispatch {
+  const ganloss_execution_t* execution;
+  bool zero_counters;  // CUDA: zero the tickets first (no initialised workspace)
+  bool check_memory;   // one memory-space query per pointer
+  int device;          // CUDA: the device the pointers must belong to (-1: the current one)
+};
+
+// Runs a validated call (`params` from make_params, make_call_params or make_vjp_params) on
+// the backend of `d.execution`. The host backends also check ragged offsets, which they can
+// read: O(segments).
+Status dispatch(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs,
+                const CallParams& params, void* workspace, const Dispatch& d,
+                ganloss_stream_t stream) {
+  const int32_t backend = d.execution->backend;
+  if (backend == GANLOSS_BACKEND_CUDA) {
+    if (d.check_memory) {
+      const Status s = cuda::check_pointers(params, /*device_expected=*/true, d.device);
+      if (s != Status::Success) return s;
+    }
+    return cuda::run(params, workspace, d.zero_counters, stream);
+  }
+  if (d.check_memory) {
+    const Status s = cuda::check_pointers(params, /*device_expected=*/false);
+    if (s != Status::Success) return s;
+  }
+  const Status s = check_offsets(params);
+  if (s != Status::Success) return s;
+  return backend == GANLOSS_BACKEND_CPU ? cpu::run(params, workspace, d.execution->cpu_threads)
+                                        : reference::run(problem, inputs, params);
+}
+
+// Whether a validated compute call has nothing to do.
+bool nothing_requested(const CallParams& params) {
+  return !side_used(params, true) && !side_used(params, false) && params.grad_real_g == nullptr &&
+         params.loss_real_g == nullptr;
+}
+
+Status check_plan(const ganloss_plan* plan) {
+  if (plan == nullptr) return fail(Status::NullPointer, "plan is null");
+  return Status::Success;
 }
 
 // Runs `body` and maps any escaping exception to a status, so none crosses the C ABI.
@@ -154,32 +210,113 @@ ganloss_status_t ganloss_compute(const ganloss_problem_t* problem, const ganloss
     if (execution != nullptr) exec = *execution;
     Status s = validate_problem(problem);
     if (s != Status::Success) return s;
-    s = check_backend(exec.backend);
+    s = check_execution(exec);
     if (s != Status::Success) return s;
-    if (exec.cpu_threads < 0) {
-      return fail(Status::InvalidValue, "cpu_threads must be >= 0 (0 = all), got %d",
-                  exec.cpu_threads);
-    }
     if (exec.backend == GANLOSS_BACKEND_CUDA) {
       s = cuda::available();
       if (s != Status::Success) return s;
     }
     CallParams params;
     const std::size_t required = required_workspace(*problem, exec.backend);
-    s = make_params(problem, inputs, outputs, workspace, workspace_bytes, required, &params);
+    s = make_call_params(*problem, inputs, outputs, workspace, workspace_bytes, required, &params);
     if (s != Status::Success) return s;
-    const bool nothing = !side_used(params, true) && !side_used(params, false) &&
-                         params.grad_real_g == nullptr && params.loss_real_g == nullptr;
-    if (nothing) return Status::Success;
-    if (exec.backend == GANLOSS_BACKEND_CUDA) {
-      return cuda::run(params, workspace, exec.workspace_initialized != 0, stream);
+    if (nothing_requested(params)) return Status::Success;
+    const Dispatch d{&exec, exec.workspace_initialized == 0, /*check_memory=*/true, -1};
+    return dispatch(*problem, *inputs, params, workspace, d, stream);
+  });
+}
+
+ganloss_status_t ganloss_plan_create(const ganloss_problem_t* problem,
+                                     const ganloss_execution_t* execution, ganloss_plan_t* plan) {
+  return guarded([&] {
+    if (plan == nullptr) return fail(Status::NullPointer, "plan is null");
+    ganloss_execution_t exec;
+    ganloss_execution_init(&exec);
+    if (execution != nullptr) exec = *execution;
+    Status s = validate_problem(problem);
+    if (s != Status::Success) return s;
+    s = check_execution(exec);
+    if (s != Status::Success) return s;
+    if (exec.check_memory != 0 && exec.check_memory != 1) {
+      return fail(Status::InvalidValue, "check_memory must be 0 or 1, got %d", exec.check_memory);
     }
-    s = cuda::check_pointers(params, /*device_expected=*/false);
+    int device = -1;
+    if (exec.backend == GANLOSS_BACKEND_CUDA) {
+      s = cuda::available();
+      if (s != Status::Success) return s;
+      s = cuda::current_device(&device);
+      if (s != Status::Success) return s;
+    }
+    auto made = std::make_unique<ganloss_plan>();
+    made->problem = *problem;
+    made->execution = exec;
+    made->workspace_bytes = required_workspace(*problem, exec.backend);
+    made->device = device;
+    *plan = made.release();
+    return Status::Success;
+  });
+}
+
+void ganloss_plan_destroy(ganloss_plan_t plan) {
+  delete plan;
+}
+
+ganloss_status_t ganloss_plan_workspace_size(ganloss_plan_t plan, size_t* bytes) {
+  return guarded([&] {
+    Status s = check_plan(plan);
     if (s != Status::Success) return s;
-    s = check_offsets(params);
+    if (bytes == nullptr) return fail(Status::NullPointer, "bytes is null");
+    *bytes = plan->workspace_bytes;
+    return Status::Success;
+  });
+}
+
+ganloss_status_t ganloss_plan_workspace_init(ganloss_plan_t plan, void* workspace,
+                                             size_t workspace_bytes, ganloss_stream_t stream) {
+  return guarded([&] {
+    Status s = check_plan(plan);
     if (s != Status::Success) return s;
-    return exec.backend == GANLOSS_BACKEND_CPU ? cpu::run(params, workspace, exec.cpu_threads)
-                                               : reference::run(*problem, *inputs, params);
+    s = check_workspace(workspace, workspace_bytes, plan->workspace_bytes);
+    if (s != Status::Success) return s;
+    if (plan->execution.backend != GANLOSS_BACKEND_CUDA || plan->workspace_bytes == 0) {
+      return Status::Success;
+    }
+    return cuda::init_workspace(plan->problem, workspace, stream);
+  });
+}
+
+ganloss_status_t ganloss_plan_execute(ganloss_plan_t plan, const ganloss_inputs_t* inputs,
+                                      const ganloss_outputs_t* outputs, void* workspace,
+                                      size_t workspace_bytes, ganloss_stream_t stream) {
+  return guarded([&] {
+    Status s = check_plan(plan);
+    if (s != Status::Success) return s;
+    CallParams params;
+    s = make_call_params(plan->problem, inputs, outputs, workspace, workspace_bytes,
+                         plan->workspace_bytes, &params);
+    if (s != Status::Success) return s;
+    if (nothing_requested(params)) return Status::Success;
+    const Dispatch d{&plan->execution, /*zero_counters=*/false, plan->execution.check_memory != 0,
+                     plan->device};
+    return dispatch(plan->problem, *inputs, params, workspace, d, stream);
+  });
+}
+
+ganloss_status_t ganloss_plan_vjp(ganloss_plan_t plan, const ganloss_inputs_t* inputs,
+                                  const ganloss_cotangents_t* cotangents, void* grad_real,
+                                  void* grad_fake, void* workspace, size_t workspace_bytes,
+                                  ganloss_stream_t stream) {
+  return guarded([&] {
+    Status s = check_plan(plan);
+    if (s != Status::Success) return s;
+    CallParams params;
+    s = make_vjp_params(plan->problem, inputs, cotangents, grad_real, grad_fake, workspace,
+                        workspace_bytes, plan->workspace_bytes, &params);
+    if (s != Status::Success) return s;
+    if (grad_real == nullptr && grad_fake == nullptr) return Status::Success;
+    const Dispatch d{&plan->execution, /*zero_counters=*/false, plan->execution.check_memory != 0,
+                     plan->device};
+    return dispatch(plan->problem, *inputs, params, workspace, d, stream);
   });
 }
 

@@ -9,6 +9,7 @@
 #include "segment_math.hpp"
 #include "segmented_loss_launch.hpp"
 #include "segmented_loss_plan.hpp"
+#include "validate.hpp"
 
 namespace ganloss {
 namespace detail {
@@ -60,9 +61,20 @@ std::size_t workspace_bytes(const ganloss_problem_t& problem) {
   return kernel::workspace_layout(problem).total();
 }
 
-Status check_pointers(const CallParams& q, bool device_expected) {
-  const bool real = side_used(q, true) || q.grad_real_g || q.loss_real_g;
-  const bool fake = side_used(q, false);
+Status current_device(int* device) {
+  const cudaError_t e = cudaGetDevice(device);
+  if (e != cudaSuccess) {
+    set_last_cuda_error(static_cast<int32_t>(e));
+    cudaGetLastError();
+    return fail(Status::BackendUnavailable, "no current CUDA device: %s (%s)",
+                cudaGetErrorString(e), cudaGetErrorName(e));
+  }
+  return Status::Success;
+}
+
+Status check_pointers(const CallParams& q, bool device_expected, int device) {
+  const bool real = touches_side(q, true);
+  const bool fake = touches_side(q, false);
   const struct {
     const char* name;
     const void* ptr;
@@ -84,9 +96,10 @@ Status check_pointers(const CallParams& q, bool device_expected) {
                   {"d_loss_real", q.d_loss_real},
                   {"d_loss_fake", q.d_loss_fake},
                   {"g_loss", q.g_loss},
-                  {"stats", q.stats_out}};
-  int device = -1;
-  if (device_expected && cudaGetDevice(&device) != cudaSuccess) device = -1;
+                  {"stats", q.stats_out},
+                  {"cotangents->d_loss", q.cotangent_d},
+                  {"cotangents->g_loss", q.cotangent_g}};
+  if (device_expected && device < 0 && cudaGetDevice(&device) != cudaSuccess) device = -1;
   for (const auto& p : pointers) {
     if (p.ptr == nullptr) continue;
     cudaPointerAttributes a;
@@ -117,10 +130,17 @@ Status check_pointers(const CallParams& q, bool device_expected) {
   return Status::Success;
 }
 
-Status run(const CallParams& params, void* workspace, bool workspace_initialized,
-           ganloss_stream_t stream) {
-  Status s = check_pointers(params, true);
-  if (s != Status::Success) return s;
+Status init_workspace(const ganloss_problem_t& problem, void* workspace, ganloss_stream_t stream) {
+  const kernel::WorkspaceLayout w = kernel::workspace_layout(problem);
+  const std::size_t counters = w.state_bytes + w.flag_bytes + w.ticket_bytes;
+  if (counters == 0) return Status::Success;
+  const cudaError_t e =
+      cudaMemsetAsync(workspace, 0, counters, reinterpret_cast<cudaStream_t>(stream));
+  if (e != cudaSuccess) return cuda_failure(e, "cudaMemsetAsync of the workspace counters");
+  return Status::Success;
+}
+
+Status run(const CallParams& params, void* workspace, bool zero_counters, ganloss_stream_t stream) {
   const auto cuda_stream = reinterpret_cast<cudaStream_t>(stream);
   // The passes of the call, each one launch on the stream; a chunked pass leaves the tickets
   // zero for the next.
@@ -137,7 +157,7 @@ Status run(const CallParams& params, void* workspace, bool workspace_initialized
       if (e == cudaSuccess) e = kernel::launch_offsets_check(args, cuda_stream);
       if (e != cudaSuccess) return cuda_failure(e, "checking the offsets");
     }
-    if (i == 0 && args.regime == kernel::Regime::chunk && !workspace_initialized) {
+    if (i == 0 && args.regime == kernel::Regime::chunk && zero_counters) {
       const cudaError_t e = cudaMemsetAsync(
           args.tickets, 0, static_cast<std::size_t>(params.segments) * sizeof(uint32_t),
           cuda_stream);

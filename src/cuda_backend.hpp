@@ -22,14 +22,23 @@ Status available();
 // Device workspace for a problem (shapes, kinds and reduction only).
 std::size_t workspace_bytes(const ganloss_problem_t& problem);
 
-// InvalidMemory unless every pointer of the call is memory the current device can access
-// (device_expected) or host memory (otherwise). Without a CUDA driver, host memory is assumed.
-Status check_pointers(const CallParams& params, bool device_expected);
+// The device current on this thread, into *device; BackendUnavailable if there is none.
+Status current_device(int* device);
 
-// Enqueues a validated call on `stream`. `workspace_initialized`: the workspace's tickets are
-// known to be zero (see ganloss_execution_t).
-Status run(const CallParams& params, void* workspace, bool workspace_initialized,
-           ganloss_stream_t stream);
+// InvalidMemory unless every pointer of the call (cotangents included) is memory device
+// `device` can access (device_expected; -1 = the current device) or host memory (otherwise).
+// One cudaPointerGetAttributes per pointer. Without a CUDA driver, host memory is assumed.
+Status check_pointers(const CallParams& params, bool device_expected, int device = -1);
+
+// Zeroes, with one cudaMemsetAsync on `stream`, the counters at the start of a workspace for
+// `problem` (everything before the chunk partials: per-segment state, the offsets flag and the
+// tickets), which every call leaves as it found them.
+Status init_workspace(const ganloss_problem_t& problem, void* workspace, ganloss_stream_t stream);
+
+// Enqueues a validated call on `stream`; the caller has checked the pointers' memory spaces
+// where it wants them checked. `zero_counters`: zero the workspace's tickets first (one
+// cudaMemsetAsync), for a workspace not known to hold zero tickets (see ganloss_execution_t).
+Status run(const CallParams& params, void* workspace, bool zero_counters, ganloss_stream_t stream);
 
 }  // namespace cuda
 }  // namespace detail

@@ -15,8 +15,16 @@ std::size_t workspace_bytes(const ganloss_problem_t&) {
   return 0;
 }
 
-Status check_pointers(const CallParams&, bool) {
+Status current_device(int*) {
+  return available();
+}
+
+Status check_pointers(const CallParams&, bool, int) {
   return Status::Success;
+}
+
+Status init_workspace(const ganloss_problem_t&, void*, ganloss_stream_t) {
+  return available();
 }
 
 Status run(const CallParams&, void*, bool, ganloss_stream_t) {

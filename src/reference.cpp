@@ -525,7 +525,46 @@ Result evaluate(const ganloss_problem_t& p, const ganloss_inputs_t& in) {
   return r;
 }
 
+namespace {
+
+// A VJP call: each requested gradient is u_d[s] * (the D gradient) + u_g[s] * (the G
+// gradient), the double gradients of evaluate(), a null cotangent's loss left out, rounded once
+// to the gradient dtype. A side whose gradient is requested is written in full.
+Status run_vjp(const ganloss_problem_t& p, const ganloss_inputs_t& in,
+               const detail::CallParams& q) {
+  const auto grad_dtype = static_cast<int32_t>(q.grad_dtype);
+  const bool coupled = q.relativity != detail::Relativity::none &&
+                       (q.cotangent_d != nullptr || q.cotangent_g != nullptr);
+  const bool read_real = q.grad_real != nullptr || coupled;
+  const bool read_fake = q.grad_fake_d != nullptr || coupled;
+  const Side real = side_of(p, read_real ? in.real : nullptr, in.real_weights, in.real_offsets,
+                            p.real_count, p.real_stride);
+  const Side fake = side_of(p, read_fake ? in.fake : nullptr, in.fake_weights, in.fake_offsets,
+                            p.fake_count, p.fake_stride);
+  for (int64_t s = 0; s < p.segments; ++s) {
+    const bool ud = q.cotangent_d != nullptr;
+    const bool ug = q.cotangent_g != nullptr;
+    const double u_d = ud ? static_cast<double>(q.cotangent_d[s]) : 0.0;
+    const double u_g = ug ? static_cast<double>(q.cotangent_g[s]) : 0.0;
+    auto combined = [&](const Element& e) {
+      return (ud ? u_d * e.grad_d : 0.0) + (ug ? u_g * e.grad_g : 0.0);
+    };
+    walk_segment(
+        p, real, fake, s,
+        [&](int64_t k, const Element& e) {
+          if (q.grad_real) store(q.grad_real, grad_dtype, k, combined(e));
+        },
+        [&](int64_t k, const Element& e) {
+          if (q.grad_fake_d) store(q.grad_fake_d, grad_dtype, k, combined(e));
+        });
+  }
+  return Status::Success;
+}
+
+}  // namespace
+
 Status run(const ganloss_problem_t& p, const ganloss_inputs_t& in, const detail::CallParams& q) {
+  if (q.vjp) return run_vjp(p, in, q);
   const auto grad_dtype = static_cast<int32_t>(q.grad_dtype);
   const bool read_real =
       q.real.logits != nullptr && (detail::side_used(q, true) || q.grad_real_g || q.loss_real_g ||

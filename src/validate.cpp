@@ -380,33 +380,142 @@ Status validate_problem(const ganloss_problem_t* p) {
   return Status::Success;
 }
 
-Status make_params(const ganloss_problem_t* p, const ganloss_inputs_t* in,
-                   const ganloss_outputs_t* out, const void* workspace, std::size_t workspace_bytes,
-                   std::size_t workspace_required, CallParams* params) {
-  Status s = validate_problem(p);
-  if (s != Status::Success) return s;
+namespace {
+
+// The fields every call shares: shapes, dtypes, reduction, the sides' arrays; no outputs, no
+// terms.
+void init_params(const ganloss_problem_t& p, const ganloss_inputs_t& in, CallParams* params) {
+  CallParams& q = *params;
+  q = CallParams{};
+  const bool ragged = p.ragged == 1;
+  q.segments = p.segments;
+  q.dtype = static_cast<DType>(p.dtype);
+  q.grad_dtype = p.fp32_gradients ? DType::f32 : q.dtype;
+  q.reduction = static_cast<Reduction>(p.reduction);
+  q.relativity = p.d_loss == GANLOSS_LOSS_RELATIVISTIC ? Relativity::paired
+                 : relativistic_kind(p.d_loss)         ? Relativity::average
+                                                       : Relativity::none;
+  q.grad_scale = p.grad_scale;
+  q.vjp = false;
+  q.cotangent_d = nullptr;
+  q.cotangent_g = nullptr;
+  q.real = SideParams{in.real, in.real_weights, ragged ? in.real_offsets : nullptr, p.real_count,
+                      ragged ? 0 : effective_stride(p.segments, p.real_count, p.real_stride)};
+  q.fake = SideParams{in.fake, in.fake_weights, ragged ? in.fake_offsets : nullptr, p.fake_count,
+                      ragged ? 0 : effective_stride(p.segments, p.fake_count, p.fake_stride)};
+  q.real_d = q.real_g = q.fake_d = q.fake_g = make_none_term();
+}
+
+// The buffers of a call, checked together for alignment, address wrap and aliasing.
+struct RegionList {
+  Region regions[24];
+  int n = 0;
+  int real_index = -1;  // the logits regions, for in-place gradients
+  int fake_index = -1;
+
+  void add(const Region& r) { regions[n++] = r; }
+
+  // The inputs of the sides a call reads: logits, weights, offsets.
+  void add_inputs(const ganloss_inputs_t& in, const CallParams& q, bool read_real, bool read_fake) {
+    const int64_t t = dtype_size(q.dtype);
+    const auto offsets_bytes = (static_cast<uint64_t>(q.segments) + 1) * 8;
+    if (read_real) {
+      real_index = n;
+      add(side_region("real logits", in.real, q.real, q.segments, t, false));
+    }
+    if (read_fake) {
+      fake_index = n;
+      add(side_region("fake logits", in.fake, q.fake, q.segments, t, false));
+    }
+    if (read_real && in.real_weights) {
+      add(side_region("real_weights", in.real_weights, q.real, q.segments, 4, false));
+    }
+    if (read_fake && in.fake_weights) {
+      add(side_region("fake_weights", in.fake_weights, q.fake, q.segments, 4, false));
+    }
+    if (q.real.offsets && read_real) {
+      add(flat_region("real_offsets", in.real_offsets, offsets_bytes, 8));
+      regions[n - 1].written = false;
+    }
+    if (q.fake.offsets && read_fake) {
+      add(flat_region("fake_offsets", in.fake_offsets, offsets_bytes, 8));
+      regions[n - 1].written = false;
+    }
+  }
+
+  // A per-element output of one side (in place of its logits allowed in the logits' dtype).
+  void add_side_output(const char* name, const void* ptr, const CallParams& q, bool real,
+                       int64_t elem_bytes, bool may_be_in_place) {
+    if (ptr == nullptr) return;
+    Region r = side_region(name, ptr, real ? q.real : q.fake, q.segments, elem_bytes, true);
+    const bool same_dtype = dtype_size(q.grad_dtype) == dtype_size(q.dtype);
+    r.in_place_of = may_be_in_place && same_dtype ? (real ? real_index : fake_index) : -1;
+    add(r);
+  }
+
+  // A per-segment array of `elem_bytes` each.
+  void add_segment_array(const char* name, const void* ptr, const CallParams& q,
+                         uint64_t elem_bytes, bool written) {
+    if (ptr == nullptr) return;
+    add(flat_region(name, ptr, static_cast<uint64_t>(q.segments) * elem_bytes,
+                    elem_bytes == 4 ? 4 : 8));
+    regions[n - 1].written = written;
+  }
+
+  Status add_workspace(const void* workspace, std::size_t bytes, std::size_t required) {
+    if (required == 0) return Status::Success;
+    if (bytes < required) {
+      return fail(Status::WorkspaceTooSmall,
+                  "workspace_bytes (%zu) is below the %zu bytes this call requires", bytes,
+                  required);
+    }
+    if (workspace == nullptr) {
+      return fail(Status::NullPointer, "workspace is null but %zu bytes are required", required);
+    }
+    add(flat_region("workspace", workspace, required, kWorkspaceAlignment));
+    return Status::Success;
+  }
+
+  Status check() const {
+    for (int i = 0; i < n; ++i) {
+      const Status s = check_pointer(regions[i]);
+      if (s != Status::Success) return s;
+    }
+    return check_aliasing(regions, n);
+  }
+};
+
+// The logits, and the offsets of a ragged problem, of each side a call reads.
+Status check_sides_read(const ganloss_problem_t& p, const ganloss_inputs_t& in, bool read_real,
+                        bool read_fake) {
+  const bool ragged = p.ragged == 1;
+  if (read_real) {
+    const Status s = check_side_used("real", p.real_count, ragged, in.real, in.real_offsets);
+    if (s != Status::Success) return s;
+  }
+  if (read_fake) {
+    const Status s = check_side_used("fake", p.fake_count, ragged, in.fake, in.fake_offsets);
+    if (s != Status::Success) return s;
+  }
+  if (p.d_loss == GANLOSS_LOSS_RELATIVISTIC && in.fake_weights != nullptr) {
+    return fail(Status::InvalidValue,
+                "the paired relativistic loss takes one weight per pair: pass them as "
+                "real_weights and leave fake_weights null");
+  }
+  return Status::Success;
+}
+
+}  // namespace
+
+Status make_call_params(const ganloss_problem_t& p, const ganloss_inputs_t* in,
+                        const ganloss_outputs_t* out, const void* workspace,
+                        std::size_t workspace_bytes, std::size_t workspace_required,
+                        CallParams* params) {
   if (in == nullptr) return fail(Status::NullPointer, "inputs is null");
   if (out == nullptr) return fail(Status::NullPointer, "outputs is null");
 
   CallParams& q = *params;
-  const bool ragged = p->ragged == 1;
-  q.segments = p->segments;
-  q.dtype = static_cast<DType>(p->dtype);
-  q.grad_dtype = p->fp32_gradients ? DType::f32 : q.dtype;
-  q.reduction = static_cast<Reduction>(p->reduction);
-  q.relativity = p->d_loss == GANLOSS_LOSS_RELATIVISTIC ? Relativity::paired
-                 : relativistic_kind(p->d_loss)         ? Relativity::average
-                                                        : Relativity::none;
-  q.grad_scale = p->grad_scale;
-  q.vjp = false;
-  q.cotangent_d = nullptr;
-  q.cotangent_g = nullptr;
-  q.real =
-      SideParams{in->real, in->real_weights, ragged ? in->real_offsets : nullptr, p->real_count,
-                 ragged ? 0 : effective_stride(p->segments, p->real_count, p->real_stride)};
-  q.fake =
-      SideParams{in->fake, in->fake_weights, ragged ? in->fake_offsets : nullptr, p->fake_count,
-                 ragged ? 0 : effective_stride(p->segments, p->fake_count, p->fake_stride)};
+  init_params(p, *in, &q);
 
   // Which terms the requested outputs need.
   const bool want_d = out->d_loss || out->d_loss_real || out->d_loss_fake || out->grad_real ||
@@ -418,35 +527,25 @@ Status make_params(const ganloss_problem_t* p, const ganloss_inputs_t* in,
     const bool real_d = out->d_loss || out->d_loss_real || out->grad_real || out->loss_real;
     const bool fake_d = out->d_loss || out->d_loss_fake || out->grad_fake_d || out->loss_fake_d;
     const bool fake_g = out->g_loss || out->grad_fake_g || out->loss_fake_g;
-    q.real_d = real_d ? real_d_term(p->d_loss, p->params) : make_none_term();
-    q.fake_d = fake_d ? fake_d_term(p->d_loss, p->params) : make_none_term();
-    q.fake_g = fake_g ? fake_g_term(p->g_loss, p->params) : make_none_term();
+    q.real_d = real_d ? real_d_term(p.d_loss, p.params) : make_none_term();
+    q.fake_d = fake_d ? fake_d_term(p.d_loss, p.params) : make_none_term();
+    q.fake_g = fake_g ? fake_g_term(p.g_loss, p.params) : make_none_term();
     // Zero G terms on the real logits, still written where asked for.
     q.real_g = make_none_term();
   } else {
     // Relativistic terms couple the sides: a D output needs both D terms, a G output both G.
-    q.real_d = want_d ? real_d_term(p->d_loss, p->params) : make_none_term();
-    q.fake_d = want_d ? fake_d_term(p->d_loss, p->params) : make_none_term();
-    q.real_g = want_g ? real_g_term(p->g_loss, p->params) : make_none_term();
-    q.fake_g = want_g ? fake_g_term(p->g_loss, p->params) : make_none_term();
+    q.real_d = want_d ? real_d_term(p.d_loss, p.params) : make_none_term();
+    q.fake_d = want_d ? fake_d_term(p.d_loss, p.params) : make_none_term();
+    q.real_g = want_g ? real_g_term(p.g_loss, p.params) : make_none_term();
+    q.fake_g = want_g ? fake_g_term(p.g_loss, p.params) : make_none_term();
   }
   const bool real_outputs = out->grad_real_g || out->loss_real_g;
-  const bool read_real = side_used(q, true) || real_outputs || q.relativity != Relativity::none;
-  const bool read_fake = side_used(q, false) || q.relativity != Relativity::none;
   const bool anything = want_d || want_g || q.stats;
-  if (anything && read_real) {
-    s = check_side_used("real", p->real_count, ragged, in->real, in->real_offsets);
-    if (s != Status::Success) return s;
-  }
-  if (anything && read_fake) {
-    s = check_side_used("fake", p->fake_count, ragged, in->fake, in->fake_offsets);
-    if (s != Status::Success) return s;
-  }
-  if (q.relativity == Relativity::paired && in->fake_weights != nullptr) {
-    return fail(Status::InvalidValue,
-                "the paired relativistic loss takes one weight per pair: pass them as "
-                "real_weights and leave fake_weights null");
-  }
+  const bool read_real =
+      anything && (side_used(q, true) || real_outputs || q.relativity != Relativity::none);
+  const bool read_fake = anything && (side_used(q, false) || q.relativity != Relativity::none);
+  Status s = check_sides_read(p, *in, read_real, read_fake);
+  if (s != Status::Success) return s;
 
   q.grad_real = out->grad_real;
   q.grad_real_g = out->grad_real_g;
@@ -462,83 +561,101 @@ Status make_params(const ganloss_problem_t* p, const ganloss_inputs_t* in,
   q.g_loss = out->g_loss;
   q.stats_out = out->stats;
 
-  // Every buffer the call touches, for alignment and aliasing checks.
-  const int64_t t = dtype_size(q.dtype);
+  // Every buffer the call touches, for alignment and aliasing checks. A gradient may replace
+  // its logits only element for element: in the same dtype.
   const int64_t g = dtype_size(q.grad_dtype);
-  const auto segments = static_cast<uint64_t>(q.segments);
-  Region regions[24];
-  int n = 0;
-  const int real_index = anything && read_real ? n : -1;
-  if (real_index >= 0) {
-    regions[n++] = side_region("real logits", in->real, q.real, q.segments, t, false);
+  RegionList list;
+  list.add_inputs(*in, q, read_real, read_fake);
+  list.add_segment_array("d_loss", out->d_loss, q, 4, true);
+  list.add_segment_array("d_loss_real", out->d_loss_real, q, 4, true);
+  list.add_segment_array("d_loss_fake", out->d_loss_fake, q, 4, true);
+  list.add_segment_array("g_loss", out->g_loss, q, 4, true);
+  list.add_segment_array("stats", out->stats, q, sizeof(ganloss_segment_stats_t), true);
+  list.add_side_output("grad_real", out->grad_real, q, true, g, true);
+  list.add_side_output("grad_real_g", out->grad_real_g, q, true, g, true);
+  list.add_side_output("grad_fake_d", out->grad_fake_d, q, false, g, true);
+  list.add_side_output("grad_fake_g", out->grad_fake_g, q, false, g, true);
+  list.add_side_output("loss_real", out->loss_real, q, true, 4, false);
+  list.add_side_output("loss_real_g", out->loss_real_g, q, true, 4, false);
+  list.add_side_output("loss_fake_d", out->loss_fake_d, q, false, 4, false);
+  list.add_side_output("loss_fake_g", out->loss_fake_g, q, false, 4, false);
+  s = list.add_workspace(workspace, workspace_bytes, workspace_required);
+  if (s != Status::Success) return s;
+  return list.check();
+}
+
+Status make_params(const ganloss_problem_t* p, const ganloss_inputs_t* in,
+                   const ganloss_outputs_t* out, const void* workspace, std::size_t workspace_bytes,
+                   std::size_t workspace_required, CallParams* params) {
+  const Status s = validate_problem(p);
+  if (s != Status::Success) return s;
+  return make_call_params(*p, in, out, workspace, workspace_bytes, workspace_required, params);
+}
+
+Status make_vjp_params(const ganloss_problem_t& p, const ganloss_inputs_t* in,
+                       const ganloss_cotangents_t* cotangents, void* grad_real, void* grad_fake,
+                       const void* workspace, std::size_t workspace_bytes,
+                       std::size_t workspace_required, CallParams* params) {
+  if (in == nullptr) return fail(Status::NullPointer, "inputs is null");
+  CallParams& q = *params;
+  init_params(p, *in, &q);
+  q.vjp = true;
+  const bool any_gradient = grad_real != nullptr || grad_fake != nullptr;
+  // A loss whose cotangent is null (or that no requested gradient depends on) has no terms.
+  if (cotangents != nullptr && any_gradient) {
+    q.cotangent_d = cotangents->d_loss;
+    q.cotangent_g = cotangents->g_loss;
   }
-  const int fake_index = anything && read_fake ? n : -1;
-  if (fake_index >= 0) {
-    regions[n++] = side_region("fake logits", in->fake, q.fake, q.segments, t, false);
-  }
-  if (real_index >= 0 && in->real_weights) {
-    regions[n++] = side_region("real_weights", in->real_weights, q.real, q.segments, 4, false);
-  }
-  if (fake_index >= 0 && in->fake_weights) {
-    regions[n++] = side_region("fake_weights", in->fake_weights, q.fake, q.segments, 4, false);
-  }
-  if (ragged && real_index >= 0) {
-    regions[n++] = flat_region("real_offsets", in->real_offsets, (segments + 1) * 8, 8);
-    regions[n - 1].written = false;
-  }
-  if (ragged && fake_index >= 0) {
-    regions[n++] = flat_region("fake_offsets", in->fake_offsets, (segments + 1) * 8, 8);
-    regions[n - 1].written = false;
-  }
-  // A gradient may replace its logits only element for element: in the same dtype.
-  const int real_in_place = g == t ? real_index : -1;
-  const int fake_in_place = g == t ? fake_index : -1;
-  const struct {
-    const char* name;
-    const void* ptr;
-    const SideParams* side;  // null for per-segment outputs
-    int64_t elem_bytes;
-    int in_place_of;
-  } outputs[] = {
-      {"d_loss", out->d_loss, nullptr, 4, -1},
-      {"d_loss_real", out->d_loss_real, nullptr, 4, -1},
-      {"d_loss_fake", out->d_loss_fake, nullptr, 4, -1},
-      {"g_loss", out->g_loss, nullptr, 4, -1},
-      {"stats", out->stats, nullptr, sizeof(ganloss_segment_stats_t), -1},
-      {"grad_real", out->grad_real, &q.real, g, real_in_place},
-      {"grad_real_g", out->grad_real_g, &q.real, g, real_in_place},
-      {"grad_fake_d", out->grad_fake_d, &q.fake, g, fake_in_place},
-      {"grad_fake_g", out->grad_fake_g, &q.fake, g, fake_in_place},
-      {"loss_real", out->loss_real, &q.real, 4, -1},
-      {"loss_real_g", out->loss_real_g, &q.real, 4, -1},
-      {"loss_fake_d", out->loss_fake_d, &q.fake, 4, -1},
-      {"loss_fake_g", out->loss_fake_g, &q.fake, 4, -1},
-  };
-  for (const auto& o : outputs) {
-    if (o.ptr == nullptr) continue;
-    const auto bytes = static_cast<uint64_t>(o.elem_bytes);
-    Region r = o.side ? side_region(o.name, o.ptr, *o.side, q.segments, o.elem_bytes, true)
-                      : flat_region(o.name, o.ptr, segments * bytes, o.elem_bytes == 4 ? 4 : 8);
-    r.in_place_of = o.in_place_of;
-    regions[n++] = r;
-  }
-  if (workspace_required > 0) {
-    if (workspace_bytes < workspace_required) {
-      return fail(Status::WorkspaceTooSmall,
-                  "workspace_bytes (%zu) is below the %zu bytes this call requires",
-                  workspace_bytes, workspace_required);
+  const bool ud = q.cotangent_d != nullptr;
+  const bool ug = q.cotangent_g != nullptr;
+  if (q.relativity == Relativity::none) {
+    if (ud && grad_real) q.real_d = real_d_term(p.d_loss, p.params);
+    if (ud && grad_fake) q.fake_d = fake_d_term(p.d_loss, p.params);
+    if (ug && grad_fake) q.fake_g = fake_g_term(p.g_loss, p.params);
+  } else {
+    // Relativistic terms couple the sides: either gradient needs both sides' terms.
+    if (ud) {
+      q.real_d = real_d_term(p.d_loss, p.params);
+      q.fake_d = fake_d_term(p.d_loss, p.params);
     }
-    if (workspace == nullptr) {
-      return fail(Status::NullPointer, "workspace is null but %zu bytes are required",
-                  workspace_required);
+    if (ug) {
+      q.real_g = real_g_term(p.g_loss, p.params);
+      q.fake_g = fake_g_term(p.g_loss, p.params);
     }
-    regions[n++] = flat_region("workspace", workspace, workspace_required, kWorkspaceAlignment);
   }
-  for (int i = 0; i < n; ++i) {
-    s = check_pointer(regions[i]);
-    if (s != Status::Success) return s;
-  }
-  return check_aliasing(regions, n);
+  // A side whose gradient is requested is written in full (0 where no term contributes); a
+  // relativistic term reads the other side too.
+  const bool coupled = q.relativity != Relativity::none && (ud || ug);
+  const bool read_real = grad_real != nullptr || (coupled && grad_fake != nullptr);
+  const bool read_fake = grad_fake != nullptr || (coupled && grad_real != nullptr);
+  Status s = check_sides_read(p, *in, read_real, read_fake);
+  if (s != Status::Success) return s;
+  q.grad_real = grad_real;
+  q.grad_fake_d = grad_fake;
+
+  const int64_t g = dtype_size(q.grad_dtype);
+  RegionList list;
+  list.add_inputs(*in, q, read_real, read_fake);
+  list.add_segment_array("cotangents->d_loss", q.cotangent_d, q, 4, false);
+  list.add_segment_array("cotangents->g_loss", q.cotangent_g, q, 4, false);
+  list.add_side_output("grad_real", grad_real, q, true, g, true);
+  list.add_side_output("grad_fake", grad_fake, q, false, g, true);
+  s = list.add_workspace(workspace, workspace_bytes, workspace_required);
+  if (s != Status::Success) return s;
+  return list.check();
+}
+
+Status check_workspace(const void* workspace, std::size_t workspace_bytes,
+                       std::size_t workspace_required) {
+  RegionList list;
+  const Status s = list.add_workspace(workspace, workspace_bytes, workspace_required);
+  if (s != Status::Success) return s;
+  return list.check();
+}
+
+bool touches_side(const CallParams& q, bool real) {
+  if (real) return side_used(q, true) || q.grad_real_g || q.loss_real_g || (q.vjp && q.grad_real);
+  return side_used(q, false) || (q.vjp && q.grad_fake_d);
 }
 
 Status check_offsets(const CallParams& q) {
@@ -546,8 +663,8 @@ Status check_offsets(const CallParams& q) {
     const char* name;
     const SideParams* side;
     bool used;
-  } sides[] = {{"real_offsets", &q.real, side_used(q, true) || q.grad_real_g || q.loss_real_g},
-               {"fake_offsets", &q.fake, side_used(q, false)}};
+  } sides[] = {{"real_offsets", &q.real, touches_side(q, true)},
+               {"fake_offsets", &q.fake, touches_side(q, false)}};
   for (const auto& sd : sides) {
     const int64_t* off = sd.side->offsets;
     if (off == nullptr || !sd.used) continue;

@@ -210,8 +210,9 @@ typedef struct ganloss_execution {
 
 /*! A plan: a problem validated once for one backend, with its kernel specialisation, regime
  *  and workspace size chosen, executed many times (a training loop). Opaque; created by
- *  ganloss_plan_create, freed by ganloss_plan_destroy. A plan holds no device memory and no
- *  stream; executions of one plan on different streams may run at once when their outputs and
+ *  ganloss_plan_create, freed by ganloss_plan_destroy. A plan is immutable once created:
+ *  any number of threads may execute one plan at once. It holds no device memory and no stream;
+ *  executions of one plan on different streams may run at once when their outputs and
  *  workspaces differ. On CUDA a plan belongs to the device current when it was created. */
 typedef struct ganloss_plan* ganloss_plan_t;
 
@@ -294,12 +295,22 @@ GANLOSS_API ganloss_status_t ganloss_compute(const ganloss_problem_t* problem,
                                              const ganloss_execution_t* execution,
                                              ganloss_stream_t stream);
 
-/*! Validates `problem` once for `execution->backend` and makes a plan for it: the kernel
- *  specialisation and regime, the workspace size, and on CUDA the device and kernel-image
- *  checks, all done here so that executing the plan costs only its launches.
+/*! Validates `problem` once for `execution->backend` and makes a plan for it: the problem's
+ *  checks, the backend's (on CUDA: a device, the device count and the kernel image, and the
+ *  device current now, which the plan belongs to) and the workspace size, all done here so that
+ *  executing the plan costs only its launches.
+ *
+ *  What an execution (ganloss_plan_execute, ganloss_plan_vjp) then costs on the host: a fixed
+ *  number of pointer comparisons (null, alignment, address wrap, aliasing, workspace size), no
+ *  CUDA runtime call but the kernel launches (plus, for a ragged problem, the device-side offsets
+ *  check and its flag reset), no memset, no allocation, no lock. With
+ *  execution->check_memory, one cudaPointerGetAttributes per pointer is added. The host backends
+ *  also check a ragged problem's offsets, which they can read: O(segments).
  *
  * @param[in]  problem    as for ganloss_compute; copied into the plan
- * @param[in]  execution  backend and options; null means ganloss_execution_init(); copied
+ * @param[in]  execution  backend, cpu_threads and check_memory (0 or 1); null means
+ *                        ganloss_execution_init(); copied. workspace_initialized is not used:
+ *                        see ganloss_plan_workspace_init.
  * @param[out] plan       the new plan; left untouched on failure
  */
 GANLOSS_API ganloss_status_t ganloss_plan_create(const ganloss_problem_t* problem,
@@ -309,21 +320,28 @@ GANLOSS_API ganloss_status_t ganloss_plan_create(const ganloss_problem_t* proble
 /*! Frees a plan (null is ignored). Work it enqueued is not affected. */
 GANLOSS_API void ganloss_plan_destroy(ganloss_plan_t plan);
 
-/*! Workspace bytes the plan's executions and VJP calls need (ganloss_workspace_size). */
+/*! Workspace bytes the plan's executions and VJP calls need (ganloss_workspace_size of its
+ *  problem and backend). */
 GANLOSS_API ganloss_status_t ganloss_plan_workspace_size(ganloss_plan_t plan, size_t* bytes);
 
 /*! Prepares a freshly allocated workspace for the plan's executions: on CUDA one
- *  cudaMemsetAsync of its counters on `stream`; nothing on the host backends. Call it once
- *  after allocating the workspace (or after using it for anything but this plan's calls); every
- *  execution leaves the counters as it found them, so no execution zeroes anything. A workspace
- *  zeroed whole (cudaMemset) after allocation needs no call. */
+ *  cudaMemsetAsync on `stream` of the counters at the start of the workspace; nothing on the
+ *  host backends (after the same checks). Call it once after allocating the workspace (or after
+ *  using it for anything but this plan's calls, or after a call that failed on the device);
+ *  every execution leaves the counters as it found them, so no execution zeroes anything. A
+ *  workspace zeroed whole (cudaMemset) after allocation needs no call. Checks the workspace as
+ *  an execution does: at least ganloss_plan_workspace_size bytes, not null unless 0 are
+ *  needed, 16-byte aligned. */
 GANLOSS_API ganloss_status_t ganloss_plan_workspace_init(ganloss_plan_t plan, void* workspace,
                                                          size_t workspace_bytes,
                                                          ganloss_stream_t stream);
 
-/*! Executes the plan: ganloss_compute on new inputs and outputs, with only constant-time
- *  checks of the pointers (null, alignment, address wrap, aliasing, workspace size) and, with
- *  execution.check_memory, their memory spaces. No device query, no memset, no allocation. */
+/*! Executes the plan: ganloss_compute of the plan's problem on new inputs and outputs, with the
+ *  same results bit for bit, but only constant-time checks of the pointers (null, alignment,
+ *  address wrap, aliasing, workspace size) and, with execution.check_memory, their memory
+ *  spaces. No device query, no memset, no allocation: the workspace must have been prepared by
+ *  ganloss_plan_workspace_init. On CUDA the device current at ganloss_plan_create must be
+ *  current. The host backends run synchronously and ignore `stream`. */
 GANLOSS_API ganloss_status_t ganloss_plan_execute(ganloss_plan_t plan,
                                                   const ganloss_inputs_t* inputs,
                                                   const ganloss_outputs_t* outputs, void* workspace,
@@ -339,11 +357,20 @@ GANLOSS_API ganloss_status_t ganloss_plan_execute(ganloss_plan_t plan,
  *  fp32_gradients), so a loss scale in the cotangents keeps fp16 gradients in range. This is the
  *  backward pass of an autograd function whose forward is ganloss_plan_execute: nothing but the
  *  inputs is kept between the two. On CUDA it reads the cotangents on the device, and for the
- *  basic and paired kinds reads each logit once in one launch.
+ *  basic and paired kinds reads each logit once in one launch. Checks and costs as for
+ *  ganloss_plan_execute, with the same workspace.
  *
- * @param[in]  cotangents  per-segment u_d and u_g (null members mean 0; null means both 0)
+ *  A requested gradient is written for every element of its rows, 0 where no term contributes
+ *  (a zero weight, a null cotangent). The logits of a side whose gradient is requested are
+ *  required; for the relativistic kinds with a non-null cotangent, both sides' are.
+ *
+ * @param[in]  cotangents  per-segment u_d and u_g: `segments` floats each, 4-byte aligned,
+ *                         overlapping no gradient and not the workspace; a null member means 0
+ *                         and leaves that loss out (its non-finite terms cannot make NaN); null
+ *                         means both are null
  * @param[out] grad_real   gradient of every real logit, in the real logits' layout; null if
- *                         not wanted; may be the real logits themselves (same dtype)
+ *                         not wanted; may be the real logits themselves (same dtype), and may
+ *                         overlap nothing else
  * @param[out] grad_fake   likewise for the fake logits
  */
 GANLOSS_API ganloss_status_t ganloss_plan_vjp(ganloss_plan_t plan, const ganloss_inputs_t* inputs,

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "ganloss/ganloss.h"
 
@@ -127,6 +128,13 @@ struct Execution {
   bool check_memory = false;           // plans: check memory spaces at every execution
 };
 
+//! Per-segment upstream gradients of a VJP call (Plan::vjp), `segments` floats each in the
+//! plan backend's memory; null means 0 and leaves that loss out. See ganloss_cotangents_t.
+struct Cotangents {
+  const float* d_loss = nullptr;  // u_d[s], the upstream gradient of segment s's D loss
+  const float* g_loss = nullptr;  // u_g[s], the upstream gradient of segment s's G loss
+};
+
 inline ganloss_problem_t to_c(const Problem& p) {
   ganloss_problem_t c;
   c.segments = p.segments;
@@ -189,6 +197,13 @@ inline ganloss_execution_t to_c(const Execution& e) {
   return c;
 }
 
+inline ganloss_cotangents_t to_c(const Cotangents& u) {
+  ganloss_cotangents_t c;
+  c.d_loss = u.d_loss;
+  c.g_loss = u.g_loss;
+  return c;
+}
+
 //! A fixed English description of `status`.
 inline const char* status_string(Status status) {
   return ganloss_status_string(static_cast<ganloss_status_t>(status));
@@ -230,6 +245,103 @@ inline Status compute(const Problem& problem, const Inputs& inputs, const Output
   const ganloss_execution_t e = to_c(execution);
   return static_cast<Status>(ganloss_compute(&p, &in, &o, workspace, workspace_bytes, &e, stream));
 }
+
+//! A problem validated once for one backend and executed many times: the forward (execute) and
+//! backward (vjp) passes of a training step with only constant-time checks and the launches.
+//! Owns its ganloss_plan_t; move-only. Immutable once created: any number of threads may call
+//! execute and vjp on one plan at once, each with its own outputs and workspace.
+//!
+//! @code
+//!   ganloss::Problem p;
+//!   p.segments = 1; p.real_count = n; p.fake_count = n;
+//!   ganloss::Execution e;                       // CUDA
+//!   ganloss::Plan plan;
+//!   if (ganloss::Plan::create(p, e, &plan) != ganloss::Status::Success) { /* last_error_message()
+//!   */ } void* ws = nullptr; cudaMalloc(&ws, plan.workspace_size());     // once
+//!   plan.workspace_init(ws, plan.workspace_size(), stream);  // once per workspace
+//!   for (;;) {                                  // every step
+//!     ganloss::Outputs out;
+//!     out.d_loss = d_loss; out.g_loss = g_loss;
+//!     plan.execute({d_real, d_fake}, out, ws, plan.workspace_size(), stream);
+//!     ganloss::Cotangents u;
+//!     u.d_loss = d_upstream_d;                  // dL/dd_loss[s], on the device
+//!     plan.vjp({d_real, d_fake}, u, d_grad_real, d_grad_fake, ws, plan.workspace_size(), stream);
+//!   }
+//! @endcode
+class Plan {
+ public:
+  Plan() = default;
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+  Plan(Plan&& other) noexcept : plan_(std::exchange(other.plan_, nullptr)) {}
+  Plan& operator=(Plan&& other) noexcept {
+    if (this != &other) {
+      ganloss_plan_destroy(plan_);
+      plan_ = std::exchange(other.plan_, nullptr);
+    }
+    return *this;
+  }
+  ~Plan() { ganloss_plan_destroy(plan_); }
+
+  //! Validates `problem` for `execution.backend` and replaces *plan with the new plan; leaves
+  //! *plan unchanged on failure. See ganloss_plan_create().
+  static Status create(const Problem& problem, const Execution& execution, Plan* plan) {
+    if (plan == nullptr) return create_into(problem, execution, nullptr);
+    ganloss_plan_t made = nullptr;
+    const Status s = create_into(problem, execution, &made);
+    if (s == Status::Success) *plan = Plan(made);
+    return s;
+  }
+
+  //! Whether this object holds a plan (a default-constructed or moved-from one does not).
+  explicit operator bool() const { return plan_ != nullptr; }
+
+  //! The underlying C handle, still owned by this object.
+  ganloss_plan_t get() const { return plan_; }
+
+  //! Workspace bytes every execute() and vjp() of this plan needs (0 without a plan).
+  std::size_t workspace_size() const {
+    std::size_t bytes = 0;
+    if (ganloss_plan_workspace_size(plan_, &bytes) != GANLOSS_STATUS_SUCCESS) return 0;
+    return bytes;
+  }
+
+  //! Prepares a freshly allocated workspace; see ganloss_plan_workspace_init().
+  Status workspace_init(void* workspace, std::size_t workspace_bytes,
+                        Stream stream = nullptr) const {
+    return static_cast<Status>(
+        ganloss_plan_workspace_init(plan_, workspace, workspace_bytes, stream));
+  }
+
+  //! The losses, gradients and statistics of `outputs`; see ganloss_plan_execute().
+  Status execute(const Inputs& inputs, const Outputs& outputs, void* workspace,
+                 std::size_t workspace_bytes, Stream stream = nullptr) const {
+    const ganloss_inputs_t in = to_c(inputs);
+    const ganloss_outputs_t o = to_c(outputs);
+    return static_cast<Status>(
+        ganloss_plan_execute(plan_, &in, &o, workspace, workspace_bytes, stream));
+  }
+
+  //! Each logit's gradient of sum_s u_d[s] L_D[s] + u_g[s] L_G[s]; see ganloss_plan_vjp().
+  Status vjp(const Inputs& inputs, const Cotangents& cotangents, void* grad_real, void* grad_fake,
+             void* workspace, std::size_t workspace_bytes, Stream stream = nullptr) const {
+    const ganloss_inputs_t in = to_c(inputs);
+    const ganloss_cotangents_t u = to_c(cotangents);
+    return static_cast<Status>(
+        ganloss_plan_vjp(plan_, &in, &u, grad_real, grad_fake, workspace, workspace_bytes, stream));
+  }
+
+ private:
+  explicit Plan(ganloss_plan_t plan) : plan_(plan) {}
+  static Status create_into(const Problem& problem, const Execution& execution,
+                            ganloss_plan_t* plan) {
+    const ganloss_problem_t p = to_c(problem);
+    const ganloss_execution_t e = to_c(execution);
+    return static_cast<Status>(ganloss_plan_create(&p, &e, plan));
+  }
+
+  ganloss_plan_t plan_ = nullptr;
+};
 
 }  // namespace ganloss
 
