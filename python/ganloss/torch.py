@@ -427,8 +427,8 @@ def _vjp_backward(ctx, grad_grad_real, grad_grad_fake):
             found = [None] * len(wrt)
     it = iter(found)
     result = [None if x is None else next(it) for x in leaves]
-    for i, (x, g) in enumerate(zip(leaves, result)):
-        if x is not None and g is None and ctx.needs_input_grad[i]:
+    for i, (x, g, input_index) in enumerate(zip(leaves, result, (0, 1, 4, 5))):
+        if x is not None and g is None and ctx.needs_input_grad[input_index]:
             result[i] = torch.zeros_like(x)
     return (result[0], result[1], None, None, result[2], result[3], None, None, None, None,
             None)

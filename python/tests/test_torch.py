@@ -326,22 +326,24 @@ def test_double_backward_of_the_library_path(kind):
     v_r, v_f = logits((2, 12), 55), logits((2, 12), 56)
 
     def hvp(r, f):
+        # The upstream gradient of D depends on a parameter s, as in a gradient penalty: the
+        # second derivatives are with respect to the logits and to the cotangent.
         r, f = r.clone().requires_grad_(), f.clone().requires_grad_()
+        s = torch.tensor([1.5, -0.5], dtype=r.dtype, requires_grad=True)
         d, g = gt.losses(r, f, loss=kind, segment_dims=1)
-        gr, gf = torch.autograd.grad((d + 0.5 * g).sum(), (r, f), create_graph=True)
+        gr, gf = torch.autograd.grad((s * d + 0.5 * g).sum(), (r, f), create_graph=True)
         product = (gr * v_r.to(r.dtype)).sum() + (gf * v_f.to(f.dtype)).sum()
-        if not product.requires_grad:
-            # Piecewise linear losses in PyTorch operations: a constant gradient.
-            return torch.zeros_like(r), torch.zeros_like(f)
-        found = torch.autograd.grad(product, (r, f), allow_unused=True)
-        return tuple(torch.zeros_like(x) if h is None else h for x, h in zip((r, f), found))
+        found = torch.autograd.grad(product, (r, f, s), allow_unused=True)
+        return tuple(torch.zeros_like(x) if h is None else h for x, h in zip((r, f, s), found))
 
     h32 = hvp(real, fake)
     h64 = hvp(real.double(), fake.double())
     for a, b in zip(h32, h64):
         assert_close(a.detach().numpy(), b.detach().numpy(), "float32", 24)
+    # d(grad . v)/ds is the first derivative along v: never 0 for these logits.
+    assert float(h32[2].abs().min()) > 0
     if kind in ("nonsaturating", "least-squares"):
-        assert any(float(h.abs().max()) > 0 for h in h32)
+        assert any(float(h.abs().max()) > 0 for h in h32[:2])
 
 
 @pytest.mark.parametrize("kind", ["nonsaturating", "hinge", "relativistic-average"])
