@@ -167,13 +167,14 @@ def test_closed_form_matches_reference(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "mean-nonzero"])
 def test_library_matches_closed_form_for_every_kind(kind, reduction):
     """The library's losses and VJP in float32 against the PyTorch composition in float64,
-    with weights."""
+    with weights, a quarter of them 0."""
     real = logits((3, 24), 13).requires_grad_()
     fake = logits((3, 24), 14).requires_grad_()
     w = torch.rand(3, 24, generator=torch.Generator().manual_seed(15))
+    w[:, ::4] = 0
     fw = None if kind == "relativistic" else w.flip(-1)
     d, g = gt.losses(real, fake, loss=kind, reduction=reduction, segment_dims=1,
                      real_weights=w, fake_weights=fw)
