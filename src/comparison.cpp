@@ -171,9 +171,12 @@ void Comparison::merge(const Comparison& other) {
   if (first_failure.empty()) first_failure = other.first_failure;
 }
 
-Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inputs_t& in,
-                                  const reference::Result& ref, const ganloss_outputs_t& got,
-                                  int depth) {
+namespace {
+
+// compare_with_reference, and with `vjp` the gradients of a VJP call in place of `got`'s.
+Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
+                        const reference::Result& ref, const ganloss_outputs_t& got,
+                        const VjpGradients* vjp, int depth) {
   Comparison c;
   Recorder rec(&c);
   const SideView sides[2] = {
@@ -304,6 +307,9 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
         const double d = delta(side, i, &argument);
         const int64_t k = sides[side].begin(s) + i;
         const double w = sides[side].weight(k);
+        // A VJP gradient's parts: per term, the reference gradient and the absolute error bound
+        // of the compute call's gradient (before storage), and |coef * slope| + |offset|.
+        double vjp_want[2] = {0, 0}, vjp_abs[2] = {0, 0}, vjp_magnitude[2] = {0, 0};
         for (int term = 0; term < 2; ++term) {
           const double slope = slope_of(side, term, i);
           const TermShape ts = term_shape(p, side, term == 0);
@@ -318,9 +324,8 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
             rec.note(&c.element_losses, tol.ratio(value, want), outs[side].loss_name[term], s, k,
                      value, want);
           }
-          if (outs[side].grad[term]) {
+          if (outs[side].grad[term] || (vjp && vjp->grad[side])) {
             const double want = (*outs[side].ref_grad[term])[static_cast<std::size_t>(k)];
-            const double value = load_value(outs[side].grad[term], grad_dtype, k);
             const double coef = std::fabs(t.coef[side]);
             double abs = kElementUlps * kU * coef * std::fabs(w) +
                          coef * ts.curvature(slope_max, w) * d +
@@ -335,12 +340,39 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
                          ((depth_s + 8) * kU * slope_sum[other][term] +
                           grad_perturbation[other][term]);
             }
+            if (vjp) {
+              const double offset =
+                  shape == Shape::average ? (term == 0 ? t.offset_d[side] : t.offset_g[side]) : 0.0;
+              vjp_want[term] = want;
+              vjp_abs[term] = abs + eta * std::fabs(want);
+              vjp_magnitude[term] = coef * std::fabs(slope) + std::fabs(offset);
+              continue;
+            }
+            const double value = load_value(outs[side].grad[term], grad_dtype, k);
             const Tolerance tol{kElementUlps * kU + grad_roundoff + eta,
                                 abs + 4 * subnormal_spacing(static_cast<DType>(grad_dtype)),
                                 static_cast<DType>(grad_dtype)};
             rec.note(&c.gradients, tol.ratio(value, want), outs[side].grad_name[term], s, k, value,
                      want);
           }
+        }
+        if (vjp && vjp->grad[side]) {
+          // u_d grad_D + u_g grad_G, a null cotangent's term left out; each part's error scales
+          // with its cotangent (vjp_gradient_tolerance for the combination itself).
+          double want = 0, magnitude = 0, abs = 0;
+          for (int term = 0; term < 2; ++term) {
+            const float* u = term == 0 ? vjp->cotangent_d : vjp->cotangent_g;
+            if (u == nullptr) continue;
+            const double us = u[s];
+            want += us * vjp_want[term];
+            magnitude += std::fabs(us) * vjp_magnitude[term];
+            abs += std::fabs(us) * vjp_abs[term];
+          }
+          Tolerance tol = vjp_gradient_tolerance(static_cast<DType>(grad_dtype), magnitude);
+          tol.abs += abs;
+          const double value = load_value(vjp->grad[side], grad_dtype, k);
+          rec.note(&c.gradients, tol.ratio(value, want), side == 0 ? "grad_real" : "grad_fake", s,
+                   k, value, want);
         }
       }
     }
@@ -392,6 +424,22 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
     }
   }
   return c;
+}
+
+}  // namespace
+
+Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inputs_t& in,
+                                  const reference::Result& ref, const ganloss_outputs_t& got,
+                                  int depth) {
+  return compare_impl(p, in, ref, got, nullptr, depth);
+}
+
+Comparison compare_vjp_with_reference(const ganloss_problem_t& p, const ganloss_inputs_t& in,
+                                      const reference::Result& ref, const VjpGradients& got,
+                                      int depth) {
+  ganloss_outputs_t none;
+  ganloss_outputs_init(&none);
+  return compare_impl(p, in, ref, none, &got, depth);
 }
 
 }  // namespace detail

@@ -34,6 +34,21 @@ Comparison compare_with_reference(const ganloss_problem_t& problem, const ganlos
                                   const reference::Result& ref, const ganloss_outputs_t& got,
                                   int depth);
 
+// The gradients of a VJP call (ganloss_plan_vjp) with the cotangents it was given, all in host
+// memory.
+struct VjpGradients {
+  const float* cotangent_d;  // null: 0, the D loss left out
+  const float* cotangent_g;
+  const void* grad[2];  // real, fake; null: not requested
+};
+
+// Compares a VJP call's gradients with u_d[s] * grad_D + u_g[s] * grad_G formed from `ref`'s
+// double gradients, under vjp_gradient_tolerance plus each part's bound as a gradient of a
+// compute call (argument perturbations, sums through the means), scaled by its |cotangent|.
+Comparison compare_vjp_with_reference(const ganloss_problem_t& problem,
+                                      const ganloss_inputs_t& inputs, const reference::Result& ref,
+                                      const VjpGradients& got, int depth);
+
 }  // namespace detail
 }  // namespace ganloss
 

@@ -95,6 +95,25 @@ inline Tolerance gradient_tolerance(DType storage, double coef) {
                    kElementUlps * u * std::fabs(coef) + 4 * subnormal_spacing(storage), storage};
 }
 
+// A VJP gradient (ganloss_plan_vjp) wd * coef_d + wg * coef_g + offset, formed in fp32 and
+// stored as `storage`, with magnitude = |wd * coef_d| + |wg * coef_g| + |offset| of its exact
+// parts. Derivation, to first order in u = 2^-24: wd and wg are element evaluations, each within
+// kElementUlps u of its value; the multipliers coef_d = coef * u_d and coef_g = coef * u_g are
+// rounded to fp32 once (u each) and each product rounds once (u); the two additions each round
+// by at most u of their result, which is at most `magnitude`. So every part carries at most
+// (kElementUlps + 2) u of its own size and the sums 2 u of the whole: in all (kElementUlps + 4) u
+// magnitude, relative to the parts rather than to the result, which may cancel. Storing rounds
+// once more, by unit_roundoff(storage) of the stored value (of the result plus that error), and
+// results in the storage's subnormal range are absolute: 4 spacings. What each part's inputs
+// add (a logistic gradient's cancellation, a perturbed argument, an offset's sums) is the
+// gradient bound of a compute call scaled by the part's |cotangent| (comparison.cpp).
+inline Tolerance vjp_gradient_tolerance(DType storage, double magnitude) {
+  const double u = 0x1p-24;
+  const double us = unit_roundoff(storage);
+  return Tolerance{
+      us, (kElementUlps + 4) * u * magnitude * (1 + us) + 4 * subnormal_spacing(storage), storage};
+}
+
 // A per-element loss term (always stored as float).
 inline Tolerance element_loss_tolerance() {
   const double u = 0x1p-24;

@@ -1,5 +1,6 @@
 /* The C ABI compiled as C11 against the shared library: defaults, status strings, the size
- * query, CPU and reference results on the same inputs, and error reporting. */
+ * query, CPU and reference results on the same inputs, plans and the VJP call, and error
+ * reporting. */
 #include <ganloss/ganloss.h>
 #include <math.h>
 #include <stdio.h>
@@ -82,6 +83,84 @@ int main(void) {
       CHECK(fabsf(gfd_cpu[i] - gfd_ref[i]) <= 1e-7f);
       CHECK(fabsf(gfg_cpu[i] - gfg_ref[i]) <= 1e-7f);
     }
+  }
+
+  /* A plan executes as ganloss_compute does, bit for bit; its VJP with u_d = 1 and no u_g is
+   * the D gradients of ganloss_compute. */
+  for (kind = GANLOSS_LOSS_NONSATURATING; kind <= GANLOSS_LOSS_LEAST_SQUARES; ++kind) {
+    static double workspace[64];
+    float grad_real[kSegments * kReal], grad_fake[kSegments * kFake];
+    const float ones[kSegments] = {1.0f, 1.0f, 1.0f};
+    ganloss_plan_t plan = NULL;
+    ganloss_execution_t e;
+    ganloss_inputs_t in;
+    ganloss_outputs_t o;
+    ganloss_cotangents_t u;
+    size_t bytes = 1;
+    ganloss_problem_init(&p);
+    p.segments = kSegments;
+    p.real_count = kReal;
+    p.fake_count = kFake;
+    p.d_loss = kind;
+    p.g_loss = kind;
+    CHECK(run(GANLOSS_BACKEND_CPU, &p, real, fake, d_ref, g_ref, gr_ref, gfd_ref, gfg_ref) ==
+          GANLOSS_STATUS_SUCCESS);
+    ganloss_execution_init(&e);
+    CHECK(e.check_memory == 0);
+    e.backend = GANLOSS_BACKEND_CPU;
+    e.cpu_threads = 2;
+    CHECK(ganloss_plan_create(&p, &e, &plan) == GANLOSS_STATUS_SUCCESS);
+    CHECK(ganloss_plan_workspace_size(plan, &bytes) == GANLOSS_STATUS_SUCCESS);
+    CHECK(bytes <= sizeof workspace);
+    CHECK(ganloss_plan_workspace_init(plan, workspace, bytes, NULL) == GANLOSS_STATUS_SUCCESS);
+    ganloss_inputs_init(&in);
+    in.real = real;
+    in.fake = fake;
+    ganloss_outputs_init(&o);
+    o.d_loss = d_cpu;
+    o.g_loss = g_cpu;
+    o.grad_real = gr_cpu;
+    o.grad_fake_d = gfd_cpu;
+    o.grad_fake_g = gfg_cpu;
+    CHECK(ganloss_plan_execute(plan, &in, &o, workspace, bytes, NULL) == GANLOSS_STATUS_SUCCESS);
+    CHECK(memcmp(d_cpu, d_ref, sizeof d_cpu) == 0 && memcmp(g_cpu, g_ref, sizeof g_cpu) == 0);
+    CHECK(memcmp(gr_cpu, gr_ref, sizeof gr_cpu) == 0);
+    CHECK(memcmp(gfd_cpu, gfd_ref, sizeof gfd_cpu) == 0);
+    CHECK(memcmp(gfg_cpu, gfg_ref, sizeof gfg_cpu) == 0);
+    ganloss_plan_destroy(plan);
+
+    e.backend = GANLOSS_BACKEND_REFERENCE;
+    plan = NULL;
+    CHECK(ganloss_plan_create(&p, &e, &plan) == GANLOSS_STATUS_SUCCESS);
+    CHECK(run(GANLOSS_BACKEND_REFERENCE, &p, real, fake, d_ref, g_ref, gr_ref, gfd_ref, gfg_ref) ==
+          GANLOSS_STATUS_SUCCESS);
+    u.d_loss = ones;
+    u.g_loss = NULL;
+    CHECK(ganloss_plan_vjp(plan, &in, &u, grad_real, grad_fake, NULL, 0, NULL) ==
+          GANLOSS_STATUS_SUCCESS);
+    CHECK(memcmp(grad_real, gr_ref, sizeof grad_real) == 0);
+    CHECK(memcmp(grad_fake, gfd_ref, sizeof grad_fake) == 0);
+    /* Bad input: a status and a message naming the argument. */
+    CHECK(ganloss_plan_vjp(plan, &in, &u, grad_real, grad_real, NULL, 0, NULL) ==
+          GANLOSS_STATUS_INVALID_ALIASING);
+    CHECK(strstr(ganloss_last_error_message(), "grad_fake") != NULL);
+    CHECK(ganloss_plan_execute(plan, NULL, &o, NULL, 0, NULL) == GANLOSS_STATUS_NULL_POINTER);
+    CHECK(strstr(ganloss_last_error_message(), "inputs") != NULL);
+    ganloss_plan_destroy(plan);
+  }
+  {
+    ganloss_plan_t plan = NULL;
+    size_t bytes = 0;
+    ganloss_problem_init(&p);
+    CHECK(ganloss_plan_create(&p, NULL, NULL) == GANLOSS_STATUS_NULL_POINTER);
+    CHECK(ganloss_plan_workspace_size(NULL, &bytes) == GANLOSS_STATUS_NULL_POINTER);
+    CHECK(strstr(ganloss_last_error_message(), "plan") != NULL);
+    CHECK(ganloss_plan_workspace_init(NULL, NULL, 0, NULL) == GANLOSS_STATUS_NULL_POINTER);
+    CHECK(ganloss_plan_execute(NULL, NULL, NULL, NULL, 0, NULL) == GANLOSS_STATUS_NULL_POINTER);
+    CHECK(ganloss_plan_vjp(NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL) ==
+          GANLOSS_STATUS_NULL_POINTER);
+    CHECK(plan == NULL);
+    ganloss_plan_destroy(NULL);
   }
 
   /* Errors: a status, a message naming the argument, cleared by the next success. */

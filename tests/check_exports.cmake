@@ -1,5 +1,6 @@
-# Fails unless every dynamic symbol the shared library defines is part of the ganloss_* C ABI.
-# Arguments: LIBRARY, NM.
+# Fails unless every dynamic symbol the shared library defines is part of the ganloss_* C ABI,
+# and every function ganloss.h declares is among them.
+# Arguments: LIBRARY, NM, HEADER.
 execute_process(COMMAND ${NM} -D --defined-only ${LIBRARY} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "nm failed on ${LIBRARY}")
@@ -18,4 +19,17 @@ endforeach()
 if(count LESS 10)
   message(FATAL_ERROR "only ${count} ganloss_* symbols exported")
 endif()
-message(STATUS "${count} symbols, all ganloss_*")
+file(READ ${HEADER} header)
+string(REGEX MATCHALL "GANLOSS_API [^(]*[ *](ganloss_[a-z0-9_]+)\\(" declarations "${header}")
+set(declared 0)
+foreach(declaration IN LISTS declarations)
+  string(REGEX REPLACE ".*[ *](ganloss_[a-z0-9_]+)\\($" "\\1" name "${declaration}")
+  if(NOT out MATCHES " ${name}\n")
+    message(FATAL_ERROR "${name} is declared in ganloss.h but not exported")
+  endif()
+  math(EXPR declared "${declared} + 1")
+endforeach()
+if(declared LESS 17)
+  message(FATAL_ERROR "found only ${declared} declarations in ${HEADER}")
+endif()
+message(STATUS "${count} symbols, all ganloss_*; all ${declared} declared functions exported")

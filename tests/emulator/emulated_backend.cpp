@@ -66,6 +66,53 @@ std::size_t emulated_workspace_size(const ganloss_problem_t& p) {
   return detail::kernel::workspace_layout(p).total();
 }
 
+namespace {
+
+// The passes of a validated call as the CUDA backend runs them, one emulated launch each.
+void run_passes(const detail::CallParams& params, void* workspace, const EmulatedOptions& options,
+                EmulatedRun* run) {
+  using namespace detail;
+  Pass passes[3];
+  int count = 0;
+  if (needs_prepass(params)) passes[count++] = Pass::prepass;
+  passes[count++] = Pass::main;
+  if (needs_gradient_pass(params)) passes[count++] = Pass::gradients;
+  for (int i = 0; i < count; ++i) {
+    kernel::KernelArgs args = kernel::make_kernel_args(params, passes[i], workspace);
+    if (passes[i] == Pass::main) run->regime = args.regime;
+    if (options.grid_cap > 0 && args.grid > options.grid_cap) args.grid = options.grid_cap;
+    if (i == 0 && args.offsets_flag != nullptr) {
+      *args.offsets_flag = 0;
+      LaunchConfig check;
+      const int64_t blocks = (params.segments + kernel::kThreads) / kernel::kThreads;
+      check.grid = static_cast<unsigned>(blocks < 8 ? blocks : 8);
+      check.block = kernel::kThreads;
+      check.seed = options.seed;
+      const LaunchReport report = launch(check, [&args] { kernel::offsets_check_body(args); });
+      run->report.hazard_count += report.hazard_count;
+    }
+    if (i == 0 && args.regime == kernel::Regime::chunk && !options.workspace_initialized) {
+      std::memset(args.tickets, 0, static_cast<std::size_t>(params.segments) * 4);
+    }
+    LaunchConfig config;
+    config.grid = static_cast<unsigned>(args.grid);
+    config.block = kernel::kThreads;
+    config.seed = options.seed + static_cast<uint64_t>(i);
+    config.drop_barrier = options.drop_barrier;
+    config.abort_on_hazard = options.abort_on_hazard;
+    const LaunchReport report = launch(config, [&args] { run_body(args); });
+    run->report.hazard_count += report.hazard_count;
+    run->report.block_barriers += report.block_barriers;
+    for (const std::string& h : report.hazards) {
+      if (run->report.hazards.size() < 16) run->report.hazards.push_back(h);
+    }
+    run->launched = true;
+    ++run->passes;
+  }
+}
+
+}  // namespace
+
 EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs,
                              const ganloss_outputs_t& outputs, void* workspace,
                              std::size_t workspace_bytes, const EmulatedOptions& options) {
@@ -78,44 +125,25 @@ EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inp
   const bool anything = side_used(params, true) || side_used(params, false) ||
                         params.grad_real_g != nullptr || params.loss_real_g != nullptr;
   if (s != Status::Success || !anything) return run;
-  // The passes as the CUDA backend runs them, one emulated launch each.
-  Pass passes[3];
-  int count = 0;
-  if (needs_prepass(params)) passes[count++] = Pass::prepass;
-  passes[count++] = Pass::main;
-  if (needs_gradient_pass(params)) passes[count++] = Pass::gradients;
-  for (int i = 0; i < count; ++i) {
-    kernel::KernelArgs args = kernel::make_kernel_args(params, passes[i], workspace);
-    if (passes[i] == Pass::main) run.regime = args.regime;
-    if (options.grid_cap > 0 && args.grid > options.grid_cap) args.grid = options.grid_cap;
-    if (i == 0 && args.offsets_flag != nullptr) {
-      *args.offsets_flag = 0;
-      LaunchConfig check;
-      const int64_t blocks = (params.segments + kernel::kThreads) / kernel::kThreads;
-      check.grid = static_cast<unsigned>(blocks < 8 ? blocks : 8);
-      check.block = kernel::kThreads;
-      check.seed = options.seed;
-      const LaunchReport report = launch(check, [&args] { kernel::offsets_check_body(args); });
-      run.report.hazard_count += report.hazard_count;
-    }
-    if (i == 0 && args.regime == kernel::Regime::chunk && !options.workspace_initialized) {
-      std::memset(args.tickets, 0, static_cast<std::size_t>(params.segments) * 4);
-    }
-    LaunchConfig config;
-    config.grid = static_cast<unsigned>(args.grid);
-    config.block = kernel::kThreads;
-    config.seed = options.seed + static_cast<uint64_t>(i);
-    config.drop_barrier = options.drop_barrier;
-    config.abort_on_hazard = options.abort_on_hazard;
-    const LaunchReport report = launch(config, [&args] { run_body(args); });
-    run.report.hazard_count += report.hazard_count;
-    run.report.block_barriers += report.block_barriers;
-    for (const std::string& h : report.hazards) {
-      if (run.report.hazards.size() < 16) run.report.hazards.push_back(h);
-    }
-    run.launched = true;
-    ++run.passes;
+  run_passes(params, workspace, options, &run);
+  return run;
+}
+
+EmulatedRun emulated_vjp(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs,
+                         const ganloss_cotangents_t* cotangents, void* grad_real, void* grad_fake,
+                         void* workspace, std::size_t workspace_bytes,
+                         const EmulatedOptions& options) {
+  using namespace detail;
+  EmulatedRun run;
+  Status s = validate_problem(&problem);
+  CallParams params;
+  if (s == Status::Success) {
+    s = make_vjp_params(problem, &inputs, cotangents, grad_real, grad_fake, workspace,
+                        workspace_bytes, emulated_workspace_size(problem), &params);
   }
+  run.status = static_cast<ganloss_status_t>(s);
+  if (s != Status::Success || (grad_real == nullptr && grad_fake == nullptr)) return run;
+  run_passes(params, workspace, options, &run);
   return run;
 }
 

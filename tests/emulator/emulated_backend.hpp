@@ -38,6 +38,12 @@ EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inp
                              const ganloss_outputs_t& outputs, void* workspace,
                              std::size_t workspace_bytes, const EmulatedOptions& options = {});
 
+// ganloss_plan_vjp of a plan for the CUDA backend, with its kernel emulated.
+EmulatedRun emulated_vjp(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs,
+                         const ganloss_cotangents_t* cotangents, void* grad_real, void* grad_fake,
+                         void* workspace, std::size_t workspace_bytes,
+                         const EmulatedOptions& options = {});
+
 }  // namespace emulator
 }  // namespace ganloss
 

@@ -1,4 +1,5 @@
-// libFuzzer harness for the C ABI: ganloss_workspace_size and ganloss_compute with every field
+// libFuzzer harness for the C ABI: ganloss_workspace_size, ganloss_compute and the plan API
+// (ganloss_plan_create, _execute, _vjp) with every field
 // of the problem and the execution decoded from the input, and every pointer chosen among null,
 // a buffer of its own, that buffer shifted by a few bytes, another pointer of the call, a few
 // bytes into another pointer's buffer, or any place in the harness's memory. Backends: CPU and
@@ -16,6 +17,10 @@
 // the arena as it was; a successful one changes only the rows of the requested outputs (not
 // the gaps between rows, not the inputs) and the workspace; statistics stay in their ranges;
 // and for moderate finite inputs every loss, f32/bf16 gradient and statistic is finite.
+// Plans, on the same decoded call: creation succeeds exactly for a valid problem and execution;
+// an execution gives ganloss_compute's status and bytes; a VJP (cotangents at the d_loss and
+// g_loss slots, gradients at grad_real and grad_fake_d) writes nothing when it fails and only the
+// gradients' extents and the workspace when it succeeds.
 //
 // Input layout (byte_reader.hpp; tests/fuzz/make_corpus.py mirrors it), in order:
 //   u8 mode (1: null problem, 2: null inputs, 3: null outputs, 4: null `bytes` for the size
@@ -24,7 +29,8 @@
 //     (u8 selector + i64); ragged, dtype, d_loss, g_loss, reduction, fp32_gradients as enum
 //     fields (u8 selector + i32); grad_scale and the 7 loss parameters as float fields
 //     (u8 selector + f32)
-//   execution: backend (u8 + i32), cpu_threads (u8 + i32), workspace_initialized (i32)
+//   execution: backend (u8 + i32), cpu_threads (u8 + i32), workspace_initialized (i32; its bits
+//     8 and 9 are check_memory)
 //   19 pointer choices (inputs then outputs, in struct order): u8 kind + u16 parameter each
 //   workspace: u8 kind + u16 parameter, u8 size selector + u32
 //   u8 logit fill mode, u8 weight fill mode, u8 real offsets mode, u8 fake offsets mode
@@ -403,6 +409,8 @@ class Harness {
     const int32_t threads_raw = in_.i32();
     exec_.cpu_threads = threads_sel < 240 ? threads_sel % 5 : threads_raw;
     exec_.workspace_initialized = in_.i32();
+    // Plans only: from bits 8 and 9 of the same field, so that 2 and 3 (invalid) occur too.
+    exec_.check_memory = (exec_.workspace_initialized >> 8) & 3;
 
     for (int s = 0; s < kSlots; ++s) {
       kind_[s] = decode_kind(in_.u8());
@@ -621,6 +629,7 @@ class Harness {
 
     // For triage: GANLOSS_FUZZ_VERBOSE=1 prints the call a crashing input makes.
     if (std::getenv("GANLOSS_FUZZ_VERBOSE") != nullptr) describe();
+    plan_calls(in, out);
     const std::vector<uint8_t> before = arena_.storage;
     const ganloss_status_t s = ganloss_compute(
         mode_ == 1 ? nullptr : &p_, mode_ == 2 ? nullptr : &in, mode_ == 3 ? nullptr : &out,
@@ -640,6 +649,70 @@ class Harness {
     check_must_fail_rules();
     check_writes(before);
     check_values(before);
+  }
+
+  // The plan API on the call's arguments; leaves the arena as it found it.
+  void plan_calls(const ganloss_inputs_t& in, const ganloss_outputs_t& out) {
+    const std::vector<uint8_t> before = arena_.storage;
+    ganloss_plan_t plan = nullptr;
+    const ganloss_status_t created = ganloss_plan_create(mode_ == 1 ? nullptr : &p_, &exec_, &plan);
+    check_status_and_message(created);
+    FUZZ_CHECK(arena_.storage == before);
+    const bool plan_valid = mode_ != 1 && call_valid_ && exec_.check_memory <= 1;
+    FUZZ_CHECK((created == GANLOSS_STATUS_SUCCESS) == plan_valid);
+    if (created != GANLOSS_STATUS_SUCCESS) {
+      FUZZ_CHECK(plan == nullptr);
+      return;
+    }
+    std::size_t plan_bytes = 0;
+    FUZZ_CHECK(ganloss_plan_workspace_size(plan, &plan_bytes) == GANLOSS_STATUS_SUCCESS);
+    FUZZ_CHECK(required_ && plan_bytes == *required_);
+    void* ws = ptr<void>(kWorkspace);
+    const auto ws_bytes = static_cast<std::size_t>(ws_bytes_);
+
+    // An execution: ganloss_compute's status and bytes.
+    const ganloss_status_t executed = ganloss_plan_execute(
+        plan, mode_ == 2 ? nullptr : &in, mode_ == 3 ? nullptr : &out, ws, ws_bytes, nullptr);
+    check_status_and_message(executed);
+    const std::vector<uint8_t> after_plan = arena_.storage;
+    arena_.storage = before;
+    const ganloss_status_t computed =
+        ganloss_compute(&p_, mode_ == 2 ? nullptr : &in, mode_ == 3 ? nullptr : &out, ws, ws_bytes,
+                        &exec_, nullptr);
+    FUZZ_CHECK(computed == executed);
+    FUZZ_CHECK(arena_.storage == after_plan);
+    arena_.storage = before;
+
+    // A VJP, only where every pointer it may dereference is backed by the arena (the harness's
+    // model of a valid call is compute's, not the VJP's).
+    const int used[] = {kReal,  kFake,  kRealWeights, kFakeWeights, kRealOffsets, kFakeOffsets,
+                        kDLoss, kGLoss, kGradReal,    kGradFakeD,   kWorkspace};
+    bool backed = mode_ != 2;
+    for (const int u : used)
+      backed = backed && (addr_[u] == 0 || backed_[u]);
+    if (backed) {
+      const ganloss_cotangents_t cot{ptr<const float>(kDLoss), ptr<const float>(kGLoss)};
+      const ganloss_status_t v = ganloss_plan_vjp(plan, &in, &cot, ptr<void>(kGradReal),
+                                                  ptr<void>(kGradFakeD), ws, ws_bytes, nullptr);
+      check_status_and_message(v);
+      if (v != GANLOSS_STATUS_SUCCESS) {
+        FUZZ_CHECK(arena_.storage == before);
+      } else {
+        // Only the gradients' extents and the workspace may change.
+        std::vector<bool> writable(before.size(), false);
+        for (const int w : {kGradReal, kGradFakeD, kWorkspace}) {
+          if (addr_[w] == 0 || !extent_[w]) continue;
+          const std::size_t first = arena_.index(addr_[w]);
+          for (uint64_t k = 0; k < *extent_[w] && first + k < writable.size(); ++k)
+            writable[first + k] = true;
+        }
+        for (std::size_t k = 0; k < before.size(); ++k) {
+          if (!writable[k]) FUZZ_CHECK(arena_.storage[k] == before[k]);
+        }
+      }
+      arena_.storage = before;
+    }
+    ganloss_plan_destroy(plan);
   }
 
   void describe() const {
