@@ -4,11 +4,41 @@ include(CheckLanguage)
 
 set(_ganloss_top ${PROJECT_IS_TOP_LEVEL})
 
-check_language(CUDA)
-if(CMAKE_CUDA_COMPILER)
-  set(_ganloss_cuda_default ON)
-else()
-  set(_ganloss_cuda_default OFF)
+# The Python package (pip install .) builds the CUDA backend only where a GPU is visible, and
+# then for that GPU alone (see GanlossCuda.cmake): compiling every architecture takes many
+# minutes that a machine without a GPU would spend for nothing. GANLOSS_ENABLE_CUDA=ON|OFF
+# decides otherwise. The C++ build keeps its default: CUDA wherever nvcc is found.
+set(_ganloss_python_gpu OFF)
+set(_ganloss_probe_nvcc ON)
+if(GANLOSS_BUILD_PYTHON AND NOT DEFINED CACHE{GANLOSS_ENABLE_CUDA})
+  find_program(GANLOSS_NVIDIA_SMI nvidia-smi)
+  set(_ganloss_smi_result 1)
+  if(GANLOSS_NVIDIA_SMI)
+    execute_process(COMMAND "${GANLOSS_NVIDIA_SMI}" -L RESULT_VARIABLE _ganloss_smi_result
+                    OUTPUT_QUIET ERROR_QUIET)
+  endif()
+  if(_ganloss_smi_result EQUAL 0)
+    set(_ganloss_python_gpu ON)
+  else()
+    set(_ganloss_probe_nvcc OFF)
+  endif()
+endif()
+
+set(_ganloss_cuda_default OFF)
+if(_ganloss_probe_nvcc)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(_ganloss_cuda_default ON)
+  endif()
+endif()
+if(GANLOSS_BUILD_PYTHON AND NOT DEFINED CACHE{GANLOSS_ENABLE_CUDA})
+  if(_ganloss_cuda_default)
+    message(STATUS "ganloss Python: a GPU is visible, building the CUDA backend for it alone")
+  else()
+    set(_ganloss_python_gpu OFF)
+    message(STATUS "ganloss Python: no GPU visible (or no nvcc), building the CPU backends "
+                   "only; -C cmake.define.GANLOSS_ENABLE_CUDA=ON builds CUDA anyway")
+  endif()
 endif()
 
 option(GANLOSS_ENABLE_CUDA "Build the CUDA backend (needs nvcc)" ${_ganloss_cuda_default})

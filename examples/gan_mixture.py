@@ -8,13 +8,18 @@ identical to float32 rounding; a GAN's training dynamics amplify those last-bit 
 so after a few hundred steps the curves wander apart while both generators cover the modes.
 python/tests/test_example.py compares the first steps. Runs on the GPU when one is present:
 
-    python examples/gan_mixture.py [--steps 1000] [--device cpu|cuda]
+    python examples/gan_mixture.py [--steps 1000] [--warmup 50] [--device cpu|cuda]
+
+The two runs take turns step by step, and each reports its median step time after the warm-up
+steps: the losses are a small part of such a step (two MLPs and Adam), so the ratio shows what
+the losses change in a whole step; examples/bench_torch.py times the losses alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import time
 
 import torch
@@ -36,40 +41,56 @@ def mlp(inputs: int, outputs: int) -> nn.Module:
                          nn.Linear(128, outputs))
 
 
+class Run:
+    """One training run: G and D from `seed`, with ganloss's losses or PyTorch's."""
+
+    def __init__(self, losses: str, seed: int = 0, device: str = "cpu", batch: int = 256):
+        torch.manual_seed(seed)
+        self.data = torch.Generator().manual_seed(seed)
+        self.device, self.batch = device, batch
+        self.G, self.D = mlp(2, 2).to(device), mlp(2, 1).to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        if losses == "ganloss":
+            # D's [batch, 1] outputs reduce over every element, as with BCEWithLogitsLoss.
+            self.d_criterion, self.g_criterion = gt.DiscriminatorLoss(), gt.GeneratorLoss()
+        else:
+            bce = nn.BCEWithLogitsLoss()
+            self.d_criterion = lambda r, f: (bce(r, torch.ones_like(r))
+                                             + bce(f, torch.zeros_like(f)))
+            self.g_criterion = lambda f: bce(f, torch.ones_like(f))
+
+    def step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One D step then one G step; returns both losses (detached, not synchronised)."""
+        x = mixture(self.batch, self.data, self.device)
+        z = torch.randn(self.batch, 2, generator=self.data).to(self.device)
+        fake = self.G(z)
+        d_loss = self.d_criterion(self.D(x), self.D(fake.detach()))
+        self.opt_d.zero_grad()
+        d_loss.backward()
+        self.opt_d.step()
+        g_loss = self.g_criterion(self.D(fake))
+        self.opt_g.zero_grad()
+        g_loss.backward()
+        self.opt_g.step()
+        return d_loss.detach(), g_loss.detach()
+
+    def samples(self, n: int = 2048) -> torch.Tensor:
+        with torch.no_grad():
+            return self.G(torch.randn(n, 2, generator=self.data).to(self.device)).cpu()
+
+
 def train(losses: str, steps: int = 1000, seed: int = 0, device: str = "cpu",
           batch: int = 256) -> dict:
     """Trains G and D; losses is "ganloss" or "torch". Returns the per-step losses and the
     final generator's samples."""
-    torch.manual_seed(seed)
-    data = torch.Generator().manual_seed(seed)
-    G, D = mlp(2, 2).to(device), mlp(2, 1).to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    if losses == "ganloss":
-        d_criterion, g_criterion = gt.DiscriminatorLoss(), gt.GeneratorLoss()
-    else:
-        bce = nn.BCEWithLogitsLoss()
-        d_criterion = lambda r, f: bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f))
-        g_criterion = lambda f: bce(f, torch.ones_like(f))
+    run = Run(losses, seed, device, batch)
     d_curve, g_curve = [], []
     for _ in range(steps):
-        x = mixture(batch, data, device)
-        z = torch.randn(batch, 2, generator=data).to(device)
-        fake = G(z)
-        # D's logits flattened to one segment of `batch` logits.
-        d_loss = d_criterion(D(x).flatten(), D(fake.detach()).flatten())
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        g_loss = g_criterion(D(fake).flatten())
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
+        d_loss, g_loss = run.step()
         d_curve.append(d_loss.item())
         g_curve.append(g_loss.item())
-    with torch.no_grad():
-        samples = G(torch.randn(2048, 2, generator=data).to(device)).cpu()
-    return {"d_loss": d_curve, "g_loss": g_curve, "samples": samples}
+    return {"d_loss": d_curve, "g_loss": g_curve, "samples": run.samples()}
 
 
 def modes_covered(samples: torch.Tensor) -> int:
@@ -83,23 +104,45 @@ def modes_covered(samples: torch.Tensor) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=50,
+                        help="steps left out of the timing (first calls, allocator, caches)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
-    runs = {}
-    for losses in ("ganloss", "torch"):
-        start = time.perf_counter()
-        runs[losses] = train(losses, args.steps, args.seed, args.device)
-        print(f"{losses:8s} {args.steps} steps on {args.device} in "
-              f"{time.perf_counter() - start:.1f} s, "
-              f"{modes_covered(runs[losses]['samples'])}/8 modes covered")
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    names = ("ganloss", "torch")
+    runs = {name: Run(name, args.seed, args.device) for name in names}
+    curves = {name: {"d_loss": [], "g_loss": []} for name in names}
+    seconds = {name: [] for name in names}
+    # The two runs take turns, step by step, so that both see the same machine.
+    for step in range(args.steps):
+        for name in names:
+            sync()
+            start = time.perf_counter()
+            d_loss, g_loss = runs[name].step()
+            sync()
+            seconds[name].append(time.perf_counter() - start)
+            curves[name]["d_loss"].append(d_loss.item())
+            curves[name]["g_loss"].append(g_loss.item())
+    timed = {name: sorted(s[args.warmup:]) for name, s in seconds.items()}
+    for name in names:
+        median = statistics.median(timed[name]) if timed[name] else float("nan")
+        print(f"{name:8s} {args.steps} steps on {args.device}: median step "
+              f"{median * 1e3:.3f} ms after {args.warmup} warm-up steps, "
+              f"{modes_covered(runs[name].samples())}/8 modes covered")
+    if timed["ganloss"] and timed["torch"]:
+        ratio = statistics.median(timed["torch"]) / statistics.median(timed["ganloss"])
+        print(f"a whole step (two MLPs, Adam) with ganloss's losses is {ratio:.2f}x the speed "
+              f"of the same step with BCEWithLogitsLoss")
     print(f"{'step':>6s} {'D ganloss':>10s} {'D torch':>10s} {'G ganloss':>10s} {'G torch':>10s}")
     for step in range(0, args.steps, max(1, args.steps // 10)):
-        print(f"{step:6d} {runs['ganloss']['d_loss'][step]:10.5f} "
-              f"{runs['torch']['d_loss'][step]:10.5f} {runs['ganloss']['g_loss'][step]:10.5f} "
-              f"{runs['torch']['g_loss'][step]:10.5f}")
+        print(f"{step:6d} {curves['ganloss']['d_loss'][step]:10.5f} "
+              f"{curves['torch']['d_loss'][step]:10.5f} "
+              f"{curves['ganloss']['g_loss'][step]:10.5f} "
+              f"{curves['torch']['g_loss'][step]:10.5f}")
     gap = max(abs(a - b) for k in ("d_loss", "g_loss")
-              for a, b in zip(runs["ganloss"][k], runs["torch"][k]))
+              for a, b in zip(curves["ganloss"][k], curves["torch"][k]))
     print(f"largest difference between the curves: {gap:.2e}")
 
 

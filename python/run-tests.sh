@@ -5,12 +5,14 @@
 #
 #   GANLOSS_PY_VENV=DIR    the virtual environment (default build-py/venv; "none": the current
 #                          python, as it is)
-#   GANLOSS_PY_TORCH=1     also install PyTorch (PyPI's Linux wheel pulls some 5 GB of CUDA
-#                          libraries, 3.5 to 5 minutes here; without it the torch tests skip)
+#   GANLOSS_PY_TORCH=0|1   install PyTorch and run its tests (default 1): the CPU-only wheel
+#                          from download.pytorch.org where that is reachable, else PyPI's,
+#                          which pulls some 5 GB of CUDA libraries (3.5 to 5 minutes here)
 #   GANLOSS_PY_CUDA=ON|OFF build the CUDA backend (default: ON when nvidia-smi sees a GPU)
 #   GANLOSS_PY_ISOLATED=1  build in pip's isolated build environment, from pyproject.toml's
-#                          [build-system] requirements (default: the venv's own copies of the
-#                          same packages, installed first; saves a second jaxlib download)
+#                          [build-system] requirements and jaxlib (GANLOSS_JAX=1) (default: the
+#                          venv's own copies of the same packages, installed first, with the
+#                          jaxlib of jax[cpu]; saves a second jaxlib download)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,19 +39,38 @@ mkdir -p build-py
 # PyTorch downloads for minutes: let it run beside the build, which is busy compiling. The two
 # installs share no package.
 torch_pid=
-if [[ ${GANLOSS_PY_TORCH:-0} == 1 ]]; then
-  "$python" -m pip install -q torch > build-py/pip-torch.log 2>&1 &
+if [[ ${GANLOSS_PY_TORCH:-1} == 1 ]]; then
+  {
+    "$python" -m pip install -q --retries 0 --timeout 10 torch \
+      --index-url https://download.pytorch.org/whl/cpu ||
+      "$python" -m pip install -q torch
+  } > build-py/pip-torch.log 2>&1 &
   torch_pid=$!
 fi
 "$python" -m pip install -q pytest numpy "jax[cpu]"
 isolation=()
-if [[ ${GANLOSS_PY_ISOLATED:-0} != 1 ]]; then
+if [[ ${GANLOSS_PY_ISOLATED:-0} == 1 ]]; then
+  # jaxlib in the isolated build environment, for the JAX integration's headers.
+  export GANLOSS_JAX=1
+else
   # The [build-system] requirements of pyproject.toml (jaxlib comes with jax[cpu]).
   "$python" -m pip install -q "scikit-build-core>=0.10" "nanobind>=2.2"
   isolation=(--no-build-isolation)
 fi
 echo "== pip install . (CUDA backend: $GANLOSS_PY_CUDA)"
-"$python" -m pip install -q "${isolation[@]}" . -C cmake.define.GANLOSS_ENABLE_CUDA="$GANLOSS_PY_CUDA"
+build_started=$SECONDS
+# -v shows the build's progress; only CMake's summary and ninja's [n/N] lines are kept.
+set +e
+"$python" -m pip install -v "${isolation[@]}" . \
+  -C cmake.define.GANLOSS_ENABLE_CUDA="$GANLOSS_PY_CUDA" 2>&1 | tee build-py/pip-install.log |
+  grep --line-buffered -E '^ *(\[[0-9]+/[0-9]+\]|-- ganloss|\*\*\* )|^Successfully'
+status=${PIPESTATUS[0]}
+set -e
+if [[ $status != 0 ]]; then
+  tail -n 60 build-py/pip-install.log
+  exit "$status"
+fi
+echo "== built and installed in $((SECONDS - build_started)) s"
 if [[ -n $torch_pid ]]; then
   wait "$torch_pid" || { cat build-py/pip-torch.log; exit 1; }
 fi

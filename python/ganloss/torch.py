@@ -1,213 +1,870 @@
-"""ganloss for PyTorch: custom ops with autograd, and loss modules.
-
-The fused call computes the losses and their gradients with respect to the logits in the
-forward pass; backward only scales those gradients by the incoming ones, so `loss.backward()`
-never reads the logits again. The ops are torch.library custom ops with fake kernels, so
-torch.compile traces through them without graph breaks, and they run on the logits' device:
-the CPU backend for CPU tensors, the CUDA backend on PyTorch's current stream for CUDA tensors.
+"""ganloss for PyTorch: loss modules and differentiable functions over the fused library calls.
 
     import ganloss.torch as gt
     d_criterion = gt.DiscriminatorLoss("hinge")
     g_criterion = gt.GeneratorLoss("hinge")
-    d_loss = d_criterion(D(x), D(G(z).detach()))
+    d_loss = d_criterion(D(x), D(G(z).detach()))     # any shape: [B], [B, 1], [B, 1, H, W]
     g_loss = g_criterion(D(G(z)))
+
+Shapes and reductions follow BCEWithLogitsLoss: a loss reduces over every element of its
+logits to a scalar unless `segment_dims=k` makes the first k dimensions index independent
+segments (one loss each); `reduction="none"` returns per-element losses in the logits' shape.
+
+The forward pass is one execution of a cached library plan (ganloss_plan_execute) that
+computes only the wanted losses (and statistics when asked); the backward pass is one VJP call
+(ganloss_plan_vjp) that takes the upstream gradients as tensors on the device and writes each
+logit's gradient once, in the logits' dtype, from fp32 arithmetic (a GradScaler's scale is
+applied before rounding). Both are torch.library custom ops with fake kernels, so
+torch.compile(fullgraph=True) traces them with dynamic shapes. Second derivatives and
+forward-mode AD, float64 logits, per-element targets, weights that require a gradient and
+`reduction="none"` run the same losses written in PyTorch operations (ganloss._torch_math).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-from typing import Optional
+import threading
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
-from . import _core
-from ._core import LossConfig, rows_of
+from . import _core, _ganloss
+from . import _torch_math as _math
+from ._core import LossConfig
 
 _PARAM_FIELDS = ("real_target", "fake_target", "margin_real", "margin_fake", "ls_fake_label",
                  "ls_real_label", "ls_gen_label")
+_LIBRARY_DTYPES = {torch.float32: "float32", torch.float16: "float16",
+                   torch.bfloat16: "bfloat16"}
+_STATS_BYTES = _ganloss.STATS_BYTES
+
+# Which results a forward op computes.
+_WANT_D, _WANT_G, _WANT_STATS = 1, 2, 4
 
 
-def _config(d_loss: str, g_loss: str, reduction: str, grad_scale: float, fp32_gradients: bool,
-            params: list[float]) -> LossConfig:
-    return LossConfig.make(d_loss=d_loss, g_loss=g_loss, reduction=reduction,
-                           grad_scale=grad_scale, fp32_gradients=fp32_gradients,
-                           **dict(zip(_PARAM_FIELDS, params)))
+# --------------------------------------------------------------------------------------------
+# Plans and workspaces
+
+class _PlanCache:
+    """Library plans per (configuration, dtype, shapes, backend, device), least recently used
+    first out, and one workspace per plan, device and stream, allocated once by PyTorch's
+    allocator and prepared once by ganloss_plan_workspace_init."""
+
+    def __init__(self, capacity: int = 128):
+        self._capacity = capacity
+        self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._configs: dict = {}
+        self._lock = threading.Lock()
+
+    def config(self, key) -> LossConfig:
+        cfg = self._configs.get(key)
+        if cfg is None:
+            d_loss, g_loss, reduction, params = key
+            cfg = LossConfig.make(d_loss=d_loss, g_loss=g_loss, reduction=reduction,
+                                  **dict(zip(_PARAM_FIELDS, params)))
+            self._configs[key] = cfg
+        return cfg
+
+    def get(self, key, logits: Tensor, segments: int, real_count: int, fake_count: int):
+        device = logits.device
+        cuda = device.type == "cuda"
+        stream = torch.cuda.current_stream(device).cuda_stream if cuda else 0
+        # Host calls run on the calling thread: one workspace per thread.
+        lane = stream if cuda else threading.get_ident()
+        plan_key = (key, logits.dtype, segments, real_count, fake_count, device)
+        with self._lock:
+            entry = self._entries.get(plan_key)
+            if entry is not None:
+                self._entries.move_to_end(plan_key)
+        if entry is None:
+            problem = self.config(key).problem(_LIBRARY_DTYPES[logits.dtype], segments,
+                                               real_count, fake_count)
+            backend = _core.BACKENDS["cuda" if cuda else "cpu"]
+            if cuda:
+                with torch.cuda.device(device):
+                    plan = _Plan(problem, backend)
+            else:
+                plan = _Plan(problem, backend)
+            entry = (plan, {})
+            with self._lock:
+                self._entries[plan_key] = entry
+                while len(self._entries) > self._capacity:
+                    self._entries.popitem(last=False)
+        plan, workspaces = entry
+        workspace = workspaces.get(lane)
+        if workspace is None and plan.workspace_bytes:
+            workspace = torch.empty(plan.workspace_bytes, dtype=torch.uint8, device=device)
+            plan.workspace_init(workspace, stream)
+            workspaces[lane] = workspace
+        return plan, workspace, stream
 
 
-def _grad_dtype(logits: Tensor, fp32_gradients: bool) -> torch.dtype:
-    return torch.float32 if fp32_gradients else logits.dtype
+_plans = _PlanCache()
 
 
-def _segment_shape(real: Optional[Tensor], fake: Tensor) -> torch.Size:
-    """The per-segment losses' shape; checks what eager calls would reject, for fake tensors."""
-    fake_segments, _ = rows_of(fake.shape, "fake")
-    if real is not None:
-        real_segments, _ = rows_of(real.shape, "real")
-        if real.dim() != fake.dim() or real_segments != fake_segments:
-            raise ValueError(f"real logits of shape {tuple(real.shape)} and fake logits of "
-                             f"shape {tuple(fake.shape)} do not have the same segments")
-    return fake.shape[:-1]
+class _ComputePlan:
+    """The interface of _ganloss.Plan over ganloss_compute, for a library without plans: the
+    VJP is formed from fp32 gradients times the cotangents, rounded once."""
+
+    def __init__(self, problem, backend):
+        self.problem, self.backend = problem, backend
+        self.fp32 = _ganloss.Problem()
+        for name in ("segments", "real_count", "fake_count", "real_stride", "fake_stride",
+                     "ragged", "dtype", "d_loss", "g_loss", "reduction", "grad_scale",
+                     *_PARAM_FIELDS):
+            setattr(self.fp32, name, getattr(problem, name))
+        self.fp32.fp32_gradients = 1
+        self.workspace_bytes = max(_ganloss.workspace_size(problem, backend),
+                                   _ganloss.workspace_size(self.fp32, backend))
+
+    def workspace_init(self, workspace, stream):
+        pass
+
+    @staticmethod
+    def _inputs(real, fake, rw, fw):
+        named = {"real": real, "fake": fake, "real_weights": rw, "fake_weights": fw}
+        return {k: v for k, v in named.items() if v is not None}
+
+    def execute(self, real, fake, rw, fw, d, dr, df, g, stats, workspace, stream):
+        named = {"d_loss": d, "d_loss_real": dr, "d_loss_fake": df, "g_loss": g,
+                 "stats": stats}
+        _ganloss.compute(self.problem, self._inputs(real, fake, rw, fw),
+                         {k: v for k, v in named.items() if v is not None}, workspace,
+                         self.backend, 0, stream)
+
+    def vjp(self, real, fake, rw, fw, cd, cg, grad_real, grad_fake, workspace, stream):
+        relativistic = self.problem.d_loss >= 5
+        wanted = {}
+        if grad_real is not None:
+            wanted["grad_real"] = torch.empty(real.shape, dtype=torch.float32,
+                                              device=real.device)
+            if relativistic:
+                wanted["grad_real_g"] = torch.empty_like(wanted["grad_real"])
+        if grad_fake is not None:
+            wanted["grad_fake_d"] = torch.empty(fake.shape, dtype=torch.float32,
+                                                device=fake.device)
+            wanted["grad_fake_g"] = torch.empty_like(wanted["grad_fake_d"])
+        _ganloss.compute(self.fp32, self._inputs(real, fake, rw, fw), wanted, workspace,
+                         self.backend, 0, stream)
+
+        def combine(grad_d, grad_g):
+            total = 0
+            if cd is not None and grad_d is not None:
+                total = total + cd[:, None] * grad_d
+            if cg is not None and grad_g is not None:
+                total = total + cg[:, None] * grad_g
+            return total
+
+        if grad_real is not None:
+            grad_real.copy_(combine(wanted["grad_real"], wanted.get("grad_real_g")))
+        if grad_fake is not None:
+            grad_fake.copy_(combine(wanted["grad_fake_d"], wanted["grad_fake_g"]))
 
 
-@torch.library.custom_op("ganloss::losses", mutates_args=())
-def _losses_op(real: Tensor, fake: Tensor, real_weights: Optional[Tensor],
-               fake_weights: Optional[Tensor], d_loss: str, g_loss: str, reduction: str,
-               grad_scale: float, fp32_gradients: bool, params: list[float]
-               ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """D and G losses per segment and their gradients: grad_real, grad_fake_d, grad_fake_g,
-    grad_real_g (empty unless the losses are relativistic)."""
-    cfg = _config(d_loss, g_loss, reduction, grad_scale, fp32_gradients, params)
-    wanted = ["d_loss", "g_loss", "grad_real", "grad_fake_d", "grad_fake_g"]
-    if cfg.relativistic:
-        wanted.append("grad_real_g")
-    out = _core.compute(real, fake, real_weights=real_weights, fake_weights=fake_weights,
-                        outputs=wanted, **dataclasses.asdict(cfg))
-    grad_real_g = out.get("grad_real_g")
-    if grad_real_g is None:
-        grad_real_g = real.new_empty((0,), dtype=_grad_dtype(real, fp32_gradients))
-    return (out["d_loss"], out["g_loss"], out["grad_real"], out["grad_fake_d"],
-            out["grad_fake_g"], grad_real_g)
+class _ExecutePlan:
+    """A library plan for executions, with the VJP formed from ganloss_compute's gradients,
+    for a CPU backend without VJP calls."""
+
+    def __init__(self, problem, backend):
+        self.plan = _ganloss.Plan(problem, backend)
+        self.compute = _ComputePlan(problem, backend)
+        self.workspace_bytes = max(self.plan.workspace_bytes, self.compute.workspace_bytes)
+
+    def workspace_init(self, workspace, stream):
+        self.plan.workspace_init(workspace, stream)
+
+    def execute(self, *args):
+        self.plan.execute(*args)
+
+    def vjp(self, *args):
+        self.compute.vjp(*args)
 
 
-@_losses_op.register_fake
-def _losses_fake(real, fake, real_weights, fake_weights, d_loss, g_loss, reduction, grad_scale,
-                 fp32_gradients, params):
-    cfg = _config(d_loss, g_loss, reduction, grad_scale, fp32_gradients, params)
-    segments = _segment_shape(real, fake)
-    grad_dtype = _grad_dtype(real, fp32_gradients)
-    return (fake.new_empty(segments, dtype=torch.float32),
-            fake.new_empty(segments, dtype=torch.float32),
-            real.new_empty(real.shape, dtype=grad_dtype),
-            fake.new_empty(fake.shape, dtype=grad_dtype),
-            fake.new_empty(fake.shape, dtype=grad_dtype),
-            real.new_empty(real.shape if cfg.relativistic else (0,), dtype=grad_dtype))
+def _Plan(problem, backend):
+    if backend == _core.BACKENDS["cpu"]:
+        return _ExecutePlan(problem, backend)
+    return _ganloss.Plan(problem, backend)
 
 
-def _losses_setup_context(ctx, inputs, output):
-    real, fake = inputs[0], inputs[1]
-    ctx.save_for_backward(*output[2:])
-    ctx.dtypes = (real.dtype, fake.dtype)
-    ctx.relativistic = _config(*inputs[4:]).relativistic
+def _key(d_loss: str, g_loss: str, reduction: str, params: Sequence[float]):
+    return (d_loss, g_loss, reduction, tuple(float(p) for p in params))
 
 
-def _losses_backward(ctx, grad_d, grad_g, *unused):
-    grad_real, grad_fake_d, grad_fake_g, grad_real_g = ctx.saved_tensors
-    # The forward call computed d(loss)/d(logit) per segment: scale by each segment's incoming
-    # gradient, broadcast along the segment's logits.
-    grad_d = grad_d.unsqueeze(-1)
-    grad_g = grad_g.unsqueeze(-1)
-    real = fake = None
-    if ctx.needs_input_grad[0]:
-        real = grad_d * grad_real
-        if ctx.relativistic:
-            real = real + grad_g * grad_real_g
-        real = real.to(ctx.dtypes[0])
-    if ctx.needs_input_grad[1]:
-        fake = (grad_d * grad_fake_d + grad_g * grad_fake_g).to(ctx.dtypes[1])
-    return real, fake, None, None, None, None, None, None, None, None
+def _problem_of(real: Optional[Tensor], fake: Optional[Tensor]):
+    logits = real if real is not None else fake
+    return (logits, logits.shape[0], 0 if real is None else real.shape[1],
+            0 if fake is None else fake.shape[1])
 
 
-_losses_op.register_autograd(_losses_backward, setup_context=_losses_setup_context)
+# --------------------------------------------------------------------------------------------
+# The custom ops: forward (ganloss_plan_execute) and VJP (ganloss_plan_vjp)
+
+def _loss_impl(real, fake, real_weights, fake_weights, d_loss, g_loss, reduction, params,
+               outputs):
+    logits, segments, nr, nf = _problem_of(real, fake)
+    plan, workspace, stream = _plans.get(_key(d_loss, g_loss, reduction, params), logits,
+                                         segments, nr, nf)
+
+    def per_segment(bit):
+        if outputs & bit:
+            return torch.empty(segments, dtype=torch.float32, device=logits.device)
+        return logits.new_empty((0,), dtype=torch.float32)
+
+    d, dr, df, g = (per_segment(_WANT_D), per_segment(_WANT_D), per_segment(_WANT_D),
+                    per_segment(_WANT_G))
+    # Zeroed: the statistics hold 4 bytes of padding that the library does not write.
+    stats = (torch.zeros((segments, _STATS_BYTES), dtype=torch.uint8, device=logits.device)
+             if outputs & _WANT_STATS else logits.new_empty((0,), dtype=torch.uint8))
+    on = bool(outputs & _WANT_D)
+    plan.execute(real, fake, real_weights, fake_weights, d if on else None, dr if on else None,
+                 df if on else None, g if outputs & _WANT_G else None,
+                 stats if outputs & _WANT_STATS else None, workspace, stream)
+    if outputs & _WANT_STATS:
+        # The 4 bytes of padding after the five floats are not values: zero them, so that the
+        # output is a function of the inputs.
+        stats[:, 20:24] = 0
+    return d, dr, df, g, stats
 
 
-@torch.library.custom_op("ganloss::generator_loss", mutates_args=())
-def _generator_op(fake: Tensor, fake_weights: Optional[Tensor], g_loss: str, reduction: str,
-                  grad_scale: float, fp32_gradients: bool, params: list[float]
-                  ) -> tuple[Tensor, Tensor]:
-    """The G loss per segment of a non-relativistic kind, which needs no real logits, and
-    its gradient."""
-    cfg = _config(g_loss, g_loss, reduction, grad_scale, fp32_gradients, params)
-    out = _core.compute(None, fake, fake_weights=fake_weights,
-                        outputs=["g_loss", "grad_fake_g"], **dataclasses.asdict(cfg))
-    return out["g_loss"], out["grad_fake_g"]
+@torch.library.custom_op("ganloss::loss", mutates_args=())
+def _loss_op(real: Optional[Tensor], fake: Optional[Tensor], real_weights: Optional[Tensor],
+             fake_weights: Optional[Tensor], d_loss: str, g_loss: str, reduction: str,
+             params: list[float], outputs: int
+             ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Per-segment d_loss, d_loss_real, d_loss_fake, g_loss and the raw statistics of
+    [segments, count] logits; results not asked for by `outputs` (1: D, 2: G, 4: statistics)
+    are empty."""
+    return _loss_impl(real, fake, real_weights, fake_weights, d_loss, g_loss, reduction,
+                      params, outputs)
 
 
-@_generator_op.register_fake
-def _generator_fake(fake, fake_weights, g_loss, reduction, grad_scale, fp32_gradients, params):
-    segments = _segment_shape(None, fake)
-    return (fake.new_empty(segments, dtype=torch.float32),
-            fake.new_empty(fake.shape, dtype=_grad_dtype(fake, fp32_gradients)))
+@_loss_op.register_fake
+def _loss_fake(real, fake, real_weights, fake_weights, d_loss, g_loss, reduction, params,
+               outputs):
+    logits = real if real is not None else fake
+    segments = logits.shape[0]
+
+    def per_segment(bit):
+        return logits.new_empty((segments,) if outputs & bit else (0,), dtype=torch.float32)
+
+    stats = logits.new_empty((segments, _STATS_BYTES) if outputs & _WANT_STATS else (0,),
+                             dtype=torch.uint8)
+    return (per_segment(_WANT_D), per_segment(_WANT_D), per_segment(_WANT_D),
+            per_segment(_WANT_G), stats)
 
 
-def _generator_setup_context(ctx, inputs, output):
-    ctx.save_for_backward(output[1])
-    ctx.dtype = inputs[0].dtype
+def _loss_setup_context(ctx, inputs, output):
+    real, fake, real_weights, fake_weights, d_loss, g_loss, reduction, params, _ = inputs
+    ctx.save_for_backward(real, fake, real_weights, fake_weights)
+    ctx.config = (d_loss, g_loss, reduction, params)
+    ctx.outputs = inputs[8]
+    ctx.mark_non_differentiable(output[4])
+    ctx.set_materialize_grads(False)
 
 
-def _generator_backward(ctx, grad_g, unused):
-    (grad_fake,) = ctx.saved_tensors
-    fake = (grad_g.unsqueeze(-1) * grad_fake).to(ctx.dtype) if ctx.needs_input_grad[0] else None
-    return fake, None, None, None, None, None, None
+def _add(a: Optional[Tensor], b: Optional[Tensor]) -> Optional[Tensor]:
+    if a is None:
+        return b
+    return a if b is None else a + b
 
 
-_generator_op.register_autograd(_generator_backward, setup_context=_generator_setup_context)
+def _cotangent(u: Optional[Tensor]) -> Optional[Tensor]:
+    # An upstream gradient may be an expanded scalar: the library reads `segments` floats.
+    return None if u is None else u.to(torch.float32).contiguous()
 
 
-def _op_args(cfg: LossConfig):
-    return (cfg.reduction, float(cfg.grad_scale), bool(cfg.fp32_gradients),
-            [float(getattr(cfg, f)) for f in _PARAM_FIELDS])
+def _loss_backward(ctx, grad_d, grad_d_real, grad_d_fake, grad_g, _grad_stats, vjp=None):
+    real, fake, real_weights, fake_weights = ctx.saved_tensors
+    d_loss, g_loss, reduction, params = ctx.config
+    want_real = ctx.needs_input_grad[0] and real is not None
+    want_fake = ctx.needs_input_grad[1] and fake is not None
+    if not (want_real or want_fake):
+        return None, None, None, None, None, None, None, None, None
+    # Outputs that were not computed are empty; their gradients mean nothing.
+    if not ctx.outputs & _WANT_D:
+        grad_d = grad_d_real = grad_d_fake = None
+    if not ctx.outputs & _WANT_G:
+        grad_g = None
+    kind = _math.kind(d_loss)
+    if grad_d_real is None and grad_d_fake is None or kind == "relativistic":
+        # The paired loss's D loss is its real part; its fake part is 0.
+        calls = [(_add(grad_d, grad_d_real), grad_g, want_real, want_fake)]
+    elif kind in _math.AVERAGE:
+        # Both parts depend on every logit, and the VJP call takes the cotangent of their sum
+        # only: differentiate the PyTorch composition instead.
+        return _parts_vjp(ctx, real, fake, real_weights, fake_weights,
+                          {"d_loss": grad_d, "d_loss_real": grad_d_real,
+                           "d_loss_fake": grad_d_fake, "g_loss": grad_g},
+                          want_real, want_fake) + (None,) * 7
+    else:
+        # The basic kinds: the real part depends on the real logits only, the fake part and
+        # the G loss on the fake logits only; one call per side.
+        calls = [(_add(grad_d, grad_d_real), None, want_real, False),
+                 (_add(grad_d, grad_d_fake), grad_g, False, want_fake)]
+    grad_real = grad_fake = None
+    for u_d, u_g, wr, wf in calls:
+        if not (wr or wf) or (u_d is None and u_g is None):
+            continue
+        gr, gf = (vjp or _vjp_op)(real, fake, real_weights, fake_weights, _cotangent(u_d),
+                         _cotangent(u_g), d_loss, g_loss, reduction, params,
+                         int(wr) | (int(wf) << 1))
+        grad_real = gr if wr else grad_real
+        grad_fake = gf if wf else grad_fake
+    return grad_real, grad_fake, None, None, None, None, None, None, None
+
+
+def _parts_vjp(ctx, real, fake, real_weights, fake_weights, cotangents, want_real, want_fake):
+    cfg = _plans.config(_key(*ctx.config))
+    with torch.enable_grad():
+        r = real.detach().float().requires_grad_()
+        f = fake.detach().float().requires_grad_()
+        out = _math.losses(cfg, r, f, real_weights, fake_weights)
+        total = sum((u * out[name]).sum() for name, u in cotangents.items() if u is not None)
+        grad_real, grad_fake = torch.autograd.grad(total, (r, f))
+    return (grad_real.to(real.dtype) if want_real else None,
+            grad_fake.to(fake.dtype) if want_fake else None)
+
+
+_loss_op.register_autograd(_loss_backward, setup_context=_loss_setup_context)
+
+
+def _vjp_impl(real, fake, real_weights, fake_weights, cotangent_d, cotangent_g, d_loss, g_loss,
+              reduction, params, grads):
+    logits, segments, nr, nf = _problem_of(real, fake)
+    plan, workspace, stream = _plans.get(_key(d_loss, g_loss, reduction, params), logits,
+                                         segments, nr, nf)
+    grad_real = torch.empty_like(real) if grads & 1 else logits.new_empty((0,))
+    grad_fake = torch.empty_like(fake) if grads & 2 else logits.new_empty((0,))
+    plan.vjp(real, fake, real_weights, fake_weights, cotangent_d, cotangent_g,
+             grad_real if grads & 1 else None, grad_fake if grads & 2 else None, workspace,
+             stream)
+    return grad_real, grad_fake
+
+
+@torch.library.custom_op("ganloss::loss_vjp", mutates_args=())
+def _vjp_op(real: Optional[Tensor], fake: Optional[Tensor], real_weights: Optional[Tensor],
+            fake_weights: Optional[Tensor], cotangent_d: Optional[Tensor],
+            cotangent_g: Optional[Tensor], d_loss: str, g_loss: str, reduction: str,
+            params: list[float], grads: int) -> tuple[Tensor, Tensor]:
+    """d/dx of sum_s u_d[s] L_D[s] + u_g[s] L_G[s] for the real (grads & 1) and fake
+    (grads & 2) logits, in their dtype; an unwanted gradient is empty."""
+    return _vjp_impl(real, fake, real_weights, fake_weights, cotangent_d, cotangent_g, d_loss,
+                     g_loss, reduction, params, grads)
+
+
+@_vjp_op.register_fake
+def _vjp_fake(real, fake, real_weights, fake_weights, cotangent_d, cotangent_g, d_loss, g_loss,
+              reduction, params, grads):
+    logits = real if real is not None else fake
+    return (torch.empty_like(real) if grads & 1 else logits.new_empty((0,)),
+            torch.empty_like(fake) if grads & 2 else logits.new_empty((0,)))
+
+
+def _vjp_setup_context(ctx, inputs, output):
+    real, fake, real_weights, fake_weights, cotangent_d, cotangent_g = inputs[:6]
+    ctx.save_for_backward(real, fake, real_weights, fake_weights, cotangent_d, cotangent_g)
+    ctx.config = inputs[6:10]
+    ctx.grads = inputs[10]
+    ctx.set_materialize_grads(False)
+
+
+def _first_derivatives(cfg, real_weights, fake_weights, grads):
+    """The VJP as PyTorch operations: (real, fake, u_d, u_g) -> the wanted gradients, in fp32
+    arithmetic for 16-bit logits, like the library."""
+
+    def total(r, f, u_d, u_g):
+        compute = (lambda x: x if x is None or x.dtype == torch.float64 else x.float())
+        out = _math.losses(cfg, compute(r), compute(f), real_weights, fake_weights)
+        value = 0
+        if u_d is not None:
+            value = value + (u_d.to(out["d_loss"].dtype) * out["d_loss"]).sum()
+        if u_g is not None:
+            value = value + (u_g.to(out["g_loss"].dtype) * out["g_loss"]).sum()
+        return value
+
+    def derivatives(r, f, u_d, u_g):
+        wrt = [x for x, bit in ((r, 1), (f, 2)) if x is not None and grads & bit]
+        with torch.enable_grad():
+            value = total(r, f, u_d, u_g)
+            found = (torch.autograd.grad(value, wrt, create_graph=True, allow_unused=True)
+                     if torch.is_tensor(value) and value.requires_grad else [None] * len(wrt))
+        found = [torch.zeros_like(x) if g is None else g for x, g in zip(wrt, found)]
+        it = iter(found)
+        return (next(it) if r is not None and grads & 1 else None,
+                next(it) if f is not None and grads & 2 else None)
+
+    return derivatives
+
+
+def _vjp_backward(ctx, grad_grad_real, grad_grad_fake):
+    real, fake, real_weights, fake_weights, cotangent_d, cotangent_g = ctx.saved_tensors
+    d_loss, g_loss, reduction, params = ctx.config
+    cfg = _plans.config(_key(d_loss, g_loss, reduction, params))
+    derivatives = _first_derivatives(cfg, real_weights, fake_weights, ctx.grads)
+    primals = [real, fake, cotangent_d, cotangent_g]
+    # Differentiate the PyTorch composition of the VJP once more, with respect to whatever of
+    # (real, fake, u_d, u_g) is present; the result is itself differentiable.
+    with torch.enable_grad():
+        leaves = [None if x is None else (x if x.requires_grad else x.detach().requires_grad_())
+                  for x in primals]
+        gr, gf = derivatives(*leaves)
+        outputs, cotangents = [], []
+        for out, upstream in ((gr, grad_grad_real), (gf, grad_grad_fake)):
+            # A gradient that does not depend on anything (wasserstein, hinge: piecewise
+            # linear terms) has a zero derivative.
+            if out is not None and out.requires_grad and upstream is not None \
+                    and upstream.numel():
+                outputs.append(out)
+                cotangents.append(upstream)
+        wrt = [x for x in leaves if x is not None]
+        if outputs:
+            found = torch.autograd.grad(outputs, wrt, cotangents,
+                                        create_graph=torch.is_grad_enabled(),
+                                        allow_unused=True)
+        else:
+            found = [None] * len(wrt)
+    it = iter(found)
+    result = [None if x is None else next(it) for x in leaves]
+    for i, (x, g, input_index) in enumerate(zip(leaves, result, (0, 1, 4, 5))):
+        if x is not None and g is None and ctx.needs_input_grad[input_index]:
+            result[i] = torch.zeros_like(x)
+    return (result[0], result[1], None, None, result[2], result[3], None, None, None, None,
+            None)
+
+
+_vjp_op.register_autograd(_vjp_backward, setup_context=_vjp_setup_context)
+
+
+class _LossFunction(torch.autograd.Function):
+    """ganloss::loss and its autograd for eager calls, without the custom op's dispatch: the
+    same forward, backward and double backward, at a fraction of the Python cost per call.
+    torch.compile traces the custom ops instead."""
+
+    @staticmethod
+    def forward(ctx, real, fake, real_weights, fake_weights, d_loss, g_loss, reduction, params,
+                outputs):
+        inputs = (real, fake, real_weights, fake_weights, d_loss, g_loss, reduction, params,
+                  outputs)
+        output = _loss_impl(*inputs)
+        _loss_setup_context(ctx, inputs, output)
+        return output
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return _loss_backward(ctx, *grads, vjp=_VjpFunction.apply)
+
+
+class _VjpFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, *inputs):
+        output = _vjp_impl(*inputs)
+        _vjp_setup_context(ctx, inputs, output)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_grad_real, grad_grad_fake):
+        return _vjp_backward(ctx, grad_grad_real, grad_grad_fake)
+
+
+# --------------------------------------------------------------------------------------------
+# Shapes, weights, and the choice between the library and the PyTorch composition
+
+def _segments(x: Tensor, segment_dims: int, name: str) -> Tensor:
+    """[segments, count] view (or copy, when not contiguous) of logits; the first
+    `segment_dims` dimensions index the segments."""
+    if not 0 <= segment_dims <= x.dim():
+        raise ValueError(f"segment_dims={segment_dims} for {name} logits of shape "
+                         f"{tuple(x.shape)}: expected 0 to {x.dim()}")
+    if segment_dims == 0:
+        return x.reshape(1, -1)
+    lead = x.shape[:segment_dims]
+    return x.reshape(lead.numel(), -1) if segment_dims > 1 else x.reshape(x.shape[0], -1)
+
+
+def _broadcast(w: Optional[Tensor], x: Tensor, x2: Tensor, name: str) -> Optional[Tensor]:
+    """Weights or targets broadcast against their logits (as BCEWithLogitsLoss's weight), in
+    the logits' [segments, count] layout."""
+    if w is None:
+        return None
+    if not torch.is_tensor(w):
+        w = torch.as_tensor(w, device=x.device)
+    if not w.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, not {w.dtype}")
+    try:
+        w = torch.broadcast_to(w, x.shape)
+    except RuntimeError as error:
+        raise ValueError(f"{name} of shape {tuple(w.shape)} does not broadcast to the logits' "
+                         f"shape {tuple(x.shape)}") from error
+    return w.reshape(x2.shape)
+
+
+def _wrapped(t: Optional[Tensor]) -> bool:
+    """Whether t carries a forward-mode tangent or is inside a torch.func transform."""
+    if t is None:
+        return False
+    if torch._C._functorch.is_functorch_wrapped_tensor(t):
+        return True
+    return torch.autograd.forward_ad._current_level >= 0 and \
+        torch.autograd.forward_ad.unpack_dual(t).tangent is not None
+
+
+def _negative_weight_factor(weights) -> Optional[Tensor]:
+    """Negative weights have no defined mean: a ValueError where the weights can be read
+    before the call (CPU tensors, eagerly), else a factor per segment that is NaN where a
+    segment has a negative weight and 1 elsewhere, multiplied into its losses (and so into
+    their gradients)."""
+    factor = None
+    for name, w in weights:
+        if w is None:
+            continue
+        if w.device.type == "cpu" and not torch.compiler.is_compiling():
+            if bool((w < 0).any()):
+                raise ValueError(f"{name} must be non-negative")
+            continue
+        bad = (w < 0).any(-1)
+        f = torch.where(bad, torch.full(bad.shape, float("nan"), device=w.device),
+                        torch.ones(bad.shape, device=w.device))
+        factor = f if factor is None else factor * f
+    return factor
+
+
+def _library_runs(cfg: LossConfig, tensors, weights, targets) -> bool:
+    if _math.kind(cfg.reduction) == "none" or any(t is not None for t in targets):
+        return False
+    dtypes = {t.dtype for t in tensors if t is not None}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in _LIBRARY_DTYPES:
+        return False
+    device = next(t for t in tensors if t is not None).device
+    if device.type not in ("cpu", "cuda") or (device.type == "cuda" and
+                                              not _ganloss.built_with_cuda):
+        return False
+    if any(w is not None and w.requires_grad for w in weights):
+        return False
+    if not torch.compiler.is_compiling() and any(_wrapped(t) for t in (*tensors, *weights)):
+        return False
+    return True
+
+
+def _stats_of(raw: Tensor) -> dict:
+    floats = raw.view(torch.float32)
+    ints = raw.view(torch.int64)
+    stats = {name: floats[:, i] for i, name in enumerate(_core.STATS_FLOAT_FIELDS)}
+    stats.update({name: ints[:, 3 + i] for i, name in enumerate(_core.STATS_INT_FIELDS)})
+    return stats
+
+
+def _evaluate(cfg: LossConfig, real: Optional[Tensor], fake: Optional[Tensor], real_weights,
+              fake_weights, *, want_d: bool, want_g: bool, stats: bool, segment_dims: int,
+              real_targets=None, fake_targets=None) -> dict:
+    """The per-segment losses ([segments]) or, for reduction "none", the element losses of
+    [segments, count] views, from the library or from the PyTorch composition."""
+    if cfg.grad_scale != 1.0 or cfg.fp32_gradients:
+        raise ValueError("ganloss.torch differentiates the losses themselves: grad_scale and "
+                         "fp32_gradients do not apply (scale the loss, e.g. with a GradScaler; "
+                         "gradients are formed in fp32 and rounded once to the logits' dtype)")
+    if real is not None and fake is not None:
+        if real.dtype != fake.dtype:
+            raise TypeError(f"real and fake logits must have one dtype, not {real.dtype} and "
+                            f"{fake.dtype}")
+        if real.device != fake.device:
+            raise ValueError(f"real logits are on {real.device}, fake logits on {fake.device}")
+    kind = _math.kind(cfg.d_loss)
+    if kind == "relativistic" and real is not None and fake is not None \
+            and real.shape != fake.shape:
+        raise ValueError(f"the paired relativistic loss needs real and fake logits of one shape, "
+                         f"not {tuple(real.shape)} and {tuple(fake.shape)}")
+    if (real_targets is not None or fake_targets is not None) and kind not in _math.LOGISTIC:
+        raise ValueError(f"per-element targets apply to the logistic D kinds (nonsaturating, "
+                         f"minimax), not {cfg.d_loss}")
+    r2 = None if real is None else _segments(real, segment_dims, "real")
+    f2 = None if fake is None else _segments(fake, segment_dims, "fake")
+    if r2 is not None and f2 is not None and r2.shape[0] != f2.shape[0]:
+        raise ValueError(f"real logits of shape {tuple(real.shape)} and fake logits of shape "
+                         f"{tuple(fake.shape)} do not have the same segments "
+                         f"(segment_dims={segment_dims})")
+    rw = None if real is None else _broadcast(real_weights, real, r2, "real_weights")
+    fw = None if fake is None else _broadcast(fake_weights, fake, f2, "fake_weights")
+    rt = None if real is None else _broadcast(real_targets, real, r2, "real_targets")
+    ft = None if fake is None else _broadcast(fake_targets, fake, f2, "fake_targets")
+    if kind == "relativistic" and fw is not None:
+        raise ValueError("the paired relativistic loss takes one weight per pair: pass them as "
+                         "real_weights")
+    factor = _negative_weight_factor((("real_weights", rw), ("fake_weights", fw)))
+
+    if _library_runs(cfg, (r2, f2), (rw, fw), (rt, ft)):
+        params = [float(getattr(cfg, f)) for f in _PARAM_FIELDS]
+        outputs = (_WANT_D if want_d else 0) | (_WANT_G if want_g else 0) | \
+            (_WANT_STATS if stats else 0)
+        as_f32 = (lambda w: None if w is None else w.to(torch.float32).contiguous())
+        call = _loss_op if torch.compiler.is_compiling() else _LossFunction.apply
+        d, dr, df, g, raw = call(
+            None if r2 is None else r2.contiguous(), None if f2 is None else f2.contiguous(),
+            as_f32(rw), as_f32(fw), cfg.d_loss, cfg.g_loss, cfg.reduction, params, outputs)
+        out = {}
+        if want_d:
+            out.update(d_loss=d, d_loss_real=dr, d_loss_fake=df)
+        if want_g:
+            out["g_loss"] = g
+        if stats:
+            out["stats"] = _stats_of(raw)
+    else:
+        out = _math.losses(cfg, r2, f2, rw, fw, rt, ft)
+        if stats:
+            out["stats"] = _math.statistics(r2, f2)
+    if factor is not None:
+        for name in ("d_loss", "d_loss_real", "d_loss_fake", "g_loss"):
+            if name in out:
+                out[name] = out[name] * factor.to(out[name].dtype)
+    return out
+
+
+def _process_group_mean(cfg: LossConfig, real, fake, real_weights, fake_weights, group, *,
+                        want_d, want_g, stats, segment_dims, real_targets, fake_targets):
+    """Mean reductions over the union of every rank's logits: each rank's sums and weight sums
+    (or counts) are all-reduced; each rank's logits get the exact gradient of the global mean,
+    d/dx (sum over all ranks) / (global weight sum)."""
+    import torch.distributed as dist
+
+    kind = _math.kind(cfg.d_loss)
+    reduction = _math.kind(cfg.reduction)
+    if kind in _math.AVERAGE:
+        raise ValueError(f"process_group: the {cfg.d_loss} loss needs the global means of the "
+                         "logits, which a per-rank call cannot form; use a basic or the paired "
+                         "relativistic kind")
+    if reduction not in ("mean", "mean-nonzero", "sum"):
+        return _evaluate(cfg, real, fake, real_weights, fake_weights, want_d=want_d,
+                         want_g=want_g, stats=stats, segment_dims=segment_dims,
+                         real_targets=real_targets, fake_targets=fake_targets)
+    local = _evaluate(dataclasses.replace(cfg, reduction="sum"), real, fake, real_weights,
+                      fake_weights, want_d=want_d, want_g=want_g, stats=stats,
+                      segment_dims=segment_dims, real_targets=real_targets,
+                      fake_targets=fake_targets)
+
+    def norm(x, w):
+        if x is None:
+            return None
+        x2 = _segments(x, segment_dims, "logits")
+        w2 = _broadcast(w, x, x2, "weights")
+        if reduction == "sum":
+            return torch.ones(x2.shape[0], dtype=torch.float64, device=x.device)
+        if w2 is None:
+            return torch.full((x2.shape[0],), x2.shape[1], dtype=torch.float64, device=x.device)
+        w2 = w2.detach()
+        return ((w2 != 0).sum(-1) if reduction == "mean-nonzero" else w2.sum(-1)).double()
+
+    ref = real if real is not None else fake
+    segments = _segments(ref, segment_dims, "logits").shape[0]
+    zeros = torch.zeros(segments, dtype=torch.float64, device=ref.device)
+    n_real = norm(real, real_weights)
+    n_fake = norm(fake, fake_weights)
+    parts = {"d_loss_real": (n_real, local.get("d_loss_real")),
+             "d_loss_fake": (n_real if kind == "relativistic" else n_fake,
+                             local.get("d_loss_fake")),
+             "g_loss": (n_real if kind == "relativistic" else n_fake, local.get("g_loss"))}
+    names = [k for k, (_, v) in parts.items() if v is not None]
+    buffer = torch.stack([(parts[k][1].detach().double()) for k in names] +
+                         [zeros if n is None else n for n in (n_real, n_fake)])
+    dist.all_reduce(buffer, group=group)
+    totals = dict(zip(names, buffer[:len(names)]))
+    global_norm = {"real": buffer[len(names)], "fake": buffer[len(names) + 1]}
+    out = {}
+    for name in names:
+        side = "real" if name == "d_loss_real" or kind == "relativistic" else "fake"
+        n = global_norm[side]
+        value = parts[name][1]
+        if reduction == "sum":
+            scale = torch.ones_like(n).to(value.dtype)
+        else:
+            safe = torch.where(n != 0, n, torch.ones_like(n))
+            scale = torch.where(n != 0, 1.0 / safe, torch.zeros_like(n)).to(value.dtype)
+        # The local part carries the gradient; the other ranks' parts are constants.
+        out[name] = (value + (totals[name].to(value.dtype) - value).detach()) * scale
+    if want_d:
+        out["d_loss"] = out["d_loss_real"] + out["d_loss_fake"]
+    if stats:
+        out["stats"] = local["stats"]
+    return out
+
+
+def _shape_results(out: dict, ref: Tensor, segment_dims: int) -> dict:
+    shape = ref.shape[:segment_dims]
+    result = {}
+    for name, value in out.items():
+        if name == "stats":
+            result[name] = {k: v.reshape(shape) for k, v in value.items()}
+        elif value.dim() == 1:
+            result[name] = value.reshape(shape)
+        else:
+            result[name] = value
+    return result
+
+
+def _element_losses(out: dict, real, fake) -> dict:
+    result = {}
+    for name, like in (("loss_real", real), ("loss_real_g", real), ("loss_fake_d", fake),
+                       ("loss_fake_g", fake)):
+        if like is not None and name in out:
+            result[name] = out[name].reshape(like.shape)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The public API
+
+def _make_config(loss, reduction, label_smoothing, params) -> LossConfig:
+    if label_smoothing:
+        if _math.kind(loss) not in _math.LOGISTIC:
+            raise ValueError(f"label_smoothing applies to the logistic kinds (nonsaturating, "
+                             f"minimax), not {loss}")
+        if "real_target" in params or "fake_target" in params:
+            raise ValueError("give label_smoothing or real_target/fake_target, not both")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+        # As CrossEntropyLoss's: the two classes' targets move toward 1/2 by half of it.
+        params = dict(params, real_target=1.0 - label_smoothing / 2,
+                      fake_target=label_smoothing / 2)
+    return LossConfig.make(loss, reduction=reduction, **params)
 
 
 def losses(real: Tensor, fake: Tensor, *, loss: str = "nonsaturating",
            d_loss: Optional[str] = None, g_loss: Optional[str] = None, reduction: str = "mean",
            real_weights: Optional[Tensor] = None, fake_weights: Optional[Tensor] = None,
-           **params) -> tuple[Tensor, Tensor]:
-    """(discriminator loss, generator loss) per segment, differentiable in both logits.
+           segment_dims: int = 0, **params) -> tuple[Tensor, Tensor]:
+    """(discriminator loss, generator loss), differentiable in both logits, from one call.
 
-    real, fake: [count] (the losses are scalars) or [segments, count] logits; the keyword
-    arguments are those of ganloss.compute. With reduction="none" the losses are per-segment
-    sums, and their gradients match (use ganloss.compute for per-element losses).
+    Reduces over every element by default (scalars); `segment_dims=k` gives one loss per
+    index of the first k dimensions. Weights broadcast against their logits. The keyword
+    parameters are the loss parameters of ganloss.compute (real_target, margin_real, ...).
+    With reduction="none" the losses are the per-segment sums.
     """
     cfg = LossConfig.make(loss, d_loss, g_loss, reduction=reduction, **params)
-    d, g, *_ = _losses_op(real, fake, real_weights, fake_weights, cfg.d_loss, cfg.g_loss,
-                          *_op_args(cfg))
-    return d, g
+    if _math.kind(cfg.reduction) == "none":
+        cfg = dataclasses.replace(cfg, reduction="sum")
+    out = _evaluate(cfg, real, fake, real_weights, fake_weights, want_d=True, want_g=True,
+                    stats=False, segment_dims=segment_dims)
+    out = _shape_results(out, real, segment_dims)
+    return out["d_loss"], out["g_loss"]
 
 
-class DiscriminatorLoss(torch.nn.Module):
-    """The discriminator's loss: `DiscriminatorLoss("hinge")(real_logits, fake_logits)`.
-
-    Takes the loss kind, the reduction and the loss parameters of ganloss.compute (for
-    example real_target=0.9 for one-sided label smoothing).
-    """
-
-    def __init__(self, loss: str = "nonsaturating", reduction: str = "mean", **params):
+class _LossModule(torch.nn.Module):
+    def __init__(self, loss, reduction, segment_dims, label_smoothing, process_group, details,
+                 params):
         super().__init__()
-        # Validate now, not at the first step.
-        self.config = LossConfig.make(loss, reduction=reduction, **params)
+        # Validated now, not at the first step.
+        self.config = _make_config(loss, reduction, label_smoothing, params)
+        if self.config.grad_scale != 1.0 or self.config.fp32_gradients:
+            raise ValueError("ganloss.torch differentiates the losses themselves: grad_scale "
+                             "and fp32_gradients do not apply")
+        if segment_dims < 0:
+            raise ValueError(f"segment_dims must be >= 0, got {segment_dims}")
+        self.segment_dims = int(segment_dims)
+        self.process_group = process_group
+        self.details = bool(details)
 
-    def forward(self, real_logits: Tensor, fake_logits: Tensor,
-                real_weights: Optional[Tensor] = None,
-                fake_weights: Optional[Tensor] = None) -> Tensor:
+    def _run(self, real, fake, real_weights, fake_weights, real_targets, fake_targets, *,
+             want_d, want_g):
         cfg = self.config
-        d, *_ = _losses_op(real_logits, fake_logits, real_weights, fake_weights, cfg.d_loss,
-                           cfg.g_loss, *_op_args(cfg))
-        return d
+        kwargs = dict(want_d=want_d, want_g=want_g, stats=self.details,
+                      segment_dims=self.segment_dims, real_targets=real_targets,
+                      fake_targets=fake_targets)
+        if self.process_group is not None:
+            out = _process_group_mean(cfg, real, fake, real_weights, fake_weights,
+                                      self.process_group, **kwargs)
+        else:
+            out = _evaluate(cfg, real, fake, real_weights, fake_weights, **kwargs)
+        ref = real if real is not None else fake
+        if _math.kind(cfg.reduction) == "none":
+            result = _element_losses(out, real, fake)
+            if "stats" in out:
+                result["stats"] = _shape_results({"stats": out["stats"]}, ref,
+                                                 self.segment_dims)["stats"]
+            return result
+        return _shape_results(out, ref, self.segment_dims)
 
     def extra_repr(self) -> str:
-        return f"loss={self.config.d_loss!r}, reduction={self.config.reduction!r}"
+        extra = f", segment_dims={self.segment_dims}" if self.segment_dims else ""
+        return f"loss={self.config.d_loss!r}, reduction={self.config.reduction!r}{extra}"
 
 
-class GeneratorLoss(torch.nn.Module):
-    """The generator's loss: `GeneratorLoss("nonsaturating")(fake_logits)`; the relativistic
-    kinds also take the real logits: `GeneratorLoss("relativistic")(fake_logits, real_logits)`.
+class DiscriminatorLoss(_LossModule):
+    """The discriminator's loss: `DiscriminatorLoss("hinge")(real_logits, fake_logits)`.
+
+    loss: a kind of ganloss (nonsaturating, minimax, hinge, wasserstein, least-squares,
+        relativistic, relativistic-average[-hinge|-least-squares]).
+    reduction: "mean" (default), "sum", "mean-nonzero" (weighted by the count of non-zero
+        weights) or "none": per-element losses, returned as (real part, fake part) in the
+        logits' shapes.
+    segment_dims: 0 (default) reduces over every element to a scalar, like
+        BCEWithLogitsLoss; k > 0 gives one loss per index of the first k dimensions.
+    label_smoothing: for the logistic kinds, CrossEntropyLoss's smoothing of the two classes
+        (targets 1 - s/2 and s/2); `real_target=0.9` is one-sided smoothing.
+    process_group: a torch.distributed group over which mean reductions are global: the sums
+        and weight sums (or counts) of every rank are all-reduced, so the loss is the mean over
+        the union of the ranks' logits and each rank's logits receive its exact gradient.
+    details: also return a dict with d_loss_real, d_loss_fake and the statistics
+        (mean_sigmoid_real, mean_sigmoid_fake, frac_real_positive, frac_fake_negative,
+        mean_sign_real, nonfinite_real, nonfinite_fake), from the same call.
+    params: the loss parameters of ganloss.compute (real_target, fake_target, margin_real,
+        margin_fake, ls_fake_label, ls_real_label).
+
+    forward(real_logits, fake_logits, real_weights=None, fake_weights=None, *,
+            real_targets=None, fake_targets=None): weights and targets broadcast against their
+    logits, in any floating dtype; per-element targets apply to the logistic kinds.
     """
 
-    def __init__(self, loss: str = "nonsaturating", reduction: str = "mean", **params):
-        super().__init__()
-        self.config = LossConfig.make(loss, reduction=reduction, **params)
+    def __init__(self, loss: str = "nonsaturating", reduction: str = "mean", *,
+                 segment_dims: int = 0, label_smoothing: float = 0.0, process_group=None,
+                 details: bool = False, **params):
+        super().__init__(loss, reduction, segment_dims, label_smoothing, process_group,
+                         details, params)
+
+    def forward(self, real_logits: Tensor, fake_logits: Tensor,
+                real_weights: Optional[Tensor] = None, fake_weights: Optional[Tensor] = None,
+                *, real_targets: Optional[Tensor] = None,
+                fake_targets: Optional[Tensor] = None):
+        out = self._run(real_logits, fake_logits, real_weights, fake_weights, real_targets,
+                        fake_targets, want_d=True, want_g=False)
+        if _math.kind(self.config.reduction) == "none":
+            loss = (out["loss_real"], out["loss_fake_d"])
+            info = {"stats": out["stats"]} if "stats" in out else {}
+        else:
+            loss = out["d_loss"]
+            info = {k: out[k] for k in ("d_loss_real", "d_loss_fake", "stats") if k in out}
+        return (loss, info) if self.details else loss
+
+
+class GeneratorLoss(_LossModule):
+    """The generator's loss: `GeneratorLoss("nonsaturating")(fake_logits)`; the relativistic
+    kinds also take the real logits: `GeneratorLoss("relativistic")(fake_logits, real_logits)`.
+
+    Takes the arguments of DiscriminatorLoss. With reduction="none" it returns the
+    per-element G terms of the fake logits (and, for the relativistic average kinds, a pair
+    (fake terms, real terms)).
+    """
+
+    def __init__(self, loss: str = "nonsaturating", reduction: str = "mean", *,
+                 segment_dims: int = 0, process_group=None, details: bool = False, **params):
+        super().__init__(loss, reduction, segment_dims, 0.0, process_group, details, params)
 
     def forward(self, fake_logits: Tensor, real_logits: Optional[Tensor] = None,
-                fake_weights: Optional[Tensor] = None) -> Tensor:
+                fake_weights: Optional[Tensor] = None, real_weights: Optional[Tensor] = None):
         cfg = self.config
         if real_logits is None and cfg.relativistic:
             raise ValueError(f"the {cfg.g_loss} generator loss needs the real logits")
-        if real_logits is None:
-            return _generator_op(fake_logits, fake_weights, cfg.g_loss, *_op_args(cfg))[0]
-        _, g, *_ = _losses_op(real_logits, fake_logits, None, fake_weights, cfg.d_loss,
-                              cfg.g_loss, *_op_args(cfg))
-        return g
-
-    def extra_repr(self) -> str:
-        return f"loss={self.config.g_loss!r}, reduction={self.config.reduction!r}"
+        if not cfg.relativistic:
+            # The basic G losses do not depend on the real logits.
+            real_logits = real_weights = None
+        out = self._run(real_logits, fake_logits, real_weights, fake_weights, None, None,
+                        want_d=False, want_g=True)
+        if _math.kind(cfg.reduction) == "none":
+            if _math.kind(cfg.d_loss) in _math.AVERAGE:
+                loss: Union[Tensor, tuple] = (out["loss_fake_g"], out["loss_real_g"])
+            else:
+                loss = out["loss_fake_g"]
+            info = {"stats": out["stats"]} if "stats" in out else {}
+        else:
+            loss = out["g_loss"]
+            info = {"stats": out["stats"]} if "stats" in out else {}
+        return (loss, info) if self.details else loss

@@ -259,10 +259,176 @@ void compute(const ganloss_problem_t& problem, const nb::dict& inputs, const nb:
   if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
 }
 
+// A plan (ganloss_plan_create) with the array checks of its calls. The checks a plan's
+// execution skips (memory spaces) are done here from the DLPack device of each array, at no
+// runtime cost; shapes, dtypes and contiguity likewise. The workspace belongs to the caller:
+// allocated once per plan, device and stream by the framework's allocator and prepared once
+// with workspace_init.
+class Plan {
+ public:
+  Plan(const ganloss_problem_t& problem, int32_t backend, int32_t cpu_threads)
+      : problem_(problem), backend_(backend) {
+    if ((problem.real_stride != 0 && problem.real_stride != problem.real_count) ||
+        (problem.fake_stride != 0 && problem.fake_stride != problem.fake_count)) {
+      throw nb::value_error("the Python bindings take dense rows: strides must be 0");
+    }
+    ganloss_execution_t execution;
+    ganloss_execution_init(&execution);
+    execution.backend = backend;
+    execution.cpu_threads = cpu_threads;
+    const ganloss_status_t status = ganloss_plan_create(&problem, &execution, &plan_);
+    if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
+    const ganloss_status_t size_status = ganloss_plan_workspace_size(plan_, &workspace_bytes_);
+    if (size_status != GANLOSS_STATUS_SUCCESS) {
+      ganloss_plan_destroy(plan_);
+      raise_status(size_status);
+    }
+  }
+  ~Plan() { ganloss_plan_destroy(plan_); }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  size_t workspace_bytes() const { return workspace_bytes_; }
+
+  void workspace_init(const nb::object& workspace, uintptr_t stream) {
+    ArrayChecker checker(problem_, backend_);
+    auto [data, bytes] = workspace_of(checker, workspace);
+    const ganloss_status_t status =
+        ganloss_plan_workspace_init(plan_, data, bytes, reinterpret_cast<ganloss_stream_t>(stream));
+    if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
+  }
+
+  // Per-segment outputs (float32, `segments` values) and the statistics (raw bytes); every
+  // output may be None.
+  void execute(const std::optional<InputArray>& real, const std::optional<InputArray>& fake,
+               const std::optional<InputArray>& real_weights,
+               const std::optional<InputArray>& fake_weights,
+               const std::optional<OutputArray>& d_loss,
+               const std::optional<OutputArray>& d_loss_real,
+               const std::optional<OutputArray>& d_loss_fake,
+               const std::optional<OutputArray>& g_loss, const std::optional<OutputArray>& stats,
+               const nb::object& workspace, uintptr_t stream) {
+    ArrayChecker checker(problem_, backend_);
+    const ganloss_inputs_t in = inputs(checker, real, fake, real_weights, fake_weights);
+    const int64_t segments = problem_.segments;
+    ganloss_outputs_t out;
+    ganloss_outputs_init(&out);
+    out.d_loss = per_segment(checker, "d_loss", d_loss, segments);
+    out.d_loss_real = per_segment(checker, "d_loss_real", d_loss_real, segments);
+    out.d_loss_fake = per_segment(checker, "d_loss_fake", d_loss_fake, segments);
+    out.g_loss = per_segment(checker, "g_loss", g_loss, segments);
+    if (stats) {
+      checker.check("stats", *stats, nullptr, -1);
+      if (stats->nbytes() != static_cast<size_t>(segments) * sizeof(ganloss_segment_stats_t)) {
+        throw nb::value_error(("stats must hold " + std::to_string(segments) + " x " +
+                               std::to_string(sizeof(ganloss_segment_stats_t)) + " bytes")
+                                  .c_str());
+      }
+      out.stats = static_cast<ganloss_segment_stats_t*>(stats->data());
+    }
+    auto [data, bytes] = workspace_of(checker, workspace);
+    ganloss_status_t status = GANLOSS_STATUS_SUCCESS;
+    {
+      nb::gil_scoped_release release;
+      status = ganloss_plan_execute(plan_, &in, &out, data, bytes,
+                                    reinterpret_cast<ganloss_stream_t>(stream));
+    }
+    if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
+  }
+
+  // One VJP call: per-segment float32 cotangents (None: 0), gradients in the logits' dtype (or
+  // float32 with fp32_gradients), None where not wanted.
+  void vjp(const std::optional<InputArray>& real, const std::optional<InputArray>& fake,
+           const std::optional<InputArray>& real_weights,
+           const std::optional<InputArray>& fake_weights,
+           const std::optional<InputArray>& cotangent_d,
+           const std::optional<InputArray>& cotangent_g,
+           const std::optional<OutputArray>& grad_real, const std::optional<OutputArray>& grad_fake,
+           const nb::object& workspace, uintptr_t stream) {
+    ArrayChecker checker(problem_, backend_);
+    const ganloss_inputs_t in = inputs(checker, real, fake, real_weights, fake_weights);
+    const DType gradient = problem_.fp32_gradients != 0 ? kFloat32 : logits_dtype(problem_.dtype);
+    ganloss_cotangents_t cotangents{nullptr, nullptr};
+    if (cotangent_d) {
+      checker.check("cotangent_d", *cotangent_d, &kFloat32, problem_.segments);
+      cotangents.d_loss = static_cast<const float*>(cotangent_d->data());
+    }
+    if (cotangent_g) {
+      checker.check("cotangent_g", *cotangent_g, &kFloat32, problem_.segments);
+      cotangents.g_loss = static_cast<const float*>(cotangent_g->data());
+    }
+    void* gr = nullptr;
+    void* gf = nullptr;
+    if (grad_real) {
+      checker.check("grad_real", *grad_real, &gradient, checker.side_elements(true));
+      gr = grad_real->data();
+    }
+    if (grad_fake) {
+      checker.check("grad_fake", *grad_fake, &gradient, checker.side_elements(false));
+      gf = grad_fake->data();
+    }
+    auto [data, bytes] = workspace_of(checker, workspace);
+    ganloss_status_t status = GANLOSS_STATUS_SUCCESS;
+    {
+      nb::gil_scoped_release release;
+      status = ganloss_plan_vjp(plan_, &in, &cotangents, gr, gf, data, bytes,
+                                reinterpret_cast<ganloss_stream_t>(stream));
+    }
+    if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
+  }
+
+ private:
+  ganloss_inputs_t inputs(ArrayChecker& checker, const std::optional<InputArray>& real,
+                          const std::optional<InputArray>& fake,
+                          const std::optional<InputArray>& real_weights,
+                          const std::optional<InputArray>& fake_weights) const {
+    const DType logits = logits_dtype(problem_.dtype);
+    ganloss_inputs_t in;
+    ganloss_inputs_init(&in);
+    if (real) {
+      checker.check("real", *real, &logits, checker.side_elements(true));
+      in.real = real->data();
+    }
+    if (fake) {
+      checker.check("fake", *fake, &logits, checker.side_elements(false));
+      in.fake = fake->data();
+    }
+    if (real_weights) {
+      checker.check("real_weights", *real_weights, &kFloat32, checker.side_elements(true));
+      in.real_weights = static_cast<const float*>(real_weights->data());
+    }
+    if (fake_weights) {
+      checker.check("fake_weights", *fake_weights, &kFloat32, checker.side_elements(false));
+      in.fake_weights = static_cast<const float*>(fake_weights->data());
+    }
+    return in;
+  }
+
+  static float* per_segment(ArrayChecker& checker, const char* name,
+                            const std::optional<OutputArray>& a, int64_t segments) {
+    if (!a) return nullptr;
+    checker.check(name, *a, &kFloat32, segments);
+    return static_cast<float*>(a->data());
+  }
+
+  static std::pair<void*, size_t> workspace_of(ArrayChecker& checker, const nb::object& workspace) {
+    if (workspace.is_none()) return {nullptr, 0};
+    return checker.bytes(workspace, "workspace");
+  }
+
+  ganloss_problem_t problem_;
+  int32_t backend_;
+  ganloss_plan_t plan_ = nullptr;
+  size_t workspace_bytes_ = 0;
+};
+
 }  // namespace
 
 NB_MODULE(_ganloss, m) {
   m.doc() = "Bindings over the ganloss C ABI; use the `ganloss` package instead.";
+  // Frameworks keep bound objects (plans held by registered custom ops) until the interpreter
+  // exits, after nanobind's own teardown checks: those are not reference-count errors.
+  nb::set_leak_warnings(false);
 
   m.def("version", [] { return std::string(ganloss_version()); });
   m.def("status_string",
@@ -316,6 +482,24 @@ NB_MODULE(_ganloss, m) {
         nb::arg("stream") = 0,
         "One ganloss_compute call: inputs and outputs are dicts of DLPack arrays by C field "
         "name, stats and workspace raw bytes.");
+
+  nb::class_<Plan>(m, "Plan",
+                   "ganloss_plan_t: a problem validated once for a backend, executed many "
+                   "times; execute and vjp take DLPack arrays and a cudaStream_t as an int.")
+      .def(nb::init<const ganloss_problem_t&, int32_t, int32_t>(), nb::arg("problem"),
+           nb::arg("backend"), nb::arg("cpu_threads") = 0)
+      .def_prop_ro("workspace_bytes", &Plan::workspace_bytes)
+      .def("workspace_init", &Plan::workspace_init, nb::arg("workspace").none(),
+           nb::arg("stream") = 0)
+      .def("execute", &Plan::execute, nb::arg("real").none(), nb::arg("fake").none(),
+           nb::arg("real_weights").none(), nb::arg("fake_weights").none(), nb::arg("d_loss").none(),
+           nb::arg("d_loss_real").none(), nb::arg("d_loss_fake").none(), nb::arg("g_loss").none(),
+           nb::arg("stats").none(), nb::arg("workspace").none(), nb::arg("stream") = 0)
+      .def("vjp", &Plan::vjp, nb::arg("real").none(), nb::arg("fake").none(),
+           nb::arg("real_weights").none(), nb::arg("fake_weights").none(),
+           nb::arg("cotangent_d").none(), nb::arg("cotangent_g").none(),
+           nb::arg("grad_real").none(), nb::arg("grad_fake").none(), nb::arg("workspace").none(),
+           nb::arg("stream") = 0);
 
 #ifdef GANLOSS_WITH_XLA_FFI
   m.def("xla_ffi_cpu_handler", [] { return nb::capsule(ganloss_xla_ffi_cpu_handler()); });

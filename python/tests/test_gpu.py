@@ -32,7 +32,7 @@ def test_torch_cuda_on_a_side_stream():
     with torch.cuda.stream(stream):
         real = torch.from_numpy(real_np).cuda().requires_grad_()
         fake = torch.from_numpy(fake_np).cuda().requires_grad_()
-        d, g = gt.losses(real, fake, loss="hinge")
+        d, g = gt.losses(real, fake, loss="hinge", segment_dims=1)
         d.sum().backward()
     stream.synchronize()
     ref = losses("hinge", real_np.astype(np.float64), fake_np.astype(np.float64))
