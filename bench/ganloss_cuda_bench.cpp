@@ -1,15 +1,20 @@
 // ganloss_bench: the CUDA backend (through the C ABI) against the bandwidth of a plain copy, the
 // launch floor, and the unfused pipeline a framework would run, over every loss kind, both
-// training dtypes, sizes from 2^10 to 2^28 logits and the four segment-length regimes.
+// training dtypes, sizes from 2^10 to 2^28 logits and the four segment-length regimes; the
+// backward pass (ganloss_plan_vjp); and the host time of a call against an empty launch's.
 //
 // Names are <what>/<loss>/<dtype>/seg:<length|single>/log2n:<log2 of the logits>, which
-// bench/plot.py reads back. Without a usable GPU every benchmark skips, saying why, and the
-// binary exits 0.
+// bench/plot.py reads back, and host/<call>/<loss>/<dtype>/log2n:<k> for the host times.
+// Without a usable GPU every benchmark skips, saying why, and the binary exits 0.
 #include <benchmark/benchmark.h>
 #include <ganloss/ganloss.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -146,6 +151,218 @@ void fused(benchmark::State& state, int32_t kind, int32_t dtype, int64_t element
   report_bandwidth(state, b.bytes(), static_cast<double>(elements), seconds);
 }
 
+// A plan for one problem on the CUDA backend, destroyed with the benchmark.
+class Plan {
+ public:
+  explicit Plan(const ganloss_problem_t& problem) {
+    ganloss_execution_t execution;
+    ganloss_execution_init(&execution);
+    execution.backend = GANLOSS_BACKEND_CUDA;
+    status_ = ganloss_plan_create(&problem, &execution, &plan_);
+  }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+  ~Plan() { ganloss_plan_destroy(plan_); }
+
+  ganloss_plan_t get() const { return plan_; }
+  ganloss_status_t status() const { return status_; }
+
+ private:
+  ganloss_plan_t plan_ = nullptr;
+  ganloss_status_t status_ = GANLOSS_STATUS_SUCCESS;
+};
+
+bool skip_on_status(benchmark::State& state, ganloss_status_t s, const char* what) {
+  if (s == GANLOSS_STATUS_SUCCESS) return false;
+  state.SkipWithError(
+      (std::string(what) + ": " + ganloss_status_string(s) + ": " + ganloss_last_error_message())
+          .c_str());
+  return true;
+}
+
+// Host-side cost of enqueueing work: calls in batches of kHostBatch (well within the launch
+// queue) timed on the host clock, with a wait for the stream after each batch outside the
+// timing. The iteration time is the mean host time per call.
+constexpr int kHostBatch = 64;
+
+double run_host_loop(benchmark::State& state, cudaStream_t stream,
+                     const std::function<cudaError_t()>& enqueue) {
+  double total = 0.0;
+  for (auto _ : state) {
+    cudaError_t e = cudaSuccess;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kHostBatch && e == cudaSuccess; ++i)
+      e = enqueue();
+    const auto stop = std::chrono::steady_clock::now();
+    if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
+    if (skip_on_error(state, e, "enqueueing")) return 0.0;
+    const double seconds = std::chrono::duration<double>(stop - start).count() / kHostBatch;
+    state.SetIterationTime(seconds);
+    total += seconds;
+  }
+  if (state.error_occurred() || state.iterations() == 0) return 0.0;
+  return total / static_cast<double>(state.iterations());
+}
+
+// Host seconds per empty-kernel launch, the floor of any call's host cost: the median of 64
+// batches, measured once per process.
+double empty_launch_host_seconds(cudaStream_t stream) {
+  static double cached = -1.0;
+  if (cached >= 0.0) return cached;
+  std::vector<double> batches;
+  for (int b = 0; b < 64; ++b) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kHostBatch; ++i)
+      launch_empty_kernel(stream);
+    const auto stop = std::chrono::steady_clock::now();
+    if (cudaStreamSynchronize(stream) != cudaSuccess) return 0.0;
+    batches.push_back(std::chrono::duration<double>(stop - start).count() / kHostBatch);
+  }
+  std::nth_element(batches.begin(), batches.begin() + 32, batches.end());
+  cached = batches[32];
+  return cached;
+}
+
+void report_host(benchmark::State& state, double seconds) {
+  state.counters["host_us"] = seconds * 1e6;
+  state.counters["host_us_over_empty_launch"] =
+      (seconds - empty_launch_host_seconds(DeviceContext::current()->stream())) * 1e6;
+}
+
+void host_empty_launch(benchmark::State& state) {
+  DeviceContext* context = usable_context(state);
+  if (context == nullptr) return;
+  const cudaStream_t stream = context->stream();
+  const double seconds = run_host_loop(state, stream, [&] { return launch_empty_kernel(stream); });
+  if (seconds > 0.0) state.counters["host_us"] = seconds * 1e6;
+}
+
+// The host cost of one call of a training step's problem: through a plan (ganloss_plan_execute,
+// or ganloss_plan_vjp), or through ganloss_compute with an initialised workspace.
+enum class HostCall { plan_execute, plan_vjp, compute };
+
+void host_call(benchmark::State& state, HostCall how, int32_t kind, int32_t dtype,
+               int64_t elements) {
+  DeviceContext* context = usable_context(state);
+  if (context == nullptr) return;
+  const BenchProblem b = make_problem(kind, dtype, elements, kSingleSegment);
+  ProblemBuffers buffers(b, b.grad_real_g);
+  DeviceBuffer cotangents(2 * sizeof(float) * static_cast<std::size_t>(b.problem.segments));
+  const Plan plan(b.problem);
+  if (how != HostCall::compute && skip_on_status(state, plan.status(), "ganloss_plan_create")) {
+    return;
+  }
+  std::size_t workspace_bytes = 0;
+  const ganloss_status_t sized =
+      how == HostCall::compute
+          ? ganloss_workspace_size(&b.problem, GANLOSS_BACKEND_CUDA, &workspace_bytes)
+          : ganloss_plan_workspace_size(plan.get(), &workspace_bytes);
+  if (skip_on_status(state, sized, "workspace size")) return;
+  DeviceBuffer workspace(workspace_bytes);
+  if (skip_without_memory(state, buffers.ok() && workspace.ok() && cotangents.ok())) return;
+  const cudaStream_t stream = context->stream();
+  if (skip_on_error(state, cudaMemsetAsync(workspace.get(), 0, workspace_bytes, stream),
+                    "zeroing the workspace") ||
+      skip_on_error(state, cudaMemsetAsync(cotangents.get(), 0, cotangents.bytes(), stream),
+                    "zeroing the cotangents") ||
+      skip_on_error(state, buffers.fill(b, stream), "filling the logits")) {
+    return;
+  }
+  ganloss_inputs_t inputs;
+  ganloss_inputs_init(&inputs);
+  inputs.real = buffers.real.get();
+  inputs.fake = buffers.fake.get();
+  const ganloss_outputs_t outputs = make_outputs(b, buffers.outputs());
+  ganloss_execution_t execution;
+  ganloss_execution_init(&execution);
+  execution.backend = GANLOSS_BACKEND_CUDA;
+  execution.workspace_initialized = 1;
+  const ganloss_cotangents_t u{cotangents.as<float>(), cotangents.as<float>() + b.problem.segments};
+  auto call = [&]() -> ganloss_status_t {
+    switch (how) {
+      case HostCall::plan_execute:
+        return ganloss_plan_execute(plan.get(), &inputs, &outputs, workspace.get(), workspace_bytes,
+                                    stream);
+      case HostCall::plan_vjp:
+        return ganloss_plan_vjp(plan.get(), &inputs, &u, buffers.grad_real.get(),
+                                buffers.grad_fake_d.get(), workspace.get(), workspace_bytes,
+                                stream);
+      default:
+        return ganloss_compute(&b.problem, &inputs, &outputs, workspace.get(), workspace_bytes,
+                               &execution, stream);
+    }
+  };
+  if (skip_on_status(state, call(), "warm-up call")) return;
+  const double seconds = run_host_loop(state, stream, [&]() -> cudaError_t {
+    return call() == GANLOSS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown;
+  });
+  if (seconds > 0.0) report_host(state, seconds);
+}
+
+// The backward pass: ganloss_plan_vjp writing the one gradient of every real and fake logit
+// from per-segment cotangents (u_d = 1, u_g = 0.5). Its bytes: every logit read once, every
+// gradient written once, the two cotangents read.
+void vjp(benchmark::State& state, int32_t kind, int32_t dtype, int64_t elements,
+         int64_t segment_length) {
+  DeviceContext* context = usable_context(state);
+  if (context == nullptr) return;
+  const BenchProblem b = make_problem(kind, dtype, elements, segment_length);
+  const Plan plan(b.problem);
+  if (skip_on_status(state, plan.status(), "ganloss_plan_create")) return;
+  std::size_t workspace_bytes = 0;
+  if (skip_on_status(state, ganloss_plan_workspace_size(plan.get(), &workspace_bytes),
+                     "ganloss_plan_workspace_size")) {
+    return;
+  }
+  const auto e = static_cast<std::size_t>(dtype_bytes(dtype));
+  const auto segments = static_cast<std::size_t>(b.problem.segments);
+  DeviceBuffer real(e * static_cast<std::size_t>(b.real_total()));
+  DeviceBuffer fake(e * static_cast<std::size_t>(b.fake_total()));
+  DeviceBuffer grad_real(real.bytes());
+  DeviceBuffer grad_fake(fake.bytes());
+  DeviceBuffer cotangents(2 * sizeof(float) * segments);
+  DeviceBuffer workspace(workspace_bytes);
+  if (skip_without_memory(state, real.ok() && fake.ok() && grad_real.ok() && grad_fake.ok() &&
+                                     cotangents.ok() && workspace.ok())) {
+    return;
+  }
+  const cudaStream_t stream = context->stream();
+  std::vector<float> u(2 * segments, 1.0f);
+  std::fill(u.begin() + static_cast<std::ptrdiff_t>(segments), u.end(), 0.5f);
+  const bool bf16 = dtype == GANLOSS_DTYPE_BF16;
+  if (skip_on_error(state,
+                    cudaMemcpyAsync(cotangents.get(), u.data(), cotangents.bytes(),
+                                    cudaMemcpyHostToDevice, stream),
+                    "copying the cotangents") ||
+      skip_on_error(state, fill_logits(real.get(), b.real_total(), bf16, 1, stream),
+                    "filling the logits") ||
+      skip_on_error(state, fill_logits(fake.get(), b.fake_total(), bf16, 2, stream),
+                    "filling the logits") ||
+      skip_on_status(
+          state, ganloss_plan_workspace_init(plan.get(), workspace.get(), workspace_bytes, stream),
+          "ganloss_plan_workspace_init")) {
+    return;
+  }
+  ganloss_inputs_t inputs;
+  ganloss_inputs_init(&inputs);
+  inputs.real = real.get();
+  inputs.fake = fake.get();
+  const ganloss_cotangents_t cot{cotangents.as<float>(),
+                                 cotangents.as<float>() + b.problem.segments};
+  auto call = [&] {
+    return ganloss_plan_vjp(plan.get(), &inputs, &cot, grad_real.get(), grad_fake.get(),
+                            workspace.get(), workspace_bytes, stream);
+  };
+  if (skip_on_status(state, call(), "ganloss_plan_vjp")) return;
+  const double seconds = run_timed_loop(state, [&]() -> cudaError_t {
+    return call() == GANLOSS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown;
+  });
+  if (seconds <= 0.0) return;
+  const double bytes = 2.0 * static_cast<double>(real.bytes() + fake.bytes()) +
+                       static_cast<double>(cotangents.bytes());
+  report_bandwidth(state, bytes, static_cast<double>(elements), seconds);
+}
+
 // The unfused non-saturating pipeline on the problem `fused` runs for the same name.
 void unfused(benchmark::State& state, int32_t dtype, int64_t elements, int64_t segment_length,
              const std::string& fused_key) {
@@ -250,6 +467,41 @@ void register_benchmarks(bool default_time) {
                                                  int64_t{1} << k, segment, name),
                     default_time);
         }
+      }
+    }
+  }
+  // The backward pass of every kind, one segment, every size.
+  for (const LossCase& loss : kLossCases) {
+    for (const int32_t dtype : kDtypes) {
+      for (const int k : log2_sizes(kSingleSegment)) {
+        const std::string name = problem_name("vjp", loss.name, dtype, kSingleSegment, k);
+        configure(benchmark::RegisterBenchmark(name.c_str(), vjp, loss.kind, dtype, int64_t{1} << k,
+                                               kSingleSegment),
+                  default_time);
+      }
+    }
+  }
+  // Host time per call at 2^10 logits (the launch-bound end), against an empty launch's.
+  configure(benchmark::RegisterBenchmark("host/empty_launch", host_empty_launch), default_time);
+  constexpr int kHostLog2 = 10;
+  const struct {
+    const char* what;
+    HostCall how;
+  } host_calls[] = {{"plan_execute", HostCall::plan_execute},
+                    {"plan_vjp", HostCall::plan_vjp},
+                    {"compute", HostCall::compute}};
+  for (const auto& h : host_calls) {
+    for (const LossCase& loss : kLossCases) {
+      if (loss.kind != GANLOSS_LOSS_NONSATURATING &&
+          loss.kind != GANLOSS_LOSS_RELATIVISTIC_AVERAGE) {
+        continue;
+      }
+      for (const int32_t dtype : kDtypes) {
+        const std::string name = std::string("host/") + h.what + "/" + loss.name + "/" +
+                                 dtype_name(dtype) + "/log2n:" + std::to_string(kHostLog2);
+        configure(benchmark::RegisterBenchmark(name.c_str(), host_call, h.how, loss.kind, dtype,
+                                               int64_t{1} << kHostLog2),
+                  default_time);
       }
     }
   }

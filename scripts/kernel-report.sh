@@ -14,7 +14,8 @@
 #   -j          compiles at once (default: the number of cores, at most the number of files)
 #
 # Only device code is compiled (nvcc -cubin: no host compile, no PTX), each file once, in
-# parallel; on two cores about 3 to 4 minutes for today's five files, nearly all of it ptxas.
+# parallel: today's five files take about 350 s of CPU time, nearly all of it ptxas, so about
+# 3 minutes on two idle cores.
 # cuobjdump comes from the CUDA toolkit or from PyPI (nvidia-cuda-cuobjdump, which
 # scripts/install-deps.sh installs where the toolkit lacks it): this script looks on PATH, in
 # the toolkit beside nvcc, then in the Python package's nvidia/cu13/bin (installed into the
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 arch=sm_90
 out=build-report/kernel-report
-jobs=$(nproc)
+parallel=$(nproc)
 report_args=()
 while (($#)); do
   case $1 in
@@ -42,7 +43,7 @@ while (($#)); do
       shift
       ;;
     -j)
-      jobs=$2
+      parallel=$2
       shift
       ;;
     -h | --help)
@@ -89,10 +90,12 @@ if [[ ! -e ${sources[0]} ]]; then
   echo "kernel-report: no kernels/*.cu" >&2
   exit 2
 fi
-((jobs > ${#sources[@]})) && jobs=${#sources[@]}
-((jobs < 1)) && jobs=1
-rm -rf "$out"
+((parallel > ${#sources[@]})) && parallel=${#sources[@]}
+((parallel < 1)) && parallel=1
 mkdir -p "$out"
+# Only what an earlier report wrote goes: --out may name a folder holding other files.
+rm -f "$out"/*.cubin "$out"/*.ptxas.log "$out"/*.res.txt "$out"/*.sass.txt "$out"/*.elf.txt \
+  "$out"/*.ok
 
 # The CMake build's nvcc flags for the kernels (cmake/GanlossCompilerFlags.cmake,
 # cmake/GanlossCuda.cmake, kernels/CMakeLists.txt) for one real architecture, plus -Xptxas -v
@@ -118,9 +121,9 @@ compile() {
 python3 scripts/kernel_report.py --self-test >/dev/null
 
 start=$SECONDS
-echo "kernel-report: compiling ${#sources[@]} files for $arch, $jobs at a time ($nvcc)"
+echo "kernel-report: compiling ${#sources[@]} files for $arch, $parallel at a time ($nvcc)"
 for src in "${sources[@]}"; do
-  while (($(jobs -rp | wc -l) >= jobs)); do
+  while (($(jobs -rp | wc -l) >= parallel)); do
     wait -n || true  # the status is read from the .ok files below
   done
   compile "$src" &

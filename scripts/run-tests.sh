@@ -25,7 +25,7 @@ ctest --test-dir "$build" -j"$jobs" --output-on-failure
 
 # The kernel resource report (scripts/kernel-report.sh), where nvcc is: every kernel compiled for
 # sm_90, its registers, stack, spills, shared memory, occupancy and SASS instructions per logit
-# printed, and the table written to $build/kernel-report.json (3 to 4 minutes on two cores).
+# printed, and the table written to $build/kernel-report.json (about 3 minutes on two cores).
 # GANLOSS_KERNEL_REPORT=report prints the table; =check also fails the run when a kernel misses
 # the targets of docs/benchmarks.md ("Kernel resources"); =off skips it. To make the targets
 # binding in CI, change the default below from report to check.
