@@ -16,8 +16,10 @@ namespace detail {
 
 // The passes of a call. Most calls are one main pass. A prepass comes first when a mean needs
 // the weights' totals or the relativistic average needs the means; the relativistic average
-// then writes its gradients in a last pass, once the sums through the means are known.
-enum class Pass : int32_t { prepass = 0, main = 1, gradients = 2 };
+// then writes its gradients in a last pass, once the sums through the means are known. A VJP
+// call ends with its vjp pass instead of a main pass (see vjp_multipliers()), after the
+// prepass and, for the relativistic average, a main pass for the sums through the means.
+enum class Pass : int32_t { prepass = 0, main = 1, gradients = 2, vjp = 3 };
 
 // Running sums of a pass, by index; side-relative ones add 0 (real) or 1 (fake).
 enum Accumulator : int32_t {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "detail/fast_math.hpp"
 #include "detail/reduce.hpp"
 #include "detail/simt.hpp"
 #include "detail/vector_io.hpp"
@@ -23,6 +24,21 @@ namespace kernel {
 
 using LossSums = Sums<float, kAccumulators>;
 
+// The compile-time description of an instantiation (see Spec in segmented_loss_plan.hpp).
+template <uint32_t kSpec>
+struct Traits {
+  static constexpr Spec spec = decode(kSpec);
+  static constexpr Pass pass = spec.pass;
+  static constexpr bool paired = spec.paired;
+  static constexpr bool average = spec.average;
+  static constexpr Family d = spec.d;
+  static constexpr bool weighted = spec.weighted;
+  static constexpr bool stats = spec.stats;
+  // Outside the relativistic average the real side has no G term.
+  static constexpr bool real_g = average || paired;
+  static constexpr Family g = spec.g;
+};
+
 // Per-element arrays of one side, each at its own element type: logits T, gradients G, weights
 // and element losses float; null = absent.
 template <class T, class G>
@@ -33,37 +49,121 @@ struct Row {
   G* grad_g;
   float* loss_d;
   float* loss_g;
+
+  // The same arrays from element `offset` on.
+  GANLOSS_DEVICE Row at(int64_t offset) const {
+    Row r;
+    r.x = x + offset;
+    r.w = w ? w + offset : nullptr;
+    r.grad_d = grad_d ? grad_d + offset : nullptr;
+    r.grad_g = grad_g ? grad_g + offset : nullptr;
+    r.loss_d = loss_d ? loss_d + offset : nullptr;
+    r.loss_g = loss_g ? loss_g + offset : nullptr;
+    return r;
+  }
 };
 
 template <class T, class G>
 GANLOSS_DEVICE Row<T, G> row_at(const SideParams& side, void* grad_d, void* grad_g, float* loss_d,
                                 float* loss_g, int64_t begin) {
   Row<T, G> r;
-  r.x = static_cast<const T*>(side.logits) + begin;
-  r.w = side.weights ? side.weights + begin : nullptr;
-  r.grad_d = grad_d ? static_cast<G*>(grad_d) + begin : nullptr;
-  r.grad_g = grad_g ? static_cast<G*>(grad_g) + begin : nullptr;
-  r.loss_d = loss_d ? loss_d + begin : nullptr;
-  r.loss_g = loss_g ? loss_g + begin : nullptr;
-  return r;
+  r.x = static_cast<const T*>(side.logits);
+  r.w = side.weights;
+  r.grad_d = static_cast<G*>(grad_d);
+  r.grad_g = static_cast<G*>(grad_g);
+  r.loss_d = loss_d;
+  r.loss_g = loss_g;
+  return r.at(begin);
+}
+
+// A term as the element loop evaluates it. A logistic term sign [w_pos sp(x) + w_neg sp(-x)]
+// is evaluated without its sign, whose value `scale` multiplies the gradient coefficients, the
+// element losses and the totals instead: with ap = sign w_pos >= 0, an = sign w_neg >= 0,
+//   loss / sign = max(c |x|, 0) + (ap + an) log1p(e),  c = ap if x > 0 else an,
+//   grad / sign = ap sigma(x) - an sigma(-x),
+// where the max turns the 0 * inf of a zero weight at an infinite logit into the term's 0 (a
+// NaN logit still gives NaN through log1p(e)). The other kinds have scale 1.
+struct LoopTerm {
+  Term term;
+  float ap;
+  float an;
+  float sw;
+  float scale;
+};
+
+GANLOSS_DEVICE float term_scale(const Term& t) {
+  return t.kind == TermKind::logistic ? t.sign : 1.0f;
+}
+
+GANLOSS_DEVICE LoopTerm loop_term(const Term& t) {
+  LoopTerm l;
+  l.term = t;
+  l.scale = term_scale(t);
+  l.ap = t.kind == TermKind::logistic ? t.sign * t.w_pos : 0.0f;
+  l.an = t.kind == TermKind::logistic ? t.sign * t.w_neg : 0.0f;
+  l.sw = l.ap + l.an;
+  return l;
+}
+
+GANLOSS_DEVICE TermValue logistic_value(const LoopTerm& t, float x, const fast::Logistic& lg) {
+  const float c = lg.positive ? t.ap : t.an;
+  TermValue v;
+  v.loss = fmaxf(c * fabsf(x), 0.0f) + t.sw * lg.l;
+  v.grad = t.ap * lg.sig_pos - t.an * lg.sig_neg;
+  return v;
+}
+
+GANLOSS_DEVICE TermValue cheap_value(const Term& t, float x) {
+  switch (t.kind) {
+    case TermKind::hinge:
+      return hinge_term(t.sign, t.param, x);
+    case TermKind::linear:
+      return linear_term(t.sign, x);
+    case TermKind::squared:
+      return squared_term(t.param, x);
+    default:
+      return TermValue{0.0f, 0.0f};
+  }
+}
+
+template <Family F>
+GANLOSS_DEVICE TermValue term_value(const LoopTerm& t, float x, const fast::Logistic& lg) {
+  if constexpr (F == Family::logistic) {
+    return logistic_value(t, x, lg);
+  } else if constexpr (F == Family::cheap) {
+    return cheap_value(t.term, x);
+  } else {
+    return t.term.kind == TermKind::logistic ? logistic_value(t, x, lg) : cheap_value(t.term, x);
+  }
+}
+
+// The term times a weight w (weighted_loss; the least-squares term without its overflow).
+template <Family F>
+GANLOSS_DEVICE float weighted_term(const LoopTerm& t, float w, float x, float loss) {
+  if constexpr (F == Family::logistic) {
+    (void)x;
+    return weighted(w, loss);
+  } else {
+    return weighted_loss(t.term, w, x, loss);
+  }
 }
 
 // Everything a pass needs about one segment of one side.
 struct SideContext {
-  Term d;
-  Term g;
-  bool logistic;
-  bool vector_ok;
-  int side;               // accumulator offset
+  LoopTerm d;
+  LoopTerm g;
+  bool logistic;          // a term of the side is logistic
+  bool vector_ok;         // 16-byte groups
   float shift;            // relativistic average: the other side's mean
-  float coef;             // gradient multiplier
+  float coef_d;           // gradient multipliers, with the terms' scales
+  float coef_g;           //   (VJP: the cotangents' multipliers)
+  float offset_d;         // additive gradient terms (relativistic average)
+  float offset_g;         //   (VJP: offset_d holds the combined offset)
   float weight_scale[2];  // see SideScale
-  float offset_d;
-  float offset_g;
 };
 
 template <class T, class G, int N>
-GANLOSS_DEVICE void store_group(G* p, int64_t i, const Vec<G, N>& v) {
+GANLOSS_DEVICE void store_group(G* p, uint32_t i, const Vec<G, N>& v) {
   if (N == 1) {
     p[i] = v.v[0];
   } else {
@@ -72,7 +172,7 @@ GANLOSS_DEVICE void store_group(G* p, int64_t i, const Vec<G, N>& v) {
 }
 
 template <int N>
-GANLOSS_DEVICE void store_floats(float* p, int64_t i, const Vec<float, N>& v) {
+GANLOSS_DEVICE void store_floats(float* p, uint32_t i, const Vec<float, N>& v) {
   if (N == 1) {
     p[i] = v.v[0];
   } else {
@@ -89,203 +189,268 @@ GANLOSS_DEVICE void add_statistics(LossSums& acc, int side, float x, float sigma
   acc.v[kFinite + side] += 1.0f;
 }
 
-// The main or gradient pass of evaluate_group.
-template <class T, class G, Pass P, int N>
-GANLOSS_DEVICE void evaluate_terms(const KernelArgs& k, const Row<T, G>& r, int64_t i,
-                                   const Vec<T, N>& x, const Vec<float, N>& w, const SideContext& c,
-                                   LossSums& acc) {
-  const CallParams& q = k.call;
-  Vec<G, N> gd, gg;
-  Vec<float, N> ld, lg;
-  GANLOSS_UNROLL
-  for (int j = 0; j < N; ++j) {
-    const float v = to_float(x.v[j]);
-    const float t = v - c.shift;
-    math::Logistic parts{};
-    if (c.logistic) parts = math::logistic(t);
-    const TermValue a = evaluate_term(c.d, t, parts);
-    const TermValue b = evaluate_term(c.g, t, parts);
-    const float ws = scaled_weight(w.v[j], c.weight_scale);
-    const float wa = weighted(ws, a.grad);
-    const float wb = weighted(ws, b.grad);
-    ld.v[j] = weighted_loss(c.d, w.v[j], t, a.loss);
-    lg.v[j] = weighted_loss(c.g, w.v[j], t, b.loss);
-    if constexpr (P == Pass::gradients) {
-      gd.v[j] = from_float<G>(wa * c.coef + c.offset_d);
-      gg.v[j] = from_float<G>(wb * c.coef + c.offset_g);
-      continue;
-    }
-    acc.v[kLossD + c.side] += weighted_loss(c.d, ws, t, a.loss);
-    acc.v[kLossG + c.side] += weighted_loss(c.g, ws, t, b.loss);
-    if (k.average) {
-      acc.v[kDerivativeD + c.side] += wa;
-      acc.v[kDerivativeG + c.side] += wb;
-    }
-    gd.v[j] = from_float<G>(wa * c.coef);
-    gg.v[j] = from_float<G>(wb * c.coef);
-    if (q.stats) {
-      const float sigma =
-          (c.logistic && c.shift == 0.0f) ? parts.sig_pos : math::logistic(v).sig_pos;
-      add_statistics(acc, c.side, v, sigma);
+// The weights of N elements from index i: loaded in weighted instantiations (1 where the side
+// has none), constant 1 otherwise.
+template <class S, int N>
+GANLOSS_DEVICE Vec<float, N> load_weights(const float* w, uint32_t i) {
+  Vec<float, N> out;
+  if constexpr (S::weighted) {
+    if (w) {
+      if constexpr (N == 1) {
+        out.v[0] = w[i];
+      } else {
+        out = load_vector<float, N>(w + i);
+      }
+      return out;
     }
   }
-  const bool write_gradients = P == Pass::gradients || !k.average;
-  if (write_gradients && r.grad_d) store_group<T, G, N>(r.grad_d, i, gd);
-  if (write_gradients && r.grad_g) store_group<T, G, N>(r.grad_g, i, gg);
-  if (P == Pass::main && r.loss_d) store_floats<N>(r.loss_d, i, ld);
-  if (P == Pass::main && r.loss_g) store_floats<N>(r.loss_g, i, lg);
+  GANLOSS_UNROLL
+  for (int j = 0; j < N; ++j)
+    out.v[j] = 1.0f;
+  (void)w;
+  (void)i;
+  return out;
 }
 
-// N consecutive elements of one side's row from index i: evaluated for the pass, stored, and
+// N consecutive elements of one side (kSide) from index i: evaluated for the pass, stored, and
 // added to the running sums in element order. N > 1 only at 16-byte aligned indices of a side
 // whose arrays share that alignment.
-template <class T, class G, Pass P, int N>
-GANLOSS_DEVICE void evaluate_group(const KernelArgs& k, const Row<T, G>& r, int64_t i,
-                                   const Vec<T, N>& x, const SideContext& c, LossSums& acc) {
-  Vec<float, N> w;
-  if (r.w) {
-    w = N == 1 ? Vec<float, N>{{r.w[i]}} : load_vector<float, N>(r.w + i);
-  } else {
-    GANLOSS_UNROLL
-    for (int j = 0; j < N; ++j)
-      w.v[j] = 1.0f;
-  }
-  if constexpr (P == Pass::prepass) {
+template <class T, class G, class S, int kSide, int N>
+GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, uint32_t i, const Vec<T, N>& x,
+                                   const SideContext& c, LossSums& acc) {
+  if constexpr (S::pass == Pass::prepass) {
+    Vec<float, N> w;
+    if (r.w) {
+      w = N == 1 ? Vec<float, N>{{r.w[i]}} : load_vector<float, N>(r.w + i);
+    } else {
+      GANLOSS_UNROLL
+      for (int j = 0; j < N; ++j)
+        w.v[j] = 1.0f;
+    }
     GANLOSS_UNROLL
     for (int j = 0; j < N; ++j) {
-      acc.v[kLogitSum + c.side] += to_float(x.v[j]);
-      acc.v[kWeightSum + c.side] += w.v[j];
-      acc.v[kNonzeroWeights + c.side] += w.v[j] != 0.0f ? 1.0f : 0.0f;
+      acc.v[kLogitSum + kSide] += to_float(x.v[j]);
+      acc.v[kWeightSum + kSide] += w.v[j];
+      acc.v[kNonzeroWeights + kSide] += w.v[j] != 0.0f ? 1.0f : 0.0f;
     }
+    (void)c;
   } else {
-    evaluate_terms<T, G, P, N>(k, r, i, x, w, c, acc);
-  }
-}
-
-// The main pass of evaluate_pair_group.
-template <class T, class G, int N>
-GANLOSS_DEVICE void evaluate_pair_terms(const KernelArgs& k, const Row<T, G>& r, const Row<T, G>& f,
-                                        int64_t i, const Vec<T, N>& x, const Vec<T, N>& y,
-                                        const Vec<float, N>& w, const SideContext& c,
-                                        LossSums& acc) {
-  const CallParams& q = k.call;
-  Vec<G, N> grd, grg, gfd, gfg;
-  Vec<float, N> lrd, lfg, zero;
-  GANLOSS_UNROLL
-  for (int j = 0; j < N; ++j) {
-    const float rv = to_float(x.v[j]);
-    const float fv = to_float(y.v[j]);
-    const float d = fv - rv;
-    const math::Logistic parts = math::logistic(d);
-    const TermValue a = evaluate_term(c.d, d, parts);
-    const TermValue b = evaluate_term(c.g, d, parts);
-    const float ws = scaled_weight(w.v[j], c.weight_scale);
-    lrd.v[j] = weighted(w.v[j], a.loss);
-    lfg.v[j] = weighted(w.v[j], b.loss);
-    zero.v[j] = 0.0f;
-    acc.v[kLossD + 0] += weighted(ws, a.loss);
-    acc.v[kLossG + 1] += weighted(ws, b.loss);
-    const float ga = weighted(ws, a.grad) * c.coef;
-    const float gb = weighted(ws, b.grad) * c.coef;
-    grd.v[j] = from_float<G>(-ga);
-    grg.v[j] = from_float<G>(-gb);
-    gfd.v[j] = from_float<G>(ga);
-    gfg.v[j] = from_float<G>(gb);
-    if (q.stats) {
-      add_statistics(acc, 0, rv, math::logistic(rv).sig_pos);
-      add_statistics(acc, 1, fv, math::logistic(fv).sig_pos);
+    const Vec<float, N> w = load_weights<S, N>(r.w, i);
+    constexpr bool kHasG = kSide == 1 || S::real_g;
+    constexpr bool kLogistic = S::d == Family::logistic || (kHasG && S::g == Family::logistic);
+    constexpr bool kMaybeLogistic = kLogistic || S::d == Family::any;
+    Vec<G, N> gd, gg;
+    Vec<float, N> ld, lg;
+    GANLOSS_UNROLL
+    for (int j = 0; j < N; ++j) {
+      const float v = to_float(x.v[j]);
+      const float t = S::average ? v - c.shift : v;
+      fast::Logistic parts{};
+      if constexpr (kLogistic) {
+        parts = fast::logistic(t);
+      } else if constexpr (kMaybeLogistic) {
+        if (c.logistic) parts = fast::logistic(t);
+      }
+      const float ws = S::weighted ? scaled_weight(w.v[j], c.weight_scale) : 1.0f;
+      const TermValue a = term_value<S::d>(c.d, t, parts);
+      const float wa = S::weighted ? weighted(ws, a.grad) : a.grad;
+      TermValue b{0.0f, 0.0f};
+      float wb = 0.0f;
+      if constexpr (kHasG) {
+        b = term_value<S::g>(c.g, t, parts);
+        wb = S::weighted ? weighted(ws, b.grad) : b.grad;
+      }
+      if constexpr (S::pass == Pass::vjp) {
+        const float o = wa * c.coef_d;
+        gd.v[j] = from_float<G>(kHasG ? (wb * c.coef_g + o) + c.offset_d : o + c.offset_d);
+      } else if constexpr (S::pass == Pass::gradients) {
+        gd.v[j] = from_float<G>(wa * c.coef_d + c.offset_d);
+        gg.v[j] = from_float<G>(wb * c.coef_g + c.offset_g);
+      } else {
+        acc.v[kLossD + kSide] += weighted_term<S::d>(c.d, ws, t, a.loss);
+        if constexpr (kHasG) acc.v[kLossG + kSide] += weighted_term<S::g>(c.g, ws, t, b.loss);
+        if constexpr (S::average) {
+          acc.v[kDerivativeD + kSide] += wa;
+          acc.v[kDerivativeG + kSide] += wb;
+        }
+        gd.v[j] = from_float<G>(wa * c.coef_d);
+        gg.v[j] = from_float<G>(wb * c.coef_g);
+        ld.v[j] = weighted_term<S::d>(c.d, w.v[j], t, a.loss) * c.d.scale;
+        lg.v[j] = kHasG ? weighted_term<S::g>(c.g, w.v[j], t, b.loss) * c.g.scale : 0.0f;
+        if constexpr (S::stats) {
+          const float sigma = (!S::average && c.logistic) ? parts.sig_pos : fast::sigmoid(v);
+          add_statistics(acc, kSide, v, sigma);
+        }
+      }
+    }
+    if constexpr (S::pass == Pass::vjp) {
+      if (r.grad_d) store_group<T, G, N>(r.grad_d, i, gd);
+    } else if constexpr (S::pass == Pass::gradients || !S::average) {
+      if (r.grad_d) store_group<T, G, N>(r.grad_d, i, gd);
+      if (r.grad_g) store_group<T, G, N>(r.grad_g, i, gg);
+    }
+    if constexpr (S::pass == Pass::main) {
+      if (r.loss_d) store_floats<N>(r.loss_d, i, ld);
+      if (r.loss_g) store_floats<N>(r.loss_g, i, lg);
     }
   }
-  if (r.grad_d) store_group<T, G, N>(r.grad_d, i, grd);
-  if (r.grad_g) store_group<T, G, N>(r.grad_g, i, grg);
-  if (f.grad_d) store_group<T, G, N>(f.grad_d, i, gfd);
-  if (f.grad_g) store_group<T, G, N>(f.grad_g, i, gfg);
-  if (r.loss_d) store_floats<N>(r.loss_d, i, lrd);
-  if (r.loss_g) store_floats<N>(r.loss_g, i, zero);
-  if (f.loss_d) store_floats<N>(f.loss_d, i, zero);
-  if (f.loss_g) store_floats<N>(f.loss_g, i, lfg);
 }
 
 // N consecutive pairs from index i (paired relativistic loss): their weights (prepass), or
 // d = f - r, the D term sp(d) and the G term sp(-d), their gradients with respect to r (-) and
-// f (+) (main pass).
-template <class T, class G, Pass P, int N>
-GANLOSS_DEVICE void evaluate_pair_group(const KernelArgs& k, const Row<T, G>& r, const Row<T, G>& f,
-                                        int64_t i, const Vec<T, N>& x, const Vec<T, N>& y,
+// f (+) (main and VJP passes).
+template <class T, class G, class S, int N>
+GANLOSS_DEVICE void evaluate_pair_group(const Row<T, G>& r, const Row<T, G>& f, uint32_t i,
+                                        const Vec<T, N>& x, const Vec<T, N>& y,
                                         const SideContext& c, LossSums& acc) {
   Vec<float, N> w;
-  if (r.w) {
-    w = N == 1 ? Vec<float, N>{{r.w[i]}} : load_vector<float, N>(r.w + i);
-  } else {
-    GANLOSS_UNROLL
-    for (int j = 0; j < N; ++j)
-      w.v[j] = 1.0f;
-  }
-  if constexpr (P == Pass::prepass) {
+  if constexpr (S::pass == Pass::prepass) {
+    if (r.w) {
+      w = N == 1 ? Vec<float, N>{{r.w[i]}} : load_vector<float, N>(r.w + i);
+    } else {
+      GANLOSS_UNROLL
+      for (int j = 0; j < N; ++j)
+        w.v[j] = 1.0f;
+    }
     GANLOSS_UNROLL
     for (int j = 0; j < N; ++j) {
       acc.v[kWeightSum] += w.v[j];
       acc.v[kNonzeroWeights] += w.v[j] != 0.0f ? 1.0f : 0.0f;
     }
+    (void)f;
+    (void)x;
+    (void)y;
+    (void)c;
   } else {
-    evaluate_pair_terms<T, G, N>(k, r, f, i, x, y, w, c, acc);
+    w = load_weights<S, N>(r.w, i);
+    Vec<G, N> grd, grg, gfd, gfg;
+    Vec<float, N> lrd, lfg, zero;
+    GANLOSS_UNROLL
+    for (int j = 0; j < N; ++j) {
+      const float rv = to_float(x.v[j]);
+      const float fv = to_float(y.v[j]);
+      const float d = fv - rv;
+      const fast::Logistic parts = fast::logistic(d);
+      const TermValue a = logistic_value(c.d, d, parts);
+      const TermValue b = logistic_value(c.g, d, parts);
+      const float ws = S::weighted ? scaled_weight(w.v[j], c.weight_scale) : 1.0f;
+      const float wa = S::weighted ? weighted(ws, a.grad) : a.grad;
+      const float wb = S::weighted ? weighted(ws, b.grad) : b.grad;
+      if constexpr (S::pass == Pass::vjp) {
+        const float o = wa * c.coef_d + wb * c.coef_g;
+        grd.v[j] = from_float<G>(-o);
+        gfd.v[j] = from_float<G>(o);
+      } else {
+        lrd.v[j] = weighted(w.v[j], a.loss) * c.d.scale;
+        lfg.v[j] = weighted(w.v[j], b.loss) * c.g.scale;
+        zero.v[j] = 0.0f;
+        acc.v[kLossD + 0] += S::weighted ? weighted(ws, a.loss) : a.loss;
+        acc.v[kLossG + 1] += S::weighted ? weighted(ws, b.loss) : b.loss;
+        const float ga = wa * c.coef_d;
+        const float gb = wb * c.coef_g;
+        grd.v[j] = from_float<G>(-ga);
+        grg.v[j] = from_float<G>(-gb);
+        gfd.v[j] = from_float<G>(ga);
+        gfg.v[j] = from_float<G>(gb);
+        if constexpr (S::stats) {
+          add_statistics(acc, 0, rv, fast::sigmoid(rv));
+          add_statistics(acc, 1, fv, fast::sigmoid(fv));
+        }
+      }
+    }
+    if constexpr (S::pass == Pass::vjp) {
+      if (r.grad_d) store_group<T, G, N>(r.grad_d, i, grd);
+      if (f.grad_d) store_group<T, G, N>(f.grad_d, i, gfd);
+    } else {
+      if (r.grad_d) store_group<T, G, N>(r.grad_d, i, grd);
+      if (r.grad_g) store_group<T, G, N>(r.grad_g, i, grg);
+      if (f.grad_d) store_group<T, G, N>(f.grad_d, i, gfd);
+      if (f.grad_g) store_group<T, G, N>(f.grad_g, i, gfg);
+      if (r.loss_d) store_floats<N>(r.loss_d, i, lrd);
+      if (r.loss_g) store_floats<N>(r.loss_g, i, zero);
+      if (f.loss_d) store_floats<N>(f.loss_d, i, zero);
+      if (f.loss_g) store_floats<N>(f.loss_g, i, lfg);
+    }
   }
 }
 
-// Elements [begin, end) of a row (of pairs, when f is given), shared by `threads` threads of
-// which this is `rank`: a scalar head up to 16-byte alignment, 16-byte groups (kUnroll loads
-// in flight per thread), a scalar tail. Which thread adds which element, and in which order,
-// depends only on the indices and the row's alignment, never on timing.
-template <class T, class G, Pass P, bool kPaired>
-GANLOSS_DEVICE void evaluate_range(const KernelArgs& k, const Row<T, G>& r, const Row<T, G>& f,
-                                   int64_t begin, int64_t end, const SideContext& c, unsigned rank,
-                                   unsigned threads, LossSums& acc) {
+// A run of at most this many elements is indexed with 32-bit offsets from its start; a row
+// longer than that (a ragged segment) is walked in such slices, a multiple of every thread
+// count, so that which thread adds which element does not change.
+constexpr int64_t kSliceLength = int64_t{1} << 30;
+
+// Elements [0, n) of a row (of pairs, when kPaired) from a 16-byte aligned start (when `vector`)
+// or any start, shared by `threads` threads of which this is `rank`: 16-byte groups (kUnroll
+// loads in flight per thread) then a scalar tail, or scalar throughout.
+template <class T, class G, class S, int kSide, bool kPaired>
+GANLOSS_DEVICE void evaluate_run(const Row<T, G>& r, const Row<T, G>& f, uint32_t n, bool vector,
+                                 const SideContext& c, uint32_t rank, uint32_t threads,
+                                 LossSums& acc) {
   constexpr int kWidth = kVectorBytes / static_cast<int>(sizeof(T));
   constexpr int kUnroll = sizeof(T) == 4 ? 4 : 2;  // 16-byte loads in flight per thread
-  const int64_t step = threads;
-  int64_t body = end;
-  if (c.vector_ok) {
-    const int64_t head = elements_to_alignment(r.x + begin);
-    body = begin + (head < end - begin ? head : end - begin);
-  }
-  auto scalar = [&](int64_t i) {
+  auto scalar = [&](uint32_t i) {
     Vec<T, 1> x;
     x.v[0] = r.x[i];
     if constexpr (kPaired) {
       Vec<T, 1> y;
       y.v[0] = f.x[i];
-      evaluate_pair_group<T, G, P, 1>(k, r, f, i, x, y, c, acc);
+      evaluate_pair_group<T, G, S, 1>(r, f, i, x, y, c, acc);
     } else {
-      evaluate_group<T, G, P, 1>(k, r, i, x, c, acc);
+      evaluate_group<T, G, S, kSide, 1>(r, i, x, c, acc);
     }
   };
-  for (int64_t i = begin + rank; i < body; i += step)
-    scalar(i);
-  const int64_t groups = (end - body) / kWidth;
-  for (int64_t g = rank; g < groups; g += kUnroll * step) {
-    Vec<T, kWidth> x[kUnroll];
-    Vec<T, kWidth> y[kPaired ? kUnroll : 1];
-    GANLOSS_UNROLL
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t gu = g + u * step;
-      if (gu < groups) {
-        x[u] = load_vector<T, kWidth>(r.x + body + gu * kWidth);
-        if constexpr (kPaired) y[u] = load_vector<T, kWidth>(f.x + body + gu * kWidth);
+  uint32_t body = 0;
+  if (vector) {
+    const uint32_t groups = n / kWidth;
+    for (uint32_t g = rank; g < groups; g += kUnroll * threads) {
+      Vec<T, kWidth> x[kUnroll];
+      Vec<T, kWidth> y[kPaired ? kUnroll : 1];
+      GANLOSS_UNROLL
+      for (int u = 0; u < kUnroll; ++u) {
+        const uint32_t gu = g + u * threads;
+        if (gu < groups) {
+          x[u] = load_vector<T, kWidth>(r.x + gu * kWidth);
+          if constexpr (kPaired) y[u] = load_vector<T, kWidth>(f.x + gu * kWidth);
+        }
+      }
+      GANLOSS_UNROLL
+      for (int u = 0; u < kUnroll; ++u) {
+        const uint32_t gu = g + u * threads;
+        if (gu >= groups) continue;
+        if constexpr (kPaired) {
+          evaluate_pair_group<T, G, S, kWidth>(r, f, gu * kWidth, x[u], y[u], c, acc);
+        } else {
+          evaluate_group<T, G, S, kSide, kWidth>(r, gu * kWidth, x[u], c, acc);
+        }
       }
     }
-    GANLOSS_UNROLL
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t gu = g + u * step;
-      if (gu >= groups) continue;
-      if constexpr (kPaired) {
-        evaluate_pair_group<T, G, P, kWidth>(k, r, f, body + gu * kWidth, x[u], y[u], c, acc);
-      } else {
-        evaluate_group<T, G, P, kWidth>(k, r, body + gu * kWidth, x[u], c, acc);
-      }
-    }
+    body = groups * kWidth;
   }
-  for (int64_t i = body + groups * kWidth + rank; i < end; i += step)
+  for (uint32_t i = body + rank; i < n; i += threads)
     scalar(i);
+}
+
+// Elements [begin, end) of a row (of pairs, when kPaired), shared by `threads` threads of
+// which this is `rank`: a scalar head up to 16-byte alignment, then evaluate_run in slices.
+// Which thread adds which element, and in which order, depends only on the indices and the
+// row's alignment, never on timing.
+template <class T, class G, class S, int kSide, bool kPaired>
+GANLOSS_DEVICE void evaluate_range(const Row<T, G>& r, const Row<T, G>& f, int64_t begin,
+                                   int64_t end, const SideContext& c, unsigned rank,
+                                   unsigned threads, LossSums& acc) {
+  int64_t body = begin;
+  if (c.vector_ok) {
+    const int64_t head = elements_to_alignment(r.x + begin);
+    body = begin + (head < end - begin ? head : end - begin);
+    evaluate_run<T, G, S, kSide, kPaired>(r.at(begin), f.at(begin),
+                                          static_cast<uint32_t>(body - begin), false, c, rank,
+                                          threads, acc);
+  }
+  for (int64_t start = body; start < end; start += kSliceLength) {
+    const int64_t n = end - start < kSliceLength ? end - start : kSliceLength;
+    evaluate_run<T, G, S, kSide, kPaired>(r.at(start), f.at(start), static_cast<uint32_t>(n),
+                                          c.vector_ok, c, rank, threads, acc);
+  }
 }
 
 // A segment as one pass sees it.
@@ -319,34 +484,46 @@ GANLOSS_DEVICE SegmentState segment_state(const KernelArgs& k, int64_t s) {
   return st;
 }
 
-GANLOSS_DEVICE SideContext side_context(const KernelArgs& k, const SegmentState& st, int side) {
+GANLOSS_DEVICE SideContext side_context(const KernelArgs& k, const SegmentState& st, int64_t s,
+                                        int side) {
   const CallParams& q = k.call;
   SideContext c;
-  c.side = side;
-  c.d = side == 0 ? q.real_d : q.fake_d;
-  c.g = side == 0 ? q.real_g : q.fake_g;
-  if (k.paired) c.g = q.fake_g;
+  const Term& d = side == 0 ? q.real_d : q.fake_d;
+  const Term& g = k.paired ? q.fake_g : (side == 0 ? q.real_g : q.fake_g);
+  c.d = loop_term(d);
+  c.g = loop_term(g);
   c.logistic = side == 0 ? k.real.logistic : k.fake.logistic;
   c.vector_ok = side == 0 ? k.real.vector_ok : k.fake.vector_ok;
-  c.coef = static_cast<float>(st.scale[side].coef);
   c.weight_scale[0] = st.scale[side].weight_scale[0];
   c.weight_scale[1] = st.scale[side].weight_scale[1];
   c.shift = 0.0f;
-  c.offset_d = 0.0f;
-  c.offset_g = 0.0f;
+  double offset_d = 0.0, offset_g = 0.0;
   if (k.average && k.pass != Pass::prepass) {
     c.shift = static_cast<float>(st.coupling.shift[side]);
-    c.offset_d = static_cast<float>(st.coupling.offset_d[side]);
-    c.offset_g = static_cast<float>(st.coupling.offset_g[side]);
+    offset_d = st.coupling.offset_d[side];
+    offset_g = st.coupling.offset_g[side];
+  }
+  if (k.pass == Pass::vjp) {
+    const GradientMultipliers m = vjp_multipliers(q, s, st.scale[side], offset_d, offset_g);
+    c.coef_d = static_cast<float>(m.coef_d) * c.d.scale;
+    c.coef_g = static_cast<float>(m.coef_g) * c.g.scale;
+    c.offset_d = static_cast<float>(m.offset);
+    c.offset_g = 0.0f;
+  } else {
+    const float coef = static_cast<float>(st.scale[side].coef);
+    c.coef_d = coef * c.d.scale;
+    c.coef_g = coef * c.g.scale;
+    c.offset_d = static_cast<float>(offset_d);
+    c.offset_g = static_cast<float>(offset_g);
   }
   return c;
 }
 
 // Elements [begin, end) of segment s's virtual row: its real row, then its fake row (or its
 // pairs), shared by `threads` threads.
-template <class T, class G, Pass P, bool kPaired>
+template <class T, class G, class S>
 GANLOSS_DEVICE LossSums evaluate_segment_part(const KernelArgs& k, const SegmentState& st,
-                                              int64_t begin, int64_t end, unsigned rank,
+                                              int64_t s, int64_t begin, int64_t end, unsigned rank,
                                               unsigned threads) {
   const CallParams& q = k.call;
   LossSums acc = LossSums::zero();
@@ -354,25 +531,37 @@ GANLOSS_DEVICE LossSums evaluate_segment_part(const KernelArgs& k, const Segment
                                       q.loss_real_g, st.extent[0].begin);
   const Row<T, G> fake = row_at<T, G>(q.fake, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d,
                                       q.loss_fake_g, st.extent[1].begin);
-  if constexpr (kPaired) {
-    evaluate_range<T, G, P, true>(k, real, fake, begin, end, side_context(k, st, 0), rank, threads,
-                                  acc);
+  if constexpr (S::paired) {
+    evaluate_range<T, G, S, 0, true>(real, fake, begin, end, side_context(k, st, s, 0), rank,
+                                     threads, acc);
     return acc;
   }
   const int64_t nr = st.extent[0].size;
   if (begin < nr) {
-    evaluate_range<T, G, P, false>(k, real, real, begin, end < nr ? end : nr,
-                                   side_context(k, st, 0), rank, threads, acc);
+    evaluate_range<T, G, S, 0, false>(real, real, begin, end < nr ? end : nr,
+                                      side_context(k, st, s, 0), rank, threads, acc);
   }
   if (end > nr) {
-    evaluate_range<T, G, P, false>(k, fake, fake, begin > nr ? begin - nr : 0, end - nr,
-                                   side_context(k, st, 1), rank, threads, acc);
+    evaluate_range<T, G, S, 1, false>(fake, fake, begin > nr ? begin - nr : 0, end - nr,
+                                      side_context(k, st, s, 1), rank, threads, acc);
   }
   return acc;
 }
 
 GANLOSS_DEVICE int64_t segment_length(const KernelArgs& k, const SegmentState& st) {
   return k.paired ? st.extent[0].size : st.extent[0].size + st.extent[1].size;
+}
+
+// The factor accumulator j's sum is multiplied by before use: the scale of the term it sums
+// (the sign of a logistic term, evaluated without it; see LoopTerm), 1 otherwise.
+GANLOSS_DEVICE double accumulator_scale(const KernelArgs& k, int j) {
+  const CallParams& q = k.call;
+  if (k.pass != Pass::main || j >= kSigmoid) return 1.0;
+  const int side = j & 1;
+  const bool d = j == kLossD + side || j == kDerivativeD + side;
+  if (k.paired) return static_cast<double>(term_scale(d ? q.real_d : q.fake_g));
+  const Term& t = d ? (side == 0 ? q.real_d : q.fake_d) : (side == 0 ? q.real_g : q.fake_g);
+  return static_cast<double>(term_scale(t));
 }
 
 // A segment's totals of one pass (any accumulator type): the state for the next pass, and the
@@ -390,57 +579,61 @@ GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const Segment
     return;
   }
   if (k.pass != Pass::main) return;
+  struct Indexed {
+    const KernelArgs& k;
+    const A& a;
+    GANLOSS_DEVICE double operator[](int i) const {
+      return static_cast<double>(a.v[i]) * accumulator_scale(k, i);
+    }
+  };
+  const Indexed scaled_totals{k, totals};
   if (k.average) {
     for (int side = 0; side < 2; ++side) {
-      state[kStateDerivativeD + side] = static_cast<double>(totals.v[kDerivativeD + side]);
-      state[kStateDerivativeG + side] = static_cast<double>(totals.v[kDerivativeG + side]);
+      state[kStateDerivativeD + side] = scaled_totals[kDerivativeD + side];
+      state[kStateDerivativeG + side] = scaled_totals[kDerivativeG + side];
     }
   }
-  struct Indexed {
-    const A& a;
-    GANLOSS_DEVICE double operator[](int i) const { return static_cast<double>(a.v[i]); }
-  };
-  write_segment_outputs(k.call, s, Indexed{totals}, st.scale, st.valid);
+  write_segment_outputs(k.call, s, scaled_totals, st.scale, st.valid);
 }
 
-template <class T, class G, Pass P, bool kPaired>
+template <class T, class G, class S>
 GANLOSS_DEVICE void warp_regime(const KernelArgs& k) {
   const unsigned lane = simt::lane_index();
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {
     const int64_t s = unit * kWarpsPerBlock + simt::warp_index();
     if (s >= k.call.segments) continue;  // the whole warp skips together
     const SegmentState st = segment_state(k, s);
-    LossSums acc = evaluate_segment_part<T, G, P, kPaired>(k, st, 0, segment_length(k, st), lane,
-                                                           simt::kWarpSize);
-    if (k.active == 0) continue;  // gradient pass: nothing to sum
+    LossSums acc =
+        evaluate_segment_part<T, G, S>(k, st, s, 0, segment_length(k, st), lane, simt::kWarpSize);
+    if (k.active == 0) continue;  // gradient and VJP passes: nothing to sum
     acc = warp_sum(acc, k.active);
     if (lane == 0) finish_segment(k, s, st, acc);
   }
 }
 
-template <class T, class G, Pass P, bool kPaired>
+template <class T, class G, class S>
 GANLOSS_DEVICE void block_regime(const KernelArgs& k) {
   const unsigned tid = simt::thread_index();
   for (int64_t s = simt::block_index(); s < k.call.segments; s += simt::grid_size()) {
     const SegmentState st = segment_state(k, s);
     LossSums acc =
-        evaluate_segment_part<T, G, P, kPaired>(k, st, 0, segment_length(k, st), tid, kThreads);
+        evaluate_segment_part<T, G, S>(k, st, s, 0, segment_length(k, st), tid, kThreads);
     if (k.active == 0) continue;
     acc = block_sum<kThreads>(acc, k.active);
     if (tid == 0) finish_segment(k, s, st, acc);
   }
 }
 
-template <class T, class G, Pass P, bool kPaired>
+template <class T, class G, class S>
 GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
   const unsigned tid = simt::thread_index();
   GANLOSS_SHARED simt::SharedArray<int, 1> last_block;
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {
     const int64_t s = unit / k.chunks;
-    const int64_t begin = (unit % k.chunks) * kChunkLength;
-    const int64_t end = begin + kChunkLength < k.length ? begin + kChunkLength : k.length;
+    const int64_t begin = (unit % k.chunks) * k.chunk_length;
+    const int64_t end = begin + k.chunk_length < k.length ? begin + k.chunk_length : k.length;
     const SegmentState st = segment_state(k, s);
-    LossSums acc = evaluate_segment_part<T, G, P, kPaired>(k, st, begin, end, tid, kThreads);
+    LossSums acc = evaluate_segment_part<T, G, S>(k, st, s, begin, end, tid, kThreads);
     if (k.active == 0) continue;
     acc = block_sum<kThreads>(acc, k.active);
     if (tid == 0) {
@@ -471,44 +664,46 @@ GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
   }
 }
 
-// The offsets check of a ragged call, launched before its passes on a zeroed flag: raises the
+// The offsets check of a ragged call, one block launched before its passes: writes 1 to the
 // flag if any offset of a side the call reads is outside [0, count], decreases, or (paired) if
-// a segment's real and fake lengths differ.
+// a segment's real and fake lengths differ, and 0 otherwise, so the flag needs no zeroing.
 GANLOSS_DEVICE void offsets_check_body(const KernelArgs& k) {
   const CallParams& q = k.call;
-  const int64_t first = static_cast<int64_t>(simt::block_index()) * kThreads + simt::thread_index();
-  const int64_t step = static_cast<int64_t>(simt::grid_size()) * kThreads;
-  for (int64_t s = first; s <= q.segments; s += step) {
-    bool bad = false;
+  const unsigned tid = simt::thread_index();
+  Sums<float, 1> bad = Sums<float, 1>::zero();
+  for (int64_t s = tid; s <= q.segments; s += kThreads) {
+    bool b = false;
     for (int side = 0; side < 2; ++side) {
       const SideParams& sp = side == 0 ? q.real : q.fake;
       const bool used = side == 0 ? k.real.used : k.fake.used;
       if (!used || sp.offsets == nullptr) continue;
       const int64_t a = sp.offsets[s];
-      bad |= a < 0 || a > sp.count;
-      if (s < q.segments) bad |= sp.offsets[s + 1] < a;
+      b |= a < 0 || a > sp.count;
+      if (s < q.segments) b |= sp.offsets[s + 1] < a;
     }
     if (k.paired && s < q.segments) {
-      bad |= q.real.offsets[s + 1] - q.real.offsets[s] != q.fake.offsets[s + 1] - q.fake.offsets[s];
+      b |= q.real.offsets[s + 1] - q.real.offsets[s] != q.fake.offsets[s + 1] - q.fake.offsets[s];
     }
-    if (bad) simt::atomic_exchange(k.offsets_flag, 1u);
+    if (b) bad.v[0] = 1.0f;
   }
+  bad = block_sum<kThreads>(bad, 1u);
+  if (tid == 0) *k.offsets_flag = bad.v[0] != 0.0f ? 1u : 0u;
 }
 
-// The kernel body for logits of type T, gradients of type G, pass P (k.pass) and pairs or not
-// (k.paired): every block of the launch runs it with kThreads threads. One instantiation per
-// pass keeps each kernel to the code and registers its pass needs.
-template <class T, class G, Pass P, bool kPaired>
+// The kernel body of instantiation kSpec (k.spec) for logits of type T and gradients of type
+// G: every block of the launch runs it with kThreads threads.
+template <class T, class G, uint32_t kSpec>
 GANLOSS_DEVICE void segmented_loss_body(const KernelArgs& k) {
+  using S = Traits<kSpec>;
   switch (k.regime) {
     case Regime::warp:
-      warp_regime<T, G, P, kPaired>(k);
+      warp_regime<T, G, S>(k);
       break;
     case Regime::block:
-      block_regime<T, G, P, kPaired>(k);
+      block_regime<T, G, S>(k);
       break;
     default:
-      chunk_regime<T, G, P, kPaired>(k);
+      chunk_regime<T, G, S>(k);
   }
 }
 

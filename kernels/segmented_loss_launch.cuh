@@ -10,31 +10,28 @@ namespace ganloss {
 namespace detail {
 namespace kernel {
 
-template <class T, class G, Pass P, bool kPaired>
+template <class T, class G, uint32_t kSpec>
 __global__ void __launch_bounds__(kThreads) segmented_loss_kernel(const KernelArgs args) {
-  segmented_loss_body<T, G, P, kPaired>(args);
+  segmented_loss_body<T, G, kSpec>(args);
 }
 
-template <class T, class G, Pass P, bool kPaired>
-cudaError_t launch_pass(const KernelArgs& args, cudaStream_t stream) {
-  segmented_loss_kernel<T, G, P, kPaired>
-      <<<static_cast<unsigned>(args.grid), kThreads, 0, stream>>>(args);
-  return cudaGetLastError();
-}
+template <class T, class G>
+struct Launch {
+  const KernelArgs& args;
+  cudaStream_t stream;
+  template <uint32_t kSpec>
+  void operator()() {
+    segmented_loss_kernel<T, G, kSpec>
+        <<<static_cast<unsigned>(args.grid), kThreads, 0, stream>>>(args);
+  }
+};
 
-// The instantiation for the launch's pass (the paired relativistic loss has no gradient pass).
+// The instantiation for the launch's spec (dispatch_spec: the one dispatch place).
 template <class T, class G>
 cudaError_t launch_segmented_loss(const KernelArgs& args, cudaStream_t stream) {
-  switch (args.pass) {
-    case Pass::prepass:
-      return args.paired ? launch_pass<T, G, Pass::prepass, true>(args, stream)
-                         : launch_pass<T, G, Pass::prepass, false>(args, stream);
-    case Pass::gradients:
-      return launch_pass<T, G, Pass::gradients, false>(args, stream);
-    default:
-      return args.paired ? launch_pass<T, G, Pass::main, true>(args, stream)
-                         : launch_pass<T, G, Pass::main, false>(args, stream);
-  }
+  Launch<T, G> launch{args, stream};
+  if (!dispatch_spec(args.spec, launch)) return cudaErrorInvalidValue;
+  return cudaGetLastError();
 }
 
 }  // namespace kernel

@@ -18,7 +18,7 @@ cudaError_t launch_segmented_loss_f16_f32grad(const KernelArgs& args, cudaStream
 cudaError_t launch_segmented_loss_bf16(const KernelArgs& args, cudaStream_t stream);
 cudaError_t launch_segmented_loss_bf16_f32grad(const KernelArgs& args, cudaStream_t stream);
 
-// The offsets check of a ragged call (offsets_check_body), on a flag the caller has zeroed.
+// The offsets check of a ragged call (offsets_check_body): one block, which writes the flag.
 cudaError_t launch_offsets_check(const KernelArgs& args, cudaStream_t stream);
 
 // Whether this binary holds code the current device can run (cudaSuccess) or not.

@@ -33,7 +33,13 @@ namespace kernel {
 constexpr int kThreads = 256;
 constexpr int kWarpsPerBlock = kThreads / 32;
 constexpr int64_t kWarpMaxLength = 2048;
+// The chunk regime splits a segment into chunks of a power-of-two length between these, chosen
+// from the shape alone so that a call has about kTargetUnits chunks in all: a single segment
+// of 64K logits runs on 256 blocks, enough for every SM of a large GPU, and the same split
+// (hence the same bits) on every device.
 constexpr int64_t kChunkLength = 16384;
+constexpr int64_t kMinChunkLength = 256;
+constexpr int64_t kTargetUnits = 256;
 // Grid size cap; blocks loop over the work units beyond it (results do not depend on it).
 constexpr int64_t kMaxGrid = int64_t{1} << 20;
 // The most fp32 additions a term passes through on its way into a total: sequential in one
@@ -50,13 +56,26 @@ inline Regime regime_for(int64_t length) {
   return Regime::chunk;
 }
 
-inline int64_t chunks_for(int64_t length) {
-  return (length + kChunkLength - 1) / kChunkLength;
+// The chunk length of a chunked problem of `segments` rows of `length`.
+inline int64_t chunk_length_for(int64_t segments, int64_t length) {
+  const int64_t per_segment = std::max<int64_t>(1, (kTargetUnits + segments - 1) / segments);
+  const int64_t want = (length + per_segment - 1) / per_segment;
+  int64_t c = kMinChunkLength;
+  while (c < want && c < kChunkLength)
+    c *= 2;
+  return c;
+}
+
+inline int64_t chunks_for(int64_t segments, int64_t length) {
+  const int64_t c = chunk_length_for(segments, length);
+  return (length + c - 1) / c;
 }
 
 // Workspace: per-segment state (double, multi-pass calls); for ragged problems a flag the
-// offsets check raises; for the chunk regime a uint32 ticket per segment and kAccumulators
-// floats per chunk. Depends on the problem alone: the largest need of any call on it.
+// offsets check writes; for the chunk regime a uint32 ticket per segment and kAccumulators
+// floats per chunk. Depends on the problem alone: the largest need of any call on it. Only
+// the tickets (ticket_bytes from state_bytes + flag_bytes on) need zeroing, once: every call
+// leaves them zero, and the offsets check writes its flag whole.
 struct WorkspaceLayout {
   std::size_t state_bytes = 0;
   std::size_t flag_bytes = 0;
@@ -81,8 +100,8 @@ inline WorkspaceLayout workspace_layout(const ganloss_problem_t& p) {
       p.d_loss == GANLOSS_LOSS_RELATIVISTIC ? p.real_count : p.real_count + p.fake_count;
   if (regime_for(length) != Regime::chunk) return w;
   w.ticket_bytes = round_up(segments * sizeof(uint32_t));
-  w.partial_bytes =
-      static_cast<std::size_t>(p.segments * chunks_for(length)) * kAccumulators * sizeof(float);
+  w.partial_bytes = static_cast<std::size_t>(p.segments * chunks_for(p.segments, length)) *
+                    kAccumulators * sizeof(float);
   return w;
 }
 
@@ -98,6 +117,7 @@ struct KernelArgs {
   SideArgs real;
   SideArgs fake;
   Pass pass;
+  uint32_t spec;  // the instantiation: encode(Spec)
   Regime regime;
   bool paired;
   bool average;
@@ -105,7 +125,8 @@ struct KernelArgs {
   uint32_t active;  // bit k: accumulator k is summed in this pass
   int64_t length;   // fixed-length virtual row (paired: pairs)
   int64_t chunks;   // per segment, chunk regime
-  int64_t units;    // warp: segment groups; block: segments; chunk: segments * chunks
+  int64_t chunk_length;
+  int64_t units;  // warp: segment groups; block: segments; chunk: segments * chunks
   int64_t grid;
   double* state;
   uint32_t* offsets_flag;  // ragged: nonzero once the offsets check found a malformed offset
@@ -136,6 +157,117 @@ inline bool all_same_phase(const void* x, int64_t x_size, int64_t g_size,
   return true;
 }
 
+// What a kernel instantiation is specialised for, fixed at compile time so that its element
+// loop carries only the call's work: the pass, pairs or not, the relativistic average, the term
+// families of the D and the G terms, weights and statistics. A family is `logistic` (softplus
+// terms: the MUFU path), `cheap` (none, hinge, linear or least squares, chosen per launch by a
+// uniform switch of a few instructions) or `any` (either, per launch: the statistics, the
+// relativistic average and its gradient pass, which the instruction budget does not cover).
+// Outside the average, the real side has no G term, at compile time.
+enum class Family : uint32_t { cheap = 0, logistic = 1, any = 2 };
+
+struct Spec {
+  Pass pass;
+  bool paired;
+  bool average;
+  Family d;
+  Family g;
+  bool weighted;
+  bool stats;
+};
+
+constexpr uint32_t encode(const Spec& s) {
+  return static_cast<uint32_t>(s.pass) | (s.paired ? 1u << 2 : 0u) | (s.average ? 1u << 3 : 0u) |
+         static_cast<uint32_t>(s.d) << 4 | static_cast<uint32_t>(s.g) << 6 |
+         (s.weighted ? 1u << 8 : 0u) | (s.stats ? 1u << 9 : 0u);
+}
+
+constexpr Spec decode(uint32_t c) {
+  return Spec{static_cast<Pass>(c & 3u),
+              (c >> 2 & 1u) != 0,
+              (c >> 3 & 1u) != 0,
+              static_cast<Family>(c >> 4 & 3u),
+              static_cast<Family>(c >> 6 & 3u),
+              (c >> 8 & 1u) != 0,
+              (c >> 9 & 1u) != 0};
+}
+
+// Every instantiation a call can need (34 per logit and gradient dtype).
+constexpr Family kL = Family::logistic;
+constexpr Family kC = Family::cheap;
+constexpr Family kA = Family::any;
+constexpr uint32_t kSpecs[] = {
+    // prepass: weight sums and logit sums
+    encode({Pass::prepass, false, false, kC, kC, false, false}),
+    encode({Pass::prepass, true, false, kC, kC, false, false}),
+    // main, non-relativistic, without statistics: the budgeted loops
+    encode({Pass::main, false, false, kL, kL, false, false}),
+    encode({Pass::main, false, false, kL, kC, false, false}),
+    encode({Pass::main, false, false, kC, kL, false, false}),
+    encode({Pass::main, false, false, kC, kC, false, false}),
+    encode({Pass::main, false, false, kL, kL, true, false}),
+    encode({Pass::main, false, false, kL, kC, true, false}),
+    encode({Pass::main, false, false, kC, kL, true, false}),
+    encode({Pass::main, false, false, kC, kC, true, false}),
+    // main with statistics, and the relativistic average
+    encode({Pass::main, false, false, kA, kA, false, true}),
+    encode({Pass::main, false, false, kA, kA, true, true}),
+    encode({Pass::main, false, true, kA, kA, false, false}),
+    encode({Pass::main, false, true, kA, kA, true, false}),
+    encode({Pass::main, false, true, kA, kA, false, true}),
+    encode({Pass::main, false, true, kA, kA, true, true}),
+    // pairs
+    encode({Pass::main, true, false, kL, kL, false, false}),
+    encode({Pass::main, true, false, kL, kL, true, false}),
+    encode({Pass::main, true, false, kL, kL, false, true}),
+    encode({Pass::main, true, false, kL, kL, true, true}),
+    // the relativistic average's gradient pass
+    encode({Pass::gradients, false, true, kA, kA, false, false}),
+    encode({Pass::gradients, false, true, kA, kA, true, false}),
+    // VJP
+    encode({Pass::vjp, false, false, kL, kL, false, false}),
+    encode({Pass::vjp, false, false, kL, kC, false, false}),
+    encode({Pass::vjp, false, false, kC, kL, false, false}),
+    encode({Pass::vjp, false, false, kC, kC, false, false}),
+    encode({Pass::vjp, false, false, kL, kL, true, false}),
+    encode({Pass::vjp, false, false, kL, kC, true, false}),
+    encode({Pass::vjp, false, false, kC, kL, true, false}),
+    encode({Pass::vjp, false, false, kC, kC, true, false}),
+    encode({Pass::vjp, false, true, kA, kA, false, false}),
+    encode({Pass::vjp, false, true, kA, kA, true, false}),
+    encode({Pass::vjp, true, false, kL, kL, false, false}),
+    encode({Pass::vjp, true, false, kL, kL, true, false}),
+};
+
+constexpr int kSpecCount = static_cast<int>(sizeof(kSpecs) / sizeof(kSpecs[0]));
+
+// Calls f.template operator()<kSpecs[i]>() for the spec equal to `code` (the one place where
+// a launch's spec picks its instantiation, for the CUDA launch and the emulator alike).
+// Returns false if no instantiation matches.
+template <int I = 0, class F>
+bool dispatch_spec(uint32_t code, F& f) {
+  if constexpr (I == kSpecCount) {
+    (void)code;
+    (void)f;
+    return false;
+  } else {
+    if (code == kSpecs[I]) {
+      f.template operator()<kSpecs[I]>();
+      return true;
+    }
+    return dispatch_spec<I + 1>(code, f);
+  }
+}
+
+inline Family family_of(const Term& t) {
+  return t.kind == TermKind::logistic ? Family::logistic : Family::cheap;
+}
+
+inline Family family_of(const Term& a, const Term& b) {
+  return family_of(a) == Family::logistic || family_of(b) == Family::logistic ? Family::logistic
+                                                                              : Family::cheap;
+}
+
 // Accumulators each pass sums.
 inline uint32_t active_accumulators(const CallParams& q, Pass pass) {
   auto bits = [](int first, int count) { return ((1u << count) - 1u) << first; };
@@ -154,6 +286,21 @@ inline uint32_t active_accumulators(const CallParams& q, Pass pass) {
   }
 }
 
+// The one place where a pass of a validated call picks its instantiation.
+inline uint32_t spec_for(const CallParams& q, Pass pass) {
+  const bool paired = q.relativity == Relativity::paired;
+  const bool average = q.relativity == Relativity::average;
+  if (pass == Pass::prepass) return encode({pass, paired, false, kC, kC, false, false});
+  const bool weighted = q.real.weights != nullptr || q.fake.weights != nullptr;
+  const bool stats = q.stats && pass == Pass::main;
+  if (paired) return encode({pass, true, false, kL, kL, weighted, stats});
+  if (average || stats || pass == Pass::gradients) {
+    return encode({pass, false, average, kA, kA, weighted, stats});
+  }
+  return encode({pass, false, false, family_of(q.real_d, q.fake_d), family_of(q.real_g, q.fake_g),
+                 weighted, false});
+}
+
 // The launch of one pass of a validated call; `workspace` holds workspace_layout() bytes of
 // its problem.
 inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspace) {
@@ -164,14 +311,18 @@ inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspa
   k.average = q.relativity == Relativity::average;
   k.weighted = needs_prepass(q) && needs_weight_totals(q.reduction);
   k.active = active_accumulators(q, pass);
+  k.spec = spec_for(q, pass);
   const int64_t xs = dtype_size(q.dtype);
   const int64_t gs = dtype_size(q.grad_dtype);
-  const bool read_real = side_used(q, true) || q.grad_real_g || q.loss_real_g;
+  // A VJP call writes every logit's gradient, terms or not.
+  const bool vjp = pass == Pass::vjp;
+  const bool read_real =
+      side_used(q, true) || q.grad_real_g || q.loss_real_g || (vjp && q.grad_real != nullptr);
   k.real = SideArgs{read_real,
                     q.real_d.kind == TermKind::logistic || q.real_g.kind == TermKind::logistic,
                     all_same_phase(q.real.logits, xs, gs, {q.grad_real, q.grad_real_g},
                                    {q.real.weights, q.loss_real, q.loss_real_g})};
-  k.fake = SideArgs{side_used(q, false),
+  k.fake = SideArgs{side_used(q, false) || (vjp && q.grad_fake_d != nullptr),
                     q.fake_d.kind == TermKind::logistic || q.fake_g.kind == TermKind::logistic,
                     all_same_phase(q.fake.logits, xs, gs, {q.grad_fake_d, q.grad_fake_g},
                                    {q.fake.weights, q.loss_fake_d, q.loss_fake_g})};
@@ -193,7 +344,8 @@ inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspa
                         : (k.real.used ? q.real.count : 0) + (k.fake.used ? q.fake.count : 0);
     k.regime = regime_for(k.length);
   }
-  k.chunks = k.regime == Regime::chunk ? chunks_for(k.length) : 1;
+  k.chunk_length = k.regime == Regime::chunk ? chunk_length_for(q.segments, k.length) : k.length;
+  k.chunks = k.regime == Regime::chunk ? chunks_for(q.segments, k.length) : 1;
   switch (k.regime) {
     case Regime::warp:
       k.units = (q.segments + kWarpsPerBlock - 1) / kWarpsPerBlock;
@@ -220,6 +372,38 @@ inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspa
                    ? reinterpret_cast<float*>(w + round_up(segments * sizeof(uint32_t)))
                    : nullptr;
   return k;
+}
+
+// The launches of a validated call, in order, as the CUDA backend and the emulator run them:
+// for a ragged call first the offsets check (check_offsets, with args[0]), then one launch per
+// pass. Compute calls: [prepass] main [gradients]; VJP calls: [prepass] [main] vjp, where the
+// main pass of the relativistic average only forms the sums through the means (it writes no
+// gradient).
+struct LaunchSequence {
+  bool check_offsets = false;
+  int count = 0;
+  KernelArgs args[3];
+};
+
+inline LaunchSequence launch_sequence(const CallParams& q, void* workspace) {
+  LaunchSequence seq;
+  if (q.vjp) {
+    if (needs_prepass(q)) seq.args[seq.count++] = make_kernel_args(q, Pass::prepass, workspace);
+    if (q.relativity == Relativity::average) {
+      CallParams sums = q;
+      sums.grad_real = sums.grad_fake_d = nullptr;
+      seq.args[seq.count++] = make_kernel_args(sums, Pass::main, workspace);
+    }
+    seq.args[seq.count++] = make_kernel_args(q, Pass::vjp, workspace);
+  } else {
+    if (needs_prepass(q)) seq.args[seq.count++] = make_kernel_args(q, Pass::prepass, workspace);
+    seq.args[seq.count++] = make_kernel_args(q, Pass::main, workspace);
+    if (needs_gradient_pass(q)) {
+      seq.args[seq.count++] = make_kernel_args(q, Pass::gradients, workspace);
+    }
+  }
+  seq.check_offsets = seq.args[0].offsets_flag != nullptr;
+  return seq;
 }
 
 }  // namespace kernel

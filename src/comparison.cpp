@@ -108,6 +108,7 @@ struct TermShape {
   bool squared;
   bool hinge;
   double direction;  // a logistic term is sp(direction * argument)
+  bool fast;         // a logistic term, of any kind (the hardware math's argument error)
 
   // |slope| over the whole perturbation interval [x - delta, x + delta]. A logistic term's
   // slope w sigma(+-x) can grow by a factor e^delta across it, so where delta is not small
@@ -131,7 +132,10 @@ struct TermShape {
 };
 
 TermShape term_shape(const ganloss_problem_t& p, int side, bool d) {
-  TermShape t{p.d_loss, 0.0, false, false, false, 0.0};
+  TermShape t{p.d_loss, 0.0, false, false, false, 0.0, false};
+  const int32_t kind = d ? p.d_loss : p.g_loss;
+  t.fast = kind == GANLOSS_LOSS_NONSATURATING || kind == GANLOSS_LOSS_MINIMAX ||
+           kind == GANLOSS_LOSS_RELATIVISTIC || kind == GANLOSS_LOSS_RELATIVISTIC_AVERAGE;
   switch (p.d_loss) {
     case GANLOSS_LOSS_RELATIVISTIC:
       // D sp(f - r), G sp(r - f)
@@ -176,7 +180,10 @@ namespace {
 // compare_with_reference, and with `vjp` the gradients of a VJP call in place of `got`'s.
 Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
                         const reference::Result& ref, const ganloss_outputs_t& got,
-                        const VjpGradients* vjp, int depth) {
+                        const VjpGradients* vjp, const ErrorModel& model, GradientBounds* bounds) {
+  const int depth = model.depth;
+  const double ulps = model.element_ulps;
+  const double arg_ulps = model.argument_ulps;
   Comparison c;
   Recorder rec(&c);
   const SideView sides[2] = {
@@ -215,6 +222,19 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
                             {&ref.slope_fake_d, &ref.slope_fake_g},
                             {"grad_fake_d", "grad_fake_g"},
                             {"loss_fake_d", "loss_fake_g"}}};
+
+  std::vector<double>* bound_of[2][2] = {};
+  if (bounds) {
+    const std::size_t nr = ref.grad_real.size(), nf = ref.grad_fake_d.size();
+    bounds->grad_real.assign(nr, 0.0);
+    bounds->grad_real_g.assign(nr, 0.0);
+    bounds->grad_fake_d.assign(nf, 0.0);
+    bounds->grad_fake_g.assign(nf, 0.0);
+    bound_of[0][0] = &bounds->grad_real;
+    bound_of[0][1] = &bounds->grad_real_g;
+    bound_of[1][0] = &bounds->grad_fake_d;
+    bound_of[1][1] = &bounds->grad_fake_g;
+  }
 
   for (int64_t s = 0; s < p.segments; ++s) {
     const reference::SegmentTotals& t = ref.segments[static_cast<std::size_t>(s)];
@@ -277,6 +297,12 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
     // 2^-147 sum |term|.
     double slope_sum[2][2] = {}, loss_perturbation[2][2] = {}, grad_perturbation[2][2] = {};
     double resolution[2][2] = {};
+    // A logistic term's hardware math (arg_ulps, see ErrorModel) at argument a: relative
+    // arg_ulps |a| u more on the term and its slope.
+    auto arg_error = [&](const TermShape& ts, double argument) {
+      return ts.fast && std::isfinite(argument) ? arg_ulps * std::fabs(argument) * kU : 0.0;
+    };
+    double slope_arg[2][2] = {};
     for (int side = 0; side < 2; ++side) {
       for (int64_t i = 0; i < n[side]; ++i) {
         double argument = 0;
@@ -293,7 +319,10 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
           const double tw = term_weight(side, i);
           const double slope_max = ts.slope_bound(slope, argument, d, tw);
           slope_sum[side][term] += std::fabs(slope);
-          loss_perturbation[side][term] += slope_max * d + kFloor * std::fabs(tw);
+          slope_arg[side][term] += arg_error(ts, argument) * std::fabs(slope);
+          loss_perturbation[side][term] +=
+              slope_max * d + kFloor * std::fabs(tw) +
+              arg_error(ts, argument) * std::fabs(tw) * term_of(side, term, i);
           grad_perturbation[side][term] +=
               ts.curvature(slope_max, w) * d + (ts.near_kink(argument, d) ? std::fabs(w) : 0.0);
         }
@@ -319,7 +348,7 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
           if (outs[side].loss[term]) {
             const double want = (*outs[side].ref_loss[term])[static_cast<std::size_t>(k)];
             const double value = outs[side].loss[term][k];
-            const Tolerance tol{kElementUlps * kU + kU,
+            const Tolerance tol{ulps * kU + kU + arg_error(ts, argument),
                                 slope_max * d + kFloor * (1 + std::fabs(tw)), DType::f32};
             rec.note(&c.element_losses, tol.ratio(value, want), outs[side].loss_name[term], s, k,
                      value, want);
@@ -327,7 +356,7 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
           if (outs[side].grad[term] || (vjp && vjp->grad[side])) {
             const double want = (*outs[side].ref_grad[term])[static_cast<std::size_t>(k)];
             const double coef = std::fabs(t.coef[side]);
-            double abs = kElementUlps * kU * coef * std::fabs(w) +
+            double abs = (ulps * kU + arg_error(ts, argument)) * coef * std::fabs(w) +
                          coef * ts.curvature(slope_max, w) * d +
                          (ts.near_kink(argument, d) ? coef * std::fabs(w) : 0.0);
             if (p.reduction == GANLOSS_REDUCTION_MEAN && weighted_mean && w != 0.0) {
@@ -337,23 +366,24 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
               const double offset = term == 0 ? t.offset_d[side] : t.offset_g[side];
               abs += (2 * kU + eta) * std::fabs(offset) +
                      std::fabs(t.coef[other]) / static_cast<double>(n[side]) *
-                         ((depth_s + 8) * kU * slope_sum[other][term] +
+                         ((depth_s + ulps) * kU * slope_sum[other][term] + slope_arg[other][term] +
                           grad_perturbation[other][term]);
             }
             if (vjp) {
               const double offset =
                   shape == Shape::average ? (term == 0 ? t.offset_d[side] : t.offset_g[side]) : 0.0;
               vjp_want[term] = want;
-              vjp_abs[term] = abs + eta * std::fabs(want);
+              vjp_abs[term] = abs + (arg_error(ts, argument) + eta) * std::fabs(want);
               vjp_magnitude[term] = coef * std::fabs(slope) + std::fabs(offset);
               continue;
             }
             const double value = load_value(outs[side].grad[term], grad_dtype, k);
-            const Tolerance tol{kElementUlps * kU + grad_roundoff + eta,
+            const Tolerance tol{ulps * kU + arg_error(ts, argument) + grad_roundoff + eta,
                                 abs + 4 * subnormal_spacing(static_cast<DType>(grad_dtype)),
                                 static_cast<DType>(grad_dtype)};
             rec.note(&c.gradients, tol.ratio(value, want), outs[side].grad_name[term], s, k, value,
                      want);
+            if (bounds) (*bound_of[side][term])[static_cast<std::size_t>(k)] = tol.bound(want);
           }
         }
         if (vjp && vjp->grad[side]) {
@@ -369,7 +399,9 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
             abs += std::fabs(us) * vjp_abs[term];
           }
           Tolerance tol = vjp_gradient_tolerance(static_cast<DType>(grad_dtype), magnitude);
-          tol.abs += abs;
+          // vjp_gradient_tolerance counts kElementUlps per element evaluation; a backend whose
+          // math is less accurate (the CUDA kernel's hardware approximations) adds the rest.
+          tol.abs += abs + std::max(0.0, ulps - kElementUlps) * kU * magnitude;
           const double value = load_value(vjp->grad[side], grad_dtype, k);
           rec.note(&c.gradients, tol.ratio(value, want), side == 0 ? "grad_real" : "grad_fake", s,
                    k, value, want);
@@ -381,7 +413,7 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
     auto total = [&](const float* out, double want, double abs_total, double perturbation,
                      const char* name) {
       if (out == nullptr) return;
-      Tolerance tol = total_tolerance(abs_total, depth_s);
+      Tolerance tol = total_tolerance(abs_total, ErrorModel(depth_s, ulps, arg_ulps));
       tol.rel += eta;
       tol.abs += perturbation;
       rec.note(&c.totals, tol.ratio(out[s], want), name, s, -1, out[s], want);
@@ -402,7 +434,7 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
     // Statistics: means of values in [-1, 1] summed in fp32, and exact counts.
     if (got.stats) {
       const ganloss_segment_stats_t& st = got.stats[s];
-      const Tolerance mean_tol{0.0, (depth_s + 8 + 2) * kU, DType::f32};
+      const Tolerance mean_tol{0.0, (depth_s + ulps + 2) * kU, DType::f32};
       const Tolerance count_tol{2 * kU, 0.0, DType::f32};
       rec.note(&c.statistics, mean_tol.ratio(st.mean_sigmoid_real, t.mean_sigmoid_real),
                "stats.mean_sigmoid_real", s, -1, st.mean_sigmoid_real, t.mean_sigmoid_real);
@@ -430,16 +462,16 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
 
 Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inputs_t& in,
                                   const reference::Result& ref, const ganloss_outputs_t& got,
-                                  int depth) {
-  return compare_impl(p, in, ref, got, nullptr, depth);
+                                  const ErrorModel& model, GradientBounds* bounds) {
+  return compare_impl(p, in, ref, got, nullptr, model, bounds);
 }
 
 Comparison compare_vjp_with_reference(const ganloss_problem_t& p, const ganloss_inputs_t& in,
                                       const reference::Result& ref, const VjpGradients& got,
-                                      int depth) {
+                                      const ErrorModel& model) {
   ganloss_outputs_t none;
   ganloss_outputs_init(&none);
-  return compare_impl(p, in, ref, none, &got, depth);
+  return compare_impl(p, in, ref, none, &got, model, nullptr);
 }
 
 }  // namespace detail

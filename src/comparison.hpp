@@ -5,9 +5,11 @@
 #define GANLOSS_SRC_COMPARISON_HPP_
 
 #include <string>
+#include <vector>
 
 #include "ganloss/ganloss.h"
 #include "reference.hpp"
+#include "tolerance.hpp"
 
 namespace ganloss {
 namespace detail {
@@ -26,13 +28,20 @@ struct Comparison {
 };
 
 // Compares every non-null output of `got` (host memory, in the call's layouts and storage
-// types) with `ref` = reference::evaluate(problem, inputs). `depth` is the number of fp32
-// additions a term may pass through on its way into a total in the backend that produced
-// `got` (0 for the CPU backend, which sums in double; for ragged problems the CUDA kernel's
-// threads add whole rows, so the bound grows with each segment's length).
+// types) with `ref` = reference::evaluate(problem, inputs). `model` is the error model of the
+// backend that produced `got` (tolerance.hpp): its elementwise math, and the number of fp32
+// additions a term may pass through on its way into a total (0 for the CPU backend, which sums
+// in double; for ragged problems the CUDA kernel's threads add whole rows, so the bound grows
+// with each segment's length).
+// The error bound of each requested gradient element (index as the arrays; 0 elsewhere), which
+// the VJP tests combine: a VJP gradient is u_d grad_D + u_g grad_G of two such gradients.
+struct GradientBounds {
+  std::vector<double> grad_real, grad_real_g, grad_fake_d, grad_fake_g;
+};
+
 Comparison compare_with_reference(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs,
                                   const reference::Result& ref, const ganloss_outputs_t& got,
-                                  int depth);
+                                  const ErrorModel& model, GradientBounds* bounds = nullptr);
 
 // The gradients of a VJP call (ganloss_plan_vjp) with the cotangents it was given, all in host
 // memory.
@@ -44,10 +53,11 @@ struct VjpGradients {
 
 // Compares a VJP call's gradients with u_d[s] * grad_D + u_g[s] * grad_G formed from `ref`'s
 // double gradients, under vjp_gradient_tolerance plus each part's bound as a gradient of a
-// compute call (argument perturbations, sums through the means), scaled by its |cotangent|.
+// compute call under `model` (argument perturbations, sums through the means), scaled by its
+// |cotangent|.
 Comparison compare_vjp_with_reference(const ganloss_problem_t& problem,
                                       const ganloss_inputs_t& inputs, const reference::Result& ref,
-                                      const VjpGradients& got, int depth);
+                                      const VjpGradients& got, const ErrorModel& model);
 
 }  // namespace detail
 }  // namespace ganloss

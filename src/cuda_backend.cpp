@@ -142,21 +142,17 @@ Status init_workspace(const ganloss_problem_t& problem, void* workspace, ganloss
 
 Status run(const CallParams& params, void* workspace, bool zero_counters, ganloss_stream_t stream) {
   const auto cuda_stream = reinterpret_cast<cudaStream_t>(stream);
-  // The passes of the call, each one launch on the stream; a chunked pass leaves the tickets
-  // zero for the next.
-  Pass passes[3];
-  int count = 0;
-  if (needs_prepass(params)) passes[count++] = Pass::prepass;
-  passes[count++] = Pass::main;
-  if (needs_gradient_pass(params)) passes[count++] = Pass::gradients;
-  for (int i = 0; i < count; ++i) {
-    const kernel::KernelArgs args = kernel::make_kernel_args(params, passes[i], workspace);
-    if (i == 0 && args.offsets_flag != nullptr) {
-      // Ragged: the offsets live on the device; check them there before any pass reads them.
-      cudaError_t e = cudaMemsetAsync(args.offsets_flag, 0, sizeof(uint32_t), cuda_stream);
-      if (e == cudaSuccess) e = kernel::launch_offsets_check(args, cuda_stream);
-      if (e != cudaSuccess) return cuda_failure(e, "checking the offsets");
-    }
+  // The launches of the call (kernel::launch_sequence, which the emulator runs too), each on the
+  // stream; a chunked pass leaves the tickets zero for the next, and the offsets check of a
+  // ragged call writes its flag whole, so nothing else is zeroed per call.
+  const kernel::LaunchSequence seq = kernel::launch_sequence(params, workspace);
+  if (seq.check_offsets) {
+    // Ragged: the offsets live on the device; check them there before any pass reads them.
+    const cudaError_t e = kernel::launch_offsets_check(seq.args[0], cuda_stream);
+    if (e != cudaSuccess) return cuda_failure(e, "checking the offsets");
+  }
+  for (int i = 0; i < seq.count; ++i) {
+    const kernel::KernelArgs& args = seq.args[i];
     if (i == 0 && args.regime == kernel::Regime::chunk && zero_counters) {
       const cudaError_t e = cudaMemsetAsync(
           args.tickets, 0, static_cast<std::size_t>(params.segments) * sizeof(uint32_t),

@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "call_params.hpp"
+#include "segmented_loss_plan.hpp"
 
 namespace ganloss {
 namespace detail {
@@ -88,11 +89,41 @@ struct Tolerance {
   }
 };
 
+// The CUDA kernel's elementwise math on the hardware approximations (kernels/detail/
+// fast_math.hpp; the derivation is in docs/numerics.md, u = 2^-24): exp(-|a|) is ex2.approx
+// (2 ulp) of the rounded product |a| log2(e), within 4 u + 1.25 |a| u; sigma(+-a) within
+// 10 u + 1.9 |a| u; log1p(exp(-|a|)) within 12 u + 1.25 |a| u; so a logistic term and its
+// gradient at argument a within 14 u + 1.9 |a| u before the weight, the coefficient and the
+// store. The other kinds are the same fp32 operations as on the CPU. Allowed, with the margin
+// of kElementUlps (twice the analysed bound): kFastMathUlps u, plus kFastMathArgumentUlps |a| u
+// for the logistic terms.
+constexpr double kFastMathUlps = 36.0;
+constexpr double kFastMathArgumentUlps = 4.0;
+
+// How a backend's results may differ from the reference: its elementwise math (element_ulps
+// fp32 roundoff units per term and gradient, plus argument_ulps |a| for a logistic term of
+// argument a) and the fp32 additions a term may pass through on its way into a total (depth;
+// 0 for the CPU backend, which sums in double). An int converts to the exactly rounded math of
+// the CPU backend with that depth.
+struct ErrorModel {
+  int depth = 0;
+  double element_ulps = kElementUlps;
+  double argument_ulps = 0.0;
+  ErrorModel() = default;
+  ErrorModel(int d) : depth(d) {}  // NOLINT(google-explicit-constructor)
+  ErrorModel(int d, double ulps, double per_argument)
+      : depth(d), element_ulps(ulps), argument_ulps(per_argument) {}
+};
+
+// The CUDA kernel's error model (the host emulator runs the same formulas and is held to it).
+inline const ErrorModel kCudaKernelError{detail::kernel::kAccumulationDepth, kFastMathUlps,
+                                         kFastMathArgumentUlps};
+
 // A gradient stored as `storage`, computed with gradient multiplier `coef`.
-inline Tolerance gradient_tolerance(DType storage, double coef) {
+inline Tolerance gradient_tolerance(DType storage, double coef, double ulps = kElementUlps) {
   const double u = 0x1p-24;
-  return Tolerance{kElementUlps * u + unit_roundoff(storage),
-                   kElementUlps * u * std::fabs(coef) + 4 * subnormal_spacing(storage), storage};
+  return Tolerance{ulps * u + unit_roundoff(storage),
+                   ulps * u * std::fabs(coef) + 4 * subnormal_spacing(storage), storage};
 }
 
 // A VJP gradient (ganloss_plan_vjp) wd * coef_d + wg * coef_g + offset, formed in fp32 and
@@ -115,17 +146,17 @@ inline Tolerance vjp_gradient_tolerance(DType storage, double magnitude) {
 }
 
 // A per-element loss term (always stored as float).
-inline Tolerance element_loss_tolerance() {
+inline Tolerance element_loss_tolerance(double ulps = kElementUlps) {
   const double u = 0x1p-24;
-  return Tolerance{kElementUlps * u + u, 4 * subnormal_spacing(DType::f32), DType::f32};
+  return Tolerance{ulps * u + u, 4 * subnormal_spacing(DType::f32), DType::f32};
 }
 
-// A reduced total (stored as float) whose terms have reduced absolute sum `abs_total`, when a
-// term passes through at most `depth` fp32 additions on its way into the total (0 for the CPU
-// backend, which accumulates in double).
-inline Tolerance total_tolerance(double abs_total, int depth) {
+// A reduced total (stored as float) whose terms have reduced absolute sum `abs_total`, under
+// error model `e` (see ErrorModel; its argument term is the caller's, per element).
+inline Tolerance total_tolerance(double abs_total, const ErrorModel& e) {
   const double u = 0x1p-24;
-  return Tolerance{u, (kElementUlps + depth) * u * abs_total + 4 * subnormal_spacing(DType::f32),
+  return Tolerance{u,
+                   (e.element_ulps + e.depth) * u * abs_total + 4 * subnormal_spacing(DType::f32),
                    DType::f32};
 }
 

@@ -22,7 +22,7 @@
 namespace ganloss {
 namespace {
 
-using detail::kernel::kAccumulationDepth;
+using detail::kCudaKernelError;
 using testing::Comparison;
 using testing::GuardedBuffer;
 using testing::HostCall;
@@ -163,7 +163,7 @@ TEST_P(CudaMatrix, MatchesReference) {
   HostCall call(testing::problem_of(c), std::hash<std::string>{}(c.name()));
   const ganloss_outputs_t o = call.all_outputs();
   ASSERT_NO_FATAL_FAILURE(run_on_device(call, o));
-  const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+  const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
   EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
 }
 
@@ -178,7 +178,7 @@ TEST_P(CudaFamily, MatchesReference) {
   HostCall call = testing::make_family_call(GetParam());
   const ganloss_outputs_t o = call.all_outputs();
   ASSERT_NO_FATAL_FAILURE(run_on_device(call, o));
-  const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+  const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
   EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
 }
 
@@ -207,7 +207,7 @@ class CudaWeightRange : public ::testing::WithParamInterface<testing::WeightRang
                         public CudaTest {};
 
 TEST_P(CudaWeightRange, ScaledWeightsGiveTheSameBitsOrNaNBeyondFltMax) {
-  testing::expect_weight_range(GetParam(), "cuda", kAccumulationDepth, [](HostCall& call) {
+  testing::expect_weight_range(GetParam(), "cuda", kCudaKernelError, [](HostCall& call) {
     run_on_device(call, testing::weight_range_outputs(call));
   });
 }
@@ -223,7 +223,7 @@ TEST_P(CudaZeroWeights, MaskNonfiniteAndOverflowingTerms) {
   HostCall call = testing::mask_call(GetParam());
   const ganloss_outputs_t o = call.all_outputs();
   ASSERT_NO_FATAL_FAILURE(run_on_device(call, o));
-  testing::expect_masked(call, o, kAccumulationDepth, "cuda");
+  testing::expect_masked(call, o, kCudaKernelError, "cuda");
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, CudaZeroWeights, ::testing::ValuesIn(testing::mask_cases()),
@@ -244,7 +244,7 @@ TEST_F(CudaTest, EachOutputAloneInEveryRegime) {
       ASSERT_EQ(device.run(o), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
       CUDA_OK(cudaDeviceSynchronize());
       device.fetch();
-      const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+      const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
       EXPECT_LE(cmp.worst(), 1.0) << s.name << " output " << which << ": " << cmp.first_failure;
     }
   }
@@ -325,8 +325,7 @@ TEST_F(CudaTest, TwoStreamsAtOnce) {
   da.fetch();
   db.fetch();
   for (HostCall* c : {&a, &b}) {
-    const Comparison cmp =
-        testing::compare_with_reference(*c, c->all_outputs(), kAccumulationDepth);
+    const Comparison cmp = testing::compare_with_reference(*c, c->all_outputs(), kCudaKernelError);
     EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
   }
   cudaStreamDestroy(s1);
@@ -446,8 +445,7 @@ TEST_F(CudaTest, RowsPastTwoToTheThirtyOneElements) {
   ganloss_outputs_init(&checked);
   checked.d_loss = rounded.d_loss.as<float>();
   checked.grad_real = rounded.grad_real.data();
-  const Comparison cmp =
-      testing::compare_values_with_reference(rounded, checked, kAccumulationDepth);
+  const Comparison cmp = testing::compare_values_with_reference(rounded, checked, kCudaKernelError);
   EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
   for (void* ptr : {real, grad, fake, ws, static_cast<void*>(d_loss)})
     cudaFree(ptr);
@@ -469,7 +467,7 @@ TEST_F(CudaTest, WorkspaceZeroedOnceServesManyCalls) {
   for (int64_t s = 0; s < 3; ++s)
     EXPECT_EQ(call.workspace.as<uint32_t>()[s], 0u);
   const Comparison cmp =
-      testing::compare_with_reference(call, call.all_outputs(), kAccumulationDepth);
+      testing::compare_with_reference(call, call.all_outputs(), kCudaKernelError);
   EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
 }
 

@@ -202,7 +202,7 @@ TEST_F(CudaPlan, VjpMatchesReference) {
     const detail::VjpGradients got{
         ud.as<float>(), ug.as<float>(), {call.grad_real.data(), call.grad_fake_d.data()}};
     const Comparison cmp =
-        detail::compare_vjp_with_reference(p, in, ref, got, detail::kernel::kAccumulationDepth);
+        detail::compare_vjp_with_reference(p, in, ref, got, detail::kCudaKernelError);
     EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
   }
 }

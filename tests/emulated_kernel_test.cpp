@@ -20,11 +20,12 @@
 #include "family_cases.hpp"
 #include "kernel_cases.hpp"
 #include "test_support.hpp"
+#include "tolerance.hpp"
 
 namespace ganloss {
 namespace {
 
-using detail::kernel::kAccumulationDepth;
+using detail::kCudaKernelError;
 using detail::kernel::Regime;
 using emulator::emulated_compute;
 using emulator::EmulatedOptions;
@@ -63,7 +64,7 @@ TEST_P(EmulatedMatrix, MatchesReference) {
   EXPECT_EQ(run.regime, c.shape.regime);
   EXPECT_EQ(run.report.hazard_count, 0u)
       << (run.report.hazards.empty() ? "" : run.report.hazards[0]);
-  const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+  const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
   EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
   expect_tickets_zero(call);
 }
@@ -84,7 +85,7 @@ TEST_P(EmulatedFamily, MatchesReference) {
   ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
   EXPECT_EQ(run.report.hazard_count, 0u)
       << (run.report.hazards.empty() ? "" : run.report.hazards[0]);
-  const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+  const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
   EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
   expect_tickets_zero(call);
 }
@@ -129,7 +130,7 @@ TEST(EmulatedRagged, MalformedOffsetsVoidTheCallAndStayInBounds) {
         EXPECT_TRUE(call.grad_real.all_untouched());
         EXPECT_TRUE(call.loss_fake_g.all_untouched());
       } else {
-        const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+        const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
         EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
       }
       for (testing::GuardedBuffer* b : call.output_buffers())
@@ -149,7 +150,7 @@ TEST(EmulatedOutputs, RelativisticOutputsAlone) {
       const ganloss_outputs_t o = testing::only(call.all_outputs(), which);
       const EmulatedRun run = run_emulated(call, o);
       ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
-      const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+      const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
       EXPECT_LE(cmp.worst(), 1.0) << testing::kind_name(kind) << " output " << which << ": "
                                   << cmp.first_failure;
     }
@@ -168,7 +169,7 @@ TEST(EmulatedOutputs, SubsetsInEveryRegime) {
       const EmulatedRun run = run_emulated(call, o);
       ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
       EXPECT_EQ(run.report.hazard_count, 0u);
-      const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+      const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
       EXPECT_LE(cmp.worst(), 1.0) << s.name << " output " << which << ": " << cmp.first_failure;
     }
   }
@@ -233,31 +234,47 @@ TEST(EmulatedAlignment, EveryOffsetAndTailForEveryDtype) {
             ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
             EXPECT_EQ(run.report.hazard_count, 0u);
             const int32_t gt = fp32_gradients ? GANLOSS_DTYPE_F32 : dtype;
-            const auto grad_tol =
-                detail::gradient_tolerance(static_cast<DType>(gt), 1.0 / static_cast<double>(n));
-            const auto loss_tol = detail::element_loss_tolerance();
+            // The logistic terms (D) carry the hardware math's argument error too (ErrorModel).
+            const double coef = 1.0 / static_cast<double>(n);
+            auto fast_ulps = [&](double x) {
+              return detail::kFastMathUlps + detail::kFastMathArgumentUlps * std::fabs(x);
+            };
+            const auto plain_grad_tol =
+                detail::gradient_tolerance(static_cast<DType>(gt), coef, detail::kFastMathUlps);
+            const auto plain_loss_tol = detail::element_loss_tolerance(detail::kFastMathUlps);
             const std::string where = std::string(testing::dtype_name(dtype)) +
                                       (fp32_gradients ? "/f32grad" : "") + " offset " +
                                       std::to_string(offset) + " tail " + std::to_string(tail) +
                                       " shift " + std::to_string(shift);
+            double max_arg = 0.0;
             for (int64_t i = 0; i < n; ++i) {
               const auto k = static_cast<std::size_t>(i);
+              const double xr = testing::load_element(real, dtype, i);
+              const double xf = testing::load_element(fake, dtype, i);
+              max_arg = std::max(max_arg, std::max(std::fabs(xr), std::fabs(xf)));
+              const auto real_tol =
+                  detail::gradient_tolerance(static_cast<DType>(gt), coef, fast_ulps(xr));
+              const auto fake_tol =
+                  detail::gradient_tolerance(static_cast<DType>(gt), coef, fast_ulps(xf));
               ASSERT_TRUE(
-                  grad_tol.accepts(testing::load_element(o.grad_real, gt, i), ref.grad_real[k]))
+                  real_tol.accepts(testing::load_element(o.grad_real, gt, i), ref.grad_real[k]))
                   << where << " grad_real " << i;
               ASSERT_TRUE(
-                  grad_tol.accepts(testing::load_element(o.grad_fake_d, gt, i), ref.grad_fake_d[k]))
+                  fake_tol.accepts(testing::load_element(o.grad_fake_d, gt, i), ref.grad_fake_d[k]))
                   << where << " grad_fake_d " << i;
-              ASSERT_TRUE(
-                  grad_tol.accepts(testing::load_element(o.grad_fake_g, gt, i), ref.grad_fake_g[k]))
+              ASSERT_TRUE(plain_grad_tol.accepts(testing::load_element(o.grad_fake_g, gt, i),
+                                                 ref.grad_fake_g[k]))
                   << where << " grad_fake_g " << i;
-              ASSERT_TRUE(loss_tol.accepts(o.loss_real[i], ref.loss_real[k])) << where;
-              ASSERT_TRUE(loss_tol.accepts(o.loss_fake_g[i], ref.loss_fake_g[k])) << where;
+              ASSERT_TRUE(detail::element_loss_tolerance(fast_ulps(xr))
+                              .accepts(o.loss_real[i], ref.loss_real[k]))
+                  << where;
+              ASSERT_TRUE(plain_loss_tol.accepts(o.loss_fake_g[i], ref.loss_fake_g[k])) << where;
             }
-            EXPECT_TRUE(
-                detail::total_tolerance(ref.segments[0].abs_real + ref.segments[0].abs_fake_d,
-                                        kAccumulationDepth)
-                    .accepts(totals[0], ref.segments[0].d_loss))
+            detail::ErrorModel model = kCudaKernelError;
+            model.element_ulps = fast_ulps(max_arg);
+            EXPECT_TRUE(detail::total_tolerance(
+                            ref.segments[0].abs_real + ref.segments[0].abs_fake_d, model)
+                            .accepts(totals[0], ref.segments[0].d_loss))
                 << where;
           }
         }
@@ -348,7 +365,7 @@ TEST(EmulatedWorkspace, ZeroedOnceServesManyCalls) {
     EXPECT_EQ(run.regime, Regime::chunk);
     for (int64_t s = 0; s < 3; ++s)
       EXPECT_EQ(reinterpret_cast<uint32_t*>(ws.data())[s], 0u);
-    const Comparison cmp = testing::compare_values_with_reference(call, o, kAccumulationDepth);
+    const Comparison cmp = testing::compare_values_with_reference(call, o, kCudaKernelError);
     EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
   }
 }
@@ -373,14 +390,16 @@ TEST(EmulatedBarriers, DeletedBarriersAreCaught) {
   // for the first segment, 2 and 3 for the second. Deleting 0 or 2 lets warp 0 read the warp
   // partials before they are written; deleting 1 lets the next segment overwrite them while
   // they are read. (3 guards nothing in this launch: the block ends there.)
-  // Chunk regime, one block doing all 6 chunks of 2 segments: per chunk block_sum (0, 1) and
-  // the last-block flag (2); the third chunk finishes segment 0 and adds the double block_sum
-  // (9, 10). Deleting 0 or 9 must be caught; 2 as well, in the death test below, because
-  // threads that read the flag too early diverge and hang. (1 and 10 are redundant here: the
-  // flag barrier, and the next chunk's barriers, already separate the accesses they guard.)
+  // Chunk regime, one block doing all n chunks of each of 2 segments: per chunk block_sum
+  // (3c, 3c + 1) and the last-block flag (3c + 2); chunk n - 1 finishes segment 0 and adds the
+  // double block_sum (3n, 3n + 1). Deleting 0 or 3n must be caught; 2 as well, in the death
+  // test below, because threads that read the flag too early diverge and hang. (1 and 3n + 1
+  // are redundant here: the flag barrier, and the next chunk's barriers, already separate the
+  // accesses they guard.)
+  const int chunks = static_cast<int>(detail::kernel::chunks_for(2, 2 * C + 5));
   const BarrierCase barrier_cases[] = {
       {"block", Shape{"", 4, 3000, 2000, 0, 0, Regime::block}, 2, {0, 1, 2}},
-      {"chunk", Shape{"", 2, C, C + 5, 0, 0, Regime::chunk}, 1, {0, 9}},
+      {"chunk", Shape{"", 2, C, C + 5, 0, 0, Regime::chunk}, 1, {0, 3 * chunks}},
   };
   for (const BarrierCase& bc : barrier_cases) {
     auto p = make_problem(bc.shape.segments, bc.shape.real_count, bc.shape.fake_count,
@@ -401,6 +420,152 @@ TEST(EmulatedBarriers, DeletedBarriersAreCaught) {
       if (!run.report.hazards.empty()) {
         std::printf("[ %s, barrier %d deleted ] %s\n", bc.name, drop,
                     run.report.hazards[0].c_str());
+      }
+    }
+  }
+}
+
+// A VJP call on the emulated kernel against the double reference u_d grad_D + u_g grad_G of
+// reference::evaluate()'s per-element gradients. Each gradient's bound is the one the
+// comparison derives for it (CUDA error model); the VJP forms u_d wd + u_g wg in fp32 and
+// rounds once, which adds at most 2 u of the two products and the storage rounding.
+struct VjpCase {
+  int32_t kind;
+  int32_t reduction;
+  Shape shape;
+  int32_t dtype;
+  bool fp32_gradients;
+  bool weights;
+  bool ragged;
+  int cotangents;  // bit 0: u_d given, bit 1: u_g given
+  bool in_place;
+};
+
+void expect_vjp(const VjpCase& c, uint64_t seed) {
+  auto p = make_problem(c.shape.segments, c.shape.real_count, c.shape.fake_count, c.kind, c.kind,
+                        c.reduction);
+  if (c.kind < GANLOSS_LOSS_RELATIVISTIC) p.g_loss = (c.kind + 1) % GANLOSS_LOSS_RELATIVISTIC;
+  if (c.kind == GANLOSS_LOSS_RELATIVISTIC) p.fake_count = p.real_count;
+  p.dtype = c.dtype;
+  p.fp32_gradients = c.fp32_gradients ? 1 : 0;
+  p.grad_scale = 1.5f;
+  testing::CallData data;
+  data.real_weights = c.weights;
+  data.fake_weights = c.weights && c.kind != GANLOSS_LOSS_RELATIVISTIC;
+  if (c.ragged) {
+    p.ragged = 1;
+    int64_t a = 0, b = 0;
+    data.real_offsets.push_back(0);
+    data.fake_offsets.push_back(0);
+    for (int64_t s = 0; s < p.segments; ++s) {
+      const int64_t nr = (s * 7919) % (2 * c.shape.real_count + 1);
+      const int64_t nf =
+          c.kind == GANLOSS_LOSS_RELATIVISTIC ? nr : (s * 104729) % (2 * c.shape.fake_count + 1);
+      data.real_offsets.push_back(a += nr);
+      data.fake_offsets.push_back(b += nf);
+    }
+  }
+  HostCall call(p, seed, data);
+  const ganloss_inputs_t in = call.inputs();
+  const reference::Result ref = reference::evaluate(call.problem, in);
+  // The bounds of the four gradients, from the comparison of the reference's own values.
+  std::vector<uint8_t> rounded[4];
+  const std::size_t grad_elem = static_cast<std::size_t>(testing::grad_bytes(call.problem));
+  const std::vector<double>* ref_grads[4] = {&ref.grad_real, &ref.grad_real_g, &ref.grad_fake_d,
+                                             &ref.grad_fake_g};
+  const int32_t gt = c.fp32_gradients ? GANLOSS_DTYPE_F32 : c.dtype;
+  for (int i = 0; i < 4; ++i) {
+    rounded[i].assign(ref_grads[i]->size() * grad_elem + 16, 0);
+    for (std::size_t k = 0; k < ref_grads[i]->size(); ++k)
+      testing::store_element(rounded[i].data(), gt, static_cast<int64_t>(k),
+                             static_cast<float>((*ref_grads[i])[k]));
+  }
+  ganloss_outputs_t all;
+  ganloss_outputs_init(&all);
+  all.grad_real = rounded[0].data();
+  all.grad_real_g = rounded[1].data();
+  all.grad_fake_d = rounded[2].data();
+  all.grad_fake_g = rounded[3].data();
+  detail::GradientBounds bounds;
+  detail::compare_with_reference(call.problem, in, ref, all, kCudaKernelError, &bounds);
+
+  std::vector<float> ud(static_cast<std::size_t>(p.segments)), ug(ud.size());
+  for (std::size_t s = 0; s < ud.size(); ++s) {
+    ud[s] = s % 5 == 3 ? 0.0f : 0.75f - 0.25f * static_cast<float>(s % 4);
+    ug[s] = 1.25f + 0.5f * static_cast<float>(s % 3);
+  }
+  ganloss_cotangents_t cot{(c.cotangents & 1) ? ud.data() : nullptr,
+                           (c.cotangents & 2) ? ug.data() : nullptr};
+  void* grad_real = c.in_place ? call.real.data() : call.grad_real.data();
+  void* grad_fake = c.in_place ? call.fake.data() : call.grad_fake_d.data();
+  const std::size_t bytes = emulator::emulated_workspace_size(call.problem);
+  call.workspace = testing::GuardedBuffer(bytes);
+  const EmulatedRun run = emulator::emulated_vjp(call.problem, in, &cot, grad_real, grad_fake,
+                                                 call.workspace.data(), bytes);
+  const std::string where = testing::describe(call.problem) + " cotangents " +
+                            std::to_string(c.cotangents) + (c.in_place ? " in place" : "");
+  ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << where << ": " << ganloss_last_error_message();
+  EXPECT_EQ(run.report.hazard_count, 0u) << where;
+  const double u = 0x1p-24;
+  auto check_side = [&](int side) {
+    const void* got = side == 0 ? grad_real : grad_fake;
+    const std::vector<double>& gd = side == 0 ? ref.grad_real : ref.grad_fake_d;
+    const std::vector<double>& gg = side == 0 ? ref.grad_real_g : ref.grad_fake_g;
+    const std::vector<double>& bd = side == 0 ? bounds.grad_real : bounds.grad_fake_d;
+    const std::vector<double>& bg = side == 0 ? bounds.grad_real_g : bounds.grad_fake_g;
+    const int64_t count = side == 0 ? call.problem.real_count : call.problem.fake_count;
+    const int64_t stride_arg = side == 0 ? call.problem.real_stride : call.problem.fake_stride;
+    const int64_t stride =
+        call.problem.ragged ? 0 : testing::stride_of(call.problem, count, stride_arg);
+    const int64_t* offsets =
+        side == 0 ? call.real_offsets.as<int64_t>() : call.fake_offsets.as<int64_t>();
+    for (int64_t s = 0; s < call.problem.segments; ++s) {
+      const int64_t begin = call.problem.ragged ? offsets[s] : s * stride;
+      const int64_t n = call.problem.ragged ? offsets[s + 1] - offsets[s] : count;
+      const double a = cot.d_loss ? static_cast<double>(ud[static_cast<std::size_t>(s)]) : 0.0;
+      const double b = cot.g_loss ? static_cast<double>(ug[static_cast<std::size_t>(s)]) : 0.0;
+      for (int64_t i = begin; i < begin + n; ++i) {
+        const auto k = static_cast<std::size_t>(i);
+        const double want = (cot.d_loss ? a * gd[k] : 0.0) + (cot.g_loss ? b * gg[k] : 0.0);
+        const double value = testing::load_element(got, gt, i);
+        const double bound = std::fabs(a) * bd[k] + std::fabs(b) * bg[k] +
+                             2 * u * (std::fabs(a * gd[k]) + std::fabs(b * gg[k])) +
+                             detail::unit_roundoff(static_cast<DType>(gt)) * std::fabs(want);
+        const detail::Tolerance tol{0.0, bound, static_cast<DType>(gt)};
+        ASSERT_TRUE(tol.accepts(value, want))
+            << where << (side == 0 ? " real[" : " fake[") << i << "] segment " << s << " = "
+            << value << ", reference " << want << " (bound " << bound << ")";
+      }
+    }
+  };
+  check_side(0);
+  check_side(1);
+}
+
+// Every kind, dtype and reduction, in every regime, with and without weights, ragged, with each
+// cotangent alone and both, out of place and in place.
+TEST(EmulatedVjp, MatchesReference) {
+  const Shape shapes[] = {kShapes[1], kShapes[7], kShapes[11]};
+  const int32_t dtypes[][2] = {{GANLOSS_DTYPE_F32, 0},
+                               {GANLOSS_DTYPE_BF16, 0},
+                               {GANLOSS_DTYPE_F16, 1},
+                               {GANLOSS_DTYPE_BF16, 1}};
+  const int32_t reductions[] = {GANLOSS_REDUCTION_SUM, GANLOSS_REDUCTION_MEAN,
+                                GANLOSS_REDUCTION_MEAN_NONZERO};
+  uint64_t n = 0;
+  for (int32_t kind = 0; kind <= GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES; ++kind) {
+    for (int32_t reduction : reductions) {
+      for (int cot = 1; cot <= 3; ++cot) {
+        ++n;
+        const Shape& shape = shapes[n % 3];
+        const auto* dt = dtypes[n % 4];
+        const bool weights = n % 2 == 0;
+        const bool ragged = n % 7 == 3;
+        const bool in_place = n % 5 == 1 && !dt[1];
+        SCOPED_TRACE(testing::kind_name(kind));
+        expect_vjp(
+            VjpCase{kind, reduction, shape, dt[0], dt[1] != 0, weights, ragged, cot, in_place}, n);
+        if (::testing::Test::HasFatalFailure()) return;
       }
     }
   }

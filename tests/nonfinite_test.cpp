@@ -45,11 +45,10 @@ TEST_P(WeightRange, ScaledWeightsGiveTheSameBitsOrNaNBeyondFltMax) {
               GANLOSS_STATUS_SUCCESS)
         << ganloss_last_error_message();
   });
-  testing::expect_weight_range(
-      c, "emulated kernel", detail::kernel::kAccumulationDepth, [](HostCall& call) {
-        ASSERT_EQ(testing::run_emulated(call, testing::weight_range_outputs(call)).status,
-                  GANLOSS_STATUS_SUCCESS);
-      });
+  testing::expect_weight_range(c, "emulated kernel", detail::kCudaKernelError, [](HostCall& call) {
+    ASSERT_EQ(testing::run_emulated(call, testing::weight_range_outputs(call)).status,
+              GANLOSS_STATUS_SUCCESS);
+  });
 }
 
 // The reference (double precision) has no fp32 range to keep within, but the same contract:
@@ -95,7 +94,7 @@ TEST_P(ZeroWeights, MaskNonfiniteAndOverflowingTerms) {
   HostCall call = testing::mask_call(c);
   const ganloss_outputs_t o = call.all_outputs();
   ASSERT_EQ(testing::run_emulated(call, o).status, GANLOSS_STATUS_SUCCESS);
-  testing::expect_masked(call, o, detail::kernel::kAccumulationDepth, "emulated kernel");
+  testing::expect_masked(call, o, detail::kCudaKernelError, "emulated kernel");
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, ZeroWeights, ::testing::ValuesIn(testing::mask_cases()),
@@ -180,8 +179,8 @@ HostCall extreme_call(const ExtremeCase& c) {
   return call;
 }
 
-void expect_extreme(HostCall& call, const ganloss_outputs_t& o, const ExtremeCase& c, int depth,
-                    const char* backend) {
+void expect_extreme(HostCall& call, const ganloss_outputs_t& o, const ExtremeCase& c,
+                    const detail::ErrorModel& depth, const char* backend) {
   const testing::Comparison cmp = testing::compare_with_reference(call, o, depth);
   EXPECT_LE(cmp.worst(), 1.0) << backend << ": " << cmp.first_failure;
   for (int64_t s = 0; s < call.problem.segments; ++s) {
@@ -208,10 +207,10 @@ TEST_P(ExtremeTerms, FollowTheDocumentedRangeRules) {
   const ganloss_outputs_t o = call.all_outputs();
   ASSERT_EQ(testing::run_emulated(call, o).status, GANLOSS_STATUS_SUCCESS);
   if (c.kernel) {
-    expect_extreme(call, o, c, detail::kernel::kAccumulationDepth, "emulated kernel");
+    expect_extreme(call, o, c, detail::kCudaKernelError, "emulated kernel");
   } else {
     const testing::Comparison cmp =
-        testing::compare_with_reference(call, o, detail::kernel::kAccumulationDepth);
+        testing::compare_with_reference(call, o, detail::kCudaKernelError);
     EXPECT_GT(cmp.worst(), 1.0)
         << "the emulated kernel now matches the reference: docs/numerics.md and this case are "
            "stale";

@@ -319,7 +319,7 @@ TEST_P(PlanMatrix, EmulatedVjpMatchesReference) {
     const ganloss_inputs_t in = call.inputs();
     const reference::Result ref = reference::evaluate(call.problem, in);
     const Comparison cmp = detail::compare_vjp_with_reference(call.problem, in, ref, run.got,
-                                                              detail::kernel::kAccumulationDepth);
+                                                              detail::kCudaKernelError);
     EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure << " " << describe(call.problem);
     expect_only_gradients_written(call, v);
   }
@@ -370,8 +370,9 @@ TEST_P(PlanMatrix, Fp32CombinationOfComputeGradientsIsWithinVjpTolerance) {
             p.fake_stride, &fake);
     const detail::VjpGradients got{ud.as<float>(), ug.as<float>(), {real.data(), fake.data()}};
     const reference::Result ref = reference::evaluate(p, in);
-    const int depth = backend == GANLOSS_BACKEND_CUDA ? detail::kernel::kAccumulationDepth : 0;
-    const Comparison cmp = detail::compare_vjp_with_reference(p, in, ref, got, depth);
+    const detail::ErrorModel model =
+        backend == GANLOSS_BACKEND_CUDA ? detail::kCudaKernelError : detail::ErrorModel(0);
+    const Comparison cmp = detail::compare_vjp_with_reference(p, in, ref, got, model);
     EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure << " " << describe(p);
   }
 }

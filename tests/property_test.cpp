@@ -174,7 +174,7 @@ TEST(Property, EmulatedKernelMatchesTheReference) {
       continue;
     }
     const testing::Comparison cmp =
-        testing::compare_with_reference(call, o, detail::kernel::kAccumulationDepth);
+        testing::compare_with_reference(call, o, detail::kCudaKernelError);
     if (cmp.worst() > 1.0) {
       ADD_FAILURE() << c.describe(seed) << ": " << cmp.first_failure;
       ++failures;

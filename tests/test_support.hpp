@@ -347,7 +347,7 @@ inline std::string describe(const ganloss_problem_t& p) {
 
 // The values of every requested output of `call` against the reference.
 inline Comparison compare_values_with_reference(HostCall& call, const ganloss_outputs_t& o,
-                                                int depth) {
+                                                const detail::ErrorModel& depth) {
   const ganloss_inputs_t in = call.inputs();
   const reference::Result ref = reference::evaluate(call.problem, in);
   return detail::compare_with_reference(call.problem, in, ref, o, depth);
@@ -355,7 +355,8 @@ inline Comparison compare_values_with_reference(HostCall& call, const ganloss_ou
 
 // compare_values_with_reference, and every byte outside the rows (gaps between rows, guard
 // bytes, outputs not requested) untouched.
-inline Comparison compare_with_reference(HostCall& call, const ganloss_outputs_t& o, int depth) {
+inline Comparison compare_with_reference(HostCall& call, const ganloss_outputs_t& o,
+                                         const detail::ErrorModel& depth) {
   const ganloss_problem_t& p = call.problem;
   Comparison c = compare_values_with_reference(call, o, depth);
   auto flag = [&](const std::string& what) {

@@ -95,7 +95,8 @@ inline ganloss_outputs_t weight_range_outputs(HostCall& call) {
 
 // Checks one backend: `run` computes a HostCall's weight_range_outputs in place (and fails the
 // test itself if the call does not succeed); `depth` is the backend's accumulation depth.
-inline void expect_weight_range(const WeightRangeCase& c, const char* backend, int depth,
+inline void expect_weight_range(const WeightRangeCase& c, const char* backend,
+                                const detail::ErrorModel& depth,
                                 const std::function<void(HostCall&)>& run) {
   HostCall scaled = weight_range_call(c, true);
   run(scaled);
@@ -206,8 +207,8 @@ inline HostCall mask_call(const MaskCase& c) {
 
 // Checks the outputs of a mask_call: the reference's values within bounds, finite totals, and
 // exactly 0 at every masked element's element losses and gradients.
-inline void expect_masked(HostCall& call, const ganloss_outputs_t& o, int depth,
-                          const char* backend) {
+inline void expect_masked(HostCall& call, const ganloss_outputs_t& o,
+                          const detail::ErrorModel& depth, const char* backend) {
   const Comparison cmp = compare_with_reference(call, o, depth);
   EXPECT_LE(cmp.worst(), 1.0) << backend << ": " << cmp.first_failure;
   for (int64_t s = 0; s < call.problem.segments; ++s) {

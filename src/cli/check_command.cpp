@@ -27,10 +27,8 @@ namespace ganloss {
 namespace cli {
 namespace {
 
-// fp32 additions a term may pass through on its way into a total (the `depth` of
-// compare_with_reference()): the CUDA kernel's, from its launch plan; the CPU backend sums in
-// double.
-constexpr int kCudaAccumulationDepth = detail::kernel::kAccumulationDepth;
+// The error model of compare_with_reference(): the CUDA kernel's (its hardware math and its
+// launch plan's accumulation depth); the CPU backend rounds exactly and sums in double.
 
 constexpr const char kCheckHelp[] =
     R"(Usage: ganloss check [--backend auto|cuda|cpu] [--dtype D] [--threads N] [--seed N]
@@ -130,7 +128,8 @@ int run_check(std::span<char* const> args) {
   uint64_t seed = 1;
   if (const auto v = o.value("--seed")) seed = parse_uint64("--seed", *v);
   const int32_t backend = resolve_backend(choice);
-  const int depth = backend == GANLOSS_BACKEND_CUDA ? kCudaAccumulationDepth : 0;
+  const detail::ErrorModel depth =
+      backend == GANLOSS_BACKEND_CUDA ? detail::kCudaKernelError : detail::ErrorModel(0);
   const std::vector<CheckStorage> storages = check_storages(dtype);
   const std::vector<CheckRow> rows = check_rows(storages);
   const auto start = std::chrono::steady_clock::now();

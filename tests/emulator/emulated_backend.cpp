@@ -2,7 +2,9 @@
 #define GANLOSS_EMULATOR 1
 #include "emulated_backend.hpp"
 
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "host_types.hpp"
 #include "segmented_loss_kernel.hpp"
@@ -12,29 +14,21 @@ namespace ganloss {
 namespace emulator {
 namespace {
 
-// The kernel body for the call's pass, logit and gradient dtypes (as the CUDA backend picks it).
+// The kernel body for the launch's instantiation, logit and gradient dtypes, picked by the
+// same dispatch as the CUDA launch (dispatch_spec).
 template <class T, class G>
-void run_pass(const detail::kernel::KernelArgs& args) {
-  using detail::Pass;
-  namespace kernel = detail::kernel;
-  switch (args.pass) {
-    case Pass::prepass:
-      if (args.paired) {
-        kernel::segmented_loss_body<T, G, Pass::prepass, true>(args);
-      } else {
-        kernel::segmented_loss_body<T, G, Pass::prepass, false>(args);
-      }
-      break;
-    case Pass::gradients:
-      kernel::segmented_loss_body<T, G, Pass::gradients, false>(args);
-      break;
-    default:
-      if (args.paired) {
-        kernel::segmented_loss_body<T, G, Pass::main, true>(args);
-      } else {
-        kernel::segmented_loss_body<T, G, Pass::main, false>(args);
-      }
+struct Body {
+  const detail::kernel::KernelArgs& args;
+  template <uint32_t kSpec>
+  void operator()() {
+    detail::kernel::segmented_loss_body<T, G, kSpec>(args);
   }
+};
+
+template <class T, class G>
+void run_spec(const detail::kernel::KernelArgs& args) {
+  Body<T, G> body{args};
+  if (!detail::kernel::dispatch_spec(args.spec, body)) std::abort();
 }
 
 void run_body(const detail::kernel::KernelArgs& args) {
@@ -43,54 +37,42 @@ void run_body(const detail::kernel::KernelArgs& args) {
   switch (args.call.dtype) {
     case DType::f16:
       if (f32_grads) {
-        run_pass<HostHalf, float>(args);
+        run_spec<HostHalf, float>(args);
       } else {
-        run_pass<HostHalf, HostHalf>(args);
+        run_spec<HostHalf, HostHalf>(args);
       }
       break;
     case DType::bf16:
       if (f32_grads) {
-        run_pass<HostBFloat16, float>(args);
+        run_spec<HostBFloat16, float>(args);
       } else {
-        run_pass<HostBFloat16, HostBFloat16>(args);
+        run_spec<HostBFloat16, HostBFloat16>(args);
       }
       break;
     default:
-      run_pass<float, float>(args);
+      run_spec<float, float>(args);
   }
 }
 
-}  // namespace
-
-std::size_t emulated_workspace_size(const ganloss_problem_t& p) {
-  return detail::kernel::workspace_layout(p).total();
-}
-
-namespace {
-
-// The passes of a validated call as the CUDA backend runs them, one emulated launch each.
-void run_passes(const detail::CallParams& params, void* workspace, const EmulatedOptions& options,
-                EmulatedRun* run) {
+// The launches of a validated call (kernel::launch_sequence, as the CUDA backend runs them),
+// one emulated launch each.
+void run_launches(const detail::CallParams& params, void* workspace, const EmulatedOptions& options,
+                  EmulatedRun& run) {
   using namespace detail;
-  Pass passes[3];
-  int count = 0;
-  if (needs_prepass(params)) passes[count++] = Pass::prepass;
-  passes[count++] = Pass::main;
-  if (needs_gradient_pass(params)) passes[count++] = Pass::gradients;
-  for (int i = 0; i < count; ++i) {
-    kernel::KernelArgs args = kernel::make_kernel_args(params, passes[i], workspace);
-    if (passes[i] == Pass::main) run->regime = args.regime;
+  kernel::LaunchSequence seq = kernel::launch_sequence(params, workspace);
+  if (seq.check_offsets) {
+    const kernel::KernelArgs& args = seq.args[0];
+    LaunchConfig check;
+    check.grid = 1;
+    check.block = kernel::kThreads;
+    check.seed = options.seed;
+    const LaunchReport report = launch(check, [&args] { kernel::offsets_check_body(args); });
+    run.report.hazard_count += report.hazard_count;
+  }
+  for (int i = 0; i < seq.count; ++i) {
+    kernel::KernelArgs& args = seq.args[i];
+    if (args.pass == Pass::main || args.pass == Pass::vjp) run.regime = args.regime;
     if (options.grid_cap > 0 && args.grid > options.grid_cap) args.grid = options.grid_cap;
-    if (i == 0 && args.offsets_flag != nullptr) {
-      *args.offsets_flag = 0;
-      LaunchConfig check;
-      const int64_t blocks = (params.segments + kernel::kThreads) / kernel::kThreads;
-      check.grid = static_cast<unsigned>(blocks < 8 ? blocks : 8);
-      check.block = kernel::kThreads;
-      check.seed = options.seed;
-      const LaunchReport report = launch(check, [&args] { kernel::offsets_check_body(args); });
-      run->report.hazard_count += report.hazard_count;
-    }
     if (i == 0 && args.regime == kernel::Regime::chunk && !options.workspace_initialized) {
       std::memset(args.tickets, 0, static_cast<std::size_t>(params.segments) * 4);
     }
@@ -101,17 +83,21 @@ void run_passes(const detail::CallParams& params, void* workspace, const Emulate
     config.drop_barrier = options.drop_barrier;
     config.abort_on_hazard = options.abort_on_hazard;
     const LaunchReport report = launch(config, [&args] { run_body(args); });
-    run->report.hazard_count += report.hazard_count;
-    run->report.block_barriers += report.block_barriers;
+    run.report.hazard_count += report.hazard_count;
+    run.report.block_barriers += report.block_barriers;
     for (const std::string& h : report.hazards) {
-      if (run->report.hazards.size() < 16) run->report.hazards.push_back(h);
+      if (run.report.hazards.size() < 16) run.report.hazards.push_back(h);
     }
-    run->launched = true;
-    ++run->passes;
+    run.launched = true;
+    ++run.passes;
   }
 }
 
 }  // namespace
+
+std::size_t emulated_workspace_size(const ganloss_problem_t& p) {
+  return detail::kernel::workspace_layout(p).total();
+}
 
 EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs,
                              const ganloss_outputs_t& outputs, void* workspace,
@@ -125,7 +111,7 @@ EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inp
   const bool anything = side_used(params, true) || side_used(params, false) ||
                         params.grad_real_g != nullptr || params.loss_real_g != nullptr;
   if (s != Status::Success || !anything) return run;
-  run_passes(params, workspace, options, &run);
+  run_launches(params, workspace, options, run);
   return run;
 }
 
@@ -143,7 +129,7 @@ EmulatedRun emulated_vjp(const ganloss_problem_t& problem, const ganloss_inputs_
   }
   run.status = static_cast<ganloss_status_t>(s);
   if (s != Status::Success || (grad_real == nullptr && grad_fake == nullptr)) return run;
-  run_passes(params, workspace, options, &run);
+  run_launches(params, workspace, options, run);
   return run;
 }
 

@@ -38,7 +38,9 @@ EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inp
                              const ganloss_outputs_t& outputs, void* workspace,
                              std::size_t workspace_bytes, const EmulatedOptions& options = {});
 
-// ganloss_plan_vjp of a plan for the CUDA backend, with its kernel emulated.
+// A VJP call (ganloss_plan_vjp semantics) with the CUDA backend's kernel, emulated: each logit's
+// gradient of sum_s u_d[s] L_D[s] + u_g[s] L_G[s] into grad_real and grad_fake (either may be
+// null; either may be its logits). Null cotangents: both 0.
 EmulatedRun emulated_vjp(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs,
                          const ganloss_cotangents_t* cotangents, void* grad_real, void* grad_fake,
                          void* workspace, std::size_t workspace_bytes,
