@@ -95,8 +95,8 @@ EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inp
       check.grid = static_cast<unsigned>(blocks < 8 ? blocks : 8);
       check.block = kernel::kThreads;
       check.seed = options.seed;
-      const LaunchReport report = launch(check, [&args] { kernel::offsets_check_body(args); });
-      run.report.hazard_count += report.hazard_count;
+      if (options.concurrent_blocks > 0) check.concurrent_blocks = options.concurrent_blocks;
+      run.report.add(launch(check, [&args] { kernel::offsets_check_body(args); }));
     }
     if (i == 0 && args.regime == kernel::Regime::chunk && !options.workspace_initialized) {
       std::memset(args.tickets, 0, static_cast<std::size_t>(params.segments) * 4);
@@ -107,12 +107,10 @@ EmulatedRun emulated_compute(const ganloss_problem_t& problem, const ganloss_inp
     config.seed = options.seed + static_cast<uint64_t>(i);
     config.drop_barrier = options.drop_barrier;
     config.abort_on_hazard = options.abort_on_hazard;
-    const LaunchReport report = launch(config, [&args] { run_body(args); });
-    run.report.hazard_count += report.hazard_count;
-    run.report.block_barriers += report.block_barriers;
-    for (const std::string& h : report.hazards) {
-      if (run.report.hazards.size() < 16) run.report.hazards.push_back(h);
-    }
+    config.drop_fence = options.drop_fence;
+    config.incoherent_loads = options.incoherent_loads;
+    if (options.concurrent_blocks > 0) config.concurrent_blocks = options.concurrent_blocks;
+    run.report.add(launch(config, [&args] { run_body(args); }));
     run.launched = true;
     ++run.passes;
   }
