@@ -198,6 +198,10 @@ TEST(EmulatedBlocks, ResultsIndependentOfConcurrency) {
 // regime each block publishes its partials with a fence, so dropping the first removes one
 // per block.
 TEST(EmulatedFences, DropFenceRemovesTheKthFenceOfEachBlock) {
+  if (under_thread_sanitizer()) {
+    GTEST_SKIP() << "under ThreadSanitizer a dropped fence is a data race: see "
+                    "tsan_reports_dropped_fence";
+  }
   auto p = make_problem(1, C, 8, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
                         GANLOSS_REDUCTION_MEAN);
   HostCall call(p, 5);

@@ -13,7 +13,6 @@
 
 #if defined(GANLOSS_EMULATOR)
 #include <atomic>
-#include <cstring>
 #endif
 
 #if defined(GANLOSS_EMULATOR)
@@ -76,13 +75,12 @@ class SharedArray {
   class Ref {
    public:
     Ref(SharedArray& a, int i) : a_(a), i_(i) {}
+    // Typed accesses, not memcpy: ThreadSanitizer must see them (an inlined memcpy it may not).
     operator T() const {
-      T v;
-      std::memcpy(&v, shared_element(&a_, sizeof(T), N, i_, false), sizeof v);
-      return v;
+      return *static_cast<const T*>(shared_element(&a_, sizeof(T), N, i_, false));
     }
     Ref& operator=(const T& v) {
-      std::memcpy(shared_element(&a_, sizeof(T), N, i_, true), &v, sizeof v);
+      *static_cast<T*>(shared_element(&a_, sizeof(T), N, i_, true)) = v;
       return *this;
     }
 
