@@ -12,6 +12,10 @@
 #include <cstdint>
 
 #if defined(GANLOSS_EMULATOR)
+#include <atomic>
+#endif
+
+#if defined(GANLOSS_EMULATOR)
 #define GANLOSS_DEVICE inline
 #define GANLOSS_UNROLL
 #elif defined(__CUDACC__)
@@ -36,29 +40,47 @@ unsigned grid_size();
 void sync_block();
 float shfl_xor_sync(unsigned mask, float value, int lane_mask);
 double shfl_xor_sync(unsigned mask, double value, int lane_mask);
-void thread_fence();
 unsigned atomic_add(unsigned* address, unsigned value);
 unsigned atomic_exchange(unsigned* address, unsigned value);
 
-// Block-shared storage: one instance per kernel instantiation and call site. The emulator runs
-// one block at a time, so a static object stands for __shared__; it also records, per element,
-// which thread last wrote or read it in which barrier interval, and reports a thread touching
-// an element another thread wrote (or read, for a write) since the last block barrier.
-void shared_access(const void* array, int index, bool write);
+// A device-wide fence: every global write of this thread before it happens before any coherent
+// load (load_coherent) that runs after it, in any block. See tests/emulator/simt_emulator.hpp
+// for how this maps onto the C++ memory model.
+void thread_fence();
 
+// Records one lane's access of `bytes` bytes of global memory at `address` from the source line
+// `file`:`line`, for the emulator's coalescing report. The instrumented accessors below pass
+// their caller's line through default arguments.
+void global_access(const void* address, unsigned bytes, bool store, const char* file,
+                   unsigned line);
+
+// Records a coherent load and orders it after every fence any thread has passed (an acquire);
+// false when the launch injects incoherent loads, which are then plain loads.
+bool coherent_load(const void* address, unsigned bytes, const char* file, unsigned line);
+
+// The running block's storage of the shared array `key` (count elements of element_bytes),
+// after checking the access of element `index`: out of range, or touching an element another
+// thread wrote (or, for a write, read) since the last block barrier, or reading an element no
+// thread of this block wrote, is reported.
+void* shared_element(const void* key, unsigned element_bytes, int count, int index, bool write);
+
+// Block-shared storage. The object itself holds nothing: declared GANLOSS_SHARED (static) it
+// names one array per kernel instantiation and call site, and the emulator keeps that array's
+// storage per running block, so that blocks running at once never share it.
 template <class T, int N>
 class SharedArray {
+  static_assert(alignof(T) <= 16, "shared storage is 16-byte aligned");
+
  public:
   class Ref {
    public:
     Ref(SharedArray& a, int i) : a_(a), i_(i) {}
+    // Typed accesses, not memcpy: ThreadSanitizer must see them (an inlined memcpy it may not).
     operator T() const {
-      shared_access(&a_, i_, false);
-      return a_.data_[i_];
+      return *static_cast<const T*>(shared_element(&a_, sizeof(T), N, i_, false));
     }
     Ref& operator=(const T& v) {
-      shared_access(&a_, i_, true);
-      a_.data_[i_] = v;
+      *static_cast<T*>(shared_element(&a_, sizeof(T), N, i_, true)) = v;
       return *this;
     }
 
@@ -67,16 +89,17 @@ class SharedArray {
     int i_;
   };
   Ref operator[](int i) { return Ref(*this, i); }
-
- private:
-  T data_[N];
 };
 
 #define GANLOSS_SHARED static
 
+// Reads data other blocks wrote in this launch and published with thread_fence(): a relaxed
+// atomic load, ordered after the fences (see thread_fence).
 template <class T>
-inline T load_coherent(const T* address) {
-  return *address;
+inline T load_coherent(const T* address, const char* file = __builtin_FILE(),
+                       unsigned line = __builtin_LINE()) {
+  if (!coherent_load(address, sizeof(T), file, line)) return *address;
+  return std::atomic_ref<T>(*const_cast<T*>(address)).load(std::memory_order_relaxed);
 }
 
 #else  // CUDA

@@ -31,25 +31,59 @@ GANLOSS_DEVICE int64_t elements_to_alignment(const T* p) {
   return ((kVectorBytes - misalignment) % kVectorBytes) / static_cast<int64_t>(sizeof(T));
 }
 
-template <class T, int N>
-GANLOSS_DEVICE Vec<T, N> load_vector(const T* p) {
+// Aligned loads and stores of N elements, and of single elements. Under the emulator each one
+// also records the lane's address for the coalescing report, under the caller's source line.
 #if defined(GANLOSS_EMULATOR)
+template <class T, int N>
+inline Vec<T, N> load_vector(const T* p, const char* file = __builtin_FILE(),
+                             unsigned line = __builtin_LINE()) {
+  simt::global_access(p, sizeof(Vec<T, N>), false, file, line);
   Vec<T, N> v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+
+template <class T, int N>
+inline void store_vector(T* p, const Vec<T, N>& v, const char* file = __builtin_FILE(),
+                         unsigned line = __builtin_LINE()) {
+  simt::global_access(p, sizeof(Vec<T, N>), true, file, line);
+  std::memcpy(p, &v, sizeof v);
+}
+
+template <class T>
+inline T load_global(const T* p, const char* file = __builtin_FILE(),
+                     unsigned line = __builtin_LINE()) {
+  simt::global_access(p, sizeof(T), false, file, line);
+  return *p;
+}
+
+template <class T>
+inline void store_global(T* p, const T& v, const char* file = __builtin_FILE(),
+                         unsigned line = __builtin_LINE()) {
+  simt::global_access(p, sizeof(T), true, file, line);
+  *p = v;
+}
 #else
+template <class T, int N>
+GANLOSS_DEVICE Vec<T, N> load_vector(const T* p) {
   return *reinterpret_cast<const Vec<T, N>*>(p);
-#endif
 }
 
 template <class T, int N>
 GANLOSS_DEVICE void store_vector(T* p, const Vec<T, N>& v) {
-#if defined(GANLOSS_EMULATOR)
-  std::memcpy(p, &v, sizeof v);
-#else
   *reinterpret_cast<Vec<T, N>*>(p) = v;
-#endif
 }
+
+template <class T>
+GANLOSS_DEVICE T load_global(const T* p) {
+  return *p;
+}
+
+template <class T>
+GANLOSS_DEVICE void store_global(T* p, const T& v) {
+  *p = v;
+}
+#endif
 
 // Element conversions to and from fp32, round to nearest even. The emulator provides the
 // 16-bit types' overloads and specializations itself (tests/emulator/host_types.hpp).

@@ -66,8 +66,8 @@ void run_launches(const detail::CallParams& params, void* workspace, const Emula
     check.grid = 1;
     check.block = kernel::kThreads;
     check.seed = options.seed;
-    const LaunchReport report = launch(check, [&args] { kernel::offsets_check_body(args); });
-    run.report.hazard_count += report.hazard_count;
+    if (options.concurrent_blocks > 0) check.concurrent_blocks = options.concurrent_blocks;
+    run.report.add(launch(check, [&args] { kernel::offsets_check_body(args); }));
   }
   for (int i = 0; i < seq.count; ++i) {
     kernel::KernelArgs& args = seq.args[i];
@@ -82,12 +82,10 @@ void run_launches(const detail::CallParams& params, void* workspace, const Emula
     config.seed = options.seed + static_cast<uint64_t>(i);
     config.drop_barrier = options.drop_barrier;
     config.abort_on_hazard = options.abort_on_hazard;
-    const LaunchReport report = launch(config, [&args] { run_body(args); });
-    run.report.hazard_count += report.hazard_count;
-    run.report.block_barriers += report.block_barriers;
-    for (const std::string& h : report.hazards) {
-      if (run.report.hazards.size() < 16) run.report.hazards.push_back(h);
-    }
+    config.drop_fence = options.drop_fence;
+    config.incoherent_loads = options.incoherent_loads;
+    if (options.concurrent_blocks > 0) config.concurrent_blocks = options.concurrent_blocks;
+    run.report.add(launch(config, [&args] { run_body(args); }));
     run.launched = true;
     ++run.passes;
   }

@@ -20,6 +20,9 @@ struct EmulatedOptions {
   int drop_barrier = -1;  // fault injection, see LaunchConfig
   bool workspace_initialized = false;  // as ganloss_execution_t: skip zeroing the tickets
   bool abort_on_hazard = false;
+  int drop_fence = -1;             // fault injection, see LaunchConfig
+  bool incoherent_loads = false;   // fault injection, see LaunchConfig
+  unsigned concurrent_blocks = 0;  // > 0: instead of LaunchConfig's default
 };
 
 struct EmulatedRun {
@@ -27,7 +30,7 @@ struct EmulatedRun {
   bool launched = false;
   int passes = 0;
   detail::kernel::Regime regime = detail::kernel::Regime::warp;  // of the main pass
-  LaunchReport report;
+  LaunchReport report;                                           // of every launch of the call
 };
 
 // Workspace bytes the CUDA backend asks for on these shapes.
