@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing ganloss needs and this machine lacks, from Debian's
-# packages: a compiler, CMake, Ninja, GoogleTest and Google Benchmark, and Clang with its
-# sanitizer and libFuzzer runtimes for the sanitizer build. The CUDA toolkit is not installed
+# packages: a compiler, CMake, Ninja, Google Highway (the CPU backend's SIMD), GoogleTest and
+# Google Benchmark, and Clang with its sanitizer and libFuzzer runtimes for the sanitizer build. The CUDA toolkit is not installed
 # here: without nvcc the library builds its CPU backends only.
 set -euo pipefail
 
@@ -10,6 +10,7 @@ command -v cmake >/dev/null || missing+=(cmake)
 command -v ninja >/dev/null || missing+=(ninja-build)
 command -v g++ >/dev/null || missing+=(g++)
 command -v git >/dev/null || missing+=(git)
+[[ -f /usr/include/hwy/highway.h ]] || missing+=(libhwy-dev)
 [[ -f /usr/include/gtest/gtest.h ]] || missing+=(libgtest-dev)
 [[ -f /usr/include/benchmark/benchmark.h ]] || missing+=(libbenchmark-dev)
 command -v python3 >/dev/null || missing+=(python3)

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -171,9 +172,17 @@ void Comparison::merge(const Comparison& other) {
   if (first_failure.empty()) first_failure = other.first_failure;
 }
 
-Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inputs_t& in,
-                                  const reference::Result& ref, const ganloss_outputs_t& got,
-                                  int depth) {
+namespace {
+
+// A VJP call's cotangents and gradients (compare_vjp_with_reference).
+struct VjpOutputs {
+  const float* cotangent[2];  // D, G
+  const void* grad[2];        // real, fake
+};
+
+Comparison compare(const ganloss_problem_t& p, const ganloss_inputs_t& in,
+                   const reference::Result& ref, const ganloss_outputs_t& got, int depth,
+                   const VjpOutputs* vjp) {
   Comparison c;
   Recorder rec(&c);
   const SideView sides[2] = {
@@ -304,12 +313,15 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
         const double d = delta(side, i, &argument);
         const int64_t k = sides[side].begin(s) + i;
         const double w = sides[side].weight(k);
+        double vjp_want = 0.0, vjp_bound = 0.0;
         for (int term = 0; term < 2; ++term) {
           const double slope = slope_of(side, term, i);
           const TermShape ts = term_shape(p, side, term == 0);
           const double tw = term_weight(side, i);
           const double slope_max =
               std::isfinite(slope) ? ts.slope_bound(slope, argument, d, tw) : std::fabs(slope);
+          const double u =
+              vjp && vjp->cotangent[term] ? static_cast<double>(vjp->cotangent[term][s]) : 0.0;
           if (outs[side].loss[term]) {
             const double want = (*outs[side].ref_loss[term])[static_cast<std::size_t>(k)];
             const double value = outs[side].loss[term][k];
@@ -318,9 +330,8 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
             rec.note(&c.element_losses, tol.ratio(value, want), outs[side].loss_name[term], s, k,
                      value, want);
           }
-          if (outs[side].grad[term]) {
+          if (outs[side].grad[term] || (vjp && vjp->cotangent[term])) {
             const double want = (*outs[side].ref_grad[term])[static_cast<std::size_t>(k)];
-            const double value = load_value(outs[side].grad[term], grad_dtype, k);
             const double coef = std::fabs(t.coef[side]);
             double abs = kElementUlps * kU * coef * std::fabs(w) +
                          coef * ts.curvature(slope_max, w) * d +
@@ -335,12 +346,29 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
                          ((depth_s + 8) * kU * slope_sum[other][term] +
                           grad_perturbation[other][term]);
             }
+            if (vjp) {
+              // This term's part of the combined gradient, with two more roundings (the product
+              // with u and the sum).
+              vjp_want += u * want;
+              vjp_bound +=
+                  std::fabs(u) * ((kElementUlps * kU + 2 * kU + eta) * std::fabs(want) + abs);
+              continue;
+            }
+            const double value = load_value(outs[side].grad[term], grad_dtype, k);
             const Tolerance tol{kElementUlps * kU + grad_roundoff + eta,
                                 abs + 4 * subnormal_spacing(static_cast<DType>(grad_dtype)),
                                 static_cast<DType>(grad_dtype)};
             rec.note(&c.gradients, tol.ratio(value, want), outs[side].grad_name[term], s, k, value,
                      want);
           }
+        }
+        if (vjp && vjp->grad[side]) {
+          const double value = load_value(vjp->grad[side], grad_dtype, k);
+          const Tolerance tol{kU + grad_roundoff,
+                              vjp_bound + 4 * subnormal_spacing(static_cast<DType>(grad_dtype)),
+                              static_cast<DType>(grad_dtype)};
+          rec.note(&c.gradients, tol.ratio(value, vjp_want), side == 0 ? "grad_real" : "grad_fake",
+                   s, k, value, vjp_want);
         }
       }
     }
@@ -392,6 +420,24 @@ Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inpu
     }
   }
   return c;
+}
+
+}  // namespace
+
+Comparison compare_with_reference(const ganloss_problem_t& p, const ganloss_inputs_t& in,
+                                  const reference::Result& ref, const ganloss_outputs_t& got,
+                                  int depth) {
+  return compare(p, in, ref, got, depth, nullptr);
+}
+
+Comparison compare_vjp_with_reference(const ganloss_problem_t& p, const ganloss_inputs_t& in,
+                                      const reference::Result& ref, const float* cotangent_d,
+                                      const float* cotangent_g, const void* grad_real,
+                                      const void* grad_fake, int depth) {
+  ganloss_outputs_t none;
+  std::memset(&none, 0, sizeof none);
+  const VjpOutputs vjp{{cotangent_d, cotangent_g}, {grad_real, grad_fake}};
+  return compare(p, in, ref, none, depth, &vjp);
 }
 
 }  // namespace detail

@@ -34,6 +34,17 @@ Comparison compare_with_reference(const ganloss_problem_t& problem, const ganlos
                                   const reference::Result& ref, const ganloss_outputs_t& got,
                                   int depth);
 
+// The gradients of a VJP call (ganloss_plan_vjp): `grad_real` and `grad_fake` (host memory, the
+// logits' layouts, the gradient dtype) against u_d[s] grad_D + u_g[s] grad_G formed from `ref`'s
+// per-element gradients, u = the cotangents (null: 0). The bound of each element is the sum of
+// its D and G gradients' bounds (as compare_with_reference derives them) times |u|, with two
+// more fp32 roundings each (the product with u and the sum), and one rounding to fp32 and one
+// to the gradient dtype of the result.
+Comparison compare_vjp_with_reference(const ganloss_problem_t& problem,
+                                      const ganloss_inputs_t& inputs, const reference::Result& ref,
+                                      const float* cotangent_d, const float* cotangent_g,
+                                      const void* grad_real, const void* grad_fake, int depth);
+
 }  // namespace detail
 }  // namespace ganloss
 
