@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing ganloss needs and this machine lacks, from Debian's
-# packages: a compiler, CMake, Ninja, GoogleTest and Google Benchmark, and Clang with its
-# sanitizer and libFuzzer runtimes for the sanitizer build. The CUDA toolkit is not installed
-# here: without nvcc the library builds its CPU backends only. With nvcc but without cuobjdump
+# packages: a compiler, CMake, Ninja, Google Highway (the CPU backend's SIMD), GoogleTest and
+# Google Benchmark, and Clang with its sanitizer and libFuzzer runtimes for the sanitizer build.
+# The CUDA toolkit is not installed here: without nvcc the library builds its CPU backends only. With nvcc but without cuobjdump
 # (the toolkit's redistributable nvcc lacks it), the kernel report (scripts/kernel-report.sh)
 # needs cuobjdump, and nvdisasm beside it, from PyPI: see install_cuda_tools below.
 set -euo pipefail
@@ -13,6 +13,7 @@ command -v cmake >/dev/null || missing+=(cmake)
 command -v ninja >/dev/null || missing+=(ninja-build)
 command -v g++ >/dev/null || missing+=(g++)
 command -v git >/dev/null || missing+=(git)
+[[ -f /usr/include/hwy/highway.h ]] || missing+=(libhwy-dev)
 [[ -f /usr/include/gtest/gtest.h ]] || missing+=(libgtest-dev)
 [[ -f /usr/include/benchmark/benchmark.h ]] || missing+=(libbenchmark-dev)
 command -v python3 >/dev/null || missing+=(python3)

@@ -38,8 +38,9 @@ struct Layout {
 
 Layout make_layout(const CallParams& q) {
   Layout l;
-  l.used[0] = side_used(q, true) || q.grad_real_g || q.loss_real_g;
-  l.used[1] = side_used(q, false);
+  // A VJP call writes every gradient it asks for, zeros where no term depends on the logit.
+  l.used[0] = side_used(q, true) || q.grad_real_g || q.loss_real_g || (q.vjp && q.grad_real);
+  l.used[1] = side_used(q, false) || (q.vjp && q.grad_fake_d);
   const bool paired = q.relativity == Relativity::paired;
   const bool ragged = q.real.offsets != nullptr || q.fake.offsets != nullptr;
   if (ragged) {
@@ -67,10 +68,12 @@ struct SegmentContext {
   SideScale scale[2];
   AverageCoupling coupling{};  // zero until a prepass has written the state
   bool valid;
+  int64_t segment;
 };
 
 SegmentContext context(const CallParams& q, const Layout& l, int64_t s, const double* state) {
   SegmentContext c;
+  c.segment = s;
   const double* st = state ? state + s * kStateFields : nullptr;
   c.extent[0] = segment_extent(q.real, l.used[0], s);
   c.extent[1] = segment_extent(q.fake, l.used[1], s);
@@ -199,6 +202,17 @@ class Runner {
       p.shift = static_cast<float>(c.coupling.shift[side]);
       p.offset_d = static_cast<float>(c.coupling.offset_d[side]);
       p.offset_g = static_cast<float>(c.coupling.offset_g[side]);
+    }
+    if (q_.vjp) {
+      // One gradient per element; a pair's real gradient is minus its fake one.
+      const GradientMultipliers m =
+          vjp_multipliers(q_, c.segment, c.scale[side], p.average ? c.coupling.offset_d[side] : 0.0,
+                          p.average ? c.coupling.offset_g[side] : 0.0);
+      const double sign = paired ? -1.0 : 1.0;
+      p.vjp = true;
+      p.coef_d = sign * m.coef_d;
+      p.coef_g = sign * m.coef_g;
+      p.offset = m.offset;
     }
     if (side == 0) {
       p.out = PieceOutputs{

@@ -1,11 +1,14 @@
 // The CPU backend's inner loop: one contiguous piece of one row (or, for the paired
-// relativistic loss, of a real row and its fake row together), evaluated tile by tile into
-// stack buffers so that the compiler vectorizes it. Compiled once per instruction set; every
-// variant performs the same IEEE operations in the same order, so all give identical bits.
+// relativistic loss, of a real row and its fake row together), evaluated over whole SIMD
+// registers with Google Highway, compiled once per instruction set (x86-64: AVX-512, AVX2 and
+// a portable fallback; Arm: NEON) and picked at run time. See cpu_pieces.cpp and
+// docs/numerics.md for what may differ between instruction sets.
 #ifndef GANLOSS_SRC_CPU_PIECES_HPP_
 #define GANLOSS_SRC_CPU_PIECES_HPP_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "call_params.hpp"
 #include "ganloss/losses.hpp"
@@ -41,6 +44,13 @@ struct Piece {
   float weight_scale[2];  // see SideScale
   float offset_d;         // added to D gradients (relativistic average, gradient pass)
   float offset_g;
+  // A VJP call: x's gradient is wd * coef_d + wg * coef_g + offset (see vjp_multipliers(); for
+  // pairs, y's gradient is minus x's), written to out.grad_d (and out_y.grad_d); no sums but the
+  // relativistic average's derivative sums.
+  bool vjp;
+  double coef_d;
+  double coef_g;
+  double offset;
   PieceOutputs out;    // x's side
   PieceOutputs out_y;  // paired: the fake side
   double* sums;        // kAccumulators running sums, added to
@@ -48,16 +58,18 @@ struct Piece {
 
 using PieceFn = void (*)(const Piece& piece, const Term& d, const Term& g);
 
-// The evaluator for a pair of term kinds (either may be none), per instruction set.
-namespace baseline {
+// The evaluator for a pair of term kinds (either may be none), for the best instruction set
+// this processor runs (or the one a test restricted the choice to, see below).
 PieceFn select_piece(TermKind d, TermKind g);
-}
-namespace avx2 {
-PieceFn select_piece(TermKind d, TermKind g);
-}
 
-// The best variant this processor runs.
-PieceFn select_piece(TermKind d, TermKind g);
+// For tests: the instruction sets compiled in and supported by this processor, by Highway
+// target bit and name; and a restriction of select_piece to one of them (0: the best again).
+struct InstructionSet {
+  int64_t target;
+  std::string name;
+};
+std::vector<InstructionSet> available_instruction_sets();
+void restrict_instruction_set(int64_t target);
 
 }  // namespace cpu
 }  // namespace detail

@@ -1,0 +1,731 @@
+// The CPU backend's inner loop (see cpu_pieces.hpp), written once with Google Highway and
+// compiled by hwy/foreach_target.h for every instruction set Highway targets here (x86-64:
+// AVX-512, AVX2 and the portable EMU128; Arm: NEON); HWY_DYNAMIC_DISPATCH picks the best one
+// the processor runs. Highway rather than hand-written intrinsics: one source for every
+// instruction set, its run-time dispatch, and its vector exp (hwy/contrib/math, 1 ulp).
+//
+// Per vector of logits: the terms through exp(-|x|) (Highway's Exp), log1p by an odd series
+// and one reciprocal, then the gradients and element losses, and the sums added in double into
+// eight lanes per sum, element i into lane i mod 8, whatever the vector width: the sums are
+// therefore independent of the instruction set, given the same per-element values. Those may
+// differ in the last bits between instruction sets, where a multiply-add is fused (AVX2,
+// AVX-512, NEON) or not (EMU128); within one instruction set they are bitwise repeatable.
+//
+// Subnormal and tiny logits: a subnormal operand or result costs about a hundred cycles on
+// x86. Arguments below 2^-26 in magnitude are replaced by 0 where that provably changes no
+// result (exp(-|x|) rounds to 1 and sp(x) = max(x, 0) + log1p(e) to log1p(e) either way), and
+// sign * x (sign = +-1) is a sign flip of the bits, so these logits cost what ordinary ones do.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu_pieces.cpp"
+#include <hwy/foreach_target.h>  // must precede highway.h
+// clang-format off
+#include <hwy/highway.h>
+#include <hwy/contrib/math/math-inl.h>
+// clang-format on
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "cpu_pieces.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace ganloss {
+namespace detail {
+namespace cpu {
+namespace HWY_NAMESPACE {
+namespace {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+using MF = hn::Mask<DF>;
+using DI = hn::RebindToSigned<DF>;
+using VI = hn::Vec<DI>;
+using DU = hn::RebindToUnsigned<DF>;
+using D16 = hn::Rebind<uint16_t, DF>;  // 16-bit storage of a float vector's lanes
+#if HWY_TARGET == HWY_SCALAR
+// One lane (the fallback where the compiler cannot build EMU128): a float is one double.
+using DD = hn::Rebind<double, DF>;
+constexpr size_t kWidePerFloat = 1;
+#else
+using DH = hn::Half<DF>;            // half a float vector
+using DD = hn::Rebind<double, DH>;  // its lanes as doubles: one full double vector
+constexpr size_t kWidePerFloat = 2;
+#endif
+using VD = hn::Vec<DD>;
+
+constexpr int kLanes = 8;  // lanes per sum: element i is added into lane i mod 8
+constexpr size_t kFloatLanes = hn::MaxLanes(DF());
+constexpr size_t kDoubleLanes = hn::MaxLanes(DD());
+static_assert(kDoubleLanes * kWidePerFloat == kFloatLanes, "a float vector in double vectors");
+static_assert(kDoubleLanes <= kLanes && kLanes % kDoubleLanes == 0, "lane layout");
+constexpr size_t kSumVectors = kLanes / kDoubleLanes;
+// Elements per step: whole vectors covering the eight lanes at least once.
+constexpr int64_t kStep = kFloatLanes >= kLanes ? kFloatLanes : kLanes;
+constexpr size_t kVectorsPerStep = kStep / kFloatLanes;
+
+// A float vector's lanes as double vectors (hi unused with one lane).
+struct Wide {
+  VD lo;
+  VD hi;
+};
+
+HWY_INLINE Wide widen(VF v) {
+  const DD dd;
+#if HWY_TARGET == HWY_SCALAR
+  return Wide{hn::PromoteTo(dd, v), hn::Zero(dd)};
+#else
+  const DH dh;
+  return Wide{hn::PromoteTo(dd, hn::LowerHalf(dh, v)), hn::PromoteTo(dd, hn::UpperHalf(dh, v))};
+#endif
+}
+
+HWY_INLINE VF narrow(const Wide& w) {
+  const DF df;
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+  // IEEE rounding (these targets' DemoteTo clamps to the finite range instead).
+  const DD dd;
+  HWY_ALIGN double wide[kFloatLanes];
+  HWY_ALIGN float lanes[kFloatLanes];
+  hn::Store(w.lo, dd, wide);
+  if constexpr (kWidePerFloat == 2) hn::Store(w.hi, dd, wide + kDoubleLanes);
+  for (size_t i = 0; i < kFloatLanes; ++i)
+    lanes[i] = static_cast<float>(wide[i]);
+  return hn::Load(df, lanes);
+#else
+  const DH dh;
+  return hn::Combine(df, hn::DemoteTo(dh, w.hi), hn::DemoteTo(dh, w.lo));
+#endif
+}
+
+// One running sum in eight double lanes (kSumVectors vectors).
+struct Sum {
+  VD v[kSumVectors];
+};
+
+// Adds the double lanes of a float vector that starts `pos` elements into a step.
+HWY_INLINE void add(Sum& s, const Wide& w, size_t pos) {
+  const size_t lo = (pos % kLanes) / kDoubleLanes;
+  s.v[lo] = hn::Add(s.v[lo], w.lo);
+  if constexpr (kWidePerFloat == 2) {
+    const size_t hi = ((pos + kDoubleLanes) % kLanes) / kDoubleLanes;
+    s.v[hi] = hn::Add(s.v[hi], w.hi);
+  }
+}
+
+HWY_INLINE double total(const Sum& s) {
+  const DD dd;
+  HWY_ALIGN double lanes[kLanes];
+  for (size_t k = 0; k < kSumVectors; ++k)
+    hn::Store(s.v[k], dd, lanes + k * kDoubleLanes);
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+// ---- Storage types (bitwise the conversions of host_dtype.hpp) ----
+
+HWY_INLINE VF half_to_float(hn::Vec<DU> h) {
+  const DF df;
+  const DU du;
+  const auto magnitude = hn::ShiftLeft<13>(hn::And(h, hn::Set(du, 0x7fffu)));
+  const auto exponent = hn::And(magnitude, hn::Set(du, 0x0f800000u));
+  const auto sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(du, 0x8000u)));
+  const auto normal = hn::Add(magnitude, hn::Set(du, 0x38000000u));
+  const auto special = hn::Add(magnitude, hn::Set(du, 0x70000000u));
+  const auto implicit = hn::BitCast(df, hn::Set(du, 0x38800000u));
+  const auto subnormal = hn::BitCast(
+      du, hn::Sub(hn::BitCast(df, hn::Add(magnitude, hn::Set(du, 0x38800000u))), implicit));
+  auto out = hn::IfThenElse(hn::Eq(exponent, hn::Zero(du)), subnormal, normal);
+  out = hn::IfThenElse(hn::Eq(exponent, hn::Set(du, 0x0f800000u)), special, out);
+  return hn::BitCast(df, hn::Or(out, sign));
+}
+
+HWY_INLINE VI float_to_half(VF v) {
+  const DF df;
+  const DI di;
+  const VI u = hn::BitCast(di, v);
+  const VI sign = hn::And(hn::ShiftRight<16>(u), hn::Set(di, 0x8000));
+  const VI a = hn::And(u, hn::Set(di, 0x7fffffff));
+  const VI overflow =
+      hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x7f800000)), hn::Set(di, 0x7e00), hn::Set(di, 0x7c00));
+  const VI subnormal = hn::Sub(hn::BitCast(di, hn::Add(hn::BitCast(df, a), hn::Set(df, 0.5f))),
+                               hn::Set(di, 0x3f000000));
+  const VI odd = hn::And(hn::ShiftRight<13>(a), hn::Set(di, 1));
+  const VI normal = hn::ShiftRight<13>(
+      hn::Add(hn::Sub(a, hn::Set(di, 0x38000000)), hn::Add(hn::Set(di, 0xfff), odd)));
+  VI out = hn::IfThenElse(hn::Lt(a, hn::Set(di, 0x38800000)), subnormal, normal);
+  out = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x477fffff)), overflow, out);
+  return hn::Or(out, sign);
+}
+
+HWY_INLINE VI float_to_bfloat16(VF v) {
+  const DI di;
+  const DU du;
+  const auto u = hn::BitCast(du, v);
+  const auto odd = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u));
+  const auto rounded = hn::ShiftRight<16>(hn::Add(u, hn::Add(hn::Set(du, 0x7fffu), odd)));
+  const auto quiet = hn::Or(hn::ShiftRight<16>(u), hn::Set(du, 0x0040u));
+  const VI a = hn::BitCast(di, hn::And(u, hn::Set(du, 0x7fffffffu)));
+  const auto nan = hn::RebindMask(du, hn::Gt(a, hn::Set(di, 0x7f800000)));
+  return hn::BitCast(di, hn::IfThenElse(nan, quiet, rounded));
+}
+
+HWY_INLINE VF load(const void* base, DType type, int64_t i) {
+  const DF df;
+  const DU du;
+  const D16 d16;
+  if (type == DType::f32) return hn::LoadU(df, static_cast<const float*>(base) + i);
+  const auto h = hn::PromoteTo(du, hn::LoadU(d16, static_cast<const uint16_t*>(base) + i));
+  if (type == DType::bf16) return hn::BitCast(df, hn::ShiftLeft<16>(h));
+  return half_to_float(h);
+}
+
+HWY_INLINE void store(VF v, DType type, void* base, int64_t i) {
+  const DF df;
+  const D16 d16;
+  if (type == DType::f32) {
+    hn::StoreU(v, df, static_cast<float*>(base) + i);
+    return;
+  }
+  const VI bits = type == DType::bf16 ? float_to_bfloat16(v) : float_to_half(v);
+  hn::StoreU(hn::DemoteTo(d16, bits), d16, static_cast<uint16_t*>(base) + i);
+}
+
+// ---- Math ----
+
+// Below this magnitude an argument of the logistic terms is replaced by 0: exp(-|x|) rounds to
+// 1 and max(x, 0) + log1p(e), with log1p(e) >= log(2) - 2^-24, to log1p(e) for both.
+constexpr float kTiny = 0x1p-26f;
+
+// log1p(e) for e in [0, 1] (or NaN): 2 atanh(s), s = e / (2 + e) <= 1/3, as an odd series in s
+// truncated where its remainder is below 2^-29 relative (math::host_log1p_unit).
+HWY_INLINE VF log1p_unit(VF e) {
+  const DF df;
+  const VF s = hn::Div(e, hn::Add(hn::Set(df, 2.0f), e));
+  const VF z = hn::Mul(s, s);
+  VF p = hn::Set(df, 2.0f / 15.0f);
+  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 13.0f));
+  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 11.0f));
+  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 9.0f));
+  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 7.0f));
+  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 5.0f));
+  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 3.0f));
+  return hn::MulAdd(s, hn::Mul(z, p), hn::Add(s, s));
+}
+
+// softplus and sigmoid of t and of -t, from one exp(-|t|) (math::logistic).
+struct Logistic {
+  VF sp_pos;
+  VF sp_neg;
+  VF sig_pos;
+  VF sig_neg;
+};
+
+// exp(-|t|) with tiny |t| as 0, and NaN kept (Highway's Exp gives 0 for NaN).
+HWY_INLINE VF exp_neg_abs(VF t, MF tiny) {
+  const DF df;
+  const VF a = hn::IfThenZeroElse(tiny, hn::Abs(t));
+  const VF e = hn::Exp(df, hn::Neg(a));
+  return hn::IfThenElse(hn::IsNaN(t), t, e);
+}
+
+HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
+  const DF df;
+  const VF big = hn::Div(hn::Set(df, 1.0f), hn::Add(hn::Set(df, 1.0f), e));  // sigma(|t|)
+  const VF small = hn::Mul(e, big);  // sigma(-|t|), never 1 - big
+  const MF nonneg = hn::Ge(t, hn::Zero(df));
+  *sig_pos = hn::IfThenElse(nonneg, big, small);
+  *sig_neg = hn::IfThenElse(nonneg, small, big);
+}
+
+HWY_INLINE MF is_tiny(VF t) {
+  const DF df;
+  return hn::Lt(hn::Abs(t), hn::Set(df, kTiny));
+}
+
+HWY_INLINE Logistic logistic(VF t) {
+  const DF df;
+  const MF tiny = is_tiny(t);
+  const VF e = exp_neg_abs(t, tiny);
+  const VF l = log1p_unit(e);
+  const VF tz = hn::IfThenZeroElse(tiny, t);
+  const VF zero = hn::Zero(df);
+  Logistic out;
+  out.sp_pos = hn::Add(hn::IfThenElseZero(hn::Gt(tz, zero), tz), l);
+  out.sp_neg = hn::Add(hn::IfThenElseZero(hn::Lt(tz, zero), hn::Neg(tz)), l);
+  sigmoids(t, e, &out.sig_pos, &out.sig_neg);
+  return out;
+}
+
+HWY_INLINE VF sigmoid(VF t) {
+  VF pos, neg;
+  sigmoids(t, exp_neg_abs(t, is_tiny(t)), &pos, &neg);
+  return pos;
+}
+
+// sign * x for sign = +-1 (every hinge and linear term), as a flip of the sign bit: exact, and
+// no subnormal arithmetic for subnormal x.
+HWY_INLINE VF times_sign(float sign, VF x) {
+  const DF df;
+  if (sign == 1.0f || sign == -1.0f) {
+    return hn::Xor(x, hn::And(hn::Set(df, sign), hn::Set(df, -0.0f)));
+  }
+  return hn::Mul(hn::Set(df, sign), x);
+}
+
+struct TermV {
+  VF loss;
+  VF grad;
+};
+
+// One term of kind K at arguments t (the vector form of evaluate_term).
+template <TermKind K>
+HWY_INLINE TermV term(const Term& tm, VF t, const Logistic& lg) {
+  const DF df;
+  const VF zero = hn::Zero(df);
+  if constexpr (K == TermKind::logistic) {
+    const VF inf = hn::Set(df, HUGE_VALF);
+    const VF pos = hn::IfThenElse(hn::Eq(lg.sp_pos, inf), hn::Set(df, tm.inf_pos),
+                                  hn::Mul(hn::Set(df, tm.w_pos), lg.sp_pos));
+    const VF neg = hn::IfThenElse(hn::Eq(lg.sp_neg, inf), hn::Set(df, tm.inf_neg),
+                                  hn::Mul(hn::Set(df, tm.w_neg), lg.sp_neg));
+    return TermV{hn::Add(pos, neg), hn::Sub(hn::Mul(hn::Set(df, tm.w_pos), lg.sig_pos),
+                                            hn::Mul(hn::Set(df, tm.w_neg), lg.sig_neg))};
+  } else if constexpr (K == TermKind::hinge) {
+    const VF v = hn::Sub(hn::Set(df, tm.param), times_sign(tm.sign, t));
+    const VF loss = hn::IfThenElse(hn::Lt(v, zero), zero, hn::Add(v, zero));
+    const VF grad = hn::IfThenElse(hn::Gt(v, zero), hn::Set(df, -tm.sign),
+                                   hn::IfThenElse(hn::IsNaN(v), v, zero));
+    return TermV{loss, grad};
+  } else if constexpr (K == TermKind::linear) {
+    return TermV{times_sign(tm.sign, t), hn::IfThenElse(hn::IsNaN(t), t, hn::Set(df, tm.sign))};
+  } else if constexpr (K == TermKind::squared) {
+    const VF d = hn::Sub(t, hn::Set(df, tm.param));
+    // (d / 2) d is 0 for |d| < 2^-76 (below 2^-151 before rounding): skip the subnormal steps.
+    const VF ds = hn::IfThenZeroElse(hn::Lt(hn::Abs(d), hn::Set(df, 0x1p-76f)), d);
+    return TermV{hn::Mul(hn::Mul(hn::Set(df, 0.5f), ds), ds), d};
+  } else {
+    return TermV{zero, zero};
+  }
+}
+
+// The weighted element loss (weighted_loss<K>): w l, exactly 0 for w = 0; a least-squares term
+// as weighted_square from its argument.
+template <TermKind K>
+HWY_INLINE VF weighted_loss(const Term& tm, VF w, VF t, VF loss) {
+  const DF df;
+  const MF zero_weight = hn::Eq(w, hn::Zero(df));
+  if constexpr (K == TermKind::squared) {
+    const VF d = hn::Sub(t, hn::Set(df, tm.param));
+    const VF h = hn::Mul(hn::Set(df, 0.5f), d);
+    const VF ds = hn::IfThenZeroElse(hn::Lt(hn::Abs(d), hn::Set(df, 0x1p-76f)), d);
+    const VF small = hn::Mul(w, hn::Mul(hn::Mul(hn::Set(df, 0.5f), ds), ds));
+    const VF large = hn::Mul(hn::Mul(w, h), d);
+    const VF v = hn::IfThenElse(hn::Gt(hn::Abs(d), hn::Set(df, 0x1p62f)), large, small);
+    return hn::IfThenZeroElse(zero_weight, v);
+  } else {
+    (void)tm;
+    (void)t;
+    return hn::IfThenZeroElse(zero_weight, hn::Mul(w, loss));
+  }
+}
+
+// What a total adds for a term (total_term): the term in double times the scaled weight v
+// (exact), 0 where v is 0 whatever the term; a least-squares term from its argument,
+// (t - label)^2 / 2 in double. `select`: apply v (weighted, or 1 and 0 in a padded tail).
+template <TermKind K>
+HWY_INLINE Wide total_terms(const Term& tm, bool select, VF v, VF t, VF loss) {
+  const DF df;
+  const DD dd;
+  Wide x;
+  if constexpr (K == TermKind::squared) {
+    (void)loss;
+    const Wide d = widen(hn::Sub(t, hn::Set(df, tm.param)));
+    const VD half = hn::Set(dd, 0.5);
+    x = Wide{hn::Mul(hn::Mul(half, d.lo), d.lo), hn::Mul(hn::Mul(half, d.hi), d.hi)};
+  } else {
+    (void)tm;
+    (void)t;
+    x = widen(loss);
+  }
+  if (!select) return x;
+  const Wide wv = widen(v);
+  const VD zero = hn::Zero(dd);
+  return Wide{hn::IfThenElse(hn::Eq(wv.lo, zero), zero, hn::Mul(wv.lo, x.lo)),
+              hn::IfThenElse(hn::Eq(wv.hi, zero), zero, hn::Mul(wv.hi, x.hi))};
+}
+
+// v * g in double, 0 where v is 0 (the weighted derivatives).
+HWY_INLINE Wide weighted_derivatives(VF v, VF g) {
+  const DD dd;
+  const VD zero = hn::Zero(dd);
+  const Wide wv = widen(v);
+  const Wide wg = widen(g);
+  return Wide{hn::IfThenElse(hn::Eq(wv.lo, zero), zero, hn::Mul(wv.lo, wg.lo)),
+              hn::IfThenElse(hn::Eq(wv.hi, zero), zero, hn::Mul(wv.hi, wg.hi))};
+}
+
+HWY_INLINE Wide affine(const Wide& x, double a, double b) {
+  const DD dd;
+  const VD va = hn::Set(dd, a);
+  const VD vb = hn::Set(dd, b);
+  return Wide{hn::Add(hn::Mul(x.lo, va), vb), hn::Add(hn::Mul(x.hi, va), vb)};
+}
+
+// ---- The piece evaluator ----
+
+template <TermKind KD, TermKind KG>
+class Evaluator {
+ public:
+  static constexpr bool kD = KD != TermKind::none;
+  static constexpr bool kG = KG != TermKind::none;
+  static constexpr bool kLogistic = KD == TermKind::logistic || KG == TermKind::logistic;
+
+  Evaluator(const Piece& p, const Term& d, const Term& g) : p_(p), td_(d), tg_(g) {
+    const DD dd;
+    for (Sum& s : sums_) {
+      for (VD& v : s.v)
+        v = hn::Zero(dd);
+    }
+  }
+
+  // Elements [i, i + kStep) of the piece's arrays (`q`: the piece or its zero-padded tail), of
+  // which the first `valid` count: the others add nothing to the sums.
+  HWY_INLINE void step(const Piece& q, int64_t i, int64_t valid) {
+    for (size_t u = 0; u < kVectorsPerStep; ++u) {
+      const size_t pos = u * kFloatLanes;
+      const DF df;
+      const int64_t left = valid - static_cast<int64_t>(pos);
+      const MF mask = hn::FirstN(df, static_cast<size_t>(std::max<int64_t>(0, left)));
+      vector(q, i + static_cast<int64_t>(pos), pos, mask);
+    }
+  }
+
+  void finish() const {
+    for (int k = 0; k < kAccumulators; ++k)
+      p_.sums[k] += total(sums_[k]);
+  }
+
+ private:
+  // Adds the valid lanes of x to accumulator k.
+  HWY_INLINE void accumulate(int k, VF x, size_t pos, MF valid) {
+    add(sums_[k], widen(hn::IfThenElseZero(valid, x)), pos);
+  }
+
+  // The same for values formed in double from float lanes that are zero outside the valid
+  // lanes (the caller masked them).
+  HWY_INLINE void accumulate_wide(int k, const Wide& x, size_t pos) { add(sums_[k], x, pos); }
+
+  HWY_INLINE void vector(const Piece& q, int64_t i, size_t pos, MF valid) {
+    const DF df;
+    const VF x = load(q.x, q.x_type, i);
+    if (q.pass == Pass::prepass) {
+      accumulate(kLogitSum + side(), x, pos, valid);
+      if (q.w) {
+        const VF w = hn::LoadU(df, q.w + i);
+        accumulate(kWeightSum + side(), w, pos, valid);
+        accumulate(kNonzeroWeights + side(),
+                   hn::IfThenZeroElse(hn::Eq(w, hn::Zero(df)), hn::Set(df, 1.0f)), pos, valid);
+      }
+      return;
+    }
+
+    // The argument of the terms: x, x - shift, or f - r for pairs.
+    VF y = x;
+    VF t = x;
+    if (q.paired) {
+      y = load(q.y, q.x_type, i);
+      t = hn::Sub(y, x);
+    } else if (q.average) {
+      t = hn::Sub(x, hn::Set(df, q.shift));
+    }
+    Logistic parts{};
+    if constexpr (kLogistic) parts = logistic(t);
+    const TermV d = term<KD>(td_, t, parts);
+    const TermV g = term<KG>(tg_, t, parts);
+
+    const bool weighted = q.w != nullptr;
+    VF w = hn::Set(df, 1.0f);
+    VF v = w;  // the scaled weight (SideScale)
+    if (weighted) {
+      w = hn::LoadU(df, q.w + i);
+      v = hn::Mul(hn::Mul(w, hn::Set(df, q.weight_scale[0])), hn::Set(df, q.weight_scale[1]));
+    }
+    // Lanes past the valid ones get weight 0: their weighted values are exactly 0.
+    const VF vm = hn::IfThenElseZero(valid, v);
+
+    if (q.vjp) {
+      vjp(q, i, pos, valid, d, g, weighted, vm);
+      return;
+    }
+
+    if (q.pass == Pass::gradients) {
+      store_gradient(q, d.grad, weighted, vm, q.coef, q.offset_d, q.out.grad_d, i);
+      store_gradient(q, g.grad, weighted, vm, q.coef, q.offset_g, q.out.grad_g, i);
+      return;
+    }
+
+    // Main pass: sums, element losses, and (unless relativistic average) gradients.
+    const int s = side();
+    const bool double_d = weighted || KD == TermKind::squared;
+    const bool double_g = weighted || KG == TermKind::squared;
+    auto add_terms = [&](bool exact, int k, const Term& tm, const VF& loss, auto kind) {
+      constexpr TermKind K = decltype(kind)::value;
+      if constexpr (K == TermKind::none) {
+        (void)exact;
+        (void)tm;
+        (void)loss;
+        (void)k;
+      } else if (exact) {
+        accumulate_wide(k, total_terms<K>(tm, true, vm, t, loss), pos);
+      } else {
+        accumulate(k, loss, pos, valid);
+      }
+    };
+    using KindD = std::integral_constant<TermKind, KD>;
+    using KindG = std::integral_constant<TermKind, KG>;
+    if (q.paired) {
+      add_terms(double_d, kLossD + 0, td_, d.loss, KindD{});
+      add_terms(double_g, kLossG + 1, tg_, g.loss, KindG{});
+    } else {
+      add_terms(double_d, kLossD + s, td_, d.loss, KindD{});
+      add_terms(double_g, kLossG + s, tg_, g.loss, KindG{});
+    }
+
+    VF ld = d.loss;
+    VF lg = g.loss;
+    if (weighted) {
+      ld = weighted_loss<KD>(td_, w, t, ld);
+      lg = weighted_loss<KG>(tg_, w, t, lg);
+    }
+    if (q.paired) {
+      store_gradient(q, d.grad, weighted, vm, -q.coef, 0.0f, q.out.grad_d, i);
+      store_gradient(q, g.grad, weighted, vm, -q.coef, 0.0f, q.out.grad_g, i);
+      store_gradient(q, d.grad, weighted, vm, q.coef, 0.0f, q.out_y.grad_d, i);
+      store_gradient(q, g.grad, weighted, vm, q.coef, 0.0f, q.out_y.grad_g, i);
+      store_loss(ld, q.out.loss_d, i);
+      store_loss(lg, q.out_y.loss_g, i);
+      store_loss(hn::Zero(df), q.out.loss_g, i);
+      store_loss(hn::Zero(df), q.out_y.loss_d, i);
+    } else {
+      if (q.average) {
+        add_derivatives(kDerivativeD + s, d.grad, weighted, vm, pos, valid);
+        add_derivatives(kDerivativeG + s, g.grad, weighted, vm, pos, valid);
+      } else {
+        store_gradient(q, d.grad, weighted, vm, q.coef, 0.0f, q.out.grad_d, i);
+        if (kG) {
+          store_gradient(q, g.grad, weighted, vm, q.coef, 0.0f, q.out.grad_g, i);
+        } else if (q.out.grad_g) {
+          store(hn::Zero(df), q.grad_type, q.out.grad_g, i);
+        }
+      }
+      store_loss(ld, q.out.loss_d, i);
+      store_loss(lg, q.out.loss_g, i);
+    }
+    if (q.stats) {
+      const bool same = !q.paired && !q.average;
+      statistics(x, same && kLogistic ? &parts : nullptr, q.paired ? 0 : s, pos, valid);
+      if (q.paired) statistics(y, nullptr, 1, pos, valid);
+    }
+  }
+
+  // A VJP call: one combined gradient per element, or (relativistic average, main pass) the
+  // derivative sums.
+  HWY_INLINE void vjp(const Piece& q, int64_t i, size_t pos, MF valid, const TermV& d,
+                      const TermV& g, bool weighted, VF vm) {
+    if (q.pass == Pass::main && q.average) {
+      add_derivatives(kDerivativeD + side(), d.grad, weighted, vm, pos, valid);
+      add_derivatives(kDerivativeG + side(), g.grad, weighted, vm, pos, valid);
+      return;
+    }
+    const DD dd;
+    Wide wd = weighted ? weighted_derivatives(vm, d.grad) : widen(d.grad);
+    Wide wg = weighted ? weighted_derivatives(vm, g.grad) : widen(g.grad);
+    const VD cd = hn::Set(dd, q.coef_d);
+    const VD cg = hn::Set(dd, q.coef_g);
+    const VD off = hn::Set(dd, q.offset);
+    Wide r{off, off};
+    if (kD) {
+      r.lo = hn::Add(hn::Mul(wd.lo, cd), r.lo);
+      r.hi = hn::Add(hn::Mul(wd.hi, cd), r.hi);
+    }
+    if (kG) {
+      r.lo = hn::Add(hn::Mul(wg.lo, cg), r.lo);
+      r.hi = hn::Add(hn::Mul(wg.hi, cg), r.hi);
+    }
+    const VF out = narrow(r);
+    const DF df;
+    if (q.out.grad_d) store(hn::Add(out, hn::Zero(df)), q.grad_type, q.out.grad_d, i);
+    if (q.paired && q.out_y.grad_d) {
+      store(hn::Add(hn::Neg(out), hn::Zero(df)), q.grad_type, q.out_y.grad_d, i);
+    }
+  }
+
+  HWY_INLINE void add_derivatives(int k, VF grad, bool weighted, VF vm, size_t pos, MF valid) {
+    if (weighted) {
+      accumulate_wide(k, weighted_derivatives(vm, grad), pos);
+    } else {
+      accumulate(k, grad, pos, valid);
+    }
+  }
+
+  // grad * scale + offset (store_gradients): in fp32 (one rounding of the exact product) when
+  // unweighted without offset, else in double from the weighted derivatives.
+  HWY_INLINE void store_gradient(const Piece& q, VF grad, bool weighted, VF vm, float scale,
+                                 float offset, void* out, int64_t i) const {
+    if (out == nullptr) return;
+    const DF df;
+    if (!weighted && offset == 0.0f) {
+      // + 0: -0 becomes +0, as with an offset
+      store(hn::Add(hn::Mul(grad, hn::Set(df, scale)), hn::Zero(df)), q.grad_type, out, i);
+      return;
+    }
+    const Wide x = weighted ? weighted_derivatives(vm, grad) : widen(grad);
+    store(narrow(affine(x, scale, offset)), q.grad_type, out, i);
+  }
+
+  HWY_INLINE void store_loss(VF v, float* out, int64_t i) const {
+    const DF df;
+    if (out != nullptr) hn::StoreU(v, df, out + i);
+  }
+
+  // Statistics of one side's raw logits: sigma over finite x, the "correct" count (x > 0 for
+  // real, x < 0 for fake), sign (real only), and the finite count.
+  HWY_INLINE void statistics(VF x, const Logistic* parts, int side, size_t pos, MF valid) {
+    const DF df;
+    const MF ok = hn::And(hn::IsFinite(x), valid);
+    const VF zero = hn::Zero(df);
+    const VF one = hn::Set(df, 1.0f);
+    const VF sig = parts ? parts->sig_pos : sigmoid(x);
+    accumulate(kSigmoid + side, hn::IfThenElseZero(ok, sig), pos, valid);
+    const MF correct = side == 0 ? hn::Gt(x, zero) : hn::Lt(x, zero);
+    accumulate(kCorrect + side, hn::IfThenElseZero(hn::And(ok, correct), one), pos, valid);
+    if (side == 0) {
+      const VF sign = hn::IfThenElse(hn::Gt(x, zero), one,
+                                     hn::IfThenElseZero(hn::Lt(x, zero), hn::Set(df, -1.0f)));
+      accumulate(kSignReal, hn::IfThenElseZero(ok, sign), pos, valid);
+    }
+    accumulate(kFinite + side, hn::IfThenElseZero(ok, one), pos, valid);
+  }
+
+  int side() const { return p_.paired ? 0 : p_.side; }
+
+  const Piece& p_;
+  const Term td_;
+  const Term tg_;
+  Sum sums_[kAccumulators];
+};
+
+// A copy of the last elements [begin, begin + count) of an array into a zeroed buffer of kStep
+// elements, and back.
+struct TailBuffer {
+  HWY_ALIGN uint8_t bytes[kStep * 4];
+};
+
+const void* tail_in(const void* base, int64_t begin, int64_t count, int64_t size,
+                    TailBuffer* buffer) {
+  std::memset(buffer->bytes, 0, sizeof buffer->bytes);
+  if (base == nullptr) return nullptr;
+  std::memcpy(buffer->bytes, static_cast<const char*>(base) + begin * size,
+              static_cast<std::size_t>(count * size));
+  return buffer->bytes;
+}
+
+template <TermKind KD, TermKind KG>
+void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
+  Evaluator<KD, KG> e(p, term_d, term_g);
+  const int64_t full = p.n / kStep * kStep;
+  for (int64_t i = 0; i < full; i += kStep)
+    e.step(p, i, kStep);
+  if (full < p.n) {
+    // The tail, through zero-padded buffers.
+    const int64_t count = p.n - full;
+    const int64_t xs = dtype_size(p.x_type);
+    const int64_t gs = dtype_size(p.grad_type);
+    TailBuffer in[3], out[8];
+    Piece t = p;
+    t.x = tail_in(p.x, full, count, xs, &in[0]);
+    t.y = tail_in(p.y, full, count, xs, &in[1]);
+    t.w = static_cast<const float*>(tail_in(p.w, full, count, 4, &in[2]));
+    // Only what this pass writes goes back: gradients in the gradient pass, and in the main pass
+    // unless the relativistic average defers them; element losses in a compute call's main pass.
+    const bool main_pass = p.pass == Pass::main;
+    const bool grads = p.pass == Pass::gradients || (main_pass && !p.average);
+    const bool losses = main_pass && !p.vjp;
+    auto g = [&](void* target) { return grads ? target : nullptr; };
+    auto l = [&](float* target) { return losses ? static_cast<void*>(target) : nullptr; };
+    void* const targets[8] = {g(p.out.grad_d),   g(p.out.grad_g),   l(p.out.loss_d),
+                              l(p.out.loss_g),   g(p.out_y.grad_d), g(p.out_y.grad_g),
+                              l(p.out_y.loss_d), l(p.out_y.loss_g)};
+    const int64_t sizes[8] = {gs, gs, 4, 4, gs, gs, 4, 4};
+    void* local[8];
+    for (int k = 0; k < 8; ++k)
+      local[k] = targets[k] ? out[k].bytes : nullptr;
+    t.out = PieceOutputs{local[0], local[1], static_cast<float*>(local[2]),
+                         static_cast<float*>(local[3])};
+    t.out_y = PieceOutputs{local[4], local[5], static_cast<float*>(local[6]),
+                           static_cast<float*>(local[7])};
+    e.step(t, 0, count);
+    for (int k = 0; k < 8; ++k) {
+      if (targets[k]) {
+        std::memcpy(static_cast<char*>(targets[k]) + full * sizes[k], local[k],
+                    static_cast<std::size_t>(count * sizes[k]));
+      }
+    }
+  }
+  e.finish();
+}
+
+constexpr TermKind kKinds[] = {TermKind::none, TermKind::logistic, TermKind::hinge,
+                               TermKind::linear, TermKind::squared};
+constexpr int kKindCount = 5;
+
+template <std::size_t... I>
+constexpr std::array<PieceFn, sizeof...(I)> piece_table(std::index_sequence<I...>) {
+  return {{&evaluate_piece<kKinds[I / kKindCount], kKinds[I % kKindCount]>...}};
+}
+
+}  // namespace
+
+// The one place where the runtime term kinds become template parameters.
+PieceFn select_piece_for_target(TermKind d, TermKind g) {
+  static constexpr auto table = piece_table(std::make_index_sequence<kKindCount * kKindCount>{});
+  return table[static_cast<int>(d) * kKindCount + static_cast<int>(g)];
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace cpu
+}  // namespace detail
+}  // namespace ganloss
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace ganloss {
+namespace detail {
+namespace cpu {
+
+HWY_EXPORT(select_piece_for_target);
+
+PieceFn select_piece(TermKind d, TermKind g) {
+  return HWY_DYNAMIC_DISPATCH(select_piece_for_target)(d, g);
+}
+
+std::vector<InstructionSet> available_instruction_sets() {
+  std::vector<InstructionSet> sets;
+  for (int64_t target : hwy::SupportedAndGeneratedTargets())
+    sets.push_back(InstructionSet{target, hwy::TargetName(target)});
+  return sets;
+}
+
+void restrict_instruction_set(int64_t target) {
+  hwy::SetSupportedTargetsForTest(target);
+}
+
+}  // namespace cpu
+}  // namespace detail
+}  // namespace ganloss
+#endif  // HWY_ONCE
