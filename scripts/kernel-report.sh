@@ -5,13 +5,14 @@
 # SASS instructions per logit of its main vector loop (scripts/kernel_report.py says how each
 # is measured). No GPU needed: nvcc, cuobjdump and c++filt.
 #
-#   scripts/kernel-report.sh [--check] [--json FILE] [--arch sm_90] [--out DIR] [-j N]
+#   scripts/kernel-report.sh [--check] [--json FILE] [--arch sm_90] [--out DIR] [-j N] [FILE.cu...]
 #
 #   --check     exit 1 when a kernel misses a target (docs/benchmarks.md), naming each offender
 #   --json      also write the table as JSON
 #   --arch      the architecture to compile for and whose occupancy limits apply
 #   --out       where the cubins and the tools' output go (default build-report/kernel-report)
 #   -j          compiles at once (default: the number of cores, at most the number of files)
+#   FILE.cu     the kernel files to report (default: every kernels/*.cu)
 #
 # Only device code is compiled (nvcc -cubin: no host compile, no PTX), each file once, in
 # parallel: today's five files take about 350 s of CPU time, nearly all of it ptxas, so about
@@ -27,6 +28,7 @@ arch=sm_90
 out=build-report/kernel-report
 parallel=$(nproc)
 report_args=()
+sources=()
 while (($#)); do
   case $1 in
     --check) report_args+=(--check) ;;
@@ -50,6 +52,7 @@ while (($#)); do
       sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
       exit 0
       ;;
+    *.cu) sources+=("$1") ;;
     *)
       echo "kernel-report: unknown argument '$1' (see --help)" >&2
       exit 2
@@ -85,9 +88,9 @@ nvcc=$(find_tool nvcc) || { echo "kernel-report: nvcc not found (the CUDA toolki
 cuobjdump=$(find_tool cuobjdump) ||
   { echo "kernel-report: cuobjdump not found: pip install nvidia-cuda-cuobjdump (scripts/install-deps.sh does)" >&2; exit 2; }
 
-sources=(kernels/*.cu)
+((${#sources[@]})) || sources=(kernels/*.cu)
 if [[ ! -e ${sources[0]} ]]; then
-  echo "kernel-report: no kernels/*.cu" >&2
+  echo "kernel-report: no ${sources[0]}" >&2
   exit 2
 fi
 ((parallel > ${#sources[@]})) && parallel=${#sources[@]}
