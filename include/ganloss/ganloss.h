@@ -302,8 +302,8 @@ GANLOSS_API ganloss_status_t ganloss_compute(const ganloss_problem_t* problem,
  *
  *  What an execution (ganloss_plan_execute, ganloss_plan_vjp) then costs on the host: a fixed
  *  number of pointer comparisons (null, alignment, address wrap, aliasing, workspace size), no
- *  CUDA runtime call but the kernel launches (plus, for a ragged problem, the device-side offsets
- *  check and its flag reset), no memset, no allocation, no lock. With
+ *  CUDA runtime call but the kernel launches (for a ragged problem, one more: the device-side
+ *  offsets check, which writes its own verdict), no memset, no allocation, no lock. With
  *  execution->check_memory, one cudaPointerGetAttributes per pointer is added. The host backends
  *  also check a ragged problem's offsets, which they can read: O(segments).
  *
