@@ -346,8 +346,6 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
           const double tw = term_weight(side, i);
           const double slope_max =
               std::isfinite(slope) ? ts.slope_bound(slope, argument, d, tw) : std::fabs(slope);
-          const double u =
-              vjp && vjp->cotangent[term] ? static_cast<double>(vjp->cotangent[term][s]) : 0.0;
           if (outs[side].loss[term]) {
             const double want = (*outs[side].ref_loss[term])[static_cast<std::size_t>(k)];
             const double value = outs[side].loss[term][k];
