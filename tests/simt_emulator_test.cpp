@@ -341,7 +341,7 @@ TEST(EmulatedCoalescing, MainLoopFullyCoalescedWhenAligned) {
       const EmulatedRun run = run_emulated(call, o);
       ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
       ASSERT_EQ(run.regime, c.regime);
-      const Comparison cmp = testing::compare_with_reference(call, o, kAccumulationDepth);
+      const Comparison cmp = testing::compare_with_reference(call, o, detail::kCudaKernelError);
       EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure;
       const std::string where = std::string(testing::dtype_name(dtype)) + " " +
                                 std::to_string(c.real_count) + "+" + std::to_string(c.fake_count) +
