@@ -50,6 +50,19 @@ Status check_execution(const ganloss_execution_t& exec) {
   return Status::Success;
 }
 
+// What ganloss_compute and ganloss_plan_create check first: the execution (defaults for null),
+// the problem, and on CUDA that a device can run the kernels.
+Status prepare(const ganloss_problem_t* problem, const ganloss_execution_t* execution,
+               ganloss_execution_t* exec) {
+  ganloss_execution_init(exec);
+  if (execution != nullptr) *exec = *execution;
+  Status s = validate_problem(problem);
+  if (s != Status::Success) return s;
+  s = check_execution(*exec);
+  if (s != Status::Success) return s;
+  return exec->backend == GANLOSS_BACKEND_CUDA ? cuda::available() : Status::Success;
+}
+
 // How a validated call runs on its backend.
 struct Dispatch {
   const ganloss_execution_t* execution;
@@ -206,16 +219,8 @@ ganloss_status_t ganloss_compute(const ganloss_problem_t* problem, const ganloss
                                  ganloss_stream_t stream) {
   return guarded([&] {
     ganloss_execution_t exec;
-    ganloss_execution_init(&exec);
-    if (execution != nullptr) exec = *execution;
-    Status s = validate_problem(problem);
+    Status s = prepare(problem, execution, &exec);
     if (s != Status::Success) return s;
-    s = check_execution(exec);
-    if (s != Status::Success) return s;
-    if (exec.backend == GANLOSS_BACKEND_CUDA) {
-      s = cuda::available();
-      if (s != Status::Success) return s;
-    }
     CallParams params;
     const std::size_t required = required_workspace(*problem, exec.backend);
     s = make_call_params(*problem, inputs, outputs, workspace, workspace_bytes, required, &params);
@@ -231,19 +236,13 @@ ganloss_status_t ganloss_plan_create(const ganloss_problem_t* problem,
   return guarded([&] {
     if (plan == nullptr) return fail(Status::NullPointer, "plan is null");
     ganloss_execution_t exec;
-    ganloss_execution_init(&exec);
-    if (execution != nullptr) exec = *execution;
-    Status s = validate_problem(problem);
-    if (s != Status::Success) return s;
-    s = check_execution(exec);
+    Status s = prepare(problem, execution, &exec);
     if (s != Status::Success) return s;
     if (exec.check_memory != 0 && exec.check_memory != 1) {
       return fail(Status::InvalidValue, "check_memory must be 0 or 1, got %d", exec.check_memory);
     }
     int device = -1;
     if (exec.backend == GANLOSS_BACKEND_CUDA) {
-      s = cuda::available();
-      if (s != Status::Success) return s;
       s = cuda::current_device(&device);
       if (s != Status::Success) return s;
     }
