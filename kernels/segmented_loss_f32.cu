@@ -20,7 +20,8 @@ cudaError_t launch_offsets_check(const KernelArgs& args, cudaStream_t stream) {
 
 cudaError_t check_kernel_image() {
   cudaFuncAttributes attributes;
-  return cudaFuncGetAttributes(&attributes, segmented_loss_kernel<float, float, kSpecs[0]>);
+  return cudaFuncGetAttributes(&attributes,
+                               segmented_loss_kernel<float, float, kSpecs[0], Regime::warp>);
 }
 
 }  // namespace kernel

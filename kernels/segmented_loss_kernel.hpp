@@ -37,6 +37,7 @@ struct Traits {
   // Outside the relativistic average the real side has no G term.
   static constexpr bool real_g = average || paired;
   static constexpr Family g = spec.g;
+  static constexpr uint32_t active = active_accumulators(spec);  // the sums this pass forms
 };
 
 // Per-element arrays of one side, each at its own element type: logits T, gradients G, weights
@@ -381,13 +382,12 @@ constexpr int64_t kSliceLength = int64_t{1} << 30;
 
 // Elements [0, n) of a row (of pairs, when kPaired) from a 16-byte aligned start (when `vector`)
 // or any start, shared by `threads` threads of which this is `rank`: 16-byte groups (kUnroll
-// loads in flight per thread) then a scalar tail, or scalar throughout.
-template <class T, class G, class S, int kSide, bool kPaired>
+// loads in flight per thread, see kUnrollFor) then a scalar tail, or scalar throughout.
+template <class T, class G, class S, int kSide, bool kPaired, int kUnroll>
 GANLOSS_DEVICE void evaluate_run(const Row<T, G>& r, const Row<T, G>& f, uint32_t n, bool vector,
                                  const SideContext& c, uint32_t rank, uint32_t threads,
                                  LossSums& acc) {
   constexpr int kWidth = kVectorBytes / static_cast<int>(sizeof(T));
-  constexpr int kUnroll = sizeof(T) == 4 ? 4 : 2;  // 16-byte loads in flight per thread
   auto scalar = [&](uint32_t i) {
     Vec<T, 1> x;
     x.v[0] = r.x[i];
@@ -434,7 +434,7 @@ GANLOSS_DEVICE void evaluate_run(const Row<T, G>& r, const Row<T, G>& f, uint32_
 // which this is `rank`: a scalar head up to 16-byte alignment, then evaluate_run in slices.
 // Which thread adds which element, and in which order, depends only on the indices and the
 // row's alignment, never on timing.
-template <class T, class G, class S, int kSide, bool kPaired>
+template <class T, class G, class S, int kSide, bool kPaired, int kUnroll>
 GANLOSS_DEVICE void evaluate_range(const Row<T, G>& r, const Row<T, G>& f, int64_t begin,
                                    int64_t end, const SideContext& c, unsigned rank,
                                    unsigned threads, LossSums& acc) {
@@ -442,14 +442,14 @@ GANLOSS_DEVICE void evaluate_range(const Row<T, G>& r, const Row<T, G>& f, int64
   if (c.vector_ok) {
     const int64_t head = elements_to_alignment(r.x + begin);
     body = begin + (head < end - begin ? head : end - begin);
-    evaluate_run<T, G, S, kSide, kPaired>(r.at(begin), f.at(begin),
-                                          static_cast<uint32_t>(body - begin), false, c, rank,
-                                          threads, acc);
+    evaluate_run<T, G, S, kSide, kPaired, kUnroll>(r.at(begin), f.at(begin),
+                                                   static_cast<uint32_t>(body - begin), false, c,
+                                                   rank, threads, acc);
   }
   for (int64_t start = body; start < end; start += kSliceLength) {
     const int64_t n = end - start < kSliceLength ? end - start : kSliceLength;
-    evaluate_run<T, G, S, kSide, kPaired>(r.at(start), f.at(start), static_cast<uint32_t>(n),
-                                          c.vector_ok, c, rank, threads, acc);
+    evaluate_run<T, G, S, kSide, kPaired, kUnroll>(
+        r.at(start), f.at(start), static_cast<uint32_t>(n), c.vector_ok, c, rank, threads, acc);
   }
 }
 
@@ -521,7 +521,7 @@ GANLOSS_DEVICE SideContext side_context(const KernelArgs& k, const SegmentState&
 
 // Elements [begin, end) of segment s's virtual row: its real row, then its fake row (or its
 // pairs), shared by `threads` threads.
-template <class T, class G, class S>
+template <class T, class G, class S, int kUnroll>
 GANLOSS_DEVICE LossSums evaluate_segment_part(const KernelArgs& k, const SegmentState& st,
                                               int64_t s, int64_t begin, int64_t end, unsigned rank,
                                               unsigned threads) {
@@ -532,18 +532,18 @@ GANLOSS_DEVICE LossSums evaluate_segment_part(const KernelArgs& k, const Segment
   const Row<T, G> fake = row_at<T, G>(q.fake, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d,
                                       q.loss_fake_g, st.extent[1].begin);
   if constexpr (S::paired) {
-    evaluate_range<T, G, S, 0, true>(real, fake, begin, end, side_context(k, st, s, 0), rank,
-                                     threads, acc);
+    evaluate_range<T, G, S, 0, true, kUnroll>(real, fake, begin, end, side_context(k, st, s, 0),
+                                              rank, threads, acc);
     return acc;
   }
   const int64_t nr = st.extent[0].size;
   if (begin < nr) {
-    evaluate_range<T, G, S, 0, false>(real, real, begin, end < nr ? end : nr,
-                                      side_context(k, st, s, 0), rank, threads, acc);
+    evaluate_range<T, G, S, 0, false, kUnroll>(real, real, begin, end < nr ? end : nr,
+                                               side_context(k, st, s, 0), rank, threads, acc);
   }
   if (end > nr) {
-    evaluate_range<T, G, S, 1, false>(fake, fake, begin > nr ? begin - nr : 0, end - nr,
-                                      side_context(k, st, s, 1), rank, threads, acc);
+    evaluate_range<T, G, S, 1, false, kUnroll>(fake, fake, begin > nr ? begin - nr : 0, end - nr,
+                                               side_context(k, st, s, 1), rank, threads, acc);
   }
   return acc;
 }
@@ -566,9 +566,10 @@ GANLOSS_DEVICE double accumulator_scale(const KernelArgs& k, int j) {
 
 // A segment's totals of one pass (any accumulator type): the state for the next pass, and the
 // per-segment outputs after the main pass.
+// The segment's state is formed again here rather than kept live through the element loop,
+// whose registers it would take.
 template <class A>
-GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const SegmentState& st,
-                                   const A& totals) {
+GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const A& totals) {
   double* state = k.state ? k.state + s * kStateFields : nullptr;
   if (k.pass == Pass::prepass) {
     for (int side = 0; side < 2; ++side) {
@@ -579,6 +580,7 @@ GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const Segment
     return;
   }
   if (k.pass != Pass::main) return;
+  const SegmentState st = segment_state(k, s);
   struct Indexed {
     const KernelArgs& k;
     const A& a;
@@ -596,36 +598,49 @@ GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const Segment
   write_segment_outputs(k.call, s, scaled_totals, st.scale, st.valid);
 }
 
+// 16-byte loads in flight per thread in a regime's element loop: what keeps every kernel
+// within 64 registers (four 256-thread blocks per SM, half the SM's threads) without spills.
+// A warp holds a whole segment of at most kWarpMaxLength elements, 64 per lane.
+template <class T, Regime R>
+constexpr int kUnrollFor = R == Regime::warp || sizeof(T) < 4 ? 1 : 2;
+
 template <class T, class G, class S>
 GANLOSS_DEVICE void warp_regime(const KernelArgs& k) {
+  constexpr int kUnroll = kUnrollFor<T, Regime::warp>;
   const unsigned lane = simt::lane_index();
+  // Uniform across the warp, and known to be: the segment's constants take uniform registers.
+  const unsigned warp = simt::warp_uniform(simt::warp_index());
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {
-    const int64_t s = unit * kWarpsPerBlock + simt::warp_index();
+    const int64_t s = unit * kWarpsPerBlock + warp;
     if (s >= k.call.segments) continue;  // the whole warp skips together
     const SegmentState st = segment_state(k, s);
-    LossSums acc =
-        evaluate_segment_part<T, G, S>(k, st, s, 0, segment_length(k, st), lane, simt::kWarpSize);
-    if (k.active == 0) continue;  // gradient and VJP passes: nothing to sum
-    acc = warp_sum(acc, k.active);
-    if (lane == 0) finish_segment(k, s, st, acc);
+    [[maybe_unused]] LossSums acc = evaluate_segment_part<T, G, S, kUnroll>(
+        k, st, s, 0, segment_length(k, st), lane, simt::kWarpSize);
+    if constexpr (S::active != 0) {  // gradient and VJP passes: nothing to sum
+      acc = warp_sum<S::active>(acc);
+      if (lane == 0) finish_segment(k, s, acc);
+    }
   }
 }
 
 template <class T, class G, class S>
 GANLOSS_DEVICE void block_regime(const KernelArgs& k) {
+  constexpr int kUnroll = kUnrollFor<T, Regime::block>;
   const unsigned tid = simt::thread_index();
   for (int64_t s = simt::block_index(); s < k.call.segments; s += simt::grid_size()) {
     const SegmentState st = segment_state(k, s);
-    LossSums acc =
-        evaluate_segment_part<T, G, S>(k, st, s, 0, segment_length(k, st), tid, kThreads);
-    if (k.active == 0) continue;
-    acc = block_sum<kThreads>(acc, k.active);
-    if (tid == 0) finish_segment(k, s, st, acc);
+    [[maybe_unused]] LossSums acc =
+        evaluate_segment_part<T, G, S, kUnroll>(k, st, s, 0, segment_length(k, st), tid, kThreads);
+    if constexpr (S::active != 0) {
+      acc = block_sum<kThreads, S::active>(acc);
+      if (tid == 0) finish_segment(k, s, acc);
+    }
   }
 }
 
 template <class T, class G, class S>
 GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
+  constexpr int kUnroll = kUnrollFor<T, Regime::chunk>;
   const unsigned tid = simt::thread_index();
   GANLOSS_SHARED simt::SharedArray<int, 1> last_block;
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {
@@ -633,33 +648,42 @@ GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
     const int64_t begin = (unit % k.chunks) * k.chunk_length;
     const int64_t end = begin + k.chunk_length < k.length ? begin + k.chunk_length : k.length;
     const SegmentState st = segment_state(k, s);
-    LossSums acc = evaluate_segment_part<T, G, S>(k, st, s, begin, end, tid, kThreads);
-    if (k.active == 0) continue;
-    acc = block_sum<kThreads>(acc, k.active);
-    if (tid == 0) {
-      for (int j = 0; j < kAccumulators; ++j)
-        k.partials[unit * kAccumulators + j] = acc.v[j];
-      simt::thread_fence();  // the partials are visible before the ticket is
-      const unsigned arrived = simt::atomic_add(&k.tickets[s], 1u);
-      const bool last = arrived + 1 == static_cast<unsigned>(k.chunks);
-      if (last) simt::atomic_exchange(&k.tickets[s], 0u);  // ready for the next pass or call
-      last_block[0] = last ? 1 : 0;
-    }
-    simt::sync_block();
-    if (last_block[0] != 0) {
-      simt::thread_fence();
-      Sums<double, kAccumulators> total = Sums<double, kAccumulators>::zero();
-      const float* partials = k.partials + s * k.chunks * kAccumulators;
-      for (int64_t c = tid; c < k.chunks; c += kThreads) {
+    [[maybe_unused]] LossSums acc =
+        evaluate_segment_part<T, G, S, kUnroll>(k, st, s, begin, end, tid, kThreads);
+    if constexpr (S::active != 0) {
+      acc = block_sum<kThreads, S::active>(acc);
+      if (tid == 0) {
+        GANLOSS_UNROLL
         for (int j = 0; j < kAccumulators; ++j) {
-          if (k.active & (1u << j)) {
-            total.v[j] +=
-                static_cast<double>(simt::load_coherent(partials + c * kAccumulators + j));
+          if (S::active & (1u << j)) k.partials[unit * kAccumulators + j] = acc.v[j];
+        }
+        simt::thread_fence();  // the partials are visible before the ticket is
+        const unsigned arrived = simt::atomic_add(&k.tickets[s], 1u);
+        const bool last = arrived + 1 == static_cast<unsigned>(k.chunks);
+        if (last) simt::atomic_exchange(&k.tickets[s], 0u);  // ready for the next pass or call
+        last_block[0] = last ? 1 : 0;
+      }
+      simt::sync_block();
+      if (last_block[0] != 0) {
+        simt::thread_fence();
+        // Warp 0 adds the chunks' partials in double, one accumulator at a time (each lane its
+        // chunks in index order, then the butterfly): no barrier, one double sum live.
+        if (simt::warp_index() == 0) {
+          const unsigned lane = simt::lane_index();
+          const float* partials = k.partials + s * k.chunks * kAccumulators;
+          Sums<double, kAccumulators> total = Sums<double, kAccumulators>::zero();
+          GANLOSS_UNROLL
+          for (int j = 0; j < kAccumulators; ++j) {
+            if (!(S::active & (1u << j))) continue;
+            Sums<double, 1> t = Sums<double, 1>::zero();
+            for (int64_t c = lane; c < k.chunks; c += simt::kWarpSize) {
+              t.v[0] += static_cast<double>(simt::load_coherent(partials + c * kAccumulators + j));
+            }
+            total.v[j] = warp_sum<1u>(t).v[0];
           }
+          if (lane == 0) finish_segment(k, s, total);
         }
       }
-      total = block_sum<kThreads>(total, k.active);
-      if (tid == 0) finish_segment(k, s, st, total);
     }
   }
 }
@@ -686,24 +710,37 @@ GANLOSS_DEVICE void offsets_check_body(const KernelArgs& k) {
     }
     if (b) bad.v[0] = 1.0f;
   }
-  bad = block_sum<kThreads>(bad, 1u);
+  bad = block_sum<kThreads, 1u>(bad);
   if (tid == 0) *k.offsets_flag = bad.v[0] != 0.0f ? 1u : 0u;
 }
 
-// The kernel body of instantiation kSpec (k.spec) for logits of type T and gradients of type
-// G: every block of the launch runs it with kThreads threads.
+// The kernel body of instantiation kSpec (k.spec) in regime R (k.regime) for logits of type T
+// and gradients of type G: every block of the launch runs it with kThreads threads. The CUDA
+// build compiles one kernel per instantiation and regime, each with only its own loop.
+template <class T, class G, uint32_t kSpec, Regime R>
+GANLOSS_DEVICE void segmented_loss_regime_body(const KernelArgs& k) {
+  using S = Traits<kSpec>;
+  if constexpr (R == Regime::warp) {
+    warp_regime<T, G, S>(k);
+  } else if constexpr (R == Regime::block) {
+    block_regime<T, G, S>(k);
+  } else {
+    chunk_regime<T, G, S>(k);
+  }
+}
+
+// The same, the regime read from k.regime (the host emulator).
 template <class T, class G, uint32_t kSpec>
 GANLOSS_DEVICE void segmented_loss_body(const KernelArgs& k) {
-  using S = Traits<kSpec>;
   switch (k.regime) {
     case Regime::warp:
-      warp_regime<T, G, S>(k);
+      segmented_loss_regime_body<T, G, kSpec, Regime::warp>(k);
       break;
     case Regime::block:
-      block_regime<T, G, S>(k);
+      segmented_loss_regime_body<T, G, kSpec, Regime::block>(k);
       break;
     default:
-      chunk_regime<T, G, S>(k);
+      segmented_loss_regime_body<T, G, kSpec, Regime::chunk>(k);
   }
 }
 

@@ -10,9 +10,13 @@ namespace ganloss {
 namespace detail {
 namespace kernel {
 
-template <class T, class G, uint32_t kSpec>
-__global__ void __launch_bounds__(kThreads) segmented_loss_kernel(const KernelArgs args) {
-  segmented_loss_body<T, G, kSpec>(args);
+// Four blocks per SM: at most 64 registers per thread, half the SM's threads resident.
+constexpr int kMinBlocksPerSm = 4;
+
+template <class T, class G, uint32_t kSpec, Regime R>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    segmented_loss_kernel(const KernelArgs args) {
+  segmented_loss_regime_body<T, G, kSpec, R>(args);
 }
 
 template <class T, class G>
@@ -21,8 +25,17 @@ struct Launch {
   cudaStream_t stream;
   template <uint32_t kSpec>
   void operator()() {
-    segmented_loss_kernel<T, G, kSpec>
-        <<<static_cast<unsigned>(args.grid), kThreads, 0, stream>>>(args);
+    const dim3 grid(static_cast<unsigned>(args.grid));
+    switch (args.regime) {
+      case Regime::warp:
+        segmented_loss_kernel<T, G, kSpec, Regime::warp><<<grid, kThreads, 0, stream>>>(args);
+        break;
+      case Regime::block:
+        segmented_loss_kernel<T, G, kSpec, Regime::block><<<grid, kThreads, 0, stream>>>(args);
+        break;
+      default:
+        segmented_loss_kernel<T, G, kSpec, Regime::chunk><<<grid, kThreads, 0, stream>>>(args);
+    }
   }
 };
 

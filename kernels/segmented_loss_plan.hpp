@@ -121,10 +121,9 @@ struct KernelArgs {
   Regime regime;
   bool paired;
   bool average;
-  bool weighted;    // a prepass gave weight totals: side scales read the state
-  uint32_t active;  // bit k: accumulator k is summed in this pass
-  int64_t length;   // fixed-length virtual row (paired: pairs)
-  int64_t chunks;   // per segment, chunk regime
+  bool weighted;   // a prepass gave weight totals: side scales read the state
+  int64_t length;  // fixed-length virtual row (paired: pairs)
+  int64_t chunks;  // per segment, chunk regime
   int64_t chunk_length;
   int64_t units;  // warp: segment groups; block: segments; chunk: segments * chunks
   int64_t grid;
@@ -268,17 +267,18 @@ inline Family family_of(const Term& a, const Term& b) {
                                                                               : Family::cheap;
 }
 
-// Accumulators each pass sums.
-inline uint32_t active_accumulators(const CallParams& q, Pass pass) {
+// Accumulators an instantiation sums, fixed by its spec: the reductions carry only these.
+constexpr uint32_t active_accumulators(const Spec& s) {
   auto bits = [](int first, int count) { return ((1u << count) - 1u) << first; };
-  switch (pass) {
+  switch (s.pass) {
     case Pass::prepass:
       return bits(kLogitSum, 2) | bits(kWeightSum, 2) | bits(kNonzeroWeights, 2);
     case Pass::main: {
       uint32_t a = bits(kLossD, 2) | bits(kLossG, 2);
-      if (q.relativity == Relativity::average) a |= bits(kDerivativeD, 2) | bits(kDerivativeG, 2);
-      if (q.stats)
+      if (s.average) a |= bits(kDerivativeD, 2) | bits(kDerivativeG, 2);
+      if (s.stats) {
         a |= bits(kSigmoid, 2) | bits(kCorrect, 2) | bits(kSignReal, 1) | bits(kFinite, 2);
+      }
       return a;
     }
     default:
@@ -310,7 +310,6 @@ inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspa
   k.paired = q.relativity == Relativity::paired;
   k.average = q.relativity == Relativity::average;
   k.weighted = needs_prepass(q) && needs_weight_totals(q.reduction);
-  k.active = active_accumulators(q, pass);
   k.spec = spec_for(q, pass);
   const int64_t xs = dtype_size(q.dtype);
   const int64_t gs = dtype_size(q.grad_dtype);

@@ -391,11 +391,10 @@ TEST(EmulatedBarriers, DeletedBarriersAreCaught) {
   // partials before they are written; deleting 1 lets the next segment overwrite them while
   // they are read. (3 guards nothing in this launch: the block ends there.)
   // Chunk regime, one block doing all n chunks of each of 2 segments: per chunk block_sum
-  // (3c, 3c + 1) and the last-block flag (3c + 2); chunk n - 1 finishes segment 0 and adds the
-  // double block_sum (3n, 3n + 1). Deleting 0 or 3n must be caught; 2 as well, in the death
-  // test below, because threads that read the flag too early diverge and hang. (1 and 3n + 1
-  // are redundant here: the flag barrier, and the next chunk's barriers, already separate the
-  // accesses they guard.)
+  // (3c, 3c + 1) and the last-block flag (3c + 2); chunk n - 1 finishes segment 0 in warp 0
+  // with shuffles alone, so 3n is segment 1's first. Deleting 0 or 3n must be caught; 2 as
+  // well, in the death test below, because threads that read the flag too early diverge and
+  // hang. (1 is redundant here: the flag barrier already separates the accesses it guards.)
   const int chunks = static_cast<int>(detail::kernel::chunks_for(2, 2 * C + 5));
   const BarrierCase barrier_cases[] = {
       {"block", Shape{"", 4, 3000, 2000, 0, 0, Regime::block}, 2, {0, 1, 2}},

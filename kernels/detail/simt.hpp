@@ -30,6 +30,7 @@ namespace simt {
 
 constexpr int kWarpSize = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
+constexpr int kMaxShuffleValues = 16;
 
 #if defined(GANLOSS_EMULATOR)
 
@@ -40,6 +41,10 @@ unsigned grid_size();
 void sync_block();
 float shfl_xor_sync(unsigned mask, float value, int lane_mask);
 double shfl_xor_sync(unsigned mask, double value, int lane_mask);
+// `count` values (at most kMaxShuffleValues) exchanged as `count` shuffles would, in one warp
+// phase: the emulator's cost of a shuffle is its phase, not its bytes.
+void shfl_xor_sync(unsigned mask, float* values, int count, int lane_mask);
+void shfl_xor_sync(unsigned mask, double* values, int count, int lane_mask);
 unsigned atomic_add(unsigned* address, unsigned value);
 unsigned atomic_exchange(unsigned* address, unsigned value);
 
@@ -125,6 +130,12 @@ GANLOSS_DEVICE float shfl_xor_sync(unsigned mask, float value, int lane_mask) {
 GANLOSS_DEVICE double shfl_xor_sync(unsigned mask, double value, int lane_mask) {
   return __shfl_xor_sync(mask, value, lane_mask);
 }
+template <class T>
+GANLOSS_DEVICE void shfl_xor_sync(unsigned mask, T* values, int count, int lane_mask) {
+#pragma unroll
+  for (int k = 0; k < count; ++k)
+    values[k] = __shfl_xor_sync(mask, values[k], lane_mask);
+}
 GANLOSS_DEVICE void thread_fence() {
   __threadfence();
 }
@@ -152,6 +163,18 @@ GANLOSS_DEVICE T load_coherent(const T* address) {
   return __ldcg(address);
 }
 
+#endif
+
+// A value every lane of the warp holds, returned so that the compiler knows it is uniform
+// (lane 0's, broadcast): values derived from it can live in uniform registers.
+#if defined(GANLOSS_EMULATOR)
+inline unsigned warp_uniform(unsigned value) {
+  return value;
+}
+#else
+GANLOSS_DEVICE unsigned warp_uniform(unsigned value) {
+  return __shfl_sync(kFullMask, value, 0);
+}
 #endif
 
 GANLOSS_DEVICE unsigned lane_index() {

@@ -168,7 +168,8 @@ struct SiteTotals {
 struct Warp {
   Warp(Slot* slot, unsigned index) : barrier(32, PhaseCompletion{slot, 2 + index}) {}
   Barrier barrier;
-  uint64_t slots[2][32] = {};  // double-buffered by shuffle parity: one phase per shuffle
+  // Double-buffered by shuffle parity: one phase per shuffle of up to kMaxShuffleValues.
+  uint64_t slots[2][32][simt::kMaxShuffleValues] = {};
   LaneLog lanes[32];
   // Coalescing totals of the warp's accesses, updated by barrier completions only.
   std::unordered_map<SiteKey, SiteTotals, SiteKeyHash> sites;
@@ -531,8 +532,8 @@ void sync_block() {
 namespace {
 
 template <class T>
-T shuffle(unsigned mask, T value, int lane_mask) {
-  static_assert(sizeof(T) <= sizeof(uint64_t), "one slot per lane");
+void shuffle(unsigned mask, T* values, int count, int lane_mask) {
+  static_assert(sizeof(T) <= sizeof(uint64_t), "one slot per lane and value");
   auto& s = state();
   if (mask != kFullMask) {
     emulator::die("shfl_xor_sync with a partial mask: only full-warp shuffles are modelled");
@@ -540,27 +541,43 @@ T shuffle(unsigned mask, T value, int lane_mask) {
   if (lane_mask <= 0 || lane_mask >= kWarpSize) {
     emulator::die("shfl_xor_sync lane mask outside 1..31");
   }
+  if (count < 1 || count > kMaxShuffleValues) {
+    emulator::die("shfl_xor_sync of more values than one phase holds");
+  }
   emulator::Warp& w = *s.slot->warps[s.thread / kWarpSize];
   const unsigned lane = s.thread % kWarpSize;
   const unsigned parity = s.shuffles++ & 1u;
-  uint64_t bits = 0;
-  std::memcpy(&bits, &value, sizeof value);
-  w.slots[parity][lane] = bits;
+  for (int k = 0; k < count; ++k) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, &values[k], sizeof(T));
+    w.slots[parity][lane][k] = bits;
+  }
   w.barrier.arrive_and_wait();
-  bits = w.slots[parity][lane ^ static_cast<unsigned>(lane_mask)];
-  T out;
-  std::memcpy(&out, &bits, sizeof out);
-  return out;
+  const unsigned from = lane ^ static_cast<unsigned>(lane_mask);
+  for (int k = 0; k < count; ++k) {
+    const uint64_t bits = w.slots[parity][from][k];
+    std::memcpy(&values[k], &bits, sizeof(T));
+  }
 }
 
 }  // namespace
 
 float shfl_xor_sync(unsigned mask, float value, int lane_mask) {
-  return shuffle(mask, value, lane_mask);
+  shuffle(mask, &value, 1, lane_mask);
+  return value;
 }
 
 double shfl_xor_sync(unsigned mask, double value, int lane_mask) {
-  return shuffle(mask, value, lane_mask);
+  shuffle(mask, &value, 1, lane_mask);
+  return value;
+}
+
+void shfl_xor_sync(unsigned mask, float* values, int count, int lane_mask) {
+  shuffle(mask, values, count, lane_mask);
+}
+
+void shfl_xor_sync(unsigned mask, double* values, int count, int lane_mask) {
+  shuffle(mask, values, count, lane_mask);
 }
 
 void thread_fence() {
