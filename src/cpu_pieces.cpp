@@ -225,12 +225,17 @@ struct Logistic {
   VF sig_neg;
 };
 
-// exp(-|t|) with tiny |t| as 0, and NaN kept (Highway's Exp gives 0 for NaN).
+// exp(-|t|) with tiny |t| as 0, and NaN kept. Highway's Exp converts its argument to int32
+// before its own range check, which is undefined for NaN and infinities on the portable target:
+// it gets arguments in [-104, 0] only, and below -104 (where it gives 0) the result is 0 here.
 HWY_INLINE VF exp_neg_abs(VF t, MF tiny) {
   const DF df;
-  const VF a = hn::IfThenZeroElse(tiny, hn::Abs(t));
-  const VF e = hn::Exp(df, hn::Neg(a));
-  return hn::IfThenElse(hn::IsNaN(t), t, e);
+  const VF bound = hn::Set(df, 104.0f);
+  const VF abs = hn::Abs(t);
+  const MF nan = hn::IsNaN(t);
+  const VF a = hn::IfThenZeroElse(hn::Or(tiny, nan), hn::Min(abs, bound));
+  const VF e = hn::IfThenZeroElse(hn::Gt(abs, bound), hn::Exp(df, hn::Neg(a)));
+  return hn::IfThenElse(nan, t, e);
 }
 
 HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
