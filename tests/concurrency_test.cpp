@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -255,8 +256,11 @@ TEST(Concurrency, ProcessExitJoinsTheWorkers) {
   std::string flag = std::string(kExitChild) + "=1";
   std::vector<char*> argv = {self.data(), filter.data(), nullptr};
   std::vector<char*> envp;
-  for (char** e = environ; *e != nullptr; ++e)
-    envp.push_back(*e);
+  // Without the parent's shard settings (GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, GTEST_FILTER):
+  // the child runs exactly the one test its filter names.
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "GTEST_", 6) != 0) envp.push_back(*e);
+  }
   envp.push_back(flag.data());
   envp.push_back(nullptr);
   std::FILE* output = std::tmpfile();  // the child's stdout: did it run the test?
