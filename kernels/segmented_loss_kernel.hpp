@@ -598,8 +598,10 @@ GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const A& tota
   write_segment_outputs(k.call, s, scaled_totals, st.scale, st.valid);
 }
 
-// 16-byte loads in flight per thread in a regime's element loop: what keeps every kernel
-// within 64 registers (four 256-thread blocks per SM, half the SM's threads) without spills.
+// 16-byte loads in flight per thread in a regime's element loop: what lets every kernel fit in
+// 64 registers (four 256-thread blocks per SM, half the SM's threads); some, mostly in the chunk
+// regime and with statistics, weights or the relativistic average, still spill loop invariants
+// (docs/benchmarks.md, "Kernel resources").
 // A warp holds a whole segment of at most kWarpMaxLength elements, 64 per lane.
 template <class T, Regime R>
 constexpr int kUnrollFor = R == Regime::warp || sizeof(T) < 4 ? 1 : 2;
