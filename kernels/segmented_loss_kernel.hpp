@@ -34,6 +34,7 @@ struct Traits {
   static constexpr Family d = spec.d;
   static constexpr bool weighted = spec.weighted;
   static constexpr bool stats = spec.stats;
+  static constexpr bool losses = spec.losses;  // element losses may be written
   // Outside the relativistic average the real side has no G term.
   static constexpr bool real_g = average || paired;
   static constexpr Family g = spec.g;
@@ -80,15 +81,22 @@ GANLOSS_DEVICE Row<T, G> row_at(const SideParams& side, void* grad_d, void* grad
 // A term as the element loop evaluates it. A logistic term sign [w_pos sp(x) + w_neg sp(-x)]
 // is evaluated without its sign, whose value `scale` multiplies the gradient coefficients, the
 // element losses and the totals instead: with ap = sign w_pos >= 0, an = sign w_neg >= 0,
-//   loss / sign = max(c |x|, 0) + (ap + an) log1p(e),  c = ap if x > 0 else an,
+//   loss / sign = max(c |x|, 0) + log1p(e),  c = ap if x > 0 else an,
 //   grad / sign = ap sigma(x) - an sigma(-x),
-// where the max turns the 0 * inf of a zero weight at an infinite logit into the term's 0 (a
-// NaN logit still gives NaN through log1p(e)). The other kinds have scale 1.
+// (ap + an = (1 - t) + t = 1 for a cross-entropy against target t), where the max turns the
+// 0 * inf of a zero weight at an infinite logit into the term's 0 (a NaN logit still gives NaN
+// through log1p(e)). The other kinds have scale 1. A slot without terms evaluated as a logistic
+// one (ap = an = 0, see Family) has loss log1p(e) and gradient 0, which reach no output.
+// The gradient is formed as gp sigma(x) - gn sigma(-x) with gp = ap m, gn = an m: where the
+// pass multiplies a gradient by the side's coefficient alone (a logistic family's main and VJP
+// passes outside the relativistic average), m is that coefficient and the product is the
+// gradient as stored; elsewhere m = 1 (see kFoldedGradients).
 struct LoopTerm {
   Term term;
   float ap;
   float an;
-  float sw;
+  float gp;
+  float gn;
   float scale;
 };
 
@@ -96,21 +104,22 @@ GANLOSS_DEVICE float term_scale(const Term& t) {
   return t.kind == TermKind::logistic ? t.sign : 1.0f;
 }
 
-GANLOSS_DEVICE LoopTerm loop_term(const Term& t) {
+GANLOSS_DEVICE LoopTerm loop_term(const Term& t, double multiplier) {
   LoopTerm l;
   l.term = t;
   l.scale = term_scale(t);
   l.ap = t.kind == TermKind::logistic ? t.sign * t.w_pos : 0.0f;
   l.an = t.kind == TermKind::logistic ? t.sign * t.w_neg : 0.0f;
-  l.sw = l.ap + l.an;
+  l.gp = static_cast<float>(static_cast<double>(l.ap) * multiplier);
+  l.gn = static_cast<float>(static_cast<double>(l.an) * multiplier);
   return l;
 }
 
 GANLOSS_DEVICE TermValue logistic_value(const LoopTerm& t, float x, const fast::Logistic& lg) {
   const float c = lg.positive ? t.ap : t.an;
   TermValue v;
-  v.loss = fmaxf(c * fabsf(x), 0.0f) + t.sw * lg.l;
-  v.grad = t.ap * lg.sig_pos - t.an * lg.sig_neg;
+  v.loss = fmaxf(c * fabsf(x), 0.0f) + lg.l;
+  v.grad = t.gp * lg.sig_pos - t.gn * lg.sig_neg;
   return v;
 }
 
@@ -127,10 +136,18 @@ GANLOSS_DEVICE TermValue cheap_value(const Term& t, float x) {
   }
 }
 
+// A term of family F at x: each kind family evaluates its kind without a test; `cheap` by the
+// switch, `any` logistic or not.
 template <Family F>
 GANLOSS_DEVICE TermValue term_value(const LoopTerm& t, float x, const fast::Logistic& lg) {
   if constexpr (F == Family::logistic) {
     return logistic_value(t, x, lg);
+  } else if constexpr (F == Family::hinge) {
+    return hinge_term(t.term.sign, t.term.param, x);
+  } else if constexpr (F == Family::linear) {
+    return linear_term(t.term.sign, x);
+  } else if constexpr (F == Family::squared) {
+    return squared_term(t.term.param, x);
   } else if constexpr (F == Family::cheap) {
     return cheap_value(t.term, x);
   } else {
@@ -138,16 +155,27 @@ GANLOSS_DEVICE TermValue term_value(const LoopTerm& t, float x, const fast::Logi
   }
 }
 
-// The term times a weight w (weighted_loss; the least-squares term without its overflow).
+// The term `loss` at x times a weight w, for an x that is 0 where w is 0 (evaluate_group): the
+// product, or for the least-squares term weighted_square, without the overflow of d^2.
 template <Family F>
 GANLOSS_DEVICE float weighted_term(const LoopTerm& t, float w, float x, float loss) {
-  if constexpr (F == Family::logistic) {
+  if constexpr (F == Family::logistic || F == Family::hinge || F == Family::linear) {
+    (void)t;
     (void)x;
-    return weighted(w, loss);
+    return w * loss;
+  } else if constexpr (F == Family::squared) {
+    return weighted_square(w, x - t.term.param);
   } else {
-    return weighted_loss(t.term, w, x, loss);
+    return t.term.kind == TermKind::squared ? weighted_square(w, x - t.term.param) : w * loss;
   }
 }
+
+// Whether a pass's logistic gradients come out of logistic_value already multiplied by the
+// side's coefficient (LoopTerm::gp, gn): the logistic family's main and VJP passes outside the
+// relativistic average, whose derivative sums need the bare gradients (pairs excepted).
+template <class S, Family F>
+constexpr bool kFoldedGradients = F == Family::logistic && !S::average && !S::paired &&
+                                  (S::pass == Pass::main || S::pass == Pass::vjp);
 
 // Everything a pass needs about one segment of one side.
 struct SideContext {
@@ -161,6 +189,8 @@ struct SideContext {
   float offset_d;         // additive gradient terms (relativistic average)
   float offset_g;         //   (VJP: offset_d holds the combined offset)
   float weight_scale[2];  // see SideScale
+  bool has_d;             // VJP: the side has a D term (a cotangent for it), and a G term
+  bool has_g;
 };
 
 template <class T, class G, int N>
@@ -240,12 +270,18 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, uint32_t i, const Vec<T, 
     constexpr bool kHasG = kSide == 1 || S::real_g;
     constexpr bool kLogistic = S::d == Family::logistic || (kHasG && S::g == Family::logistic);
     constexpr bool kMaybeLogistic = kLogistic || S::d == Family::any;
+    constexpr bool kFoldD = kFoldedGradients<S, S::d>;
+    constexpr bool kFoldG = kFoldedGradients<S, S::g>;
     Vec<G, N> gd, gg;
     Vec<float, N> ld, lg;
     GANLOSS_UNROLL
     for (int j = 0; j < N; ++j) {
       const float v = to_float(x.v[j]);
-      const float t = S::average ? v - c.shift : v;
+      // An element of weight 0 contributes nothing, even where its term is infinite or NaN:
+      // its terms are evaluated at 0 instead, where every term and derivative is finite, so
+      // the products with its zero weight below are 0 without a test of their own.
+      const float t0 = S::average ? v - c.shift : v;
+      const float t = S::weighted && w.v[j] == 0.0f ? 0.0f : t0;
       fast::Logistic parts{};
       if constexpr (kLogistic) {
         parts = fast::logistic(t);
@@ -254,32 +290,52 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, uint32_t i, const Vec<T, 
       }
       const float ws = S::weighted ? scaled_weight(w.v[j], c.weight_scale) : 1.0f;
       const TermValue a = term_value<S::d>(c.d, t, parts);
-      const float wa = S::weighted ? weighted(ws, a.grad) : a.grad;
+      const float wa = S::weighted ? ws * a.grad : a.grad;
       TermValue b{0.0f, 0.0f};
       float wb = 0.0f;
       if constexpr (kHasG) {
         b = term_value<S::g>(c.g, t, parts);
-        wb = S::weighted ? weighted(ws, b.grad) : b.grad;
+        wb = S::weighted ? ws * b.grad : b.grad;
       }
       if constexpr (S::pass == Pass::vjp) {
-        const float o = wa * c.coef_d;
-        gd.v[j] = from_float<G>(kHasG ? (wb * c.coef_g + o) + c.offset_d : o + c.offset_d);
+        const float o = c.has_d ? (kFoldD ? wa : wa * c.coef_d) : 0.0f;
+        float u = o;
+        if constexpr (kHasG) {
+          if (c.has_g) u = kFoldG ? wb + o : wb * c.coef_g + o;
+        }
+        gd.v[j] = from_float<G>(u + c.offset_d);
       } else if constexpr (S::pass == Pass::gradients) {
         gd.v[j] = from_float<G>(wa * c.coef_d + c.offset_d);
         gg.v[j] = from_float<G>(wb * c.coef_g + c.offset_g);
       } else {
-        acc.v[kLossD + kSide] += weighted_term<S::d>(c.d, ws, t, a.loss);
-        if constexpr (kHasG) acc.v[kLossG + kSide] += weighted_term<S::g>(c.g, ws, t, b.loss);
+        if constexpr (S::weighted) {
+          acc.v[kLossD + kSide] += weighted_term<S::d>(c.d, ws, t, a.loss);
+          if constexpr (kHasG) acc.v[kLossG + kSide] += weighted_term<S::g>(c.g, ws, t, b.loss);
+        } else {
+          acc.v[kLossD + kSide] += a.loss;
+          if constexpr (kHasG) acc.v[kLossG + kSide] += b.loss;
+        }
         if constexpr (S::average) {
           acc.v[kDerivativeD + kSide] += wa;
           acc.v[kDerivativeG + kSide] += wb;
         }
-        gd.v[j] = from_float<G>(wa * c.coef_d);
-        gg.v[j] = from_float<G>(wb * c.coef_g);
-        ld.v[j] = weighted_term<S::d>(c.d, w.v[j], t, a.loss) * c.d.scale;
-        lg.v[j] = kHasG ? weighted_term<S::g>(c.g, w.v[j], t, b.loss) * c.g.scale : 0.0f;
+        gd.v[j] = from_float<G>(kFoldD ? wa : wa * c.coef_d);
+        gg.v[j] = from_float<G>(kFoldG ? wb : wb * c.coef_g);
+        if constexpr (S::losses) {
+          const float ad = S::weighted ? weighted_term<S::d>(c.d, w.v[j], t, a.loss) : a.loss;
+          ld.v[j] = ad * c.d.scale;
+          if constexpr (kHasG) {
+            const float bg = S::weighted ? weighted_term<S::g>(c.g, w.v[j], t, b.loss) : b.loss;
+            lg.v[j] = bg * c.g.scale;
+          } else {
+            lg.v[j] = 0.0f;
+          }
+        }
         if constexpr (S::stats) {
-          const float sigma = (!S::average && c.logistic) ? parts.sig_pos : fast::sigmoid(v);
+          // parts are of t: v itself unless the relativistic average shifts it or a zero
+          // weight replaced it
+          const bool of_v = !S::average && (!S::weighted || w.v[j] != 0.0f);
+          const float sigma = (of_v && c.logistic) ? parts.sig_pos : fast::sigmoid(v);
           add_statistics(acc, kSide, v, sigma);
         }
       }
@@ -290,7 +346,7 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, uint32_t i, const Vec<T, 
       if (r.grad_d) store_group<T, G, N>(r.grad_d, i, gd);
       if (r.grad_g) store_group<T, G, N>(r.grad_g, i, gg);
     }
-    if constexpr (S::pass == Pass::main) {
+    if constexpr (S::pass == Pass::main && S::losses) {
       if (r.loss_d) store_floats<N>(r.loss_d, i, ld);
       if (r.loss_g) store_floats<N>(r.loss_g, i, lg);
     }
@@ -402,27 +458,40 @@ GANLOSS_DEVICE void evaluate_run(const Row<T, G>& r, const Row<T, G>& f, uint32_
   uint32_t body = 0;
   if (vector) {
     const uint32_t groups = n / kWidth;
-    for (uint32_t g = rank; g < groups; g += kUnroll * threads) {
+    auto group = [&](uint32_t gu, const Vec<T, kWidth>& x, const Vec<T, kWidth>& y) {
+      if constexpr (kPaired) {
+        evaluate_pair_group<T, G, S, kWidth>(r, f, gu * kWidth, x, y, c, acc);
+      } else {
+        (void)y;
+        evaluate_group<T, G, S, kSide, kWidth>(r, gu * kWidth, x, c, acc);
+      }
+    };
+    // Rounds of kUnroll groups, all loads first, while every group of the round is in the row;
+    // then the remaining group, if any. Either way a thread takes its groups in index
+    // order, so the order of its sums does not depend on the unroll.
+    uint32_t g = rank;
+    const T* xp = r.x + g * kWidth;  // the round's first group, of each row
+    const T* yp = f.x + g * kWidth;
+    for (; g + (kUnroll - 1) * threads < groups; g += kUnroll * threads) {
       Vec<T, kWidth> x[kUnroll];
       Vec<T, kWidth> y[kPaired ? kUnroll : 1];
       GANLOSS_UNROLL
       for (int u = 0; u < kUnroll; ++u) {
-        const uint32_t gu = g + u * threads;
-        if (gu < groups) {
-          x[u] = load_vector<T, kWidth>(r.x + gu * kWidth);
-          if constexpr (kPaired) y[u] = load_vector<T, kWidth>(f.x + gu * kWidth);
-        }
+        x[u] = load_vector<T, kWidth>(xp + u * threads * kWidth);
+        if constexpr (kPaired) y[u] = load_vector<T, kWidth>(yp + u * threads * kWidth);
       }
+      xp += kUnroll * threads * kWidth;
+      if constexpr (kPaired) yp += kUnroll * threads * kWidth;
       GANLOSS_UNROLL
-      for (int u = 0; u < kUnroll; ++u) {
-        const uint32_t gu = g + u * threads;
-        if (gu >= groups) continue;
-        if constexpr (kPaired) {
-          evaluate_pair_group<T, G, S, kWidth>(r, f, gu * kWidth, x[u], y[u], c, acc);
-        } else {
-          evaluate_group<T, G, S, kSide, kWidth>(r, gu * kWidth, x[u], c, acc);
-        }
-      }
+      for (int u = 0; u < kUnroll; ++u)
+        group(g + u * threads, x[u], y[kPaired ? u : 0]);
+    }
+    static_assert(kUnroll <= 2, "the rounds leave at most one group for each thread");
+    if (kUnroll > 1 && g < groups) {
+      Vec<T, kWidth> x = load_vector<T, kWidth>(r.x + g * kWidth);
+      Vec<T, kWidth> y;
+      if constexpr (kPaired) y = load_vector<T, kWidth>(f.x + g * kWidth);
+      group(g, x, y);
     }
     body = groups * kWidth;
   }
@@ -484,18 +553,19 @@ GANLOSS_DEVICE SegmentState segment_state(const KernelArgs& k, int64_t s) {
   return st;
 }
 
+template <class S>
 GANLOSS_DEVICE SideContext side_context(const KernelArgs& k, const SegmentState& st, int64_t s,
                                         int side) {
   const CallParams& q = k.call;
   SideContext c;
   const Term& d = side == 0 ? q.real_d : q.fake_d;
   const Term& g = k.paired ? q.fake_g : (side == 0 ? q.real_g : q.fake_g);
-  c.d = loop_term(d);
-  c.g = loop_term(g);
   c.logistic = side == 0 ? k.real.logistic : k.fake.logistic;
   c.vector_ok = side == 0 ? k.real.vector_ok : k.fake.vector_ok;
   c.weight_scale[0] = st.scale[side].weight_scale[0];
   c.weight_scale[1] = st.scale[side].weight_scale[1];
+  c.has_d = d.kind != TermKind::none;
+  c.has_g = g.kind != TermKind::none;
   c.shift = 0.0f;
   double offset_d = 0.0, offset_g = 0.0;
   if (k.average && k.pass != Pass::prepass) {
@@ -503,19 +573,25 @@ GANLOSS_DEVICE SideContext side_context(const KernelArgs& k, const SegmentState&
     offset_d = st.coupling.offset_d[side];
     offset_g = st.coupling.offset_g[side];
   }
+  // The gradient multipliers, with the terms' scales.
+  double coef_d, coef_g;
   if (k.pass == Pass::vjp) {
     const GradientMultipliers m = vjp_multipliers(q, s, st.scale[side], offset_d, offset_g);
-    c.coef_d = static_cast<float>(m.coef_d) * c.d.scale;
-    c.coef_g = static_cast<float>(m.coef_g) * c.g.scale;
+    coef_d = m.coef_d;
+    coef_g = m.coef_g;
     c.offset_d = static_cast<float>(m.offset);
     c.offset_g = 0.0f;
   } else {
-    const float coef = static_cast<float>(st.scale[side].coef);
-    c.coef_d = coef * c.d.scale;
-    c.coef_g = coef * c.g.scale;
+    coef_d = coef_g = st.scale[side].coef;
     c.offset_d = static_cast<float>(offset_d);
     c.offset_g = static_cast<float>(offset_g);
   }
+  const float scale_d = term_scale(d);
+  const float scale_g = term_scale(g);
+  c.coef_d = static_cast<float>(coef_d) * scale_d;
+  c.coef_g = static_cast<float>(coef_g) * scale_g;
+  c.d = loop_term(d, kFoldedGradients<S, S::d> ? coef_d * scale_d : 1.0);
+  c.g = loop_term(g, kFoldedGradients<S, S::g> ? coef_g * scale_g : 1.0);
   return c;
 }
 
@@ -532,18 +608,18 @@ GANLOSS_DEVICE LossSums evaluate_segment_part(const KernelArgs& k, const Segment
   const Row<T, G> fake = row_at<T, G>(q.fake, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d,
                                       q.loss_fake_g, st.extent[1].begin);
   if constexpr (S::paired) {
-    evaluate_range<T, G, S, 0, true, kUnroll>(real, fake, begin, end, side_context(k, st, s, 0),
+    evaluate_range<T, G, S, 0, true, kUnroll>(real, fake, begin, end, side_context<S>(k, st, s, 0),
                                               rank, threads, acc);
     return acc;
   }
   const int64_t nr = st.extent[0].size;
   if (begin < nr) {
     evaluate_range<T, G, S, 0, false, kUnroll>(real, real, begin, end < nr ? end : nr,
-                                               side_context(k, st, s, 0), rank, threads, acc);
+                                               side_context<S>(k, st, s, 0), rank, threads, acc);
   }
   if (end > nr) {
     evaluate_range<T, G, S, 1, false, kUnroll>(fake, fake, begin > nr ? begin - nr : 0, end - nr,
-                                               side_context(k, st, s, 1), rank, threads, acc);
+                                               side_context<S>(k, st, s, 1), rank, threads, acc);
   }
   return acc;
 }
@@ -598,17 +674,21 @@ GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const A& tota
   write_segment_outputs(k.call, s, scaled_totals, st.scale, st.valid);
 }
 
-// 16-byte loads in flight per thread in a regime's element loop: what lets every kernel fit in
-// 64 registers (four 256-thread blocks per SM, half the SM's threads); some, mostly in the chunk
-// regime and with statistics, weights or the relativistic average, still spill loop invariants
-// (docs/benchmarks.md, "Kernel resources").
+// 16-byte loads in flight per thread in a regime's element loop: two for the f32 loops of one
+// side's logits outside the warp regime, one elsewhere, so that every kernel fits in 64
+// registers (four 256-thread blocks per SM, half the SM's threads). The pairs, the statistics,
+// element losses and the `any` family carry too many live values for two; some of those
+// kernels still spill loop invariants (docs/benchmarks.md, "Kernel resources").
 // A warp holds a whole segment of at most kWarpMaxLength elements, 64 per lane.
-template <class T, Regime R>
-constexpr int kUnrollFor = R == Regime::warp || sizeof(T) < 4 ? 1 : 2;
+template <class T, class S, Regime R>
+constexpr int kUnrollFor = R == Regime::warp || sizeof(T) < 4 || S::paired || S::stats || S::losses
+                                   || S::d == Family::any
+                               ? 1
+                               : 2;
 
 template <class T, class G, class S>
 GANLOSS_DEVICE void warp_regime(const KernelArgs& k) {
-  constexpr int kUnroll = kUnrollFor<T, Regime::warp>;
+  constexpr int kUnroll = kUnrollFor<T, S, Regime::warp>;
   const unsigned lane = simt::lane_index();
   // Uniform across the warp, and known to be: the segment's constants take uniform registers.
   const unsigned warp = simt::warp_uniform(simt::warp_index());
@@ -627,7 +707,7 @@ GANLOSS_DEVICE void warp_regime(const KernelArgs& k) {
 
 template <class T, class G, class S>
 GANLOSS_DEVICE void block_regime(const KernelArgs& k) {
-  constexpr int kUnroll = kUnrollFor<T, Regime::block>;
+  constexpr int kUnroll = kUnrollFor<T, S, Regime::block>;
   const unsigned tid = simt::thread_index();
   for (int64_t s = simt::block_index(); s < k.call.segments; s += simt::grid_size()) {
     const SegmentState st = segment_state(k, s);
@@ -642,7 +722,7 @@ GANLOSS_DEVICE void block_regime(const KernelArgs& k) {
 
 template <class T, class G, class S>
 GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
-  constexpr int kUnroll = kUnrollFor<T, Regime::chunk>;
+  constexpr int kUnroll = kUnrollFor<T, S, Regime::chunk>;
   const unsigned tid = simt::thread_index();
   GANLOSS_SHARED simt::SharedArray<int, 1> last_block;
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {

@@ -158,12 +158,27 @@ inline bool all_same_phase(const void* x, int64_t x_size, int64_t g_size,
 
 // What a kernel instantiation is specialised for, fixed at compile time so that its element
 // loop carries only the call's work: the pass, pairs or not, the relativistic average, the term
-// families of the D and the G terms, weights and statistics. A family is `logistic` (softplus
-// terms: the MUFU path), `cheap` (none, hinge, linear or least squares, chosen per launch by a
-// uniform switch of a few instructions) or `any` (either, per launch: the statistics, the
-// relativistic average and its gradient pass, which the instruction budget does not cover).
+// families of the D and the G terms, weights, statistics and element losses.
+//
+// A family names the kind of a term slot's terms (the D terms of both sides, or the G terms):
+// `logistic`, `hinge`, `linear` or `squared`, each evaluated without a test of the kind. The
+// non-relativistic loss kinds pair them as (logistic, logistic) for the non-saturating and
+// minimax losses, (hinge, linear), (linear, linear) and (squared, squared): these loops are
+// the ones the instruction budget covers. A slot without terms (an output not requested) takes
+// its partner's family, whose values then reach no output, except in the VJP pass, which masks
+// the slot (SideContext::has_d, has_g). Every other combination (a D loss of one kind with a G
+// loss of another, the statistics, the relativistic average) uses `any`: logistic or not per
+// launch, and the other kinds by a switch per element (`cheap`, which the prepass, summing
+// logits and weights only, also names).
 // Outside the average, the real side has no G term, at compile time.
-enum class Family : uint32_t { cheap = 0, logistic = 1, any = 2 };
+enum class Family : uint32_t {
+  cheap = 0,
+  logistic = 1,
+  any = 2,
+  hinge = 3,
+  linear = 4,
+  squared = 5,
+};
 
 struct Spec {
   Pass pass;
@@ -173,72 +188,84 @@ struct Spec {
   Family g;
   bool weighted;
   bool stats;
+  bool losses;  // element losses may be written (main pass)
 };
 
 constexpr uint32_t encode(const Spec& s) {
   return static_cast<uint32_t>(s.pass) | (s.paired ? 1u << 2 : 0u) | (s.average ? 1u << 3 : 0u) |
-         static_cast<uint32_t>(s.d) << 4 | static_cast<uint32_t>(s.g) << 6 |
-         (s.weighted ? 1u << 8 : 0u) | (s.stats ? 1u << 9 : 0u);
+         static_cast<uint32_t>(s.d) << 4 | static_cast<uint32_t>(s.g) << 7 |
+         (s.weighted ? 1u << 10 : 0u) | (s.stats ? 1u << 11 : 0u) | (s.losses ? 1u << 12 : 0u);
 }
 
 constexpr Spec decode(uint32_t c) {
   return Spec{static_cast<Pass>(c & 3u),
               (c >> 2 & 1u) != 0,
               (c >> 3 & 1u) != 0,
-              static_cast<Family>(c >> 4 & 3u),
-              static_cast<Family>(c >> 6 & 3u),
-              (c >> 8 & 1u) != 0,
-              (c >> 9 & 1u) != 0};
+              static_cast<Family>(c >> 4 & 7u),
+              static_cast<Family>(c >> 7 & 7u),
+              (c >> 10 & 1u) != 0,
+              (c >> 11 & 1u) != 0,
+              (c >> 12 & 1u) != 0};
 }
 
-// Every instantiation a call can need (34 per logit and gradient dtype).
 constexpr Family kL = Family::logistic;
 constexpr Family kC = Family::cheap;
 constexpr Family kA = Family::any;
-constexpr uint32_t kSpecs[] = {
-    // prepass: weight sums and logit sums
-    encode({Pass::prepass, false, false, kC, kC, false, false}),
-    encode({Pass::prepass, true, false, kC, kC, false, false}),
-    // main, non-relativistic, without statistics: the budgeted loops
-    encode({Pass::main, false, false, kL, kL, false, false}),
-    encode({Pass::main, false, false, kL, kC, false, false}),
-    encode({Pass::main, false, false, kC, kL, false, false}),
-    encode({Pass::main, false, false, kC, kC, false, false}),
-    encode({Pass::main, false, false, kL, kL, true, false}),
-    encode({Pass::main, false, false, kL, kC, true, false}),
-    encode({Pass::main, false, false, kC, kL, true, false}),
-    encode({Pass::main, false, false, kC, kC, true, false}),
-    // main with statistics, and the relativistic average
-    encode({Pass::main, false, false, kA, kA, false, true}),
-    encode({Pass::main, false, false, kA, kA, true, true}),
-    encode({Pass::main, false, true, kA, kA, false, false}),
-    encode({Pass::main, false, true, kA, kA, true, false}),
-    encode({Pass::main, false, true, kA, kA, false, true}),
-    encode({Pass::main, false, true, kA, kA, true, true}),
-    // pairs
-    encode({Pass::main, true, false, kL, kL, false, false}),
-    encode({Pass::main, true, false, kL, kL, true, false}),
-    encode({Pass::main, true, false, kL, kL, false, true}),
-    encode({Pass::main, true, false, kL, kL, true, true}),
-    // the relativistic average's gradient pass
-    encode({Pass::gradients, false, true, kA, kA, false, false}),
-    encode({Pass::gradients, false, true, kA, kA, true, false}),
-    // VJP
-    encode({Pass::vjp, false, false, kL, kL, false, false}),
-    encode({Pass::vjp, false, false, kL, kC, false, false}),
-    encode({Pass::vjp, false, false, kC, kL, false, false}),
-    encode({Pass::vjp, false, false, kC, kC, false, false}),
-    encode({Pass::vjp, false, false, kL, kL, true, false}),
-    encode({Pass::vjp, false, false, kL, kC, true, false}),
-    encode({Pass::vjp, false, false, kC, kL, true, false}),
-    encode({Pass::vjp, false, false, kC, kC, true, false}),
-    encode({Pass::vjp, false, true, kA, kA, false, false}),
-    encode({Pass::vjp, false, true, kA, kA, true, false}),
-    encode({Pass::vjp, true, false, kL, kL, false, false}),
-    encode({Pass::vjp, true, false, kL, kL, true, false}),
+constexpr Family kH = Family::hinge;
+constexpr Family kLin = Family::linear;
+constexpr Family kSq = Family::squared;
+
+// The (D, G) family pairs with instantiations of their own, `any` last.
+struct FamilyPair {
+  Family d;
+  Family g;
+};
+constexpr FamilyPair kFamilyPairs[] = {{kL, kL}, {kH, kLin}, {kLin, kLin}, {kSq, kSq}, {kA, kA}};
+
+// Instantiations per logit and gradient dtype.
+constexpr int kSpecCount = 48;
+
+struct SpecTable {
+  uint32_t codes[kSpecCount];
+  int count;
 };
 
-constexpr int kSpecCount = static_cast<int>(sizeof(kSpecs) / sizeof(kSpecs[0]));
+// Every instantiation a call can need, in one table.
+constexpr SpecTable make_spec_table() {
+  SpecTable t{};
+  auto add = [&t](const Spec& s) { t.codes[t.count++] = encode(s); };
+  // prepass: weight sums and logit sums
+  add({Pass::prepass, false, false, kC, kC, false, false, false});
+  add({Pass::prepass, true, false, kC, kC, false, false, false});
+  // main and VJP, non-relativistic, without statistics: each family pair's loops (the budgeted
+  // ones, and `any`), with and without weights, and for the main pass element losses
+  for (const FamilyPair& f : kFamilyPairs) {
+    for (bool weighted : {false, true}) {
+      for (bool losses : {false, true})
+        add({Pass::main, false, false, f.d, f.g, weighted, false, losses});
+      add({Pass::vjp, false, false, f.d, f.g, weighted, false, false});
+    }
+  }
+  for (bool weighted : {false, true}) {
+    // main with statistics
+    add({Pass::main, false, false, kA, kA, weighted, true, true});
+    // the relativistic average: its main pass (with and without statistics), its gradient
+    // pass, its VJP pass
+    for (bool stats : {false, true})
+      add({Pass::main, false, true, kA, kA, weighted, stats, true});
+    add({Pass::gradients, false, true, kA, kA, weighted, false, false});
+    add({Pass::vjp, false, true, kA, kA, weighted, false, false});
+    // pairs
+    for (bool stats : {false, true})
+      add({Pass::main, true, false, kL, kL, weighted, stats, true});
+    add({Pass::vjp, true, false, kL, kL, weighted, false, false});
+  }
+  return t;
+}
+
+inline constexpr SpecTable kSpecTable = make_spec_table();
+static_assert(kSpecTable.count == kSpecCount, "kSpecCount is the number of instantiations");
+inline constexpr const uint32_t (&kSpecs)[kSpecCount] = kSpecTable.codes;
 
 // Calls f.template operator()<kSpecs[i]>() for the spec equal to `code` (the one place where
 // a launch's spec picks its instantiation, for the CUDA launch and the emulator alike).
@@ -258,13 +285,42 @@ bool dispatch_spec(uint32_t code, F& f) {
   }
 }
 
-inline Family family_of(const Term& t) {
-  return t.kind == TermKind::logistic ? Family::logistic : Family::cheap;
+// The family of a term kind; none for TermKind::none (a slot without terms).
+inline bool family_of(TermKind k, Family* f) {
+  switch (k) {
+    case TermKind::logistic:
+      *f = kL;
+      return true;
+    case TermKind::hinge:
+      *f = kH;
+      return true;
+    case TermKind::linear:
+      *f = kLin;
+      return true;
+    case TermKind::squared:
+      *f = kSq;
+      return true;
+    default:
+      return false;
+  }
 }
 
-inline Family family_of(const Term& a, const Term& b) {
-  return family_of(a) == Family::logistic || family_of(b) == Family::logistic ? Family::logistic
-                                                                              : Family::cheap;
+// The (D, G) families of a non-relativistic call's loop: the kinds of its D terms (real and
+// fake) and of its G terms; a slot without terms takes its partner's family (the first pair
+// that has it); `any` where the kinds have no pair of their own or the two sides' terms of a
+// slot differ in kind.
+inline FamilyPair loop_families(const Term& real_d, const Term& fake_d, const Term& fake_g) {
+  Family d = kA, g = kA, other = kA;
+  const bool has_d = family_of(real_d.kind, &d) | family_of(fake_d.kind, &other);
+  if (real_d.kind != TermKind::none && fake_d.kind != TermKind::none && d != other) {
+    return FamilyPair{kA, kA};
+  }
+  if (real_d.kind == TermKind::none) d = other;
+  const bool has_g = family_of(fake_g.kind, &g);
+  for (const FamilyPair& p : kFamilyPairs) {
+    if ((!has_d || p.d == d) && (!has_g || p.g == g) && (has_d || has_g)) return p;
+  }
+  return FamilyPair{kA, kA};
 }
 
 // Accumulators an instantiation sums, fixed by its spec: the reductions carry only these.
@@ -290,15 +346,18 @@ constexpr uint32_t active_accumulators(const Spec& s) {
 inline uint32_t spec_for(const CallParams& q, Pass pass) {
   const bool paired = q.relativity == Relativity::paired;
   const bool average = q.relativity == Relativity::average;
-  if (pass == Pass::prepass) return encode({pass, paired, false, kC, kC, false, false});
+  if (pass == Pass::prepass) return encode({pass, paired, false, kC, kC, false, false, false});
   const bool weighted = q.real.weights != nullptr || q.fake.weights != nullptr;
   const bool stats = q.stats && pass == Pass::main;
-  if (paired) return encode({pass, true, false, kL, kL, weighted, stats});
+  const bool main = pass == Pass::main;
+  if (paired) return encode({pass, true, false, kL, kL, weighted, stats, main});
   if (average || stats || pass == Pass::gradients) {
-    return encode({pass, false, average, kA, kA, weighted, stats});
+    return encode({pass, false, average, kA, kA, weighted, stats, main});
   }
-  return encode({pass, false, false, family_of(q.real_d, q.fake_d), family_of(q.real_g, q.fake_g),
-                 weighted, false});
+  const bool losses = main && (q.loss_real != nullptr || q.loss_real_g != nullptr ||
+                               q.loss_fake_d != nullptr || q.loss_fake_g != nullptr);
+  const FamilyPair f = loop_families(q.real_d, q.fake_d, q.fake_g);
+  return encode({pass, false, false, f.d, f.g, weighted, false, losses});
 }
 
 // The launch of one pass of a validated call; `workspace` holds workspace_layout() bytes of

@@ -175,6 +175,86 @@ TEST(EmulatedOutputs, SubsetsInEveryRegime) {
   }
 }
 
+// Which loop a non-relativistic call runs: its D and G kinds' own family pair where the loss
+// kinds pair them, a slot without terms taking its partner's family, `any` otherwise.
+TEST(KernelPlan, LoopFamiliesFollowTheKinds) {
+  using detail::kernel::Family;
+  using detail::kernel::loop_families;
+  const Term none = make_none_term();
+  const Term logistic = make_logistic_term(1.0f, 0.0f);
+  const Term hinge = make_hinge_term(1.0f, 1.0f);
+  const Term linear = make_linear_term(-1.0f);
+  const Term squared = make_squared_term(1.0f);
+  struct Row {
+    Term real_d, fake_d, fake_g;
+    Family d, g;
+  };
+  const Family L = Family::logistic, H = Family::hinge, W = Family::linear, Q = Family::squared,
+               A = Family::any;
+  const Row rows[] = {
+      {logistic, logistic, logistic, L, L}, {hinge, hinge, linear, H, W},
+      {linear, linear, linear, W, W},       {squared, squared, squared, Q, Q},
+      {logistic, none, none, L, L},         {none, logistic, none, L, L},
+      {none, none, logistic, L, L},         {hinge, none, none, H, W},
+      {none, none, linear, H, W},           {linear, linear, none, W, W},
+      {none, squared, squared, Q, Q},       {none, none, squared, Q, Q},
+      {logistic, logistic, linear, A, A},   {hinge, hinge, squared, A, A},
+      {squared, squared, logistic, A, A},   {linear, linear, squared, A, A},
+      {hinge, linear, linear, A, A},        {none, none, none, A, A},
+  };
+  for (const Row& r : rows) {
+    const detail::kernel::FamilyPair f = loop_families(r.real_d, r.fake_d, r.fake_g);
+    EXPECT_EQ(static_cast<int>(f.d), static_cast<int>(r.d))
+        << static_cast<int>(r.real_d.kind) << static_cast<int>(r.fake_d.kind)
+        << static_cast<int>(r.fake_g.kind);
+    EXPECT_EQ(static_cast<int>(f.g), static_cast<int>(r.g))
+        << static_cast<int>(r.real_d.kind) << static_cast<int>(r.fake_d.kind)
+        << static_cast<int>(r.fake_g.kind);
+  }
+}
+
+// Every D kind with every G kind of the non-relativistic losses: the paired kinds' own loops
+// and `any` for the others, with every output, the D outputs alone and the G outputs alone
+// (slots without terms), unweighted and weighted, in the three regimes (the chunk regime with
+// every output only, for time).
+TEST(EmulatedKinds, EveryDKindWithEveryGKind) {
+  const Shape shapes[] = {kShapes[2], kShapes[6], kShapes[10]};
+  int n = 0;
+  for (int32_t d = 0; d < GANLOSS_LOSS_RELATIVISTIC; ++d) {
+    for (int32_t g = 0; g < GANLOSS_LOSS_RELATIVISTIC; ++g) {
+      for (int outputs = 0; outputs < 3; ++outputs) {
+        const Shape& s = shapes[outputs == 0 ? n % 3 : n % 2];
+        auto p = make_problem(s.segments, s.real_count, s.fake_count, d, g,
+                              n % 2 ? GANLOSS_REDUCTION_MEAN : GANLOSS_REDUCTION_SUM);
+        testing::CallData data;
+        data.real_weights = data.fake_weights = n % 4 == 1;
+        HostCall call(p, static_cast<uint64_t>(n), data);
+        ++n;
+        ganloss_outputs_t o = call.all_outputs();
+        o.stats = nullptr;  // statistics take the `any` loop whatever the kinds
+        if (n % 2 == 0) {   // the loops without element losses
+          o.loss_real = o.loss_real_g = o.loss_fake_d = o.loss_fake_g = nullptr;
+        }
+        if (outputs == 1) {  // D alone
+          o.g_loss = nullptr;
+          o.grad_fake_g = o.grad_real_g = nullptr;
+          o.loss_fake_g = o.loss_real_g = nullptr;
+        } else if (outputs == 2) {  // G alone
+          o.d_loss = o.d_loss_real = o.d_loss_fake = nullptr;
+          o.grad_real = o.grad_fake_d = nullptr;
+          o.loss_real = o.loss_fake_d = nullptr;
+        }
+        const EmulatedRun run = run_emulated(call, o);
+        ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+        EXPECT_EQ(run.report.hazard_count, 0u);
+        const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
+        EXPECT_LE(cmp.worst(), 1.0) << testing::kind_name(d) << " D, " << testing::kind_name(g)
+                                    << " G, outputs " << outputs << ": " << cmp.first_failure;
+      }
+    }
+  }
+}
+
 // A byte buffer with a 16-byte aligned start, for placing arrays at chosen offsets.
 struct Arena {
   explicit Arena(std::size_t bytes) : storage(bytes + 64, 0) {}
@@ -442,12 +522,15 @@ struct VjpCase {
   bool ragged;
   int cotangents;  // bit 0: u_d given, bit 1: u_g given
   bool in_place;
+  bool same_g = false;  // non-relativistic: the G loss of the D loss's kind, not the next kind
 };
 
 void expect_vjp(const VjpCase& c, uint64_t seed) {
   auto p = make_problem(c.shape.segments, c.shape.real_count, c.shape.fake_count, c.kind, c.kind,
                         c.reduction);
-  if (c.kind < GANLOSS_LOSS_RELATIVISTIC) p.g_loss = (c.kind + 1) % GANLOSS_LOSS_RELATIVISTIC;
+  if (c.kind < GANLOSS_LOSS_RELATIVISTIC && !c.same_g) {
+    p.g_loss = (c.kind + 1) % GANLOSS_LOSS_RELATIVISTIC;
+  }
   if (c.kind == GANLOSS_LOSS_RELATIVISTIC) p.fake_count = p.real_count;
   p.dtype = c.dtype;
   p.fp32_gradients = c.fp32_gradients ? 1 : 0;
@@ -546,7 +629,9 @@ void expect_vjp(const VjpCase& c, uint64_t seed) {
 }
 
 // Every kind, dtype and reduction, in every regime, with and without weights, ragged, with each
-// cotangent alone and both, out of place and in place.
+// cotangent alone and both, out of place and in place; the non-relativistic D kinds with the G
+// loss of their own kind (their family pair's loop) and of the next kind (the `any` loop but
+// for hinge D with Wasserstein G), alternately.
 TEST(EmulatedVjp, MatchesReference) {
   const Shape shapes[] = {kShapes[1], kShapes[7], kShapes[11]};
   const int32_t dtypes[][2] = {{GANLOSS_DTYPE_F32, 0},
@@ -566,8 +651,12 @@ TEST(EmulatedVjp, MatchesReference) {
         const bool ragged = n % 7 == 3;
         const bool in_place = n % 5 == 1 && !dt[1];
         SCOPED_TRACE(testing::kind_name(kind));
-        expect_vjp(
-            VjpCase{kind, reduction, shape, dt[0], dt[1] != 0, weights, ragged, cot, in_place}, n);
+        // Every other case: each cotangent set meets both G kinds under every D kind.
+        const bool same_g = kind < GANLOSS_LOSS_RELATIVISTIC && n % 2 == 0;
+        SCOPED_TRACE(same_g ? "G of the same kind" : "G of the next kind");
+        expect_vjp(VjpCase{kind, reduction, shape, dt[0], dt[1] != 0, weights, ragged, cot,
+                           in_place, same_g},
+                   n);
         if (::testing::Test::HasFatalFailure()) return;
       }
     }
