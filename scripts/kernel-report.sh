@@ -15,8 +15,8 @@
 #   FILE.cu     the kernel files to report (default: every kernels/*.cu)
 #
 # Only device code is compiled (nvcc -cubin: no host compile, no PTX), each file once, in
-# parallel: today's five files take about 350 s of CPU time, nearly all of it ptxas, so about
-# 3 minutes on two idle cores.
+# parallel: today's five files take about 500 s of CPU time, nearly all of it ptxas, so 4 to 5
+# minutes on two idle cores.
 # cuobjdump comes from the CUDA toolkit or from PyPI (nvidia-cuda-cuobjdump, which
 # scripts/install-deps.sh installs where the toolkit lacks it): this script looks on PATH, in
 # the toolkit beside nvcc, then in the Python package's nvidia/cu13/bin (installed into the

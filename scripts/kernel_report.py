@@ -185,26 +185,67 @@ def readable(name, enums):
 # A kernel family missing here is described by `describe_generic` from keywords in its name.
 
 
-def describe_segmented_loss(args):
-    # segmented_loss_kernel<T logits, G gradients, Pass, bool paired>: one kernel per pass,
-    # loss kind, weights and outputs switched at run time inside the loop. Any other argument
-    # list is not this layout: None hands the kernel to describe_generic.
-    if (len(args) != 4 or args[0] not in DTYPES or not args[2].startswith("Pass::")
-            or args[3] not in ("true", "false")):
-        return None
-    t = DTYPES[args[0]]
-    paired = args[3] == "true"
-    kind = args[2]
-    # The paired prepass sums the pairs' weights only: its loop loads no logit.
-    reads_logits = not (paired and "prepass" in kind)
+# The spec of segmented_loss_kernel<T, G, kSpec, Regime>: the bit layout of encode() in
+# kernels/segmented_loss_plan.hpp (the self-test checks one code of each field).
+SPEC_PASSES = {0: "prepass", 1: "main", 2: "gradients", 3: "vjp"}
+SPEC_FAMILIES = {0: "cheap", 1: "logistic", 2: "any", 3: "hinge", 4: "linear", 5: "squared"}
+
+
+def decode_spec(code):
     return {
-        "dtype": t[0] if t and reads_logits else None,
-        "weighted": True,
-        "paired": paired,
-        "main": "prepass" not in kind,
-        "relativistic": paired or "gradients" in kind,
-        "rule": "segmented_loss_kernel<T, G, Pass, paired>: weights are a run-time option, "
-        "so the loop holds their loads (counted as weighted)",
+        "pass": SPEC_PASSES[code & 3],
+        "paired": bool(code >> 2 & 1),
+        "average": bool(code >> 3 & 1),
+        "d": SPEC_FAMILIES.get(code >> 4 & 7, "?"),
+        "g": SPEC_FAMILIES.get(code >> 7 & 7, "?"),
+        "weighted": bool(code >> 10 & 1),
+        "stats": bool(code >> 11 & 1),
+        "losses": bool(code >> 12 & 1),
+    }
+
+
+def spec_label(spec):
+    words = [spec["pass"]]
+    if spec["paired"]:
+        words.append("pairs")
+    if spec["average"]:
+        words.append("average")
+    words.append(f"{spec['d']}/{spec['g']}")
+    for flag, word in (("weighted", "weights"), ("stats", "stats"), ("losses", "losses")):
+        if spec[flag]:
+            words.append(word)
+    return " ".join(words)
+
+
+def describe_segmented_loss(args):
+    # segmented_loss_kernel<T logits, G gradients, kSpec, Regime>: one kernel per instantiation
+    # (its spec, see decode_spec) and regime. Any other argument list is not this layout: None
+    # hands the kernel to describe_generic.
+    if (len(args) != 4 or args[0] not in DTYPES or not re.fullmatch(r"\d+u?", args[2])
+            or not args[3].startswith("Regime::")):
+        return None
+    spec = decode_spec(int(args[2].rstrip("u")))
+    t = DTYPES[args[0]]
+    # The paired prepass sums the pairs' weights only: its loop loads no logit.
+    reads_logits = not (spec["paired"] and spec["pass"] == "prepass")
+    relativistic = spec["paired"] or spec["average"]
+    # The instruction target covers the main loops of the non-relativistic kinds' own family
+    # pairs: D and G terms, the gradients and the totals, without weights, statistics or
+    # element losses (the loops a training step runs); the others are reported.
+    budgeted = (spec["pass"] == "main" and not relativistic and not spec["weighted"]
+                and not spec["stats"] and not spec["losses"]
+                and "any" not in (spec["d"], spec["g"]))
+    return {
+        "dtype": t[0] if reads_logits else None,
+        "weighted": spec["weighted"],
+        "paired": spec["paired"],
+        "main": spec["pass"] != "prepass",
+        "relativistic": relativistic,
+        "budgeted": budgeted,
+        "label": f"{args[0]}, {args[1]}, {spec_label(spec)}, {args[3].split('::')[-1]}",
+        "rule": "segmented_loss_kernel<T, G, kSpec, Regime>: the spec decoded (pass, pairs, "
+        "average, D/G families, weights, stats, element losses); held to the instruction "
+        "target: the main loops of the kind families without weights, stats or element losses",
     }
 
 
@@ -463,7 +504,8 @@ def report(directory, sources, arch, block_default):
             occ, blocks, limiter = occupancy(registers or 0, shared, block, limits)
             row = {
                 "file": stem,
-                "kernel": readable(full, enums),
+                "kernel": (f"{family}<{desc['label']}>" if desc.get("label")
+                           else readable(full, enums)),
                 "mangled": mangled,
                 "family": family,
                 "described_by": family if describer else "generic",
@@ -472,6 +514,8 @@ def report(directory, sources, arch, block_default):
                 "paired": desc["paired"],
                 "main": desc["main"],
                 "relativistic": desc["relativistic"],
+                "budgeted": desc.get("budgeted",
+                                     desc["main"] and not desc["relativistic"]),
                 "registers": registers,
                 "stack": r.get("STACK", p.get("stack")),
                 "local": r.get("LOCAL"),
@@ -511,7 +555,7 @@ def violations(row):
         out.append(f"spills ({row['spill_stores']} B stored, {row['spill_loads']} B loaded)")
     if row["occupancy"] < MIN_OCCUPANCY:
         out.append(f"occupancy {row['occupancy']:.1%} < {MIN_OCCUPANCY:.0%}")
-    if row["main"] and not row["relativistic"] and row["dtype"] in SASS_TARGET_DTYPES:
+    if row["budgeted"] and row["dtype"] in SASS_TARGET_DTYPES:
         # A kernel held to the instruction target whose loop the report cannot find fails the
         # check too: an unmeasured kernel must not pass as a fast one.
         if row["sass_per_logit"] is None:
@@ -574,7 +618,36 @@ logits: per pass of that body, from its LDG.E.128 count and the template argumen
   weight vectors when weighted, and handles V logits (2V paired). 'xN': N such loops (the
   regimes and sides inlined); SASS/logit is the largest. '?': loads not in whole groups.
 targets (--check): <= 64 registers, no stack, no spills, >= 50% occupancy for every kernel;
-  <= 40 SASS/logit for the main pass of the non-relativistic kinds, f32 and bf16 logits."""
+  <= 40 SASS/logit for the budgeted loops (segmented_loss_kernel: the main pass of the
+  non-relativistic kinds' own D/G families without weights, statistics or element losses; a
+  kernel no describer knows: its main pass unless relativistic), f32 and bf16 logits."""
+
+
+def fmt_markdown(rows):
+    """One line per kernel instantiation and file, its regimes side by side (docs/benchmarks.md,
+    "Kernel resources"): the kernels a label names apart from its last template argument."""
+    groups = {}
+    for r in rows:
+        head, _, tail = r["kernel"].rpartition(", ")
+        key = (r["file"],
+               head + ">" if tail.rstrip(">") in ("warp", "block", "chunk") else r["kernel"])
+        groups.setdefault(key, {})[tail.rstrip(">")] = r
+    lines = ["| file | kernel | registers | stack bytes (warp, block, chunk) | "
+             "SASS per logit (warp, block, chunk) | targets |", "|---|---|---|---|---|---|"]
+    for (stem, name), by in sorted(groups.items()):
+        order = [by[k] for k in ("warp", "block", "chunk") if k in by] or list(by.values())
+        regs = max((r["registers"] or 0) for r in order)
+        stack = ", ".join(str(r["stack"] or 0) for r in order)
+        per = ", ".join("-" if r["sass_per_logit"] is None else f"{r['sass_per_logit']:.1f}"
+                        for r in order)
+        budget = " (budgeted)" if any(r["budgeted"] for r in order) else ""
+        words = (("registers", "registers"), ("stack", "stack"), ("spills", "spills"),
+                 ("occupancy", "occupancy"), ("SASS", "SASS per logit"), ("no main", "no loop"))
+        bad = [short for key, short in words
+               if any(key in v for r in order for v in violations(r))]
+        lines.append(f"| {stem} | `{name}` | {regs} | {stack} | {per}{budget} | "
+                     f"{'ok' if not bad else 'MISS: ' + ', '.join(bad)} |")
+    return "\n".join(lines)
 
 
 SELF_TEST_SASS = """
@@ -617,14 +690,25 @@ def self_test():
     assert logits_per_iteration(bf16, 6) == (16, True)  # 2 logit + 4 weight vectors
     assert logits_per_iteration(dict(bf16, paired=True), 8) == (32, True)  # 2 x (2 + 2) loads
     assert logits_per_iteration(dict(f32, paired=True, weighted=True), 4)[1] is False
-    enums = {"Pass": {0: "prepass", 1: "main"}}
+    enums = {"Regime": {0: "warp", 1: "block", 2: "chunk"}}
     name = readable("void ganloss::detail::kernel::segmented_loss_kernel<float, __nv_bfloat16, "
-                    "(ganloss::detail::kernel::Pass)1, true>(ganloss::detail::kernel::KernelArgs)",
-                    enums)
-    assert name == "segmented_loss_kernel<float, __nv_bfloat16, Pass::main, true>", name
+                    "145u, (ganloss::detail::kernel::Regime)1>(ganloss::detail::kernel::"
+                    "KernelArgs)", enums)
+    assert name == "segmented_loss_kernel<float, __nv_bfloat16, 145u, Regime::block>", name
     base, args = split_template(name)
     desc = describe_segmented_loss(args)
-    assert desc["dtype"] == "f32" and desc["paired"] and desc["main"] and desc["relativistic"]
+    assert desc["dtype"] == "f32" and desc["main"] and not desc["relativistic"], desc
+    assert desc["budgeted"] and not desc["weighted"], desc
+    assert desc["label"] == "float, __nv_bfloat16, main logistic/logistic, block", desc
+    # Every field of encode(): {vjp, paired, average, squared, linear, weights, stats, losses}.
+    assert decode_spec(3 | 4 | 8 | 5 << 4 | 4 << 7 | 1 << 10 | 1 << 11 | 1 << 12) == {
+        "pass": "vjp", "paired": True, "average": True, "d": "squared", "g": "linear",
+        "weighted": True, "stats": True, "losses": True}
+    weighted = describe_segmented_loss(["float", "float", str(145 | 1 << 10) + "u",
+                                        "Regime::warp"])
+    assert weighted["weighted"] and not weighted["budgeted"], weighted
+    pairs = describe_segmented_loss(["float", "float", "21u", "Regime::warp"])
+    assert pairs["paired"] and pairs["relativistic"] and not pairs["budgeted"], pairs
     assert describe_segmented_loss(["float", "Spec<1, 2>"]) is None
     ptx = parse_ptxas("ptxas info    : Compiling entry function '_Z1kv' for 'sm_90'\n"
                       "ptxas info    : Function properties for _Z1kv\n"
@@ -648,6 +732,8 @@ def main():
     ap.add_argument("--block", type=int, default=DEFAULT_BLOCK,
                     help="block size of kernels without __launch_bounds__")
     ap.add_argument("--quiet-notes", action="store_true", help="leave out the column notes")
+    ap.add_argument("--markdown", metavar="FILE",
+                    help="also write one Markdown row per instantiation, regimes side by side")
     args = ap.parse_args()
 
     rows = report(args.directory, args.sources, args.arch, args.block)
@@ -661,6 +747,9 @@ def main():
         print(f"\nnote: described from keywords in the name (no describer in kernel_report.py): "
               f"{', '.join(generic)}")
     offenders = [(r, violations(r)) for r in rows if violations(r)]
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as f:
+            f.write(fmt_markdown(rows) + "\n")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"arch": args.arch,
