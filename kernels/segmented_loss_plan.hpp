@@ -311,7 +311,9 @@ inline bool family_of(TermKind k, Family* f) {
 // slot differ in kind.
 inline FamilyPair loop_families(const Term& real_d, const Term& fake_d, const Term& fake_g) {
   Family d = kA, g = kA, other = kA;
-  const bool has_d = family_of(real_d.kind, &d) | family_of(fake_d.kind, &other);
+  const bool real_has_d = family_of(real_d.kind, &d);
+  const bool fake_has_d = family_of(fake_d.kind, &other);
+  const bool has_d = real_has_d || fake_has_d;
   if (real_d.kind != TermKind::none && fake_d.kind != TermKind::none && d != other) {
     return FamilyPair{kA, kA};
   }
