@@ -50,3 +50,14 @@ option(GANLOSS_INSTALL "Generate install rules and the package config" ${_ganlos
 option(GANLOSS_WARNINGS_AS_ERRORS "Treat compiler warnings as errors" ON)
 set(GANLOSS_SANITIZE "" CACHE STRING
   "Sanitizers for host code: address;undefined, or thread (empty: none)")
+# The CPU backend's inner loop (src/cpu_pieces.cpp) is compiled once per instruction set and the
+# best one is chosen at run time ("dispatch", the default: AVX-512, AVX2 and a portable fallback
+# on x86-64). "avx2" compiles the x86-64 AVX2 code alone, about a third of that file's compile
+# time, for builds that run on one known machine (scripts/gpu-validate.sh); the library then
+# needs a processor with AVX2, FMA, BMI2, F16C, PCLMUL and AES.
+set(GANLOSS_CPU_SIMD "dispatch" CACHE STRING
+  "CPU backend instruction sets: dispatch (several, chosen at run time) or avx2 (AVX2 alone)")
+set_property(CACHE GANLOSS_CPU_SIMD PROPERTY STRINGS dispatch avx2)
+if(NOT GANLOSS_CPU_SIMD MATCHES "^(dispatch|avx2)$")
+  message(FATAL_ERROR "GANLOSS_CPU_SIMD must be dispatch or avx2, not '${GANLOSS_CPU_SIMD}'")
+endif()

@@ -17,12 +17,15 @@
 #   torch     bench/torch_compare.py on two sizes, where PyTorch is installed
 #   kernels   scripts/kernel-report.sh for the GPU's architecture (while the GPU tests run)
 #
-#   scripts/gpu-validate.sh [--full] [--dry-run] [results-dir]
+#   scripts/gpu-validate.sh [--full] [--no-build] [--dry-run] [results-dir]
 #
 #   results-dir  default: $OUT when set, else build-gpu/validation
 #   --full       the complete validation without a time budget: every target built, the whole
 #                test suite, the sanitizers over every GPU test (but the 100-call determinism
 #                test), the full benchmark sweep and `ganloss bench`, PyTorch on its defaults
+#   --no-build   use the build directory as it is (configured and built elsewhere for this GPU's
+#                architecture with the same paths, e.g. where compile time is not leased) and
+#                leave out the kernel report, which needs no GPU
 #   --dry-run    print the stages, their time limits and commands; needs no GPU
 #
 # Every stage runs under `timeout`, so that one hang cannot use up the lease: its limit is the
@@ -30,19 +33,21 @@
 # default; none with --full); a stage that would get less than 10 s is skipped and says so.
 # Without a GPU it stops at once with exit status 2.
 #
-# The GPU machines have no GoogleTest or Google Benchmark and no network: unpack them first
-# with ../shared/device/test-deps.sh into .devdeps/ (carried with the checkout); this script
-# adds .devdeps/usr to CMAKE_PREFIX_PATH when it exists.
+# The GPU machines have no GoogleTest, Google Benchmark, Highway or cuobjdump and no network:
+# unpack them first with scripts/gpu-deps.sh into .devdeps/ (carried with the checkout); this
+# script adds .devdeps/usr to CMAKE_PREFIX_PATH, PATH and LD_LIBRARY_PATH when it exists.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
 full=0
 dry_run=0
+no_build=0
 out=""
 while (($#)); do
   case $1 in
     --full) full=1 ;;
     --dry-run) dry_run=1 ;;
+    --no-build) no_build=1 ;;
     -h | --help)
       sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
       exit 0
@@ -177,7 +182,17 @@ if ((!dry_run)); then
 fi
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 prefix=()
-[[ -d .devdeps/usr ]] && prefix=(-DCMAKE_PREFIX_PATH="$PWD/.devdeps/usr")
+if [[ -d .devdeps/usr ]]; then
+  prefix=(-DCMAKE_PREFIX_PATH="$PWD/.devdeps/usr")
+  # Highway's and Google Benchmark's shared libraries, cuobjdump and nvdisasm, where
+  # scripts/gpu-deps.sh put them.
+  export PATH="$PWD/.devdeps/usr/bin:$PATH"
+  export LD_LIBRARY_PATH="$PWD/.devdeps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+# The quick build compiles the CPU backend's inner loop for AVX2 alone: its several instruction
+# sets take GCC 13 over four minutes, more than the whole build's share of the lease.
+cpu_simd=(-DGANLOSS_CPU_SIMD=avx2)
+((full)) && cpu_simd=()
 has_gtest=0
 has_bench=0
 if [[ -f /usr/include/gtest/gtest.h ]] || compgen -G '.devdeps/usr/lib/*/cmake/GTest' >/dev/null; then
@@ -188,7 +203,7 @@ if [[ -f /usr/include/benchmark/benchmark.h ]] ||
   has_bench=1
 fi
 if ((!dry_run && !has_gtest)); then
-  echo "gpu-validate: GoogleTest not found: run ../shared/device/test-deps.sh first (.devdeps/)" >&2
+  echo "gpu-validate: GoogleTest not found: run scripts/gpu-deps.sh first (.devdeps/)" >&2
   exit 2
 fi
 
@@ -225,15 +240,19 @@ give_up() {
   cat "$summary"
   exit 1
 }
-stage configure 60 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DGANLOSS_ENABLE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DGANLOSS_BUILD_TESTS=ON \
-  -DGANLOSS_BUILD_BENCHMARKS="$bench_on" "${prefix[@]}" || give_up configure
-stage build 240 cmake --build "$build" -j"$(nproc)" "${build_args[@]}" || give_up build
+if ((no_build)); then
+  note "build                SKIP     --no-build: $build as it is"
+else
+  stage configure 60 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DGANLOSS_ENABLE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DGANLOSS_BUILD_TESTS=ON \
+    -DGANLOSS_BUILD_BENCHMARKS="$bench_on" "${cpu_simd[@]}" "${prefix[@]}" || give_up configure
+  stage build 240 cmake --build "$build" -j"$(nproc)" "${build_args[@]}" || give_up build
+fi
 
 gpu_tests="$build/tests/cuda_backend_test"
 # --- The GPU phase, everything at once: the tests, the sanitizers and `ganloss check` share the
 # GPU (their timings do not matter); the kernel report uses the CPUs only.
-stage_bg kernel-report 200 scripts/kernel-report.sh --arch "sm_$arch" --out "$build/kernel-report" \
+((no_build)) || stage_bg kernel-report 200 scripts/kernel-report.sh --arch "sm_$arch" --out "$build/kernel-report" \
   --json "$out/kernel-report.json" -j 8
 stage_bg gpu-tests 150 ctest --test-dir "$build" -R "$GPU_TESTS_REGEX" -j 8 --timeout 120 \
   --output-on-failure
@@ -272,7 +291,7 @@ if ((has_bench)) || ((dry_run)); then
     stage bench-cli 300 bash -c "for d in f32 f16 bf16; do '$build/bin/ganloss' bench --backend all --dtype \$d; done"
   fi
 else
-  note "bench                SKIP     Google Benchmark not found (../shared/device/test-deps.sh)"
+  note "bench                SKIP     Google Benchmark not found (scripts/gpu-deps.sh)"
 fi
 if ((dry_run)) || python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
   stage torch-compare 120 python3 bench/torch_compare.py --library "$build/src/libganloss.so" \
