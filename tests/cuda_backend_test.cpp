@@ -528,10 +528,13 @@ TEST_F(CudaTest, HostMemoryIsRefusedAndNothingRuns) {
   ganloss_outputs_t o = device.outputs(call.all_outputs());
   ganloss_execution_t e;
   ganloss_execution_init(&e);
-  // Host logits with device outputs: refused before any launch.
+  // Host logits with device outputs and a workspace of the size asked for: refused before any
+  // launch (a missing workspace would be refused first, as too small).
   ganloss_inputs_t in = device.inputs();
   in.real = call.real.data();
-  EXPECT_EQ(ganloss_compute(&p, &in, &o, nullptr, 0, &e, nullptr), GANLOSS_STATUS_INVALID_MEMORY);
+  EXPECT_EQ(ganloss_compute(&p, &in, &o, device.device(call.workspace.data()),
+                            call.workspace.bytes(), &e, nullptr),
+            GANLOSS_STATUS_INVALID_MEMORY);
   EXPECT_NE(std::string(ganloss_last_error_message()).find("real logits"), std::string::npos);
   // Device memory handed to the CPU backend: refused as well.
   e.backend = GANLOSS_BACKEND_CPU;
