@@ -2,14 +2,16 @@
 // compiled by hwy/foreach_target.h for every instruction set Highway targets here (x86-64:
 // AVX-512, AVX2 and the portable EMU128; Arm: NEON); HWY_DYNAMIC_DISPATCH picks the best one
 // the processor runs. Highway rather than hand-written intrinsics: one source for every
-// instruction set, its run-time dispatch, and its vector exp (hwy/contrib/math, 1 ulp).
+// instruction set and its run-time dispatch.
 //
-// Per vector of logits: the terms through exp(-|x|) (Highway's Exp), log1p by an odd series
-// and one reciprocal, then the gradients and element losses, and the sums added in double into
-// eight lanes per sum, element i into lane i mod 8, whatever the vector width: the sums are
-// therefore independent of the instruction set, given the same per-element values. Those may
-// differ in the last bits between instruction sets, where a multiply-add is fused (AVX2,
-// AVX-512, NEON) or not (EMU128); within one instruction set they are bitwise repeatable.
+// Per vector of logits: the terms through exp(-|x|) (an exp for arguments in [-104, 0] whose
+// chain of dependent operations is short: the loop is bound by that chain's latency, not by
+// its instruction count), log1p by an odd series and one division, then the gradients and element
+// losses, and the sums added in double into eight lanes per sum, element i into lane i mod 8,
+// whatever the vector width: the sums are therefore independent of the instruction set, given the
+// same per-element values. Those may differ in the last bits between instruction sets, where a
+// multiply-add is fused (AVX2, AVX-512, NEON) or not (EMU128); within one instruction set they are
+// bitwise repeatable.
 //
 // Subnormal and tiny logits: a subnormal operand or result costs about a hundred cycles on
 // x86. Arguments below 2^-26 in magnitude are replaced by 0 where that provably changes no
@@ -20,7 +22,6 @@
 #include <hwy/foreach_target.h>  // must precede highway.h
 // clang-format off
 #include <hwy/highway.h>
-#include <hwy/contrib/math/math-inl.h>
 // clang-format on
 
 #include <algorithm>
@@ -202,19 +203,53 @@ HWY_INLINE void store(VF v, DType type, void* base, int64_t i) {
 constexpr float kTiny = 0x1p-26f;
 
 // log1p(e) for e in [0, 1] (or NaN): 2 atanh(s), s = e / (2 + e) <= 1/3, as an odd series in s
-// truncated where its remainder is below 2^-29 relative (math::host_log1p_unit).
+// truncated where its remainder is below 2^-29 relative (math::host_log1p_unit), its even part
+// in z = s^2 evaluated by Estrin's scheme: a shorter chain of dependent operations than
+// Horner's, which is what bounds this loop's speed. Within 2 ulp (docs/numerics.md).
 HWY_INLINE VF log1p_unit(VF e) {
   const DF df;
   const VF s = hn::Div(e, hn::Add(hn::Set(df, 2.0f), e));
   const VF z = hn::Mul(s, s);
-  VF p = hn::Set(df, 2.0f / 15.0f);
-  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 13.0f));
-  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 11.0f));
-  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 9.0f));
-  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 7.0f));
-  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 5.0f));
-  p = hn::MulAdd(p, z, hn::Set(df, 2.0f / 3.0f));
+  const VF z2 = hn::Mul(z, z);
+  const VF z4 = hn::Mul(z2, z2);
+  const VF q01 = hn::MulAdd(hn::Set(df, 2.0f / 5.0f), z, hn::Set(df, 2.0f / 3.0f));
+  const VF q23 = hn::MulAdd(hn::Set(df, 2.0f / 9.0f), z, hn::Set(df, 2.0f / 7.0f));
+  const VF q45 = hn::MulAdd(hn::Set(df, 2.0f / 13.0f), z, hn::Set(df, 2.0f / 11.0f));
+  const VF p =
+      hn::MulAdd(hn::MulAdd(hn::Set(df, 2.0f / 15.0f), z2, q45), z4, hn::MulAdd(q23, z2, q01));
   return hn::MulAdd(s, hn::Mul(z, p), hn::Add(s, s));
+}
+
+// exp(x) for x in [-104, 0]: x = k ln2 + f with k = round(x log2(e)) and |f| <= ln2 / 2 (ln2
+// split into a head of 16 bits, so that k ln2_hi is exact for |k| <= 256, and a tail), e^f as
+// 1 + f q(f) with q the degree-6 Taylor polynomial (remainder below 2^-27 relative) by Estrin's
+// scheme, and 2^k applied as 2^(k/2) twice so that subnormal results are rounded once. Within
+// 1.2 ulp where the multiply-adds are fused (1.41 where not), subnormal results within 0.9 of
+// their spacing, 0 below -103.97 (docs/numerics.md). Shorter than a general exp, whose range checks
+// and reduction this argument range does not need.
+HWY_INLINE VF exp_nonpositive(VF x) {
+  const DF df;
+  const DI di;
+  const VF magic = hn::Set(df, 0x1.8p23f);  // x log2(e) + magic rounds to an integer
+  const VF r = hn::MulAdd(x, hn::Set(df, 1.44269504f), magic);
+  const VF kf = hn::Sub(r, magic);
+  const VI k = hn::Sub(hn::BitCast(di, r), hn::BitCast(di, magic));
+  VF f = hn::MulAdd(kf, hn::Set(df, -0.693145751953125f), x);
+  f = hn::MulAdd(kf, hn::Set(df, -1.428606765330187e-06f), f);
+  const VF f2 = hn::Mul(f, f);
+  const VF f4 = hn::Mul(f2, f2);
+  const VF a12 = hn::MulAdd(hn::Set(df, 1.0f / 2.0f), f, hn::Set(df, 1.0f));
+  const VF a34 = hn::MulAdd(hn::Set(df, 1.0f / 24.0f), f, hn::Set(df, 1.0f / 6.0f));
+  const VF a56 = hn::MulAdd(hn::Set(df, 1.0f / 720.0f), f, hn::Set(df, 1.0f / 120.0f));
+  const VF q =
+      hn::MulAdd(hn::MulAdd(hn::Set(df, 1.0f / 5040.0f), f2, a56), f4, hn::MulAdd(a34, f2, a12));
+  const VF p = hn::MulAdd(f, q, hn::Set(df, 1.0f));
+  const VI k1 = hn::ShiftRight<1>(k);  // floor(k / 2): k1 and k - k1 in [-75, 0], normal scales
+  const VI k2 = hn::Sub(k, k1);
+  const VI bias = hn::Set(di, 127);
+  const VF s1 = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(k1, bias)));
+  const VF s2 = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(k2, bias)));
+  return hn::Mul(hn::Mul(p, s1), s2);
 }
 
 // softplus and sigmoid of t and of -t, from one exp(-|t|) (math::logistic).
@@ -225,16 +260,15 @@ struct Logistic {
   VF sig_neg;
 };
 
-// exp(-|t|) with tiny |t| as 0, and NaN kept. Highway's Exp converts its argument to int32
-// before its own range check, which is undefined for NaN and infinities on the portable target:
-// it gets arguments in [-104, 0] only, and below -104 (where it gives 0) the result is 0 here.
+// exp(-|t|) with tiny |t| as 0, and NaN kept: exp_nonpositive gets arguments in [-104, 0]
+// only (no NaN or infinity into its integer conversion), and below -104 the result is 0.
 HWY_INLINE VF exp_neg_abs(VF t, MF tiny) {
   const DF df;
   const VF bound = hn::Set(df, 104.0f);
   const VF abs = hn::Abs(t);
   const MF nan = hn::IsNaN(t);
   const VF a = hn::IfThenZeroElse(hn::Or(tiny, nan), hn::Min(abs, bound));
-  const VF e = hn::IfThenZeroElse(hn::Gt(abs, bound), hn::Exp(df, hn::Neg(a)));
+  const VF e = hn::IfThenZeroElse(hn::Gt(abs, bound), exp_nonpositive(hn::Neg(a)));
   return hn::IfThenElse(nan, t, e);
 }
 
@@ -407,6 +441,64 @@ class Evaluator {
       const int64_t left = valid - static_cast<int64_t>(pos);
       const MF mask = hn::FirstN(df, static_cast<size_t>(std::max<int64_t>(0, left)));
       vector(q, i + static_cast<int64_t>(pos), pos, mask);
+    }
+  }
+
+  // Whether the piece is the common main pass that plain_steps() evaluates: one side's
+  // logits in f32 or bf16, unweighted, no relativistic average or pairs, no statistics, not a
+  // VJP, and kinds whose totals are the float terms (not least squares).
+  static constexpr bool kPlainKinds =
+      kLogistic && KD != TermKind::squared && KG != TermKind::squared;
+  static bool plain(const Piece& q) {
+    return kPlainKinds && q.pass == Pass::main && !q.paired && !q.average && !q.vjp &&
+           q.w == nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16);
+  }
+
+  // Elements [0, full) of a plain() piece, full a multiple of kStep: the operations of step()
+  // on whole vectors (so bitwise its results), with what the piece fixes hoisted out of the
+  // loop and the two sums held in registers.
+  template <DType XT>
+  HWY_NOINLINE void plain_steps(const Piece& q, int64_t full) {
+    if constexpr (kPlainKinds) {
+      const DF df;
+      const int s = side();
+      const VF coef = hn::Set(df, q.coef);
+      const VF zero = hn::Zero(df);
+      const DType gt = q.grad_type;
+      void* const grad_d = q.out.grad_d;
+      void* const grad_g = q.out.grad_g;
+      float* const loss_d = q.out.loss_d;
+      float* const loss_g = q.out.loss_g;
+      // Local copies: the stores below could alias the members, which would reload them.
+      const Term td = td_;
+      const Term tg = tg_;
+      Sum sd = sums_[kLossD + s];
+      Sum sg = sums_[kLossG + s];
+      for (int64_t i = 0; i < full; i += kStep) {
+        for (size_t u = 0; u < kVectorsPerStep; ++u) {
+          const size_t pos = u * kFloatLanes;
+          const int64_t j = i + static_cast<int64_t>(pos);
+          const VF t = load(q.x, XT, j);
+          const Logistic parts = logistic(t);
+          const TermV d = term<KD>(td, t, parts);
+          const TermV g = term<KG>(tg, t, parts);
+          if constexpr (kD) add(sd, widen(d.loss), pos);
+          if constexpr (kG) add(sg, widen(g.loss), pos);
+          if (grad_d) store(hn::Add(hn::Mul(d.grad, coef), zero), gt, grad_d, j);
+          if constexpr (kG) {
+            if (grad_g) store(hn::Add(hn::Mul(g.grad, coef), zero), gt, grad_g, j);
+          } else if (grad_g) {
+            store(zero, gt, grad_g, j);
+          }
+          if (loss_d) hn::StoreU(d.loss, df, loss_d + j);
+          if (loss_g) hn::StoreU(g.loss, df, loss_g + j);
+        }
+      }
+      sums_[kLossD + s] = sd;
+      sums_[kLossG + s] = sg;
+    } else {
+      (void)q;
+      (void)full;
     }
   }
 
@@ -642,10 +734,19 @@ const void* tail_in(const void* base, int64_t begin, int64_t count, int64_t size
 
 template <TermKind KD, TermKind KG>
 void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
-  Evaluator<KD, KG> e(p, term_d, term_g);
+  using E = Evaluator<KD, KG>;
+  E e(p, term_d, term_g);
   const int64_t full = p.n / kStep * kStep;
-  for (int64_t i = 0; i < full; i += kStep)
-    e.step(p, i, kStep);
+  if (E::plain(p)) {
+    if (p.x_type == DType::f32) {
+      e.template plain_steps<DType::f32>(p, full);
+    } else {
+      e.template plain_steps<DType::bf16>(p, full);
+    }
+  } else {
+    for (int64_t i = 0; i < full; i += kStep)
+      e.step(p, i, kStep);
+  }
   if (full < p.n) {
     // The tail, through zero-padded buffers.
     const int64_t count = p.n - full;
