@@ -352,6 +352,42 @@ HWY_INLINE TermV term(const Term& tm, VF t, const Logistic& lg) {
   }
 }
 
+// The parts of a logistic term its weights leave (plain_term).
+enum class LogisticForm { both, pos, neg };
+
+LogisticForm logistic_form(const Term& tm) {
+  uint32_t pos, neg;
+  std::memcpy(&pos, &tm.w_pos, sizeof pos);
+  std::memcpy(&neg, &tm.w_neg, sizeof neg);
+  if (tm.kind != TermKind::logistic) return LogisticForm::both;
+  if (neg == 0 && tm.w_pos != 0.0f) return LogisticForm::pos;
+  if (pos == 0 && tm.w_neg != 0.0f) return LogisticForm::neg;
+  return LogisticForm::both;
+}
+
+// term<K> in fewer operations, bitwise its results, for a logistic term whose weights leave one
+// part (a target of 0 or 1 with sign +1: the non-saturating terms). With w_neg = +0 and
+// w_pos != 0, w_neg sp_neg is +0 (inf_neg = +0 where sp_neg = inf) or NaN where sp_pos is NaN
+// too, w_pos sp_pos is never 0 * inf, and w_neg sig_neg is +0 or NaN likewise: the loss is
+// w_pos sp_pos + 0 and the gradient w_pos sig_pos. The mirror case keeps 0 + w_neg sp_neg and
+// 0 - w_neg sig_neg (+0 and -0 differ there). A NaN logit gives the same NaN either way.
+template <TermKind K>
+HWY_INLINE TermV plain_term(LogisticForm form, const Term& tm, VF t, const Logistic& lg) {
+  if constexpr (K == TermKind::logistic) {
+    const DF df;
+    const VF zero = hn::Zero(df);
+    if (form == LogisticForm::pos) {
+      const VF w = hn::Set(df, tm.w_pos);
+      return TermV{hn::Add(hn::Mul(w, lg.sp_pos), zero), hn::Mul(w, lg.sig_pos)};
+    }
+    if (form == LogisticForm::neg) {
+      const VF w = hn::Set(df, tm.w_neg);
+      return TermV{hn::Add(zero, hn::Mul(w, lg.sp_neg)), hn::Sub(zero, hn::Mul(w, lg.sig_neg))};
+    }
+  }
+  return term<K>(tm, t, lg);
+}
+
 // The weighted element loss (weighted_loss<K>): w l, exactly 0 for w = 0; a least-squares term
 // as weighted_square from its argument.
 template <TermKind K>
@@ -455,8 +491,8 @@ class Evaluator {
   }
 
   // Elements [0, full) of a plain() piece, full a multiple of kStep: the operations of step()
-  // on whole vectors (so bitwise its results), with what the piece fixes hoisted out of the
-  // loop and the two sums held in registers.
+  // on whole vectors, or fewer with bitwise the same results (plain_term), with what the piece
+  // fixes hoisted out of the loop and the two sums held in registers.
   template <DType XT>
   HWY_NOINLINE void plain_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
@@ -472,6 +508,8 @@ class Evaluator {
       // Local copies: the stores below could alias the members, which would reload them.
       const Term td = td_;
       const Term tg = tg_;
+      const LogisticForm fd = logistic_form(td);
+      const LogisticForm fg = logistic_form(tg);
       Sum sd = sums_[kLossD + s];
       Sum sg = sums_[kLossG + s];
       for (int64_t i = 0; i < full; i += kStep) {
@@ -480,8 +518,8 @@ class Evaluator {
           const int64_t j = i + static_cast<int64_t>(pos);
           const VF t = load(q.x, XT, j);
           const Logistic parts = logistic(t);
-          const TermV d = term<KD>(td, t, parts);
-          const TermV g = term<KG>(tg, t, parts);
+          const TermV d = plain_term<KD>(fd, td, t, parts);
+          const TermV g = plain_term<KG>(fg, tg, t, parts);
           if constexpr (kD) add(sd, widen(d.loss), pos);
           if constexpr (kG) add(sg, widen(g.loss), pos);
           if (grad_d) store(hn::Add(hn::Mul(d.grad, coef), zero), gt, grad_d, j);

@@ -356,35 +356,44 @@ TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
       {GANLOSS_LOSS_MINIMAX, GANLOSS_LOSS_HINGE},
       {GANLOSS_LOSS_HINGE, GANLOSS_LOSS_NONSATURATING},
       {GANLOSS_LOSS_WASSERSTEIN, GANLOSS_LOSS_MINIMAX}};
-  for (const auto& set : sets) {
-    detail::cpu::restrict_instruction_set(set.target);
-    for (const auto& [d, g] : kinds) {
-      for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
-        auto p = make_problem(2, 4099, 1037, d, g, GANLOSS_REDUCTION_MEAN);
-        p.dtype = dtype;
-        p.params.real_target = 0.9f;
-        HostCall call(p, 23);
-        call.set_real(3, std::numeric_limits<float>::infinity());
-        call.set_fake(4, std::numeric_limits<float>::quiet_NaN());
-        call.set_real(5, 1e-40f);
-        call.set_fake(6, -90.0f);
-        call.set_fake(7, 1e4f);
-        ganloss_outputs_t o = call.all_outputs();
-        o.stats = nullptr;
-        ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
-        const std::vector<uint8_t> plain = call.output_bytes();
-        o.stats = call.all_outputs().stats;
-        ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
-        std::vector<uint8_t> general = call.output_bytes();
-        // output_bytes() holds the statistics too: compare everything else.
-        ASSERT_EQ(general.size(), plain.size());
-        const std::size_t stats_begin = call.d_loss.bytes() + call.d_loss_real.bytes() +
-                                        call.d_loss_fake.bytes() + call.g_loss.bytes();
-        std::copy_n(plain.begin() + stats_begin, call.stats.bytes(), general.begin() + stats_begin);
-        EXPECT_TRUE(general == plain) << set.name << " " << testing::describe(call.problem);
+  // Label smoothing (both parts of the real side's logistic term) and its absence.
+  for (const float real_target : {1.0f, 0.9f})
+    for (const auto& set : sets) {
+      detail::cpu::restrict_instruction_set(set.target);
+      for (const auto& [d, g] : kinds) {
+        for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+          auto p = make_problem(2, 4099, 1037, d, g, GANLOSS_REDUCTION_MEAN);
+          p.dtype = dtype;
+          p.params.real_target = real_target;
+          HostCall call(p, 23);
+          call.set_real(3, std::numeric_limits<float>::infinity());
+          call.set_fake(4, std::numeric_limits<float>::quiet_NaN());
+          call.set_real(5, 1e-40f);
+          call.set_fake(6, -90.0f);
+          call.set_fake(7, 1e4f);
+          call.set_real(8, -std::numeric_limits<float>::infinity());
+          call.set_fake(9, -std::numeric_limits<float>::infinity());
+          call.set_fake(10, std::numeric_limits<float>::infinity());
+          call.set_real(11, -0.0f);
+          call.set_fake(12, 0.0f);
+          call.set_real(13, std::numeric_limits<float>::quiet_NaN());
+          ganloss_outputs_t o = call.all_outputs();
+          o.stats = nullptr;
+          ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+          const std::vector<uint8_t> plain = call.output_bytes();
+          o.stats = call.all_outputs().stats;
+          ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+          std::vector<uint8_t> general = call.output_bytes();
+          // output_bytes() holds the statistics too: compare everything else.
+          ASSERT_EQ(general.size(), plain.size());
+          const std::size_t stats_begin = call.d_loss.bytes() + call.d_loss_real.bytes() +
+                                          call.d_loss_fake.bytes() + call.g_loss.bytes();
+          std::copy_n(plain.begin() + stats_begin, call.stats.bytes(),
+                      general.begin() + stats_begin);
+          EXPECT_TRUE(general == plain) << set.name << " " << testing::describe(call.problem);
+        }
       }
     }
-  }
   detail::cpu::restrict_instruction_set(0);
 }
 
