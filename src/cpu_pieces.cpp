@@ -498,9 +498,8 @@ class Evaluator {
     if constexpr (kPlainKinds) {
       const DF df;
       const int s = side();
-      const VF coef = hn::Set(df, q.coef);
+      const float coef = q.coef;
       const VF zero = hn::Zero(df);
-      const DType gt = q.grad_type;
       void* const grad_d = q.out.grad_d;
       void* const grad_g = q.out.grad_g;
       float* const loss_d = q.out.loss_d;
@@ -522,14 +521,14 @@ class Evaluator {
           const TermV g = plain_term<KG>(fg, tg, t, parts);
           if constexpr (kD) add(sd, widen(d.loss), pos);
           if constexpr (kG) add(sg, widen(g.loss), pos);
-          if (grad_d) store(hn::Add(hn::Mul(d.grad, coef), zero), gt, grad_d, j);
+          store_gradient(q, d.grad, false, zero, coef, 0.0f, grad_d, j);
           if constexpr (kG) {
-            if (grad_g) store(hn::Add(hn::Mul(g.grad, coef), zero), gt, grad_g, j);
+            store_gradient(q, g.grad, false, zero, coef, 0.0f, grad_g, j);
           } else if (grad_g) {
-            store(zero, gt, grad_g, j);
+            store(zero, q.grad_type, grad_g, j);
           }
-          if (loss_d) hn::StoreU(d.loss, df, loss_d + j);
-          if (loss_g) hn::StoreU(g.loss, df, loss_g + j);
+          store_loss(d.loss, loss_d, j);
+          store_loss(g.loss, loss_g, j);
         }
       }
       sums_[kLossD + s] = sd;

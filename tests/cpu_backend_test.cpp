@@ -357,7 +357,7 @@ TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
       {GANLOSS_LOSS_HINGE, GANLOSS_LOSS_NONSATURATING},
       {GANLOSS_LOSS_WASSERSTEIN, GANLOSS_LOSS_MINIMAX}};
   // Label smoothing (both parts of the real side's logistic term) and its absence.
-  for (const float real_target : {1.0f, 0.9f})
+  for (const float real_target : {1.0f, 0.9f}) {
     for (const auto& set : sets) {
       detail::cpu::restrict_instruction_set(set.target);
       for (const auto& [d, g] : kinds) {
@@ -394,6 +394,7 @@ TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
         }
       }
     }
+  }
   detail::cpu::restrict_instruction_set(0);
 }
 
