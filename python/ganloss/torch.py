@@ -39,6 +39,8 @@ _PARAM_FIELDS = ("real_target", "fake_target", "margin_real", "margin_fake", "ls
 _LIBRARY_DTYPES = {torch.float32: "float32", torch.float16: "float16",
                    torch.bfloat16: "bfloat16"}
 _STATS_BYTES = _ganloss.STATS_BYTES
+_PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+_LIBRARY_DEVICES = ("cpu", "cuda") if _ganloss.built_with_cuda else ("cpu",)
 
 # Which results a forward op computes.
 _WANT_D, _WANT_G, _WANT_STATS = 1, 2, 4
@@ -388,6 +390,63 @@ class _VjpFunction(torch.autograd.Function):
         return _vjp_backward(ctx, grad_grad_real, grad_grad_fake)
 
 
+class _OneLoss(torch.autograd.Function):
+    """One module's loss (the D loss, or the G loss) of unweighted logits for eager calls: one
+    plan execution forward, one VJP call backward, on the buffers' addresses. The logits are
+    the caller's contiguous tensors of any shape, read as [segments, count] rows; the loss has
+    shape `shape` (segments values) and the gradients the logits' shapes, so the call adds no
+    view to the autograd graph. _LossModule._one_loss checks what the DLPack path would. A
+    backward that must itself be differentiable (create_graph=True) runs the VJP through
+    _VjpFunction instead."""
+
+    @staticmethod
+    def forward(ctx, real, fake, key, generator, shape):
+        segments = shape.numel()
+        nr = 0 if real is None else real.numel() // segments
+        nf = fake.numel() // segments
+        plan, workspace, stream = _plans.get(key, fake, segments, nr, nf)
+        loss = torch.empty(shape, dtype=torch.float32, device=fake.device)
+        at = loss.data_ptr()
+        space = (0 if workspace is None else workspace.data_ptr(), plan.workspace_bytes)
+        plan.execute_at(0 if real is None else real.data_ptr(), fake.data_ptr(), 0, 0,
+                        0 if generator else at, 0, 0, at if generator else 0, 0, *space,
+                        stream)
+        ctx.save_for_backward(real, fake)
+        # The backward runs on the forward's stream (autograd's rule), so it reuses the plan
+        # and the workspace of that stream; holding them keeps them alive until then.
+        ctx.call = (key, generator, segments, nr, nf, plan, workspace, space, stream)
+        return loss
+
+    @staticmethod
+    def backward(ctx, upstream):
+        real, fake = ctx.saved_tensors
+        want_real = real is not None and ctx.needs_input_grad[0]
+        want_fake = ctx.needs_input_grad[1]
+        if not (want_real or want_fake) or upstream is None:
+            return None, None, None, None, None
+        key, generator, segments, nr, nf, plan, _, space, stream = ctx.call
+        u = upstream
+        if u.dtype != torch.float32 or not u.is_contiguous():
+            u = u.to(torch.float32).contiguous()
+        if torch.is_grad_enabled():
+            d_loss, g_loss, reduction, params = key
+            r2 = None if real is None else real.reshape(segments, nr)
+            u = u.reshape(segments)
+            gr, gf = _VjpFunction.apply(r2, fake.reshape(segments, nf), None, None,
+                                        None if generator else u, u if generator else None,
+                                        d_loss, g_loss, reduction, list(params),
+                                        int(want_real) | (int(want_fake) << 1))
+            return (gr.reshape(real.shape) if want_real else None,
+                    gf.reshape(fake.shape) if want_fake else None, None, None, None)
+        gr = torch.empty_like(real) if want_real else None
+        gf = torch.empty_like(fake) if want_fake else None
+        plan.vjp_at(0 if real is None else real.data_ptr(), fake.data_ptr(), 0, 0,
+                    0 if generator else u.data_ptr(), u.data_ptr() if generator else 0,
+                    0 if gr is None else gr.data_ptr(), 0 if gf is None else gf.data_ptr(),
+                    *space, stream)
+        return gr, gf, None, None, None
+
+
 # --------------------------------------------------------------------------------------------
 # Shapes, weights, and the choice between the library and the PyTorch composition
 
@@ -682,6 +741,35 @@ class _LossModule(torch.nn.Module):
         self.segment_dims = int(segment_dims)
         self.process_group = process_group
         self.details = bool(details)
+        cfg = self.config
+        self._key = _key(cfg.d_loss, cfg.g_loss, cfg.reduction,
+                         [float(getattr(cfg, f)) for f in _PARAM_FIELDS])
+        # Calls without weights, targets, details or a process group, reducing to per-segment
+        # losses, take _OneLoss (see _one_loss) when their tensors allow.
+        self._plain = (process_group is None and not self.details and
+                       _math.kind(cfg.reduction) != "none")
+        self._paired = _math.kind(cfg.d_loss) == "relativistic"
+
+    def _one_loss(self, real: Optional[Tensor], fake: Tensor, generator: bool):
+        """The loss of an eager call through _OneLoss, or None where the call needs the
+        general path (which also gives every error its message)."""
+        dtype, device = fake.dtype, fake.device
+        if dtype not in _LIBRARY_DTYPES or type(fake) not in _PLAIN_TENSORS or \
+                device.type not in _LIBRARY_DEVICES or torch.compiler.is_compiling() or \
+                _wrapped(fake):
+            return None
+        k = self.segment_dims
+        shape = fake.shape[:k]
+        if k > fake.dim() or fake.numel() == 0:
+            return None
+        if real is not None:
+            if real.dtype != dtype or real.device != device or \
+                    type(real) not in _PLAIN_TENSORS or _wrapped(real) or \
+                    real.shape[:k] != shape or real.numel() == 0 or \
+                    (self._paired and real.shape != fake.shape):
+                return None
+            real = real.contiguous()
+        return _OneLoss.apply(real, fake.contiguous(), self._key, generator, shape)
 
     def _run(self, real, fake, real_weights, fake_weights, real_targets, fake_targets, *,
              want_d, want_g):
@@ -744,6 +832,12 @@ class DiscriminatorLoss(_LossModule):
                 real_weights: Optional[Tensor] = None, fake_weights: Optional[Tensor] = None,
                 *, real_targets: Optional[Tensor] = None,
                 fake_targets: Optional[Tensor] = None):
+        if self._plain and real_weights is None and fake_weights is None and \
+                real_targets is None and fake_targets is None and \
+                torch.is_tensor(real_logits) and torch.is_tensor(fake_logits):
+            loss = self._one_loss(real_logits, fake_logits, False)
+            if loss is not None:
+                return loss
         out = self._run(real_logits, fake_logits, real_weights, fake_weights, real_targets,
                         fake_targets, want_d=True, want_g=False)
         if _math.kind(self.config.reduction) == "none":
@@ -776,6 +870,12 @@ class GeneratorLoss(_LossModule):
         if not cfg.relativistic:
             # The basic G losses do not depend on the real logits.
             real_logits = real_weights = None
+        if self._plain and real_weights is None and fake_weights is None and \
+                torch.is_tensor(fake_logits) and \
+                (real_logits is None or torch.is_tensor(real_logits)):
+            loss = self._one_loss(real_logits, fake_logits, True)
+            if loss is not None:
+                return loss
         out = self._run(real_logits, fake_logits, real_weights, fake_weights, None, None,
                         want_d=False, want_g=True)
         if _math.kind(cfg.reduction) == "none":

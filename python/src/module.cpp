@@ -377,7 +377,60 @@ class Plan {
     if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
   }
 
+  // execute and vjp for ganloss.torch's eager calls, on addresses (0: absent) instead of
+  // DLPack arrays: converting six arrays through DLPack costs more than the call itself on a
+  // few thousand logits. The caller guarantees what `execute` checks: every buffer is dense,
+  // on the plan's device, of the plan's dtype and element count (the torch layer allocates the
+  // outputs and the workspace itself and makes the inputs contiguous). Not a public API.
+  void execute_at(uintptr_t real, uintptr_t fake, uintptr_t real_weights, uintptr_t fake_weights,
+                  uintptr_t d_loss, uintptr_t d_loss_real, uintptr_t d_loss_fake, uintptr_t g_loss,
+                  uintptr_t stats, uintptr_t workspace, size_t workspace_bytes, uintptr_t stream) {
+    ganloss_inputs_t in = inputs_at(real, fake, real_weights, fake_weights);
+    ganloss_outputs_t out;
+    ganloss_outputs_init(&out);
+    out.d_loss = reinterpret_cast<float*>(d_loss);
+    out.d_loss_real = reinterpret_cast<float*>(d_loss_real);
+    out.d_loss_fake = reinterpret_cast<float*>(d_loss_fake);
+    out.g_loss = reinterpret_cast<float*>(g_loss);
+    out.stats = reinterpret_cast<ganloss_segment_stats_t*>(stats);
+    ganloss_status_t status = GANLOSS_STATUS_SUCCESS;
+    {
+      nb::gil_scoped_release release;
+      status = ganloss_plan_execute(plan_, &in, &out, reinterpret_cast<void*>(workspace),
+                                    workspace_bytes, reinterpret_cast<ganloss_stream_t>(stream));
+    }
+    if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
+  }
+
+  void vjp_at(uintptr_t real, uintptr_t fake, uintptr_t real_weights, uintptr_t fake_weights,
+              uintptr_t cotangent_d, uintptr_t cotangent_g, uintptr_t grad_real,
+              uintptr_t grad_fake, uintptr_t workspace, size_t workspace_bytes, uintptr_t stream) {
+    ganloss_inputs_t in = inputs_at(real, fake, real_weights, fake_weights);
+    const ganloss_cotangents_t cotangents{reinterpret_cast<const float*>(cotangent_d),
+                                          reinterpret_cast<const float*>(cotangent_g)};
+    ganloss_status_t status = GANLOSS_STATUS_SUCCESS;
+    {
+      nb::gil_scoped_release release;
+      status =
+          ganloss_plan_vjp(plan_, &in, &cotangents, reinterpret_cast<void*>(grad_real),
+                           reinterpret_cast<void*>(grad_fake), reinterpret_cast<void*>(workspace),
+                           workspace_bytes, reinterpret_cast<ganloss_stream_t>(stream));
+    }
+    if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
+  }
+
  private:
+  static ganloss_inputs_t inputs_at(uintptr_t real, uintptr_t fake, uintptr_t real_weights,
+                                    uintptr_t fake_weights) {
+    ganloss_inputs_t in;
+    ganloss_inputs_init(&in);
+    in.real = reinterpret_cast<const void*>(real);
+    in.fake = reinterpret_cast<const void*>(fake);
+    in.real_weights = reinterpret_cast<const float*>(real_weights);
+    in.fake_weights = reinterpret_cast<const float*>(fake_weights);
+    return in;
+  }
+
   ganloss_inputs_t inputs(ArrayChecker& checker, const std::optional<InputArray>& real,
                           const std::optional<InputArray>& fake,
                           const std::optional<InputArray>& real_weights,
@@ -499,7 +552,11 @@ NB_MODULE(_ganloss, m) {
            nb::arg("real_weights").none(), nb::arg("fake_weights").none(),
            nb::arg("cotangent_d").none(), nb::arg("cotangent_g").none(),
            nb::arg("grad_real").none(), nb::arg("grad_fake").none(), nb::arg("workspace").none(),
-           nb::arg("stream") = 0);
+           nb::arg("stream") = 0)
+      .def("execute_at", &Plan::execute_at,
+           "execute on addresses (0: absent) of buffers the caller checked; ganloss.torch's")
+      .def("vjp_at", &Plan::vjp_at,
+           "vjp on addresses (0: absent) of buffers the caller checked; ganloss.torch's");
 
 #ifdef GANLOSS_WITH_XLA_FFI
   m.def("xla_ffi_cpu_handler", [] { return nb::capsule(ganloss_xla_ffi_cpu_handler()); });

@@ -102,12 +102,32 @@ def ops_called(fn):
     return seen
 
 
-def test_library_runs_forward_and_backward_and_float64_does_not(monkeypatch):
+def record_plan_calls(monkeypatch):
+    """Every execution and VJP call of a library plan, in order, by the binding's name:
+    "execute" and "vjp" take DLPack arrays, "execute_at" and "vjp_at" addresses."""
     calls = []
-    for name in ("_loss_impl", "_vjp_impl"):
-        original = getattr(gt, name)
-        monkeypatch.setattr(gt, name, (lambda *a, _f=original, _n=name: calls.append(_n)
-                                       or _f(*a)))
+
+    class Recording:
+        def __init__(self, plan):
+            self._plan = plan
+
+        def __getattr__(self, name):
+            attr = getattr(self._plan, name)
+            if name in ("execute", "execute_at", "vjp", "vjp_at"):
+                def call(*args, **kwargs):
+                    calls.append(name)
+                    return attr(*args, **kwargs)
+                return call
+            return attr
+
+    monkeypatch.setattr(gt, "_plans", gt._PlanCache())
+    monkeypatch.setattr(gt, "_Plan", lambda problem, backend, _make=gt._Plan:
+                        Recording(_make(problem, backend)))
+    return calls
+
+
+def test_library_runs_forward_and_backward_and_float64_does_not(monkeypatch):
+    calls = record_plan_calls(monkeypatch)
 
     def step(dtype):
         real = logits((8, 1), 81, dtype).requires_grad_()
@@ -116,7 +136,7 @@ def test_library_runs_forward_and_backward_and_float64_does_not(monkeypatch):
 
     step(torch.float32)
     # One execution per loss, one VJP per loss.
-    assert sorted(calls) == ["_loss_impl"] * 2 + ["_vjp_impl"] * 2, calls
+    assert sorted(calls) == ["execute_at"] * 2 + ["vjp_at"] * 2, calls
     calls.clear()
     step(torch.float64)
     assert calls == []
@@ -135,10 +155,44 @@ def test_library_runs_forward_and_backward_and_float64_does_not(monkeypatch):
     compiled(real).backward()
     targets = {str(node.target) for gm in graphs for node in gm.graph.nodes}
     assert "ganloss.loss.default" in targets, targets
-    assert calls == ["_loss_impl", "_vjp_impl"], calls
+    assert calls == ["execute", "vjp"], calls
 
 
 # ---- every kind against the float64 references ---------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_eager_module_calls_equal_the_general_path_bitwise(kind, dtype, monkeypatch):
+    # Module calls without weights, targets or details run one plan execution and one VJP
+    # call on the tensors' addresses (_OneLoss); the general path (the custom op's functions,
+    # arrays through DLPack) must give bitwise the same losses and gradients, for any shape
+    # and segment_dims, per-segment upstream gradients, and logits that need no gradient.
+    calls = record_plan_calls(monkeypatch)
+
+    def run(shape, segment_dims, seed):
+        real = logits(shape, seed, dtype).requires_grad_()
+        fake = logits(shape, seed + 1, dtype).requires_grad_()
+        d = gt.DiscriminatorLoss(kind, segment_dims=segment_dims)(real, fake.detach())
+        g = gt.GeneratorLoss(kind, segment_dims=segment_dims)(fake, real)
+        u = torch.linspace(0.5, 2.0, d.numel()).reshape(d.shape)
+        torch.autograd.backward([d, g], [u, 3 * u])
+        return d.detach(), g.detach(), real.grad, fake.grad
+
+    for seed, (shape, segment_dims) in enumerate([((64,), 0), ((8, 1), 0), ((4, 1, 3, 5), 0),
+                                                   ((3, 40), 1), ((2, 3, 7), 2),
+                                                   ((5, 1), 1)]):
+        calls.clear()
+        fast = run(shape, segment_dims, 10 * seed)
+        assert sorted(calls) == ["execute_at"] * 2 + ["vjp_at"] * 2, calls
+        calls.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(gt._LossModule, "_one_loss", lambda *args: None)
+            general = run(shape, segment_dims, 10 * seed)
+        assert sorted(calls) == ["execute"] * 2 + ["vjp"] * 2, calls
+        for a, b in zip(fast, general):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
 
 @pytest.mark.parametrize("kind", BASIC)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
