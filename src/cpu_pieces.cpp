@@ -490,10 +490,61 @@ class Evaluator {
            q.w == nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16);
   }
 
+  // Whether the piece is a VJP call that plain_vjp_steps() evaluates: one side's logits in
+  // f32 or bf16, unweighted, no relativistic average or pairs, no offset, and at most one of
+  // the two terms' gradients scaled by a non-zero multiplier. The general loop adds the other
+  // one's product, exactly +-0 (its gradient is finite where the logit is not NaN), so leaving
+  // it out changes no bit.
+  static bool plain_vjp(const Piece& q) {
+    return kPlainKinds && q.vjp && q.pass == Pass::main && !q.paired && !q.average &&
+           q.w == nullptr && q.offset == 0.0 &&
+           (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
+           (!kD || !kG || q.coef_d == 0.0 || q.coef_g == 0.0);
+  }
+
+  // Elements [0, full) of a plain_vjp() piece, full a multiple of kStep: vjp()'s operations
+  // for the one scaled gradient, without the losses (so without log1p).
+  template <DType XT>
+  HWY_NOINLINE void plain_vjp_steps(const Piece& q, int64_t full) {
+    if constexpr (kPlainKinds) {
+      if (kD && (!kG || q.coef_d != 0.0)) {
+        plain_vjp_loop<XT, KD>(q, full, td_, q.coef_d);
+      } else {
+        plain_vjp_loop<XT, KG>(q, full, tg_, q.coef_g);
+      }
+    } else {
+      (void)q;
+      (void)full;
+    }
+  }
+
+  template <DType XT, TermKind K>
+  HWY_INLINE void plain_vjp_loop(const Piece& q, int64_t full, const Term& term, double coef) {
+    void* const out = q.out.grad_d;
+    if (out == nullptr) return;
+    const DF df;
+    const DD dd;
+    const Term tm = term;
+    const LogisticForm form = logistic_form(tm);
+    const VD c = hn::Set(dd, coef);
+    const VD off = hn::Set(dd, q.offset);
+    const VF zero = hn::Zero(df);
+    for (int64_t i = 0; i < full; i += kStep) {
+      for (size_t u = 0; u < kVectorsPerStep; ++u) {
+        const int64_t j = i + static_cast<int64_t>(u * kFloatLanes);
+        const VF t = load(q.x, XT, j);
+        const Wide w = widen(plain_term<K>(form, tm, t, logistic(t)).grad);
+        const Wide r{hn::Add(hn::Mul(w.lo, c), off), hn::Add(hn::Mul(w.hi, c), off)};
+        store(hn::Add(narrow(r), zero), q.grad_type, out, j);
+      }
+    }
+  }
+
   // Elements [0, full) of a plain() piece, full a multiple of kStep: the operations of step()
   // on whole vectors, or fewer with bitwise the same results (plain_term), with what the piece
-  // fixes hoisted out of the loop and the two sums held in registers.
-  template <DType XT>
+  // fixes hoisted out of the loop and the two sums held in registers. kGradients false: the
+  // piece writes no gradient, and the loop computes none (no division).
+  template <DType XT, bool kGradients>
   HWY_NOINLINE void plain_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
       const DF df;
@@ -521,11 +572,13 @@ class Evaluator {
           const TermV g = plain_term<KG>(fg, tg, t, parts);
           if constexpr (kD) add(sd, widen(d.loss), pos);
           if constexpr (kG) add(sg, widen(g.loss), pos);
-          store_gradient(q, d.grad, false, zero, coef, 0.0f, grad_d, j);
-          if constexpr (kG) {
-            store_gradient(q, g.grad, false, zero, coef, 0.0f, grad_g, j);
-          } else if (grad_g) {
-            store(zero, q.grad_type, grad_g, j);
+          if constexpr (kGradients) {
+            store_gradient(q, d.grad, false, zero, coef, 0.0f, grad_d, j);
+            if constexpr (kG) {
+              store_gradient(q, g.grad, false, zero, coef, 0.0f, grad_g, j);
+            } else if (grad_g) {
+              store(zero, q.grad_type, grad_g, j);
+            }
           }
           store_loss(d.loss, loss_d, j);
           store_loss(g.loss, loss_g, j);
@@ -774,12 +827,19 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   using E = Evaluator<KD, KG>;
   E e(p, term_d, term_g);
   const int64_t full = p.n / kStep * kStep;
-  if (E::plain(p)) {
-    if (p.x_type == DType::f32) {
-      e.template plain_steps<DType::f32>(p, full);
+  const bool plain_loops = plain_loops_enabled().load(std::memory_order_relaxed);
+  if (plain_loops && E::plain(p)) {
+    const bool f32 = p.x_type == DType::f32;
+    if (p.out.grad_d != nullptr || p.out.grad_g != nullptr) {
+      f32 ? e.template plain_steps<DType::f32, true>(p, full)
+          : e.template plain_steps<DType::bf16, true>(p, full);
     } else {
-      e.template plain_steps<DType::bf16>(p, full);
+      f32 ? e.template plain_steps<DType::f32, false>(p, full)
+          : e.template plain_steps<DType::bf16, false>(p, full);
     }
+  } else if (plain_loops && E::plain_vjp(p)) {
+    p.x_type == DType::f32 ? e.template plain_vjp_steps<DType::f32>(p, full)
+                           : e.template plain_vjp_steps<DType::bf16>(p, full);
   } else {
     for (int64_t i = 0; i < full; i += kStep)
       e.step(p, i, kStep);

@@ -6,6 +6,7 @@
 #ifndef GANLOSS_SRC_CPU_PIECES_HPP_
 #define GANLOSS_SRC_CPU_PIECES_HPP_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -70,6 +71,14 @@ struct InstructionSet {
 };
 std::vector<InstructionSet> available_instruction_sets();
 void restrict_instruction_set(int64_t target);
+
+// For tests: whether pieces may take the specialised loops (the common main pass, and the
+// common VJP), which give bitwise the results of the general loop; true unless a test turns
+// them off to compare.
+inline std::atomic<bool>& plain_loops_enabled() {
+  static std::atomic<bool> enabled{true};
+  return enabled;
+}
 
 }  // namespace cpu
 }  // namespace detail

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
 #include <string>
@@ -391,6 +392,100 @@ TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
           std::copy_n(plain.begin() + stats_begin, call.stats.bytes(),
                       general.begin() + stats_begin);
           EXPECT_TRUE(general == plain) << set.name << " " << testing::describe(call.problem);
+        }
+      }
+    }
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
+// The common main pass without gradients (plain_steps computing no division) and the common
+// VJP call (plain_vjp_steps: one scaled gradient, no losses) give bitwise the results of the
+// general loop, on every instruction set, with the extremes of the test above; each is run
+// with the specialised loops on and off.
+TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  const std::pair<int32_t, int32_t> kinds[] = {
+      {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING},
+      {GANLOSS_LOSS_MINIMAX, GANLOSS_LOSS_HINGE},
+      {GANLOSS_LOSS_HINGE, GANLOSS_LOSS_NONSATURATING},
+      {GANLOSS_LOSS_WASSERSTEIN, GANLOSS_LOSS_MINIMAX}};
+  auto both_ways = [](const std::function<void()>& run, HostCall& call) {
+    detail::cpu::plain_loops_enabled() = true;
+    run();
+    const std::vector<uint8_t> plain = call.output_bytes();
+    detail::cpu::plain_loops_enabled() = false;
+    run();
+    detail::cpu::plain_loops_enabled() = true;
+    return plain == call.output_bytes();
+  };
+  for (const float real_target : {1.0f, 0.9f}) {
+    for (const auto& set : sets) {
+      detail::cpu::restrict_instruction_set(set.target);
+      for (const auto& [d, g] : kinds) {
+        for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+          for (int32_t reduction : {GANLOSS_REDUCTION_MEAN, GANLOSS_REDUCTION_SUM}) {
+            auto p = make_problem(2, 4099, 1037, d, g, reduction);
+            p.dtype = dtype;
+            p.params.real_target = real_target;
+            p.grad_scale = 3.0f;
+            HostCall call(p, 29);
+            const float inf = std::numeric_limits<float>::infinity();
+            const float nan = std::numeric_limits<float>::quiet_NaN();
+            call.set_real(3, inf);
+            call.set_fake(4, nan);
+            call.set_real(5, 1e-40f);
+            call.set_fake(6, -90.0f);
+            call.set_fake(7, 1e4f);
+            call.set_real(8, -inf);
+            call.set_fake(9, -inf);
+            call.set_fake(10, inf);
+            call.set_real(11, -0.0f);
+            call.set_fake(12, 0.0f);
+            call.set_real(13, nan);
+            const std::string what = set.name + " " + testing::describe(call.problem);
+
+            // The losses alone.
+            const ganloss_outputs_t all = call.all_outputs();
+            ganloss_outputs_t o{};
+            o.d_loss = all.d_loss;
+            o.d_loss_real = all.d_loss_real;
+            o.d_loss_fake = all.d_loss_fake;
+            o.g_loss = all.g_loss;
+            EXPECT_TRUE(both_ways(
+                [&] { ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call))
+                << "losses only, " << what;
+
+            // VJP calls with either cotangent or both; a zero cotangent in segment 1.
+            const ganloss_inputs_t in = call.inputs();
+            ganloss_outputs_t grads{};
+            grads.grad_real = call.grad_real.data();
+            grads.grad_real_g = call.grad_real_g.data();
+            grads.grad_fake_d = call.grad_fake_d.data();
+            grads.grad_fake_g = call.grad_fake_g.data();
+            const float ud[] = {-1.5f, 0.0f};
+            const float ug[] = {2.5f, 0.75f};
+            const std::size_t bytes = detail::cpu::workspace_bytes(call.problem);
+            testing::GuardedBuffer workspace(bytes);
+            for (int which = 1; which <= 3; ++which) {
+              detail::CallParams q{};
+              ASSERT_EQ(detail::make_params(&call.problem, &in, &grads, workspace.data(), bytes,
+                                            bytes, &q),
+                        Status::Success);
+              q.vjp = true;
+              q.grad_real_g = nullptr;
+              q.grad_fake_g = nullptr;
+              q.cotangent_d = which & 1 ? ud : nullptr;
+              q.cotangent_g = which & 2 ? ug : nullptr;
+              if (!(which & 1)) q.real_d = q.fake_d = make_none_term();
+              if (!(which & 2)) q.real_g = q.fake_g = make_none_term();
+              EXPECT_TRUE(both_ways(
+                  [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); },
+                  call))
+                  << "VJP " << which << ", " << what;
+            }
+          }
         }
       }
     }
