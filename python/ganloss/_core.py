@@ -106,6 +106,21 @@ class LossConfig:
         return p
 
 
+def smoothed(loss: str, label_smoothing: float, params: dict) -> dict:
+    """The loss parameters with `label_smoothing` as CrossEntropyLoss's: the logistic kinds'
+    targets of the two classes move toward 1/2 by half of it."""
+    if not label_smoothing:
+        return params
+    if loss.replace("_", "-").lower() not in ("nonsaturating", "minimax"):
+        raise ValueError(f"label_smoothing applies to the logistic kinds (nonsaturating, "
+                         f"minimax), not {loss}")
+    if "real_target" in params or "fake_target" in params:
+        raise ValueError("give label_smoothing or real_target/fake_target, not both")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    return dict(params, real_target=1.0 - label_smoothing / 2, fake_target=label_smoothing / 2)
+
+
 def rows_of(shape: Sequence[int], name: str) -> tuple[int, int]:
     """(segments, count) of a [count] or [segments, count] array of logits."""
     if len(shape) == 1:

@@ -25,7 +25,8 @@ from jax.experimental.custom_partitioning import (ArrayMapping, SdyShardingRule,
 from jax.sharding import NamedSharding, PartitionSpec
 
 from . import _ganloss
-from ._core import BACKENDS, LossConfig, rows_of
+from . import _jax_math
+from ._core import BACKENDS, LossConfig, rows_of, smoothed
 
 if not hasattr(_ganloss, "xla_ffi_cpu_handler"):
     raise ImportError(
@@ -465,8 +466,70 @@ def compute(real, fake, *, loss: str = "nonsaturating", d_loss=None, g_loss=None
     return _ffi(jnp.asarray(real), jnp.asarray(fake), cfg)
 
 
+def _side(w, x, segments: int, name: str):
+    """Weights or targets broadcast against their logits (as BCEWithLogitsLoss's weight), as
+    [segments, count] float32; negative weights refused where their values are known."""
+    if w is None:
+        return None
+    w = jnp.asarray(w)
+    if not jnp.issubdtype(w.dtype, jnp.floating):
+        raise TypeError(f"{name} must be a floating-point array, not {w.dtype}")
+    try:
+        w = jnp.broadcast_to(w, x.shape)
+    except ValueError as error:
+        raise ValueError(f"{name} of shape {w.shape} does not broadcast to the logits' shape "
+                         f"{x.shape}") from error
+    if name.endswith("weights") and not isinstance(w, jax.core.Tracer) and bool((w < 0).any()):
+        raise ValueError(f"{name} must be non-negative")
+    return w.astype(jnp.float32).reshape(segments, -1)
+
+
+def _composed(cfg: LossConfig, real, fake, segment_dims, weights, targets):
+    """losses() through the jnp composition (ganloss._jax_math): weights, per-element
+    targets, reduction="none"."""
+    kind = _kind(cfg.d_loss)
+    # The library's checks of the kinds and parameters, with its messages.
+    _ganloss.workspace_size(cfg.problem("float32", 1, 1, 1), BACKENDS["cpu"])
+    if cfg.grad_scale != 1.0 or cfg.fp32_gradients:
+        raise ValueError("weights, targets and reduction='none' differentiate the losses "
+                         "themselves: grad_scale and fp32_gradients do not apply (scale the "
+                         "loss instead)")
+    if any(t is not None for t in targets) and kind not in _jax_math.LOGISTIC:
+        raise ValueError(f"per-element targets apply to the logistic D kinds (nonsaturating, "
+                         f"minimax), not {cfg.d_loss}")
+    if kind == "relativistic":
+        if real.shape != fake.shape:
+            raise ValueError(f"the paired relativistic loss needs real and fake logits of one "
+                             f"shape, not {real.shape} and {fake.shape}")
+        if weights[1] is not None:
+            raise ValueError("the paired relativistic loss takes one weight per pair: pass them "
+                             "as real_weights")
+    k = segment_dims
+    shape = real.shape[:k]
+    segments = math.prod(shape)
+
+    def rows(x):
+        return x.astype(jnp.float32).reshape(segments, math.prod(x.shape[k:]))
+
+    r, f = rows(real), rows(fake)
+    rw, fw = _side(weights[0], real, segments, "real_weights"), \
+        _side(weights[1], fake, segments, "fake_weights")
+    rt, ft = _side(targets[0], real, segments, "real_targets"), \
+        _side(targets[1], fake, segments, "fake_targets")
+    out = _jax_math.losses(cfg, r, f, rw, fw, rt, ft)
+    if _kind(cfg.reduction) != "none":
+        return out["d_loss"].reshape(shape), out["g_loss"].reshape(shape)
+    d = (out["loss_real"].reshape(real.shape), out["loss_fake_d"].reshape(fake.shape))
+    g = out["loss_fake_g"].reshape(fake.shape)
+    if kind in _AVERAGE_KINDS:
+        g = (g, out["loss_real_g"].reshape(real.shape))
+    return d, g
+
+
 def losses(real, fake, *, loss: str = "nonsaturating", d_loss=None, g_loss=None,
-           reduction: str = "mean", segment_dims: int = 0, **params):
+           reduction: str = "mean", segment_dims: int = 0, real_weights=None,
+           fake_weights=None, real_targets=None, fake_targets=None,
+           label_smoothing: float = 0.0, **params):
     """(discriminator loss, generator loss), differentiable with respect to both logits.
 
     real, fake: logits of any shape (float32, float16 or bfloat16, one dtype), for example
@@ -474,24 +537,36 @@ def losses(real, fake, *, loss: str = "nonsaturating", d_loss=None, g_loss=None,
     to a scalar, like torch.nn.BCEWithLogitsLoss: "mean" (the default) or "sum".
     segment_dims=k makes the leading k dimensions (equal for both logits) index independent
     segments: the losses then have shape real.shape[:k], each reduced over its segment's
-    elements. "mean-nonzero" divides by the number of non-zero terms.
+    elements. "mean-nonzero" divides by the number of non-zero terms (weights).
+    reduction="none" gives the element losses in the logits' shapes: ((D real terms, D fake
+    terms), G fake terms), the G terms of the relativistic averages a pair (fake, real).
+
+    real_weights, fake_weights broadcast against their logits (a weighted mean is
+    sum(w l) / sum(w) per segment; negative weights raise ValueError where their values are
+    known, else give NaN losses); real_targets, fake_targets are per-element targets of the
+    logistic kinds (t sp(-x) + (1 - t) sp(x)); label_smoothing=s as CrossEntropyLoss's
+    (targets 1 - s/2 and s/2). Weights, targets and reduction="none" run the losses as
+    jax.numpy operations (ganloss._jax_math), differentiable in every argument to any order
+    and partitioned by XLA; everything else runs the library's call, as follows.
 
     Under jax.jit with logits sharded across devices, each device runs the call on its shards:
     split segments need no communication, and split elements of a segment are combined from
     the per-shard losses (no gathering of the logits), except for the relativistic-average
-    kinds and "mean-nonzero", which need every logit of a segment at once. Inside shard_map the losses are those of the device's shards and vary over
-    the same mesh axes (use jax.lax.pmean for the global mean). The backward pass reuses the
-    gradients of the forward call: no second pass over the logits. Second derivatives (grad
-    of grad, jax.hessian) for the basic kinds and the paired relativistic loss under "mean"
-    and "sum"; the relativistic averages and "mean-nonzero" raise NotImplementedError, and
-    forward mode on losses itself (jax.jvp) JAX's TypeError for a custom_vjp.
+    kinds and "mean-nonzero", which need every logit of a segment at once. Inside shard_map
+    the losses are those of the device's shards and vary over the same mesh axes (use
+    jax.lax.pmean for the global mean). The backward pass reuses the gradients of the forward
+    call: no second pass over the logits. Second derivatives (grad of grad, jax.hessian) for
+    the basic kinds and the paired relativistic loss under "mean" and "sum"; the relativistic
+    averages and "mean-nonzero" raise NotImplementedError, and forward mode on losses itself
+    (jax.jvp) JAX's TypeError for a custom_vjp.
     """
-    if _kind(reduction) == "none":
-        raise ValueError("ganloss.jax.losses reduces to per-segment or global losses: use "
-                         "reduction='sum' or 'mean', with segment_dims for per-segment ones")
-    cfg = LossConfig.make(loss, d_loss, g_loss, reduction=reduction, **params)
+    cfg = LossConfig.make(loss, d_loss, g_loss, reduction=reduction,
+                          **smoothed(d_loss or loss, label_smoothing, params))
     real, fake = jnp.asarray(real), jnp.asarray(fake)
     _check_shapes(real, fake, segment_dims)
+    weights, targets = (real_weights, fake_weights), (real_targets, fake_targets)
+    if _kind(reduction) == "none" or any(x is not None for x in weights + targets):
+        return _composed(cfg, real, fake, int(segment_dims), weights, targets)
     if real.dtype != jnp.float32:
         # The backward pass multiplies the gradients by the cotangents (a loss scale of 2^16,
         # say): kept in fp32 until then, they are rounded to the logits' dtype once, after

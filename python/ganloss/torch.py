@@ -693,18 +693,8 @@ def _element_losses(out: dict, real, fake) -> dict:
 # The public API
 
 def _make_config(loss, reduction, label_smoothing, params) -> LossConfig:
-    if label_smoothing:
-        if _math.kind(loss) not in _math.LOGISTIC:
-            raise ValueError(f"label_smoothing applies to the logistic kinds (nonsaturating, "
-                             f"minimax), not {loss}")
-        if "real_target" in params or "fake_target" in params:
-            raise ValueError("give label_smoothing or real_target/fake_target, not both")
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
-        # As CrossEntropyLoss's: the two classes' targets move toward 1/2 by half of it.
-        params = dict(params, real_target=1.0 - label_smoothing / 2,
-                      fake_target=label_smoothing / 2)
-    return LossConfig.make(loss, reduction=reduction, **params)
+    return LossConfig.make(loss, reduction=reduction,
+                           **_core.smoothed(loss, label_smoothing, params))
 
 
 def losses(real: Tensor, fake: Tensor, *, loss: str = "nonsaturating",

@@ -388,3 +388,24 @@ def test_shard_map_with_replicated_fake_logits(mesh):
     np.testing.assert_array_equal(np.asarray(g), np.full(4, np.float32(-fake_np.sum())))
     assert_close(d, -real_np.astype(np.float64).sum() + 4 * fake_np.astype(np.float64).sum(),
                  "float32", 20)
+
+
+def test_sharded_weighted_losses_gather_no_logits(mesh):
+    # Weights (and targets, element losses) run the jnp composition, which XLA partitions: the
+    # weighted means are formed from per-shard sums and weight sums, never from gathered
+    # logits, and equal the single-device results.
+    real_np, fake_np = logits((16, 3), 11), logits((16, 3), 12)
+    weights_np = np.random.default_rng(13).uniform(0.0, 2.0, (16, 1)).astype(np.float32)
+    real, fake, weights = put(mesh, P("batch"), real_np, fake_np, weights_np)
+
+    def f(r, f_, w):
+        def total(r, f_, w):
+            d, g = gj.losses(r, f_, real_weights=w, fake_weights=w)
+            return d + 2.0 * g, (d, g)
+        (_, (d, g)), grads = jax.value_and_grad(total, argnums=(0, 1, 2), has_aux=True)(
+            r, f_, w)
+        return (d, g) + grads
+
+    text = hlo(f, real, fake, weights)
+    assert all(op == "all-reduce" for op, _ in collectives(text)), collectives(text)
+    assert_same(jax.jit(f)(real, fake, weights), f(real_np, fake_np, weights_np), 48)

@@ -7,7 +7,7 @@ jax = pytest.importorskip("jax", reason="jax is not installed")
 import jax.numpy as jnp  # noqa: E402
 
 import ganloss  # noqa: E402
-from reference import assert_close, losses  # noqa: E402
+from reference import assert_close, losses, sigmoid, sp, terms  # noqa: E402
 
 gj = pytest.importorskip("ganloss.jax", reason="ganloss was built without the XLA FFI handlers")
 
@@ -223,8 +223,6 @@ def test_shape_errors():
         gj.losses(real, real[:2], segment_dims=1)
     with pytest.raises(ValueError, match="segment_dims"):
         gj.losses(real, real, segment_dims=3)
-    with pytest.raises(ValueError, match="reduction='sum'"):
-        gj.losses(real, real, reduction="none")
     with pytest.raises(TypeError, match="one dtype"):
         gj.losses(real, real.astype(jnp.bfloat16))
 
@@ -235,3 +233,136 @@ def test_plain_compute_hands_jax_arrays_to_xla():
     assert isinstance(out["d_loss"], jax.Array)
     with pytest.raises(ValueError, match="real_target"):
         jax.jit(lambda r, f: gj.losses(r, f, real_target=2.0))(real, fake)
+
+
+# ---- Weights, targets and element losses (the jnp composition) ----
+
+BASIC = ["nonsaturating", "minimax", "hinge", "wasserstein", "least-squares"]
+
+
+def weighted_reference(kind, real, fake, rw, fw, reduction):
+    """Per-segment D and G losses of [segments, count] float64 logits with weights."""
+    (lr, _), (lf, _), (lg, _) = terms(kind, real, fake)
+
+    def reduce(t, w):
+        total = (w * t).sum(-1)
+        if reduction == "sum":
+            return total
+        return total / (w.sum(-1) if reduction == "mean" else (w != 0).sum(-1))
+
+    return reduce(lr, rw) + reduce(lf, fw), reduce(lg, fw)
+
+
+@pytest.mark.parametrize("kind", BASIC)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "mean-nonzero"])
+def test_weights_broadcast_like_bce_weight(kind, reduction):
+    # [B, 1] weights over [B, H, W] logits, one loss per segment (segment_dims=1) and over all.
+    real, fake = logits((3, 4, 5), 21), logits((3, 4, 5), 22)
+    rng = np.random.default_rng(23)
+    rw = rng.uniform(0.0, 2.0, (3, 1, 1)).astype(np.float32)
+    fw = rng.uniform(0.0, 2.0, (3, 4, 5)).astype(np.float32)
+    fw[0, 0, :3] = 0.0
+    for k in (0, 1):
+        d, g = jax.jit(lambda r, f, a, b: gj.losses(r, f, loss=kind, reduction=reduction,
+                                                    segment_dims=k, real_weights=a,
+                                                    fake_weights=b))(real, fake, rw, fw)
+        segments = 3 if k else 1
+        rows = (lambda x: np.broadcast_to(x, real.shape).reshape(segments, -1)
+                .astype(np.float64))
+        ref_d, ref_g = weighted_reference(kind, rows(real), rows(fake), rows(rw), rows(fw),
+                                          reduction)
+        assert d.shape == real.shape[:k] and g.shape == real.shape[:k]
+        assert_close(d, ref_d.reshape(d.shape), "float32", real.size)
+        assert_close(g, ref_g.reshape(g.shape), "float32", real.size)
+
+
+def test_weights_get_their_gradient_and_second_derivatives():
+    # d/dw_i of sum(w l) / sum(w) is (l_i - L) / sum(w); the Hessian of the weighted mean of
+    # sp(-x) is diagonal, w_i sigma(x_i)(1 - sigma(x_i)) / sum(w).
+    real, fake = logits((6,), 31), logits((6,), 32)
+    w = np.linspace(0.5, 2.0, 6).astype(np.float32)
+
+    def d_loss(r, weights):
+        return gj.losses(r, fake, real_weights=weights)[0]
+
+    grad_w = jax.grad(d_loss, argnums=1)(real, w)
+    r64, w64 = real.astype(np.float64), w.astype(np.float64)
+    lr = sp(-r64)
+    mean = (w64 * lr).sum() / w64.sum()
+    assert_close(grad_w, (lr - mean) / w64.sum(), "float32", 6)
+    hessian = jax.hessian(d_loss)(real, w)
+    s = sigmoid(r64)
+    assert_close(hessian, np.diag(w64 * s * (1 - s) / w64.sum()), "float32", 6)
+
+
+@pytest.mark.parametrize("kind", BASIC)
+def test_reduction_none_gives_element_losses_in_the_logits_shapes(kind):
+    real, fake = logits((4, 1, 3), 41), logits((5, 2), 42)
+    (d_real, d_fake), g = jax.jit(lambda r, f: gj.losses(r, f, loss=kind,
+                                                         reduction="none"))(real, fake)
+    (lr, _), (lf, _), (lg, _) = terms(kind, real.astype(np.float64), fake.astype(np.float64))
+    assert d_real.shape == real.shape and d_fake.shape == fake.shape and g.shape == fake.shape
+    assert_close(d_real, lr, "float32")
+    assert_close(d_fake, lf, "float32")
+    assert_close(g, lg, "float32")
+    # Their gradients are the element terms' derivatives (a sum's, per element).
+    grad = jax.grad(lambda r: gj.losses(r, fake, loss=kind, reduction="none")[0][0].sum())(real)
+    (_, gr), _, _ = terms(kind, real.astype(np.float64), fake.astype(np.float64))
+    assert_close(grad, gr, "float32")
+
+
+def test_reduction_none_of_the_relativistic_kinds():
+    real, fake = logits((8,), 43), logits((8,), 44)
+    (d_real, d_fake), g = gj.losses(real, fake, loss="relativistic", reduction="none")
+    r64, f64 = real.astype(np.float64), fake.astype(np.float64)
+    assert_close(d_real, sp(f64 - r64), "float32")
+    assert_close(d_fake, np.zeros(8), "float32")
+    assert_close(g, sp(r64 - f64), "float32")
+    (d_real, d_fake), (g_fake, g_real) = gj.losses(real, fake, loss="relativistic-average",
+                                                   reduction="none")
+    rt, ft = r64 - f64.mean(), f64 - r64.mean()
+    for got, expected in ((d_real, sp(-rt)), (d_fake, sp(ft)), (g_fake, sp(-ft)),
+                          (g_real, sp(rt))):
+        assert_close(got, expected, "float32", 8)
+    # Summed, they are the per-segment sums of the library's call.
+    d, g = gj.losses(real, fake, loss="relativistic-average", reduction="sum")
+    assert_close(d, (sp(-rt).sum() + sp(ft).sum()), "float32", 16)
+    assert_close(g, (sp(-ft).sum() + sp(rt).sum()), "float32", 16)
+
+
+def test_targets_and_label_smoothing_match_cross_entropy():
+    real, fake = logits((4, 8), 51), logits((4, 8), 52)
+    rng = np.random.default_rng(53)
+    rt = rng.uniform(0.0, 1.0, (4, 8)).astype(np.float32)
+    d, _ = jax.jit(lambda r, f, t: gj.losses(r, f, real_targets=t))(real, fake, rt)
+    r64, f64, t64 = real.astype(np.float64), fake.astype(np.float64), rt.astype(np.float64)
+    expected = (t64 * sp(-r64) + (1 - t64) * sp(r64)).mean() + sp(f64).mean()
+    assert_close(d, expected, "float32", real.size)
+    d, g = gj.losses(real, fake, label_smoothing=0.2)
+    expected = (0.9 * sp(-r64) + 0.1 * sp(r64)).mean() + (0.1 * sp(-f64) + 0.9 * sp(f64)).mean()
+    assert_close(d, expected, "float32", real.size)
+    assert_close(g, sp(-f64).mean(), "float32", real.size)
+
+
+def test_weight_and_target_errors():
+    real, fake = jnp.asarray(logits((4, 3), 61)), jnp.asarray(logits((4, 3), 62))
+    negative = -jnp.ones((4, 1))
+    with pytest.raises(ValueError, match="non-negative"):
+        gj.losses(real, fake, real_weights=negative)
+    # Under jit the values are not known: the losses are NaN, never a silent number.
+    d, g = jax.jit(lambda w: gj.losses(real, fake, fake_weights=w))(negative)
+    assert np.isnan(np.asarray(d)) and np.isnan(np.asarray(g))
+    with pytest.raises(ValueError, match="broadcast"):
+        gj.losses(real, fake, real_weights=jnp.ones((3,)).reshape(3, 1))
+    with pytest.raises(TypeError, match="floating"):
+        gj.losses(real, fake, real_weights=jnp.ones((4, 3), jnp.int32))
+    with pytest.raises(ValueError, match="logistic"):
+        gj.losses(real, fake, loss="hinge", real_targets=jnp.ones((4, 3)))
+    with pytest.raises(ValueError, match="logistic"):
+        gj.losses(real, fake, loss="hinge", label_smoothing=0.1)
+    with pytest.raises(ValueError, match="grad_scale"):
+        gj.losses(real, fake, real_weights=jnp.ones((4, 3)), grad_scale=2.0)
+    with pytest.raises(ValueError, match="real_target"):
+        gj.losses(real, fake, reduction="none", real_target=2.0)
+    with pytest.raises(ValueError, match="one weight per pair"):
+        gj.losses(real, fake, loss="relativistic", fake_weights=jnp.ones((4, 3)))
