@@ -5,8 +5,10 @@ For each dtype and size, one training step's loss work for the non-saturating lo
 G losses (mean reduction, one segment, half the logits real and half fake) and the gradients
 dL_D/d real, dL_D/d fake and dL_G/d fake, stored in the logits' dtype, on the same arrays,
 computed four ways:
-  - ganloss:  one ganloss_compute call on the CPU backend through the C ABI (ctypes on the
-              libganloss.so that CMake built; no `pip install` needed), cpu_threads = T;
+  - ganloss:  one execution of a library plan (ganloss_plan_execute) on the CPU backend,
+              cpu_threads = T, through the package's binding on the arrays' addresses (the
+              installed package, or PYTHONPATH=build/python-package after a CMake build with
+              -DGANLOSS_BUILD_PYTHON=ON: no `pip install` needed);
   - eager:    PyTorch eager in closed form, as users write it: softplus for the losses, sigmoid
               for the gradients, in f32 (as autocast does), torch.set_num_threads(T);
   - numpy:    vectorised numpy with the stable formulas (softplus and sigmoid from exp(-|x|),
@@ -21,15 +23,16 @@ the methods take turns, --rounds times per size, and the JSON keeps every round,
 come with their spread. ganloss's results are checked against numpy's and PyTorch's (exit 1 if
 they disagree). Writes JSON and, with matplotlib, the bandwidth plot (bench/plot.py).
 
-    python3 bench/cpu_compare.py [--library build/src/libganloss.so] [--threads 2]
+    PYTHONPATH=build/python-package python3 bench/cpu_compare.py [--threads 2]
         [--sizes 2^12,2^14,2^16,...] [--dtypes f32,bf16] [--rounds 3]
         [--json cpu_compare.json] [--plot cpu_compare.png]
 
 Without numpy it says so and exits 0; without PyTorch the eager and copy columns and bf16 are
-left out. Exit status 1 when the results disagree or the library is missing.
+left out. Exit status 1 when the results disagree or the ganloss package is not importable.
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -38,7 +41,6 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ganloss_ctypes  # noqa: E402  (next to this script)
 
 DEFAULT_SIZES = ",".join("2^%d" % k for k in (12, 14, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25))
 METHODS = ("ganloss", "eager", "numpy", "copy")
@@ -145,7 +147,10 @@ def as_f64(np, torch, x):
 class Problem:
     """One size and dtype: the logits, ganloss's prepared call and its output arrays."""
 
-    def __init__(self, np, torch, lib, dtype, elements, threads):
+    def __init__(self, np, torch, dtype, elements, threads):
+        from ganloss import _ganloss
+        from ganloss._core import BACKENDS, LossConfig
+
         pairs = elements // 2
         self.dtype = dtype
         self.n_real = pairs
@@ -168,21 +173,20 @@ class Problem:
             self.fake = self.torch_fake = torch.from_numpy(fake).to(torch.bfloat16)
             alloc = torch.empty_like
             address = lambda t: t.data_ptr()  # noqa: E731
-        code = ganloss_ctypes.DTYPE_F32 if dtype == "f32" else ganloss_ctypes.DTYPE_BF16
-        problem = lib.problem(self.n_real, self.n_fake, dtype=code)
-        backend = ganloss_ctypes.BACKEND_CPU
-        workspace_bytes = lib.workspace_size(problem, backend)
+        problem = LossConfig.make("nonsaturating").problem(
+            "float32" if dtype == "f32" else "bfloat16", 1, self.n_real, self.n_fake)
+        self.plan = _ganloss.Plan(problem, BACKENDS["cpu"], threads)
+        workspace_bytes = self.plan.workspace_bytes
         self.workspace = np.zeros(max(workspace_bytes, 16), dtype=np.uint8)
+        self.plan.workspace_init(self.workspace, 0)
         self.losses = np.zeros(4, dtype=np.float32)
         self.grads = (alloc(self.real), alloc(self.fake), alloc(self.fake))
         base = self.losses.ctypes.data
-        outputs = lib.outputs(d_loss=base, d_loss_real=base + 4, d_loss_fake=base + 8,
-                              g_loss=base + 12, grad_real=address(self.grads[0]),
-                              grad_fake_d=address(self.grads[1]),
-                              grad_fake_g=address(self.grads[2]))
-        self.ganloss = lib.prepare(problem, address(self.real), address(self.fake), outputs,
-                                   self.workspace.ctypes.data, workspace_bytes, backend,
-                                   cpu_threads=threads)
+        # The arguments are bound once, so that timing many calls measures the library.
+        self.ganloss = functools.partial(
+            self.plan.execute_at, address(self.real), address(self.fake), 0, 0, base, base + 4,
+            base + 8, base + 12, 0, self.workspace.ctypes.data, workspace_bytes, 0,
+            address(self.grads[0]), address(self.grads[1]), address(self.grads[2]))
         if torch is not None:
             half = self.bytes // 2
             self.copy_source = torch.ones(half, dtype=torch.uint8)
@@ -201,8 +205,6 @@ def main():
                         help="times each method is measured per size, taking turns")
     parser.add_argument("--min-seconds", type=float, default=0.1,
                         help="time each measurement at least this long")
-    parser.add_argument("--library", help="path to libganloss.so (default: $GANLOSS_LIBRARY, "
-                                          "else the newest build*/src/libganloss.so)")
     parser.add_argument("--json", default="cpu_compare.json", help="results file")
     parser.add_argument("--plot", default="cpu_compare.png",
                         help="bandwidth plot to write ('' for none)")
@@ -220,11 +222,14 @@ def main():
         torch = F = None
         print("cpu_compare: PyTorch is not installed (pip install torch): no eager, copy or "
               "bf16 columns")
-    path = ganloss_ctypes.find_library(args.library)
-    if path is None or not os.path.exists(path):
-        print("cpu_compare: libganloss.so not found (build it with CMake, or pass --library)")
+    try:
+        import ganloss
+    except ImportError as error:
+        print("cpu_compare: the ganloss package is not importable (%s): pip install ., or "
+              "PYTHONPATH=build/python-package after a CMake build with "
+              "-DGANLOSS_BUILD_PYTHON=ON" % error)
         return 1
-    lib = ganloss_ctypes.Library(path)
+    path = os.path.dirname(os.path.abspath(ganloss.__file__))
     threads = args.threads if args.threads > 0 else len(os.sched_getaffinity(0))
     if torch is not None:
         torch.set_num_threads(threads)
@@ -233,7 +238,7 @@ def main():
 
     machine = cpu_model()
     print("%s, %d threads; ganloss %s (%s); numpy %s; PyTorch %s" % (
-        machine, threads, lib.version(), path, np.__version__,
+        machine, threads, ganloss.version(), path, np.__version__,
         torch.__version__ if torch is not None else "absent"))
     print("%-5s %10s %11s %11s %11s %11s %10s %10s %10s  %s" % (
         "dtype", "elements", "ganloss", "eager", "numpy", "copy", "x eager", "x numpy",
@@ -242,7 +247,7 @@ def main():
     failed = False
     for dtype in dtypes:
         for n in sizes:
-            p = Problem(np, torch, lib, dtype, n, threads)
+            p = Problem(np, torch, dtype, n, threads)
             steps = {"ganloss": p.ganloss}
             if torch is not None:
                 steps["eager"] = lambda: eager_step(torch, F, p.torch_real, p.torch_fake)
@@ -300,8 +305,8 @@ def main():
                 "%.2f" % ratios["copy"] if "copy" in ratios else "-",
                 "yes" if agree else "NO %s" % differences))
 
-    result = {"device": machine, "threads": threads, "ganloss_version": lib.version(),
-              "ganloss_library": path, "numpy_version": np.__version__,
+    result = {"device": machine, "threads": threads, "ganloss_version": ganloss.version(),
+              "ganloss_package": path, "numpy_version": np.__version__,
               "torch_version": torch.__version__ if torch is not None else None,
               "loss": "nonsaturating", "reduction": "mean",
               "logits": "normal, standard deviation 3, mean +1 (real) and -1 (fake)",

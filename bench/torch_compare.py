@@ -7,28 +7,28 @@ logits real and half fake) forward and backward, giving d_loss, d_loss_real, d_l
 and the gradients dL_D/d real, dL_D/d fake and dL_G/d fake. It runs
   - eager:    the losses as a training script writes them, then one autograd backward;
   - compile:  the same function through torch.compile (its backward compiled by AOTAutograd);
-  - ganloss:  one ganloss_compute call through the C ABI (ctypes on libganloss.so) with torch's
-              device pointers and torch's current stream.
+  - ganloss:  one execution of a library plan (ganloss_plan_execute) on the CUDA backend, with
+              torch's device pointers and torch's current stream, through the package's binding
+              on addresses (the installed package, or PYTHONPATH=build/python-package after a
+              CMake build with -DGANLOSS_BUILD_PYTHON=ON).
 Each time is the wall time per step over back-to-back steps, synchronised at the end, so the
 host overhead of launching the work is included, as a training loop sees it. The three results
 are checked against each other, the ratios printed, and everything written as JSON (bytes per
 step included, so bench/plot.py can draw them as bandwidth).
 
-    python3 bench/torch_compare.py [--sizes 2^12,2^16,2^20,2^24,2^26] [--dtypes f32,bf16]
-                                   [--losses ...] [--library libganloss.so] [--json FILE]
+    PYTHONPATH=build/python-package python3 bench/torch_compare.py
+        [--sizes 2^12,2^16,2^20,2^24,2^26] [--dtypes f32,bf16] [--losses ...] [--json FILE]
 
 Without PyTorch or a usable CUDA device it says so and exits 0. Exit status 1 when the results
-disagree or ganloss fails.
+disagree, ganloss fails or its package is not importable.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
 import time
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ganloss_ctypes  # noqa: E402  (next to this script)
 
 LOSSES = ("nonsaturating", "hinge", "wasserstein", "least-squares")
 DEFAULT_SIZES = "2^12,2^16,2^20,2^24,2^26"
@@ -92,29 +92,33 @@ def torch_step(torch, losses_fn):
     return step
 
 
-def ganloss_step(torch, lib, kind, dtype_code, real, fake):
-    """A step through ganloss_compute on torch's tensors and stream; returns step() with the
+def ganloss_step(torch, kind, dtype_name, real, fake):
+    """A step through a ganloss plan on torch's tensors and stream; returns step() with the
     same results as torch_step's."""
-    n = real.numel()
-    problem = lib.problem(n, fake.numel(), kind=kind, dtype=dtype_code)
-    workspace_bytes = lib.workspace_size(problem, ganloss_ctypes.BACKEND_CUDA)
-    # Zeroed once, then left zeroed by every call: a training loop's set-up.
-    workspace = torch.zeros(max(workspace_bytes, 16), dtype=torch.uint8, device=real.device)
+    from ganloss import _ganloss
+    from ganloss._core import BACKENDS, LossConfig
+
+    problem = LossConfig.make(kind).problem(dtype_name, 1, real.numel(), fake.numel())
+    plan = _ganloss.Plan(problem, BACKENDS["cuda"])
+    stream = torch.cuda.current_stream().cuda_stream
+    workspace_bytes = plan.workspace_bytes
+    # Prepared once, then left prepared by every call: a training loop's set-up.
+    workspace = torch.empty(max(workspace_bytes, 16), dtype=torch.uint8, device=real.device)
+    plan.workspace_init(workspace, stream)
     losses = torch.empty(4, dtype=torch.float32, device=real.device)
     grads = (torch.empty_like(real), torch.empty_like(fake), torch.empty_like(fake))
     base = losses.data_ptr()
-    outputs = lib.outputs(d_loss=base, d_loss_real=base + 4, d_loss_fake=base + 8,
-                          g_loss=base + 12, grad_real=grads[0].data_ptr(),
-                          grad_fake_d=grads[1].data_ptr(), grad_fake_g=grads[2].data_ptr())
-    call = lib.prepare(problem, real.data_ptr(), fake.data_ptr(), outputs,
-                       workspace.data_ptr(), workspace_bytes, ganloss_ctypes.BACKEND_CUDA,
-                       workspace_initialized=1, stream=torch.cuda.current_stream().cuda_stream)
+    # The arguments are bound once, so that timing many calls measures the library.
+    call = functools.partial(plan.execute_at, real.data_ptr(), fake.data_ptr(), 0, 0, base,
+                             base + 4, base + 8, base + 12, 0, workspace.data_ptr(),
+                             workspace_bytes, stream, grads[0].data_ptr(), grads[1].data_ptr(),
+                             grads[2].data_ptr())
 
     def step(real_unused, fake_unused):
         call()
         return losses, grads
 
-    step.keep = (workspace, losses, grads)  # alive as long as the step
+    step.keep = (plan, workspace, losses, grads)  # alive as long as the step
     return step
 
 
@@ -155,7 +159,6 @@ def main():
                         % DEFAULT_SIZES)
     parser.add_argument("--dtypes", default="f32,bf16", help="f32 and/or bf16")
     parser.add_argument("--losses", default=",".join(LOSSES), help="comma-separated kinds")
-    parser.add_argument("--library", help="path to libganloss.so")
     parser.add_argument("--compile-mode", default="default", help="torch.compile mode")
     parser.add_argument("--min-seconds", type=float, default=0.2,
                         help="time each measurement at least this long")
@@ -171,25 +174,28 @@ def main():
     if not torch.cuda.is_available():
         print("torch_compare: no usable CUDA device for PyTorch; nothing to compare")
         return 0
-    path = ganloss_ctypes.find_library(args.library)
-    if path is None or not os.path.exists(path):
-        print("torch_compare: libganloss.so not found (build with -DGANLOSS_ENABLE_CUDA=ON, or "
-              "pass --library)")
+    try:
+        import ganloss
+        from ganloss import _ganloss
+        from ganloss._core import BACKENDS
+    except ImportError as error:
+        print("torch_compare: the ganloss package is not importable (%s): pip install ., or "
+              "PYTHONPATH=build/python-package after a CMake build with -DGANLOSS_BUILD_PYTHON=ON "
+              "-DGANLOSS_ENABLE_CUDA=ON" % error)
         return 1
-    lib = ganloss_ctypes.Library(path)
-    why_not = lib.backend_unavailable_reason(ganloss_ctypes.BACKEND_CUDA)
+    path = os.path.dirname(os.path.abspath(ganloss.__file__))
+    why_not = _ganloss.backend_unavailable_reason(BACKENDS["cuda"])
     if why_not is not None:
         print("torch_compare: the ganloss CUDA backend cannot run: %s" % why_not)
         return 1
     # One compiled graph per loss, dtype and size.
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 256)
 
-    dtypes = {"f32": (torch.float32, ganloss_ctypes.DTYPE_F32, 4),
-              "bf16": (torch.bfloat16, ganloss_ctypes.DTYPE_BF16, 2)}
+    dtypes = {"f32": (torch.float32, "float32", 4), "bf16": (torch.bfloat16, "bfloat16", 2)}
     device = torch.device("cuda")
     print("PyTorch %s, %s, ganloss %s (%s)" % (torch.__version__,
                                               torch.cuda.get_device_name(device),
-                                              lib.version(), path))
+                                              ganloss.version(), path))
     print("%-14s %-5s %10s %12s %12s %12s %9s %9s  %s"
           % ("loss", "dtype", "elements", "eager", "compile", "ganloss", "x eager",
              "x compile", "agree"))
@@ -201,14 +207,14 @@ def main():
         compiled = torch_step(torch, torch.compile(losses_fn, mode=args.compile_mode,
                                                    dynamic=False))
         for dtype_name in args.dtypes.split(","):
-            torch_dtype, dtype_code, element_bytes = dtypes[dtype_name]
+            torch_dtype, library_dtype, element_bytes = dtypes[dtype_name]
             for n in (parse_size(s) for s in args.sizes.split(",")):
                 generator = torch.Generator(device=device).manual_seed(n)
                 real = (torch.randn(n // 2, device=device, generator=generator) * 4 + 1).to(
                     torch_dtype)
                 fake = (torch.randn(n - n // 2, device=device, generator=generator) * 4 - 1).to(
                     torch_dtype)
-                fused = ganloss_step(torch, lib, kind, dtype_code, real, fake)
+                fused = ganloss_step(torch, kind, library_dtype, real, fake)
                 results = {name: step(real, fake)
                            for name, step in (("eager", eager), ("compile", compiled),
                                               ("ganloss", fused))}
@@ -248,7 +254,7 @@ def main():
     with open(args.json, "w") as out:
         json.dump({"torch_version": torch.__version__,
                    "device": torch.cuda.get_device_name(device),
-                   "ganloss_version": lib.version(), "compile_mode": args.compile_mode,
+                   "ganloss_version": ganloss.version(), "compile_mode": args.compile_mode,
                    "timing": "wall time per step, back-to-back steps, host overhead included",
                    "results": records}, out, indent=2)
         out.write("\n")

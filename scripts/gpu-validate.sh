@@ -219,8 +219,18 @@ if ((!dry_run)); then
   nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 fi
 bench_on=$( ((has_bench)) && echo ON || echo OFF)
+# The package's extension, staged as build/python-package for bench/torch_compare.py, where
+# nanobind and Python's headers are there (the GPU machines' image has both).
+has_python=0
+if python3 -m nanobind --cmake_dir >/dev/null 2>&1 &&
+  python3 -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
+    >/dev/null 2>&1; then
+  has_python=1
+fi
+python_on=$( ((has_python)) && echo ON || echo OFF)
 targets=(ganloss ganloss_cli cuda_backend_test)
 ((has_bench)) && targets+=(ganloss_bench)
+((has_python)) && targets+=(ganloss_python_package)
 build_args=(--target "${targets[@]}")
 ((full)) && build_args=()
 
@@ -247,7 +257,8 @@ if ((no_build)); then
 else
   stage configure 60 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DGANLOSS_ENABLE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DGANLOSS_BUILD_TESTS=ON \
-    -DGANLOSS_BUILD_BENCHMARKS="$bench_on" "${cpu_simd[@]}" "${prefix[@]}" || give_up configure
+    -DGANLOSS_BUILD_BENCHMARKS="$bench_on" -DGANLOSS_BUILD_PYTHON="$python_on" \
+    "${cpu_simd[@]}" "${prefix[@]}" || give_up configure
   stage build 300 cmake --build "$build" -j"$(nproc)" "${build_args[@]}" || give_up build
 fi
 
@@ -295,11 +306,13 @@ if ((has_bench)) || ((dry_run)); then
 else
   note "bench                SKIP     Google Benchmark not found (scripts/gpu-deps.sh)"
 fi
-if ((dry_run)) || python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
-  stage torch-compare 120 python3 bench/torch_compare.py --library "$build/src/libganloss.so" \
-    --json "$out/torch.json" "${TORCH_ARGS[@]}"
-else
+if ((!dry_run)) && ! python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
   note "torch-compare        SKIP     PyTorch with CUDA not importable"
+elif ((!dry_run)) && [[ ! -d $build/python-package/ganloss ]]; then
+  note "torch-compare        SKIP     no $build/python-package (nanobind or Python.h missing)"
+else
+  stage torch-compare 120 env PYTHONPATH="$build/python-package" python3 bench/torch_compare.py \
+    --json "$out/torch.json" "${TORCH_ARGS[@]}"
 fi
 
 if ((dry_run)); then

@@ -377,14 +377,17 @@ class Plan {
     if (status != GANLOSS_STATUS_SUCCESS) raise_status(status);
   }
 
-  // execute and vjp for ganloss.torch's eager calls, on addresses (0: absent) instead of
-  // DLPack arrays: converting six arrays through DLPack costs more than the call itself on a
-  // few thousand logits. The caller guarantees what `execute` checks: every buffer is dense,
-  // on the plan's device, of the plan's dtype and element count (the torch layer allocates the
-  // outputs and the workspace itself and makes the inputs contiguous). Not a public API.
+  // execute and vjp on addresses (0: absent) instead of DLPack arrays, for ganloss.torch's
+  // eager calls and the benchmarks in bench/: converting six arrays through DLPack costs more
+  // than the call itself on a few thousand logits. execute_at also writes the gradients. The
+  // caller guarantees what `execute` checks: every buffer is dense, on the plan's device, of
+  // the plan's dtype and element count (the torch layer allocates the outputs and the
+  // workspace itself and makes the inputs contiguous). Not a public API.
   void execute_at(uintptr_t real, uintptr_t fake, uintptr_t real_weights, uintptr_t fake_weights,
                   uintptr_t d_loss, uintptr_t d_loss_real, uintptr_t d_loss_fake, uintptr_t g_loss,
-                  uintptr_t stats, uintptr_t workspace, size_t workspace_bytes, uintptr_t stream) {
+                  uintptr_t stats, uintptr_t workspace, size_t workspace_bytes, uintptr_t stream,
+                  uintptr_t grad_real, uintptr_t grad_fake_d, uintptr_t grad_fake_g,
+                  uintptr_t grad_real_g) {
     ganloss_inputs_t in = inputs_at(real, fake, real_weights, fake_weights);
     ganloss_outputs_t out;
     ganloss_outputs_init(&out);
@@ -393,6 +396,10 @@ class Plan {
     out.d_loss_fake = reinterpret_cast<float*>(d_loss_fake);
     out.g_loss = reinterpret_cast<float*>(g_loss);
     out.stats = reinterpret_cast<ganloss_segment_stats_t*>(stats);
+    out.grad_real = reinterpret_cast<void*>(grad_real);
+    out.grad_fake_d = reinterpret_cast<void*>(grad_fake_d);
+    out.grad_fake_g = reinterpret_cast<void*>(grad_fake_g);
+    out.grad_real_g = reinterpret_cast<void*>(grad_real_g);
     ganloss_status_t status = GANLOSS_STATUS_SUCCESS;
     {
       nb::gil_scoped_release release;
@@ -553,8 +560,14 @@ NB_MODULE(_ganloss, m) {
            nb::arg("cotangent_d").none(), nb::arg("cotangent_g").none(),
            nb::arg("grad_real").none(), nb::arg("grad_fake").none(), nb::arg("workspace").none(),
            nb::arg("stream") = 0)
-      .def("execute_at", &Plan::execute_at,
-           "execute on addresses (0: absent) of buffers the caller checked; ganloss.torch's")
+      .def("execute_at", &Plan::execute_at, nb::arg("real"), nb::arg("fake"),
+           nb::arg("real_weights"), nb::arg("fake_weights"), nb::arg("d_loss"),
+           nb::arg("d_loss_real"), nb::arg("d_loss_fake"), nb::arg("g_loss"), nb::arg("stats"),
+           nb::arg("workspace"), nb::arg("workspace_bytes"), nb::arg("stream"),
+           nb::arg("grad_real") = 0, nb::arg("grad_fake_d") = 0, nb::arg("grad_fake_g") = 0,
+           nb::arg("grad_real_g") = 0,
+           "execute on addresses (0: absent) of buffers the caller checked (ganloss.torch, "
+           "bench/)")
       .def("vjp_at", &Plan::vjp_at,
            "vjp on addresses (0: absent) of buffers the caller checked; ganloss.torch's");
 
