@@ -66,3 +66,99 @@ def test_cupy_on_its_current_stream():
     ref = losses("least-squares", real_np.astype(np.float64), fake_np.astype(np.float64))
     assert_close(cupy.asnumpy(out["d_loss"]), ref["d_loss"], "float32", 20000)
     assert_close(cupy.asnumpy(out["grad_fake_g"]), ref["grad_fake_g"], "float32")
+
+
+def _torch_cuda():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA device")
+    _require_cuda_backend()
+    return torch
+
+
+def _cuda_logits(torch, shape, seed, dtype):
+    return torch.from_numpy(logits(shape, seed)).cuda().to(dtype).requires_grad_()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_torch_module_calls_on_cuda(dtype, monkeypatch):
+    # Eager module calls take the one-plan-call path on CUDA too: the reference's losses and
+    # gradients (f32), and bitwise those of the general path (the custom op's functions).
+    torch = _torch_cuda()
+    import ganloss.torch as gt
+
+    torch_dtype = getattr(torch, dtype)
+
+    def run():
+        real = _cuda_logits(torch, (4, 1, 8, 8), 7, torch_dtype)
+        fake = _cuda_logits(torch, (4, 1, 8, 8), 8, torch_dtype)
+        d = gt.DiscriminatorLoss()(real, fake.detach())
+        g = gt.GeneratorLoss()(fake)
+        (d + 2.0 * g).backward()
+        torch.cuda.synchronize()
+        return d.detach(), g.detach(), real.grad, fake.grad
+
+    fast = run()
+    if dtype == "float32":
+        r64 = logits((4, 1, 8, 8), 7).reshape(1, -1).astype(np.float64)
+        f64 = logits((4, 1, 8, 8), 8).reshape(1, -1).astype(np.float64)
+        ref = losses("nonsaturating", r64, f64)
+        assert_close(fast[0].cpu().numpy(), ref["d_loss"][0], "float32", 512)
+        assert_close(fast[1].cpu().numpy(), ref["g_loss"][0], "float32", 256)
+        assert_close(fast[2].cpu().numpy().ravel(), ref["grad_real"].ravel(), "float32")
+        assert_close(fast[3].cpu().numpy().ravel(), 2.0 * ref["grad_fake_g"].ravel(), "float32")
+    monkeypatch.setattr(gt._LossModule, "_one_loss", lambda *args: None)
+    general = run()
+    for a, b in zip(fast, general):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_torch_module_is_two_launches_per_loss():
+    # One kernel forward (the plan's execution) and one backward (its VJP call), once the plan
+    # and its workspace are cached.
+    torch = _torch_cuda()
+    import ganloss.torch as gt
+    from torch.profiler import ProfilerActivity, profile
+
+    criterion = gt.DiscriminatorLoss()
+    real = _cuda_logits(torch, (256, 1), 9, torch.float32)
+    fake = _cuda_logits(torch, (256, 1), 10, torch.float32).detach()
+
+    def step():
+        real.grad = None
+        criterion(real, fake).backward()
+
+    step()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        step()
+        torch.cuda.synchronize()
+    names = [e.name for e in prof.events()
+             if e.device_type == torch.autograd.DeviceType.CUDA]
+    assert len([n for n in names if "ganloss" in n]) == 2, names
+
+
+def test_torch_compile_with_cuda_graphs():
+    # mode="reduce-overhead" captures the custom ops into CUDA graphs and replays them: the
+    # results of several steps equal the eager ones.
+    torch = _torch_cuda()
+    import ganloss.torch as gt
+
+    d_criterion, g_criterion = gt.DiscriminatorLoss("hinge"), gt.GeneratorLoss("hinge")
+
+    def losses_of(real, fake):
+        return d_criterion(real, fake.detach()), g_criterion(fake)
+
+    compiled = torch.compile(losses_of, mode="reduce-overhead", fullgraph=True)
+    for step in range(4):
+        results = []
+        for fn in (compiled, losses_of):
+            real = _cuda_logits(torch, (64, 1), 20 + step, torch.float32)
+            fake = _cuda_logits(torch, (64, 1), 40 + step, torch.float32)
+            d, g = fn(real, fake)
+            (d + g).backward()
+            results.append((d.detach().clone(), g.detach().clone(), real.grad.clone(),
+                            fake.grad.clone()))
+        torch.cuda.synchronize()
+        for a, b in zip(*results):
+            torch.testing.assert_close(a, b)
