@@ -185,15 +185,27 @@ HWY_INLINE VF load(const void* base, DType type, int64_t i) {
   return half_to_float(h);
 }
 
-HWY_INLINE void store(VF v, DType type, void* base, int64_t i) {
-  const DF df;
-  const D16 d16;
-  if (type == DType::f32) {
+// store() for a type known at compile time (the specialised loops).
+template <DType T>
+HWY_INLINE void store_as(VF v, void* base, int64_t i) {
+  if constexpr (T == DType::f32) {
+    const DF df;
     hn::StoreU(v, df, static_cast<float*>(base) + i);
-    return;
+  } else {
+    const D16 d16;
+    const VI bits = T == DType::bf16 ? float_to_bfloat16(v) : float_to_half(v);
+    hn::StoreU(hn::DemoteTo(d16, bits), d16, static_cast<uint16_t*>(base) + i);
   }
-  const VI bits = type == DType::bf16 ? float_to_bfloat16(v) : float_to_half(v);
-  hn::StoreU(hn::DemoteTo(d16, bits), d16, static_cast<uint16_t*>(base) + i);
+}
+
+HWY_INLINE void store(VF v, DType type, void* base, int64_t i) {
+  if (type == DType::f32) {
+    store_as<DType::f32>(v, base, i);
+  } else if (type == DType::bf16) {
+    store_as<DType::bf16>(v, base, i);
+  } else {
+    store_as<DType::f16>(v, base, i);
+  }
 }
 
 // ---- Math ----
@@ -487,7 +499,8 @@ class Evaluator {
       kLogistic && KD != TermKind::squared && KG != TermKind::squared;
   static bool plain(const Piece& q) {
     return kPlainKinds && q.pass == Pass::main && !q.paired && !q.average && !q.vjp &&
-           q.w == nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16);
+           q.w == nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
+           (q.grad_type == DType::f32 || q.grad_type == q.x_type);
   }
 
   // Whether the piece is a VJP call that plain_vjp_steps() evaluates: one side's logits in
@@ -499,18 +512,19 @@ class Evaluator {
     return kPlainKinds && q.vjp && q.pass == Pass::main && !q.paired && !q.average &&
            q.w == nullptr && q.offset == 0.0 &&
            (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
+           (q.grad_type == DType::f32 || q.grad_type == q.x_type) &&
            (!kD || !kG || q.coef_d == 0.0 || q.coef_g == 0.0);
   }
 
   // Elements [0, full) of a plain_vjp() piece, full a multiple of kStep: vjp()'s operations
   // for the one scaled gradient, without the losses (so without log1p).
-  template <DType XT>
+  template <DType XT, DType GT>
   HWY_NOINLINE void plain_vjp_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
       if (kD && (!kG || q.coef_d != 0.0)) {
-        plain_vjp_loop<XT, KD>(q, full, td_, q.coef_d);
+        plain_vjp_loop<XT, GT, KD>(q, full, td_, q.coef_d);
       } else {
-        plain_vjp_loop<XT, KG>(q, full, tg_, q.coef_g);
+        plain_vjp_loop<XT, GT, KG>(q, full, tg_, q.coef_g);
       }
     } else {
       (void)q;
@@ -518,7 +532,7 @@ class Evaluator {
     }
   }
 
-  template <DType XT, TermKind K>
+  template <DType XT, DType GT, TermKind K>
   HWY_INLINE void plain_vjp_loop(const Piece& q, int64_t full, const Term& term, double coef) {
     void* const out = q.out.grad_d;
     if (out == nullptr) return;
@@ -535,7 +549,7 @@ class Evaluator {
         const VF t = load(q.x, XT, j);
         const Wide w = widen(plain_term<K>(form, tm, t, logistic(t)).grad);
         const Wide r{hn::Add(hn::Mul(w.lo, c), off), hn::Add(hn::Mul(w.hi, c), off)};
-        store(hn::Add(narrow(r), zero), q.grad_type, out, j);
+        store_as<GT>(hn::Add(narrow(r), zero), out, j);
       }
     }
   }
@@ -544,12 +558,12 @@ class Evaluator {
   // on whole vectors, or fewer with bitwise the same results (plain_term), with what the piece
   // fixes hoisted out of the loop and the two sums held in registers. kGradients false: the
   // piece writes no gradient, and the loop computes none (no division).
-  template <DType XT, bool kGradients>
+  template <DType XT, DType GT, bool kGradients>
   HWY_NOINLINE void plain_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
       const DF df;
       const int s = side();
-      const float coef = q.coef;
+      const VF scale = hn::Set(df, q.coef);
       const VF zero = hn::Zero(df);
       void* const grad_d = q.out.grad_d;
       void* const grad_g = q.out.grad_g;
@@ -573,11 +587,12 @@ class Evaluator {
           if constexpr (kD) add(sd, widen(d.loss), pos);
           if constexpr (kG) add(sg, widen(g.loss), pos);
           if constexpr (kGradients) {
-            store_gradient(q, d.grad, false, zero, coef, 0.0f, grad_d, j);
+            // store_gradient's unweighted form, in the type GT.
+            if (grad_d) store_as<GT>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
             if constexpr (kG) {
-              store_gradient(q, g.grad, false, zero, coef, 0.0f, grad_g, j);
+              if (grad_g) store_as<GT>(hn::Add(hn::Mul(g.grad, scale), zero), grad_g, j);
             } else if (grad_g) {
-              store(zero, q.grad_type, grad_g, j);
+              store_as<GT>(zero, grad_g, j);
             }
           }
           store_loss(d.loss, loss_d, j);
@@ -828,18 +843,29 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   E e(p, term_d, term_g);
   const int64_t full = p.n / kStep * kStep;
   const bool plain_loops = plain_loops_enabled().load(std::memory_order_relaxed);
+  // The logits' and the gradients' types as template arguments: f32 and f32, bf16 and bf16,
+  // or bf16 and f32 (fp32_gradients).
+  constexpr DType f32 = DType::f32;
+  constexpr DType bf16 = DType::bf16;
+  const bool f32_logits = p.x_type == f32;
+  const bool f32_grads = p.grad_type == f32;
   if (plain_loops && E::plain(p)) {
-    const bool f32 = p.x_type == DType::f32;
-    if (p.out.grad_d != nullptr || p.out.grad_g != nullptr) {
-      f32 ? e.template plain_steps<DType::f32, true>(p, full)
-          : e.template plain_steps<DType::bf16, true>(p, full);
+    if (p.out.grad_d == nullptr && p.out.grad_g == nullptr) {
+      f32_logits ? e.template plain_steps<f32, f32, false>(p, full)
+                 : e.template plain_steps<bf16, bf16, false>(p, full);
+    } else if (f32_logits) {
+      e.template plain_steps<f32, f32, true>(p, full);
     } else {
-      f32 ? e.template plain_steps<DType::f32, false>(p, full)
-          : e.template plain_steps<DType::bf16, false>(p, full);
+      f32_grads ? e.template plain_steps<bf16, f32, true>(p, full)
+                : e.template plain_steps<bf16, bf16, true>(p, full);
     }
   } else if (plain_loops && E::plain_vjp(p)) {
-    p.x_type == DType::f32 ? e.template plain_vjp_steps<DType::f32>(p, full)
-                           : e.template plain_vjp_steps<DType::bf16>(p, full);
+    if (f32_logits) {
+      e.template plain_vjp_steps<f32, f32>(p, full);
+    } else {
+      f32_grads ? e.template plain_vjp_steps<bf16, f32>(p, full)
+                : e.template plain_vjp_steps<bf16, bf16>(p, full);
+    }
   } else {
     for (int64_t i = 0; i < full; i += kStep)
       e.step(p, i, kStep);

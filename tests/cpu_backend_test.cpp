@@ -399,10 +399,11 @@ TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
   detail::cpu::restrict_instruction_set(0);
 }
 
-// The common main pass without gradients (plain_steps computing no division) and the common
-// VJP call (plain_vjp_steps: one scaled gradient, no losses) give bitwise the results of the
-// general loop, on every instruction set, with the extremes of the test above; each is run
-// with the specialised loops on and off.
+// The common main pass with and without gradients (plain_steps; without, it computes no
+// division) and the common VJP call (plain_vjp_steps: one scaled gradient, no losses) give
+// bitwise the results of the general loop, on every instruction set, with the extremes of the
+// test above, for gradients in the logits' dtype and in f32; each is run with the specialised
+// loops on and off.
 TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
@@ -425,9 +426,13 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
       detail::cpu::restrict_instruction_set(set.target);
       for (const auto& [d, g] : kinds) {
         for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
-          for (int32_t reduction : {GANLOSS_REDUCTION_MEAN, GANLOSS_REDUCTION_SUM}) {
+          for (int32_t variant = 0; variant < 4; ++variant) {
+            const int32_t reduction = variant % 2 ? GANLOSS_REDUCTION_SUM : GANLOSS_REDUCTION_MEAN;
+            const bool fp32_gradients = variant >= 2;
+            if (fp32_gradients && dtype == GANLOSS_DTYPE_F32) continue;
             auto p = make_problem(2, 4099, 1037, d, g, reduction);
             p.dtype = dtype;
+            p.fp32_gradients = fp32_gradients ? 1 : 0;
             p.params.real_target = real_target;
             p.grad_scale = 3.0f;
             HostCall call(p, 29);
@@ -446,8 +451,15 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
             call.set_real(13, nan);
             const std::string what = set.name + " " + testing::describe(call.problem);
 
+            // Every output but the statistics (which the specialised loops do not take).
+            ganloss_outputs_t all = call.all_outputs();
+            all.stats = nullptr;
+            EXPECT_TRUE(both_ways(
+                [&] { ASSERT_EQ(call.run(all, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); },
+                call))
+                << "main pass, " << what;
+
             // The losses alone.
-            const ganloss_outputs_t all = call.all_outputs();
             ganloss_outputs_t o{};
             o.d_loss = all.d_loss;
             o.d_loss_real = all.d_loss_real;
