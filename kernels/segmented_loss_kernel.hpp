@@ -220,20 +220,31 @@ GANLOSS_DEVICE void add_statistics(LossSums& acc, int side, float x, float sigma
   acc.v[kFinite + side] += 1.0f;
 }
 
+// N weights from index i, a negative one read as NaN. A weighted mean of negative weights is
+// not defined; the host backends refuse such a call before it runs, and the kernel, which
+// cannot, makes the losses of the weight's segment NaN this way (its weight sum, its terms and
+// the gradients they scale), never a number.
+template <int N>
+GANLOSS_DEVICE Vec<float, N> load_weight_vector(const float* w, uint32_t i) {
+  Vec<float, N> out;
+  if constexpr (N == 1) {
+    out.v[0] = w[i];
+  } else {
+    out = load_vector<float, N>(w + i);
+  }
+  GANLOSS_UNROLL
+  for (int j = 0; j < N; ++j)
+    out.v[j] = out.v[j] < 0.0f ? __builtin_nanf("") : out.v[j];
+  return out;
+}
+
 // The weights of N elements from index i: loaded in weighted instantiations (1 where the side
 // has none), constant 1 otherwise.
 template <class S, int N>
 GANLOSS_DEVICE Vec<float, N> load_weights(const float* w, uint32_t i) {
   Vec<float, N> out;
   if constexpr (S::weighted) {
-    if (w) {
-      if constexpr (N == 1) {
-        out.v[0] = w[i];
-      } else {
-        out = load_vector<float, N>(w + i);
-      }
-      return out;
-    }
+    if (w) return load_weight_vector<N>(w, i);
   }
   GANLOSS_UNROLL
   for (int j = 0; j < N; ++j)
@@ -252,7 +263,7 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, uint32_t i, const Vec<T, 
   if constexpr (S::pass == Pass::prepass) {
     Vec<float, N> w;
     if (r.w) {
-      w = N == 1 ? Vec<float, N>{{r.w[i]}} : load_vector<float, N>(r.w + i);
+      w = load_weight_vector<N>(r.w, i);
     } else {
       GANLOSS_UNROLL
       for (int j = 0; j < N; ++j)
@@ -363,7 +374,7 @@ GANLOSS_DEVICE void evaluate_pair_group(const Row<T, G>& r, const Row<T, G>& f, 
   Vec<float, N> w;
   if constexpr (S::pass == Pass::prepass) {
     if (r.w) {
-      w = N == 1 ? Vec<float, N>{{r.w[i]}} : load_vector<float, N>(r.w + i);
+      w = load_weight_vector<N>(r.w, i);
     } else {
       GANLOSS_UNROLL
       for (int j = 0; j < N; ++j)

@@ -72,8 +72,8 @@ struct Dispatch {
 };
 
 // Runs a validated call (`params` from make_params, make_call_params or make_vjp_params) on
-// the backend of `d.execution`. The host backends also check ragged offsets, which they can
-// read: O(segments).
+// the backend of `d.execution`. The host backends also check ragged offsets and the weights'
+// signs, which they can read: O(segments) and O(weights).
 Status dispatch(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs,
                 const CallParams& params, void* workspace, const Dispatch& d,
                 ganloss_stream_t stream) {
@@ -89,7 +89,8 @@ Status dispatch(const ganloss_problem_t& problem, const ganloss_inputs_t& inputs
     const Status s = cuda::check_pointers(params, /*device_expected=*/false);
     if (s != Status::Success) return s;
   }
-  const Status s = check_offsets(params);
+  Status s = check_offsets(params);
+  if (s == Status::Success) s = check_weights(params);
   if (s != Status::Success) return s;
   return backend == GANLOSS_BACKEND_CPU ? cpu::run(params, workspace, d.execution->cpu_threads)
                                         : reference::run(problem, inputs, params);

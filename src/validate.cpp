@@ -1,6 +1,7 @@
 // Argument validation for every entry point; see validate.hpp.
 #include "validate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -690,6 +691,46 @@ Status check_offsets(const CallParams& q) {
                     static_cast<long long>(s),
                     static_cast<long long>(q.real.offsets[s + 1] - q.real.offsets[s]),
                     static_cast<long long>(q.fake.offsets[s + 1] - q.fake.offsets[s]));
+      }
+    }
+  }
+  return Status::Success;
+}
+
+Status check_weights(const CallParams& q) {
+  const struct {
+    const char* name;
+    const SideParams* side;
+    bool used;
+  } sides[] = {{"real_weights", &q.real, touches_side(q, true)},
+               {"fake_weights", &q.fake, touches_side(q, false)}};
+  for (const auto& sd : sides) {
+    const float* w = sd.side->weights;
+    if (w == nullptr || !sd.used) continue;
+    // The rows a call reads: one span of a ragged side, else `segments` rows of `count`.
+    const bool ragged = sd.side->offsets != nullptr;
+    const int64_t rows = ragged ? 1 : q.segments;
+    const int64_t begin = ragged ? sd.side->offsets[0] : 0;
+    const int64_t length = ragged ? sd.side->offsets[q.segments] - begin : sd.side->count;
+    const int64_t stride = ragged ? 0 : sd.side->stride;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = w + begin + r * stride;
+      // In blocks without an early exit inside, which compilers vectorise.
+      constexpr int64_t kBlock = 1024;
+      for (int64_t b = 0; b < length; b += kBlock) {
+        const int64_t n = std::min(kBlock, length - b);
+        bool negative = false;
+        for (int64_t i = 0; i < n; ++i)
+          negative |= row[b + i] < 0.0f;
+        if (!negative) continue;
+        for (int64_t i = b; i < b + n; ++i) {
+          if (row[i] < 0.0f) {
+            return fail(Status::InvalidValue,
+                        "%s[%lld] is %g: weights must be non-negative (a weighted mean of "
+                        "negative weights is not defined)",
+                        sd.name, static_cast<long long>(row + i - w), static_cast<double>(row[i]));
+          }
+        }
       }
     }
   }

@@ -58,6 +58,10 @@ bool touches_side(const CallParams& params, bool real);
 // them before it runs; ganloss.h says what it makes of a malformed segment.)
 Status check_offsets(const CallParams& params);
 
+// Host backends, after check_offsets: the weights of every side the call reads are
+// non-negative (InvalidValue naming the first negative one). O(weights read).
+Status check_weights(const CallParams& params);
+
 // Normalised stride: the user's stride, or the count for 0 (dense) and for a single segment.
 int64_t effective_stride(int64_t segments, int64_t count, int64_t stride);
 

@@ -139,6 +139,48 @@ TEST(EmulatedRagged, MalformedOffsetsVoidTheCallAndStayInBounds) {
   }
 }
 
+// A negative weight, which the kernel cannot refuse before it runs, makes the losses of its
+// segment NaN, in every reduction and for the paired loss too; the other segments keep their
+// exact results. (The host backends refuse such a call: HostBackends.NegativeWeightsAreRefused.)
+TEST(EmulatedWeights, ANegativeWeightMakesItsSegmentNaN) {
+  for (int32_t kind :
+       {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_RELATIVISTIC, GANLOSS_LOSS_RELATIVISTIC_AVERAGE}) {
+    for (int32_t reduction :
+         {GANLOSS_REDUCTION_SUM, GANLOSS_REDUCTION_MEAN, GANLOSS_REDUCTION_MEAN_NONZERO}) {
+      // Short rows, and one row long enough for the chunked regime.
+      for (int64_t count : {int64_t{37}, int64_t{20000}}) {
+        if (count > 37 &&
+            (kind != GANLOSS_LOSS_NONSATURATING || reduction != GANLOSS_REDUCTION_MEAN)) {
+          continue;
+        }
+        auto p = make_problem(3, count, count, kind, kind, reduction);
+        const bool paired = kind == GANLOSS_LOSS_RELATIVISTIC;
+        HostCall call(p, 5, testing::CallData{true, !paired, {}, {}});
+        HostCall clean(p, 5, testing::CallData{true, !paired, {}, {}});
+        call.real_weights.as<float>()[count + 7] = -0.5f;  // segment 1
+        clean.real_weights.as<float>()[count + 7] = 0.5f;
+        ganloss_outputs_t o = call.all_outputs();
+        o.stats = nullptr;
+        const EmulatedRun run = run_emulated(call, o);
+        ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
+        EXPECT_EQ(run.report.hazard_count, 0u);
+        ganloss_outputs_t oc = clean.all_outputs();
+        oc.stats = nullptr;
+        ASSERT_EQ(run_emulated(clean, oc).status, GANLOSS_STATUS_SUCCESS);
+        const std::string what = testing::describe(call.problem);
+        EXPECT_TRUE(std::isnan(call.d_loss.as<float>()[1])) << what;
+        EXPECT_TRUE(std::isnan(call.d_loss_real.as<float>()[1])) << what;
+        for (int64_t s : {int64_t{0}, int64_t{2}}) {
+          EXPECT_EQ(call.d_loss.as<float>()[s], clean.d_loss.as<float>()[s]) << what << " " << s;
+          EXPECT_EQ(call.g_loss.as<float>()[s], clean.g_loss.as<float>()[s]) << what << " " << s;
+        }
+        for (testing::GuardedBuffer* b : call.output_buffers())
+          EXPECT_TRUE(b->guards_intact());
+      }
+    }
+  }
+}
+
 // The relativistic kinds output by output: a paired term reads both sides whichever output
 // asks for it, and the average's gradients come from their own pass.
 TEST(EmulatedOutputs, RelativisticOutputsAlone) {

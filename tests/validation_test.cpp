@@ -444,6 +444,72 @@ TEST(ValidationFamily, WeightsAndStatisticsBuffers) {
   EXPECT_NE(std::string(ganloss_last_error_message()).find("inputs"), std::string::npos);
 }
 
+// A negative weight has no weighted mean: the host backends, which can read the weights, refuse
+// the call (compute, plan execution and VJP; dense, strided and ragged rows), name the weight and
+// write nothing. Weights the call does not read (an unused side, a stride's gap) are not
+// checked. (The CUDA kernel makes the weight's segment NaN: EmulatedWeights.)
+TEST(ValidationFamily, NegativeWeightsAreRefusedByTheHostBackends) {
+  for (int32_t backend : {GANLOSS_BACKEND_CPU, GANLOSS_BACKEND_REFERENCE}) {
+    for (int layout = 0; layout < 3; ++layout) {
+      auto p = make_problem(3, 40, 24, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                            GANLOSS_REDUCTION_MEAN);
+      testing::CallData data{true, true, {}, {}};
+      if (layout == 1) {
+        p.real_stride = 50;
+      } else if (layout == 2) {
+        p.ragged = 1;
+        data.real_offsets = {0, 10, 25, 40};
+        data.fake_offsets = {0, 8, 16, 24};
+      }
+      HostCall call(p, 3, data);
+      ganloss_execution_t e;
+      ganloss_execution_init(&e);
+      e.backend = backend;
+      std::size_t bytes = 0;
+      ASSERT_EQ(ganloss_workspace_size(&call.problem, backend, &bytes), GANLOSS_STATUS_SUCCESS);
+      testing::GuardedBuffer ws(bytes);
+      ganloss_plan_t plan = nullptr;
+      ASSERT_EQ(ganloss_plan_create(&call.problem, &e, &plan), GANLOSS_STATUS_SUCCESS);
+      const int64_t bad = layout == 1 ? 2 * 50 + 39 : 33;  // in the last segment's row
+      call.real_weights.as<float>()[bad] = -1.0f;
+      const ganloss_inputs_t in = call.inputs();
+      const ganloss_outputs_t o = call.all_outputs();
+      const float ud[3] = {1.0f, 1.0f, 1.0f};
+      const ganloss_cotangents_t cotangents{ud, ud};
+      const std::string name = "real_weights[" + std::to_string(bad) + "]";
+      for (int entry = 0; entry < 3; ++entry) {
+        const ganloss_status_t status =
+            entry == 0   ? ganloss_compute(&call.problem, &in, &o, ws.data(), bytes, &e, nullptr)
+            : entry == 1 ? ganloss_plan_execute(plan, &in, &o, ws.data(), bytes, nullptr)
+                         : ganloss_plan_vjp(plan, &in, &cotangents, o.grad_real, o.grad_fake_d,
+                                            ws.data(), bytes, nullptr);
+        EXPECT_EQ(status, GANLOSS_STATUS_INVALID_VALUE) << backend << " " << layout << " " << entry;
+        EXPECT_NE(std::string(ganloss_last_error_message()).find(name), std::string::npos)
+            << ganloss_last_error_message();
+      }
+      for (testing::GuardedBuffer* b : call.output_buffers()) {
+        EXPECT_TRUE(b->all_untouched()) << backend << " " << layout;
+        EXPECT_TRUE(b->guards_intact());
+      }
+      // Not read, not checked: a G-only call reads no real weights.
+      ganloss_outputs_t g_only{};
+      g_only.g_loss = o.g_loss;
+      EXPECT_EQ(ganloss_compute(&call.problem, &in, &g_only, ws.data(), bytes, &e, nullptr),
+                GANLOSS_STATUS_SUCCESS)
+          << ganloss_last_error_message();
+      if (layout == 1) {
+        // In the gap between rows: not a weight of the call.
+        call.real_weights.as<float>()[bad] = 1.0f;
+        call.real_weights.as<float>()[45] = -1.0f;
+        EXPECT_EQ(ganloss_compute(&call.problem, &in, &o, ws.data(), bytes, &e, nullptr),
+                  GANLOSS_STATUS_SUCCESS)
+            << ganloss_last_error_message();
+      }
+      ganloss_plan_destroy(plan);
+    }
+  }
+}
+
 // In place: each gradient may replace its own logits; the result equals the out-of-place one.
 TEST(ValidationAliasing, InPlaceGradients) {
   for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_F16, GANLOSS_DTYPE_BF16}) {

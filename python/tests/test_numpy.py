@@ -93,3 +93,14 @@ def test_backend_availability():
     assert ganloss.backend_available("cpu")
     with pytest.raises(ValueError, match="unknown backend"):
         ganloss.backend_available("tpu")
+
+
+def test_negative_weights_are_refused():
+    # A weighted mean of negative weights is not defined: the host backends say so and write
+    # nothing, rather than return a number.
+    real = np.linspace(-2, 2, 12, dtype=np.float32).reshape(2, 6)
+    weights = np.ones((2, 6), np.float32)
+    weights[1, 4] = -0.25
+    for backend in ("cpu", "reference"):
+        with pytest.raises(ValueError, match=r"real_weights\[10\].*non-negative"):
+            ganloss.compute(real, real, real_weights=weights, backend=backend)
