@@ -412,8 +412,8 @@ class _OneLoss(torch.autograd.Function):
                         0 if generator else at, 0, 0, at if generator else 0, 0, *space,
                         stream)
         ctx.save_for_backward(real, fake)
-        # The backward runs on the forward's stream (autograd's rule), so it reuses the plan
-        # and the workspace of that stream; holding them keeps them alive until then.
+        # On CUDA the backward runs on the forward's stream (autograd's rule), so it reuses the
+        # plan and the workspace of that stream; holding them keeps them alive until then.
         ctx.call = (key, generator, segments, nr, nf, plan, workspace, space, stream)
         return loss
 
@@ -438,6 +438,11 @@ class _OneLoss(torch.autograd.Function):
                                         int(want_real) | (int(want_fake) << 1))
             return (gr.reshape(real.shape) if want_real else None,
                     gf.reshape(fake.shape) if want_fake else None, None, None, None)
+        if fake.device.type == "cpu":
+            # Host calls run on the calling thread, and the backward may run on another thread
+            # than its forward: the workspace is this thread's.
+            plan, workspace, stream = _plans.get(key, fake, segments, nr, nf)
+            space = (0 if workspace is None else workspace.data_ptr(), plan.workspace_bytes)
         gr = torch.empty_like(real) if want_real else None
         gf = torch.empty_like(fake) if want_fake else None
         plan.vjp_at(0 if real is None else real.data_ptr(), fake.data_ptr(), 0, 0,
@@ -731,22 +736,35 @@ class _LossModule(torch.nn.Module):
         self.segment_dims = int(segment_dims)
         self.process_group = process_group
         self.details = bool(details)
+
+    def _library_call(self):
+        """(plan-cache key, paired) of the current configuration, or None where module calls
+        need the general path (a process group, details, reduction "none"). Read at every
+        call: the attributes may be changed after construction."""
+        if self.process_group is not None or self.details:
+            return None
         cfg = self.config
-        self._key = _key(cfg.d_loss, cfg.g_loss, cfg.reduction,
-                         [float(getattr(cfg, f)) for f in _PARAM_FIELDS])
-        # Calls without weights, targets, details or a process group, reducing to per-segment
-        # losses, take _OneLoss (see _one_loss) when their tensors allow.
-        self._plain = (process_group is None and not self.details and
-                       _math.kind(cfg.reduction) != "none")
-        self._paired = _math.kind(cfg.d_loss) == "relativistic"
+        cached = self.__dict__.get("_library_key")
+        if cached is None or cached[0] is not cfg:
+            key = _key(cfg.d_loss, cfg.g_loss, cfg.reduction,
+                       [float(getattr(cfg, f)) for f in _PARAM_FIELDS])
+            call = None if _math.kind(cfg.reduction) == "none" else \
+                (key, _math.kind(cfg.d_loss) == "relativistic")
+            cached = (cfg, call)
+            self.__dict__["_library_key"] = cached
+        return cached[1]
 
     def _one_loss(self, real: Optional[Tensor], fake: Tensor, generator: bool):
         """The loss of an eager call through _OneLoss, or None where the call needs the
         general path (which also gives every error its message)."""
+        call = self._library_call()
+        if call is None:
+            return None
+        key, paired = call
         dtype, device = fake.dtype, fake.device
         if dtype not in _LIBRARY_DTYPES or type(fake) not in _PLAIN_TENSORS or \
-                device.type not in _LIBRARY_DEVICES or torch.compiler.is_compiling() or \
-                _wrapped(fake):
+                fake.layout is not torch.strided or device.type not in _LIBRARY_DEVICES or \
+                torch.compiler.is_compiling() or _wrapped(fake):
             return None
         k = self.segment_dims
         shape = fake.shape[:k]
@@ -754,12 +772,12 @@ class _LossModule(torch.nn.Module):
             return None
         if real is not None:
             if real.dtype != dtype or real.device != device or \
-                    type(real) not in _PLAIN_TENSORS or _wrapped(real) or \
-                    real.shape[:k] != shape or real.numel() == 0 or \
-                    (self._paired and real.shape != fake.shape):
+                    type(real) not in _PLAIN_TENSORS or real.layout is not torch.strided or \
+                    _wrapped(real) or real.shape[:k] != shape or real.numel() == 0 or \
+                    (paired and real.shape != fake.shape):
                 return None
             real = real.contiguous()
-        return _OneLoss.apply(real, fake.contiguous(), self._key, generator, shape)
+        return _OneLoss.apply(real, fake.contiguous(), key, generator, shape)
 
     def _run(self, real, fake, real_weights, fake_weights, real_targets, fake_targets, *,
              want_d, want_g):
@@ -822,7 +840,7 @@ class DiscriminatorLoss(_LossModule):
                 real_weights: Optional[Tensor] = None, fake_weights: Optional[Tensor] = None,
                 *, real_targets: Optional[Tensor] = None,
                 fake_targets: Optional[Tensor] = None):
-        if self._plain and real_weights is None and fake_weights is None and \
+        if real_weights is None and fake_weights is None and \
                 real_targets is None and fake_targets is None and \
                 torch.is_tensor(real_logits) and torch.is_tensor(fake_logits):
             loss = self._one_loss(real_logits, fake_logits, False)
@@ -860,7 +878,7 @@ class GeneratorLoss(_LossModule):
         if not cfg.relativistic:
             # The basic G losses do not depend on the real logits.
             real_logits = real_weights = None
-        if self._plain and real_weights is None and fake_weights is None and \
+        if real_weights is None and fake_weights is None and \
                 torch.is_tensor(fake_logits) and \
                 (real_logits is None or torch.is_tensor(real_logits)):
             loss = self._one_loss(real_logits, fake_logits, True)
