@@ -1,4 +1,4 @@
-"""The losses of docs/losses.md written in jax.numpy operations, per segment.
+"""The losses of the README's table written in jax.numpy operations, per segment.
 
 ganloss.jax runs this composition where the FFI call does not apply: weights, per-element
 targets and per-element losses (reduction="none"). It is the same formulation as
@@ -29,7 +29,8 @@ def softplus(x):
 
 
 def relu(x):
-    return jnp.where(x > 0, x, jnp.zeros_like(x))
+    """max(x, 0), NaN for NaN (as torch.relu and the library), derivative 0 at 0."""
+    return jnp.where(x <= 0, jnp.zeros_like(x), x)
 
 
 def cross_entropy(x, t):
@@ -81,10 +82,20 @@ def average_terms(cfg: LossConfig, rt, ft):
 
 
 def weighted(term, w):
-    """w * term, exactly 0 where w is 0 (even for a NaN or infinite term)."""
+    """w * term: exactly 0 where w is 0, even for a NaN or infinite term (as in the library),
+    and differentiable in w there too (d/dw is the term where it is finite)."""
     if w is None:
         return term
-    return jnp.where(w != 0, w * term, jnp.zeros_like(term))
+    # + 0: a zero weight times a negative term is -0; the library's 0 is +0.
+    return w * jnp.where((w != 0) | jnp.isfinite(term), term, jnp.zeros_like(term)) + 0.0
+
+
+def masked(t, w):
+    """A term's argument, 0 where the weight is 0 and the argument is not finite: such an
+    element contributes nothing, and its gradient is 0 rather than NaN."""
+    if w is None:
+        return t
+    return jnp.where((w == 0) & ~jnp.isfinite(t), jnp.zeros_like(t), t)
 
 
 def reduce(reduction: str, terms, w):
@@ -114,7 +125,7 @@ def losses(cfg: LossConfig, r, f, rw=None, fw=None, real_target=None, fake_targe
     reduction = kind(cfg.reduction)
     k = kind(cfg.d_loss)
     if k == "relativistic":
-        diff = f - r
+        diff = masked(f - r, rw)
         ld, lg = weighted(softplus(diff), rw), weighted(softplus(-diff), rw)
         out = {"d_loss_real": reduce(reduction, ld, rw), "g_loss": reduce(reduction, lg, rw)}
         out["d_loss_fake"] = jnp.zeros_like(out["d_loss_real"])
@@ -123,13 +134,14 @@ def losses(cfg: LossConfig, r, f, rw=None, fw=None, real_target=None, fake_targe
     elif k in AVERAGE:
         mr = r.mean(-1, keepdims=True) if r.shape[-1] else jnp.zeros_like(r[..., :1])
         mf = f.mean(-1, keepdims=True) if f.shape[-1] else jnp.zeros_like(f[..., :1])
-        dr, df, gr, gf = average_terms(cfg, r - mf, f - mr)
+        dr, df, gr, gf = average_terms(cfg, masked(r - mf, rw), masked(f - mr, fw))
         dr, gr, df, gf = weighted(dr, rw), weighted(gr, rw), weighted(df, fw), weighted(gf, fw)
         out = {"d_loss_real": reduce(reduction, dr, rw), "d_loss_fake": reduce(reduction, df, fw),
                "g_loss": reduce(reduction, gr, rw) + reduce(reduction, gf, fw)}
         elements = {"loss_real": dr, "loss_fake_d": df, "loss_fake_g": gf, "loss_real_g": gr}
     else:
-        real_d, fake_d, fake_g = basic_terms(cfg, r, f, real_target, fake_target)
+        real_d, fake_d, fake_g = basic_terms(cfg, masked(r, rw), masked(f, fw), real_target,
+                                             fake_target)
         elements = {"loss_real": weighted(real_d, rw), "loss_fake_d": weighted(fake_d, fw),
                     "loss_fake_g": weighted(fake_g, fw), "loss_real_g": jnp.zeros_like(r)}
         out = {"d_loss_real": reduce(reduction, elements["loss_real"], rw),

@@ -1,4 +1,4 @@
-"""The losses of docs/losses.md written in PyTorch operations, per segment.
+"""The losses of the README's table written in PyTorch operations, per segment.
 
 This is the closed-form implementation ganloss.torch runs where the library cannot: float64
 logits (the library computes in fp32), per-element target tensors, weights that require a
@@ -93,10 +93,20 @@ def average_terms(cfg: LossConfig, rt: Tensor, ft: Tensor):
 
 
 def weighted(term: Tensor, w: Optional[Tensor]) -> Tensor:
-    """w * term, exactly 0 where w is 0 (even for a NaN or infinite term)."""
+    """w * term: exactly 0 where w is 0, even for a NaN or infinite term (as in the library),
+    and differentiable in w there too (d/dw is the term where it is finite)."""
     if w is None:
         return term
-    return torch.where(w != 0, w * term, torch.zeros_like(term))
+    # + 0: a zero weight times a negative term is -0; the library's 0 is +0.
+    return w * torch.where((w != 0) | torch.isfinite(term), term, torch.zeros_like(term)) + 0.0
+
+
+def masked(t: Tensor, w: Optional[Tensor]) -> Tensor:
+    """A term's argument, 0 where the weight is 0 and the argument is not finite: such an
+    element contributes nothing, and its gradient is 0 rather than NaN."""
+    if w is None:
+        return t
+    return torch.where((w == 0) & ~torch.isfinite(t), torch.zeros_like(t), t)
 
 
 def normaliser(reduction: str, x: Tensor, w: Optional[Tensor]) -> Tensor:
@@ -134,7 +144,7 @@ def losses(cfg: LossConfig, r: Optional[Tensor], f: Optional[Tensor], rw: Option
         if fw is not None:
             raise ValueError("the paired relativistic loss takes one weight per pair: pass them "
                              "as real_weights")
-        diff = f - r
+        diff = masked(f - r, rw)
         ld, lg = weighted(softplus(diff), rw), weighted(softplus(-diff), rw)
         norm = normaliser(reduction, r, rw)
         out["d_loss_real"] = reduce(ld.sum(-1), norm, rw)
@@ -145,7 +155,7 @@ def losses(cfg: LossConfig, r: Optional[Tensor], f: Optional[Tensor], rw: Option
     elif k in AVERAGE:
         mr = r.mean(-1, keepdim=True) if r.shape[-1] else torch.zeros_like(r[..., :1])
         mf = f.mean(-1, keepdim=True) if f.shape[-1] else torch.zeros_like(f[..., :1])
-        dr, df, gr, gf = (a for a in average_terms(cfg, r - mf, f - mr))
+        dr, df, gr, gf = average_terms(cfg, masked(r - mf, rw), masked(f - mr, fw))
         dr, gr = weighted(dr, rw), weighted(gr, rw)
         df, gf = weighted(df, fw), weighted(gf, fw)
         nr, nf = normaliser(reduction, r, rw), normaliser(reduction, f, fw)
@@ -154,7 +164,9 @@ def losses(cfg: LossConfig, r: Optional[Tensor], f: Optional[Tensor], rw: Option
         out["g_loss"] = reduce(gr.sum(-1), nr, rw) + reduce(gf.sum(-1), nf, fw)
         elements = {"loss_real": dr, "loss_fake_d": df, "loss_fake_g": gf, "loss_real_g": gr}
     else:
-        real_d, fake_d, fake_g = basic_terms(cfg, r, f, real_target, fake_target)
+        real_d, fake_d, fake_g = basic_terms(cfg, None if r is None else masked(r, rw),
+                                             None if f is None else masked(f, fw),
+                                             real_target, fake_target)
         elements = {}
         out["d_loss_real"] = out["d_loss_fake"] = out["g_loss"] = zero
         if r is not None:

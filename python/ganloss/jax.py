@@ -481,13 +481,15 @@ def _side(w, x, segments: int, name: str):
                          f"{x.shape}") from error
     if name.endswith("weights") and not isinstance(w, jax.core.Tracer) and bool((w < 0).any()):
         raise ValueError(f"{name} must be non-negative")
-    return w.astype(jnp.float32).reshape(segments, -1)
+    return w.astype(jnp.float32).reshape(segments, math.prod(x.shape) // max(segments, 1))
 
 
 def _composed(cfg: LossConfig, real, fake, segment_dims, weights, targets):
     """losses() through the jnp composition (ganloss._jax_math): weights, per-element
     targets, reduction="none"."""
     kind = _kind(cfg.d_loss)
+    if real.dtype not in (jnp.float32, jnp.float16, jnp.bfloat16):
+        raise TypeError(f"logits must be float32, float16 or bfloat16, not {real.dtype}")
     # The library's checks of the kinds and parameters, with its messages.
     _ganloss.workspace_size(cfg.problem("float32", 1, 1, 1), BACKENDS["cpu"])
     if cfg.grad_scale != 1.0 or cfg.fp32_gradients:

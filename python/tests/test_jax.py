@@ -277,10 +277,11 @@ def test_weights_broadcast_like_bce_weight(kind, reduction):
 
 
 def test_weights_get_their_gradient_and_second_derivatives():
-    # d/dw_i of sum(w l) / sum(w) is (l_i - L) / sum(w); the Hessian of the weighted mean of
-    # sp(-x) is diagonal, w_i sigma(x_i)(1 - sigma(x_i)) / sum(w).
+    # d/dw_i of sum(w l) / sum(w) is (l_i - L) / sum(w), a zero weight's too; the Hessian of
+    # the weighted mean of sp(-x) is diagonal, w_i sigma(x_i)(1 - sigma(x_i)) / sum(w).
     real, fake = logits((6,), 31), logits((6,), 32)
     w = np.linspace(0.5, 2.0, 6).astype(np.float32)
+    w[2] = 0.0
 
     def d_loss(r, weights):
         return gj.losses(r, fake, real_weights=weights)[0]
@@ -366,3 +367,22 @@ def test_weight_and_target_errors():
         gj.losses(real, fake, reduction="none", real_target=2.0)
     with pytest.raises(ValueError, match="one weight per pair"):
         gj.losses(real, fake, loss="relativistic", fake_weights=jnp.ones((4, 3)))
+
+
+def test_non_finite_logits_in_the_composition():
+    # A NaN logit gives NaN terms (hinge too), except under a zero weight, where it contributes
+    # nothing and gets a zero gradient, as in the library.
+    real = logits((8,), 71)
+    real[3] = np.nan
+    fake = logits((8,), 72)
+    (d_real, _), _ = gj.losses(real, fake, loss="hinge", reduction="none")
+    assert np.isnan(np.asarray(d_real)[3]) and np.isfinite(np.asarray(d_real)[[0, 1, 2, 4]]).all()
+    w = np.ones(8, np.float32)
+    w[3] = 0.0
+    for kind in ("nonsaturating", "hinge", "least-squares", "relativistic"):
+        def d_loss(r, kind=kind):
+            return gj.losses(r, fake, loss=kind, real_weights=w)[0]
+        value, grad = jax.value_and_grad(d_loss)(real)
+        assert np.isfinite(np.asarray(value)), kind
+        grad = np.asarray(grad)
+        assert grad[3] == 0.0 and np.isfinite(grad).all(), kind

@@ -282,13 +282,36 @@ def test_weights_broadcast_in_any_float_dtype():
 
 
 def test_weights_that_require_grad_get_their_gradient():
+    # d/dw_i of sum(w l) / sum(w) is (l_i - L) / sum(w), a zero weight's too.
     real, fake = logits((16,), 34), logits((16,), 35)
     w = torch.rand(16, generator=torch.Generator().manual_seed(36), dtype=torch.float64)
+    w[5] = 0.0
     w32 = w.float().requires_grad_()
     gt.DiscriminatorLoss()(real, fake, w32).backward()
     w64 = w.clone().requires_grad_()
     gt.DiscriminatorLoss()(real.double(), fake.double(), w64).backward()
-    assert_close(w32.grad.numpy(), w64.grad.numpy(), "float32", 16)
+    terms = np.logaddexp(0.0, -real.double().numpy())
+    mean = (w.numpy() * terms).sum() / w.numpy().sum()
+    expected = (terms - mean) / w.numpy().sum()
+    assert_close(w32.grad.numpy(), expected, "float32", 16)
+    assert_close(w64.grad.numpy(), expected, "float32", 16)
+
+
+def test_zero_weights_silence_non_finite_logits_in_the_composition():
+    # Under a zero weight a NaN logit contributes nothing and gets a zero gradient, on the
+    # PyTorch composition (weights that require a gradient) as in the library.
+    real = logits((8,), 39).requires_grad_()
+    fake = logits((8,), 40)
+    with torch.no_grad():
+        real[3] = float("nan")
+    w = torch.ones(8)
+    w[3] = 0.0
+    for kind in ("nonsaturating", "hinge", "least-squares", "relativistic"):
+        real.grad = None
+        loss = gt.DiscriminatorLoss(kind)(real, fake, w.clone().requires_grad_())
+        loss.backward()
+        assert torch.isfinite(loss), kind
+        assert real.grad[3] == 0.0 and torch.isfinite(real.grad).all(), kind
 
 
 def test_negative_weights_are_refused():
