@@ -308,7 +308,7 @@ else
 fi
 if ((!dry_run)) && ! python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
   note "torch-compare        SKIP     PyTorch with CUDA not importable"
-elif ((!dry_run)) && [[ ! -d $build/python-package/ganloss ]]; then
+elif ((!dry_run)) && { ((!has_python && !no_build)) || [[ ! -d $build/python-package/ganloss ]]; }; then
   note "torch-compare        SKIP     no $build/python-package (nanobind or Python.h missing)"
 else
   stage torch-compare 120 env PYTHONPATH="$build/python-package" python3 bench/torch_compare.py \

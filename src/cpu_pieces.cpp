@@ -557,7 +557,7 @@ class Evaluator {
   // Elements [0, full) of a plain() piece, full a multiple of kStep: the operations of step()
   // on whole vectors, or fewer with bitwise the same results (plain_term), with what the piece
   // fixes hoisted out of the loop and the two sums held in registers. kGradients false: the
-  // piece writes no gradient, and the loop computes none (no division).
+  // piece writes no gradient, and the loop computes none (no sigmoid, so one division fewer).
   template <DType XT, DType GT, bool kGradients>
   HWY_NOINLINE void plain_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
