@@ -499,3 +499,18 @@ def test_plain_compute_allocates_torch_tensors():
         gt.GeneratorLoss("relativistic")(logits((8,), 9))
     with pytest.raises(ValueError, match="grad_scale"):
         gt.DiscriminatorLoss(grad_scale=2.0)
+
+
+def test_module_settings_changed_after_construction_apply():
+    # The eager path reads the module's settings at every call.
+    real, fake = logits((16,), 90), logits((16,), 91)
+    criterion = gt.DiscriminatorLoss()
+    criterion(real, fake)
+    criterion.details = True
+    loss, info = criterion(real, fake)
+    assert "stats" in info and "d_loss_real" in info
+    criterion.details = False
+    criterion.config = gt.DiscriminatorLoss("hinge").config
+    torch.testing.assert_close(criterion(real, fake), gt.DiscriminatorLoss("hinge")(real, fake),
+                               rtol=0, atol=0)
+    assert not torch.equal(criterion(real, fake), gt.DiscriminatorLoss()(real, fake))
