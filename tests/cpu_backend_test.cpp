@@ -345,6 +345,30 @@ TEST(CpuInstructionSets, EachMatchesReference) {
   detail::cpu::restrict_instruction_set(0);
 }
 
+// Kind pairs with a logistic term on D, G or both: those the specialised loops take.
+constexpr std::pair<int32_t, int32_t> kPlainLoopKinds[] = {
+    {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING},
+    {GANLOSS_LOSS_MINIMAX, GANLOSS_LOSS_HINGE},
+    {GANLOSS_LOSS_HINGE, GANLOSS_LOSS_NONSATURATING},
+    {GANLOSS_LOSS_WASSERSTEIN, GANLOSS_LOSS_MINIMAX}};
+
+// Infinities, NaN, a subnormal, signed zeros and large magnitudes among the first logits.
+void set_extreme_logits(HostCall& call) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  call.set_real(3, inf);
+  call.set_fake(4, nan);
+  call.set_real(5, 1e-40f);
+  call.set_fake(6, -90.0f);
+  call.set_fake(7, 1e4f);
+  call.set_real(8, -inf);
+  call.set_fake(9, -inf);
+  call.set_fake(10, inf);
+  call.set_real(11, -0.0f);
+  call.set_fake(12, 0.0f);
+  call.set_real(13, nan);
+}
+
 // The common main pass (one side's f32 or bf16 logits, unweighted, no statistics, a logistic
 // kind) runs a loop of its own; asking for the statistics sends the same call through the
 // general one. Every output but the statistics is bitwise the same either way, in every
@@ -352,32 +376,17 @@ TEST(CpuInstructionSets, EachMatchesReference) {
 TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
-  const std::pair<int32_t, int32_t> kinds[] = {
-      {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING},
-      {GANLOSS_LOSS_MINIMAX, GANLOSS_LOSS_HINGE},
-      {GANLOSS_LOSS_HINGE, GANLOSS_LOSS_NONSATURATING},
-      {GANLOSS_LOSS_WASSERSTEIN, GANLOSS_LOSS_MINIMAX}};
   // Label smoothing (both parts of the real side's logistic term) and its absence.
   for (const float real_target : {1.0f, 0.9f}) {
     for (const auto& set : sets) {
       detail::cpu::restrict_instruction_set(set.target);
-      for (const auto& [d, g] : kinds) {
+      for (const auto& [d, g] : kPlainLoopKinds) {
         for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
           auto p = make_problem(2, 4099, 1037, d, g, GANLOSS_REDUCTION_MEAN);
           p.dtype = dtype;
           p.params.real_target = real_target;
           HostCall call(p, 23);
-          call.set_real(3, std::numeric_limits<float>::infinity());
-          call.set_fake(4, std::numeric_limits<float>::quiet_NaN());
-          call.set_real(5, 1e-40f);
-          call.set_fake(6, -90.0f);
-          call.set_fake(7, 1e4f);
-          call.set_real(8, -std::numeric_limits<float>::infinity());
-          call.set_fake(9, -std::numeric_limits<float>::infinity());
-          call.set_fake(10, std::numeric_limits<float>::infinity());
-          call.set_real(11, -0.0f);
-          call.set_fake(12, 0.0f);
-          call.set_real(13, std::numeric_limits<float>::quiet_NaN());
+          set_extreme_logits(call);
           ganloss_outputs_t o = call.all_outputs();
           o.stats = nullptr;
           ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
@@ -400,18 +409,13 @@ TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
 }
 
 // The common main pass with and without gradients (plain_steps; without, it computes no
-// division) and the common VJP call (plain_vjp_steps: one scaled gradient, no losses) give
+// sigmoid) and the common VJP call (plain_vjp_steps: one scaled gradient, no losses) give
 // bitwise the results of the general loop, on every instruction set, with the extremes of the
 // test above, for gradients in the logits' dtype and in f32; each is run with the specialised
 // loops on and off.
 TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
-  const std::pair<int32_t, int32_t> kinds[] = {
-      {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING},
-      {GANLOSS_LOSS_MINIMAX, GANLOSS_LOSS_HINGE},
-      {GANLOSS_LOSS_HINGE, GANLOSS_LOSS_NONSATURATING},
-      {GANLOSS_LOSS_WASSERSTEIN, GANLOSS_LOSS_MINIMAX}};
   auto both_ways = [](const std::function<void()>& run, HostCall& call) {
     detail::cpu::plain_loops_enabled() = true;
     run();
@@ -424,7 +428,7 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
   for (const float real_target : {1.0f, 0.9f}) {
     for (const auto& set : sets) {
       detail::cpu::restrict_instruction_set(set.target);
-      for (const auto& [d, g] : kinds) {
+      for (const auto& [d, g] : kPlainLoopKinds) {
         for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
           for (int32_t variant = 0; variant < 4; ++variant) {
             const int32_t reduction = variant % 2 ? GANLOSS_REDUCTION_SUM : GANLOSS_REDUCTION_MEAN;
@@ -436,19 +440,7 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
             p.params.real_target = real_target;
             p.grad_scale = 3.0f;
             HostCall call(p, 29);
-            const float inf = std::numeric_limits<float>::infinity();
-            const float nan = std::numeric_limits<float>::quiet_NaN();
-            call.set_real(3, inf);
-            call.set_fake(4, nan);
-            call.set_real(5, 1e-40f);
-            call.set_fake(6, -90.0f);
-            call.set_fake(7, 1e4f);
-            call.set_real(8, -inf);
-            call.set_fake(9, -inf);
-            call.set_fake(10, inf);
-            call.set_real(11, -0.0f);
-            call.set_fake(12, 0.0f);
-            call.set_real(13, nan);
+            set_extreme_logits(call);
             const std::string what = set.name + " " + testing::describe(call.problem);
 
             // Every output but the statistics (which the specialised loops do not take).
