@@ -2,6 +2,7 @@
 #include "validate.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -659,25 +660,36 @@ bool touches_side(const CallParams& q, bool real) {
   return side_used(q, false) || (q.vjp && q.grad_fake_d);
 }
 
+namespace {
+
+// The two sides with the names of their per-element inputs, and whether a call reads them.
+struct ReadSide {
+  const char* offsets_name;
+  const char* weights_name;
+  const SideParams* side;
+  bool used;
+};
+
+std::array<ReadSide, 2> read_sides(const CallParams& q) {
+  return {{{"real_offsets", "real_weights", &q.real, touches_side(q, true)},
+           {"fake_offsets", "fake_weights", &q.fake, touches_side(q, false)}}};
+}
+
+}  // namespace
+
 Status check_offsets(const CallParams& q) {
-  const struct {
-    const char* name;
-    const SideParams* side;
-    bool used;
-  } sides[] = {{"real_offsets", &q.real, touches_side(q, true)},
-               {"fake_offsets", &q.fake, touches_side(q, false)}};
-  for (const auto& sd : sides) {
+  for (const ReadSide& sd : read_sides(q)) {
     const int64_t* off = sd.side->offsets;
     if (off == nullptr || !sd.used) continue;
     if (off[0] < 0 || off[q.segments] > sd.side->count) {
       return fail(Status::InvalidValue, "%s span [%lld, %lld], outside the array's [0, %lld]",
-                  sd.name, static_cast<long long>(off[0]), static_cast<long long>(off[q.segments]),
-                  static_cast<long long>(sd.side->count));
+                  sd.offsets_name, static_cast<long long>(off[0]),
+                  static_cast<long long>(off[q.segments]), static_cast<long long>(sd.side->count));
     }
     for (int64_t s = 0; s < q.segments; ++s) {
       if (off[s + 1] < off[s]) {
-        return fail(Status::InvalidValue, "%s decrease at segment %lld (%lld > %lld)", sd.name,
-                    static_cast<long long>(s), static_cast<long long>(off[s]),
+        return fail(Status::InvalidValue, "%s decrease at segment %lld (%lld > %lld)",
+                    sd.offsets_name, static_cast<long long>(s), static_cast<long long>(off[s]),
                     static_cast<long long>(off[s + 1]));
       }
     }
@@ -698,13 +710,7 @@ Status check_offsets(const CallParams& q) {
 }
 
 Status check_weights(const CallParams& q) {
-  const struct {
-    const char* name;
-    const SideParams* side;
-    bool used;
-  } sides[] = {{"real_weights", &q.real, touches_side(q, true)},
-               {"fake_weights", &q.fake, touches_side(q, false)}};
-  for (const auto& sd : sides) {
+  for (const ReadSide& sd : read_sides(q)) {
     const float* w = sd.side->weights;
     if (w == nullptr || !sd.used) continue;
     // The rows a call reads: one span of a ragged side, else `segments` rows of `count`.
@@ -728,7 +734,8 @@ Status check_weights(const CallParams& q) {
             return fail(Status::InvalidValue,
                         "%s[%lld] is %g: weights must be non-negative (a weighted mean of "
                         "negative weights is not defined)",
-                        sd.name, static_cast<long long>(row + i - w), static_cast<double>(row[i]));
+                        sd.weights_name, static_cast<long long>(row + i - w),
+                        static_cast<double>(row[i]));
           }
         }
       }
