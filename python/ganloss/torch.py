@@ -51,12 +51,19 @@ _WANT_D, _WANT_G, _WANT_STATS = 1, 2, 4
 
 class _PlanCache:
     """Library plans per (configuration, dtype, shapes, backend, device), least recently used
-    first out, and one workspace per plan, device and stream, allocated once by PyTorch's
-    allocator and prepared once by ganloss_plan_workspace_init."""
+    first out, and one workspace per plan, device and stream (per thread on the CPU), allocated
+    once (see _new_workspace) and prepared once by ganloss_plan_workspace_init.
+
+    A CUDA graph captured through a plan keeps that plan's workspace address for as long as the
+    graph lives, which this cache cannot see: the workspaces of an evicted plan that ran inside
+    a stream capture are kept for the life of the process (bytes per plan: Plan.workspace_bytes)
+    rather than freed under a graph that may still replay. Nothing is evicted during a capture,
+    where freeing device memory is not allowed."""
 
     def __init__(self, capacity: int = 128):
         self._capacity = capacity
         self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._kept: list = []
         self._configs: dict = {}
         self._lock = threading.Lock()
 
@@ -89,18 +96,44 @@ class _PlanCache:
                     plan = _Plan(problem, backend)
             else:
                 plan = _Plan(problem, backend)
-            entry = (plan, {})
+            # [plan, workspaces by lane, whether a call ran inside a stream capture]
+            entry = [plan, {}, False]
             with self._lock:
                 self._entries[plan_key] = entry
-                while len(self._entries) > self._capacity:
-                    self._entries.popitem(last=False)
-        plan, workspaces = entry
+                if len(self._entries) > self._capacity and not (
+                        cuda and torch.cuda.is_current_stream_capturing()):
+                    self._evict()
+        plan, workspaces = entry[0], entry[1]
         workspace = workspaces.get(lane)
         if workspace is None and plan.workspace_bytes:
-            workspace = torch.empty(plan.workspace_bytes, dtype=torch.uint8, device=device)
+            workspace = _new_workspace(plan.workspace_bytes, device)
             plan.workspace_init(workspace, stream)
             workspaces[lane] = workspace
+        if cuda and workspace is not None and not entry[2] and \
+                torch.cuda.is_current_stream_capturing():
+            entry[2] = True
         return plan, workspace, stream
+
+    def _evict(self):
+        while len(self._entries) > self._capacity:
+            _, (_, workspaces, captured) = self._entries.popitem(last=False)
+            if captured:
+                self._kept.extend(workspaces.values())
+
+
+def _new_workspace(nbytes: int, device: torch.device) -> Tensor:
+    """A plan's workspace, which outlives the call that allocates it. CUDA workspaces live in
+    the extension's own device memory, not in PyTorch's caching allocator: while
+    torch.compile(mode="reduce-overhead") warms up or records a CUDA graph, that allocator puts
+    every allocation of the thread into the graph's private pool, where memory that outlives
+    the graph's own tensors gets reused by them. A workspace first needed inside a stream
+    capture (torch.cuda.graph on a stream without a warm-up call) cannot be allocated outside
+    it (cudaMalloc is not capturable): it comes from the capture's pool, held by this cache for
+    as long as the plan, so the pool never hands those bytes out again."""
+    if device.type == "cuda" and not torch.cuda.is_current_stream_capturing():
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return _ganloss.cuda_buffer(nbytes, index)
+    return torch.empty(nbytes, dtype=torch.uint8, device=device)
 
 
 _plans = _PlanCache()

@@ -13,10 +13,14 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 
 #include "ganloss/ganloss.h"
+#ifdef GANLOSS_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
 #ifdef GANLOSS_WITH_XLA_FFI
 #include "xla_ffi.hpp"
 #endif
@@ -482,6 +486,57 @@ class Plan {
   size_t workspace_bytes_ = 0;
 };
 
+// Device memory of the extension's own (cudaMalloc, freed with the last reference), returned
+// as a PyTorch tensor. ganloss.torch keeps its plans' CUDA workspaces here rather than in
+// PyTorch's caching allocator: while torch.compile's CUDA graphs warm up or record, that
+// allocator puts every allocation of the thread into the graph's private pool, whose blocks the
+// graphs reuse for their own tensors; a workspace that outlives the call must not live there.
+// Not callable during stream capture (cudaMalloc is not capturable): the caller checks.
+nb::object cuda_buffer(size_t bytes, int32_t device) {
+#ifdef GANLOSS_WITH_CUDA
+  struct Owned {
+    void* data;
+    int device;
+  };
+  auto on_device = [](int target, auto&& body) {
+    int previous = -1;
+    cudaError_t e = cudaGetDevice(&previous);
+    if (e == cudaSuccess && previous != target) e = cudaSetDevice(target);
+    if (e == cudaSuccess) e = body();
+    if (previous >= 0 && previous != target) cudaSetDevice(previous);
+    return e;
+  };
+  if (bytes == 0) throw std::invalid_argument("cuda_buffer: bytes must be positive");
+  void* data = nullptr;
+  const cudaError_t e = on_device(device, [&] { return cudaMalloc(&data, bytes); });
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // a failed cudaMalloc leaves no sticky error; clear the last one
+    throw std::runtime_error(std::string("cuda_buffer: cudaMalloc of ") + std::to_string(bytes) +
+                             " bytes on device " + std::to_string(device) +
+                             " failed: " + cudaGetErrorString(e));
+  }
+  nb::capsule owner(new Owned{data, device}, [](void* p) noexcept {
+    auto* owned = static_cast<Owned*>(p);
+    // At interpreter exit the runtime may already be gone: nothing to report then.
+    int previous = -1;
+    if (cudaGetDevice(&previous) == cudaSuccess) {
+      if (previous != owned->device) cudaSetDevice(owned->device);
+      cudaFree(owned->data);
+      if (previous != owned->device) cudaSetDevice(previous);
+    }
+    cudaGetLastError();
+    delete owned;
+  });
+  const size_t shape[1] = {bytes};
+  return nb::cast(nb::ndarray<nb::pytorch, uint8_t, nb::ndim<1>>(
+      data, 1, shape, owner, nullptr, nb::dtype<uint8_t>(), nb::device::cuda::value, device));
+#else
+  (void)bytes;
+  (void)device;
+  throw std::runtime_error("cuda_buffer: this ganloss was built without CUDA");
+#endif
+}
+
 }  // namespace
 
 NB_MODULE(_ganloss, m) {
@@ -537,6 +592,9 @@ NB_MODULE(_ganloss, m) {
   m.attr("STATS_BYTES") = sizeof(ganloss_segment_stats_t);
   m.def("workspace_size", &workspace_size, nb::arg("problem"), nb::arg("backend"),
         "Bytes of workspace a call needs; raises ValueError for an invalid problem.");
+  m.def("cuda_buffer", &cuda_buffer, nb::arg("bytes"), nb::arg("device"),
+        "A torch.uint8 CUDA tensor of `bytes` bytes in memory of the extension's own "
+        "(cudaMalloc), outside PyTorch's allocator and its CUDA graph pools.");
   m.def("compute", &compute, nb::arg("problem"), nb::arg("inputs"), nb::arg("outputs"),
         nb::arg("workspace").none(), nb::arg("backend"), nb::arg("cpu_threads") = 0,
         nb::arg("stream") = 0,

@@ -138,9 +138,12 @@ def test_torch_module_is_two_launches_per_loss():
     assert len([n for n in names if "ganloss" in n]) == 2, names
 
 
-def test_torch_compile_with_cuda_graphs():
+@pytest.mark.parametrize("shape", [(64, 1), (2, 1 << 17)])
+def test_torch_compile_with_cuda_graphs(shape):
     # mode="reduce-overhead" captures the custom ops into CUDA graphs and replays them: the
-    # results of several steps equal the eager ones.
+    # results of several steps equal the eager ones, and the last steps replay a graph. The
+    # plans' workspaces (a single segment's chunk tickets for the long rows) outlive the
+    # graphs' warm-up and recording outside the graphs' memory pool, which PyTorch checks.
     torch = _torch_cuda()
     import ganloss.torch as gt
 
@@ -153,12 +156,51 @@ def test_torch_compile_with_cuda_graphs():
     for step in range(4):
         results = []
         for fn in (compiled, losses_of):
-            real = _cuda_logits(torch, (64, 1), 20 + step, torch.float32)
-            fake = _cuda_logits(torch, (64, 1), 40 + step, torch.float32)
-            d, g = fn(real, fake)
-            (d + g).backward()
+            real = _cuda_logits(torch, shape, 20 + step, torch.float32)
+            fake = _cuda_logits(torch, shape, 40 + step, torch.float32)
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA,
+                                                    torch.profiler.ProfilerActivity.CPU]) as prof:
+                d, g = fn(real, fake)
+                (d + g).backward()
+                torch.cuda.synchronize()
             results.append((d.detach().clone(), g.detach().clone(), real.grad.clone(),
                             fake.grad.clone()))
+            if fn is compiled and step == 3:
+                names = {e.name for e in prof.events()}
+                assert any("cudaGraphLaunch" in n for n in names), sorted(names)
         torch.cuda.synchronize()
         for a, b in zip(*results):
             torch.testing.assert_close(a, b)
+
+
+def test_torch_cuda_graph_capture_keeps_its_workspace(monkeypatch):
+    # A module call captured with torch.cuda.graph, on a plan whose workspace for the capture's
+    # stream is first needed inside the capture, then replayed after the plan cache evicted
+    # that plan: the replays equal eager calls bitwise (the evicted plan's workspace is kept,
+    # not freed under the graph).
+    torch = _torch_cuda()
+    import ganloss.torch as gt
+
+    cache = gt._PlanCache(capacity=1)
+    monkeypatch.setattr(gt, "_plans", cache)
+    criterion = gt.DiscriminatorLoss("nonsaturating")
+    shape = (2, 1 << 17)
+    real = torch.zeros(shape, device="cuda")
+    fake = torch.zeros(shape, device="cuda")
+    criterion(real, fake)  # the plan, and a workspace for this stream only
+    (plan, workspaces, _), = cache._entries.values()
+    assert plan.workspace_bytes > 0 and len(workspaces) == 1
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = criterion(real, fake)
+    (_, workspaces, ran_in_capture), = cache._entries.values()
+    assert len(workspaces) == 2 and ran_in_capture
+    criterion(torch.zeros(3, 5, device="cuda"), torch.zeros(3, 5, device="cuda"))  # evicts it
+    assert len(cache._kept) == 2
+    for seed in range(3):
+        real.copy_(torch.from_numpy(logits(shape, 60 + seed)))
+        fake.copy_(torch.from_numpy(logits(shape, 70 + seed)))
+        graph.replay()
+        eager = criterion(real, fake)
+        torch.cuda.synchronize()
+        torch.testing.assert_close(captured, eager, rtol=0, atol=0)

@@ -126,6 +126,25 @@ def record_plan_calls(monkeypatch):
     return calls
 
 
+def test_plan_cache_keeps_the_most_recent_plans(monkeypatch):
+    # Least recently used out; a plan that never ran inside a CUDA graph capture leaves
+    # nothing behind (test_gpu.py covers one that did).
+    cache = gt._PlanCache(capacity=2)
+    monkeypatch.setattr(gt, "_plans", cache)
+    criterion = gt.DiscriminatorLoss()
+    for rows in (3, 4, 3, 5):
+        criterion(logits((rows, 7), rows), logits((rows, 7), rows + 10))
+    assert [key[3] for key in cache._entries] == [3 * 7, 5 * 7]  # real logits per segment
+    assert cache._kept == []
+
+
+def test_cuda_buffer_needs_a_cuda_build():
+    if ganloss._ganloss.built_with_cuda:
+        pytest.skip("this ganloss was built with CUDA (test_gpu.py uses cuda_buffer)")
+    with pytest.raises(RuntimeError, match="built without CUDA"):
+        ganloss._ganloss.cuda_buffer(256, 0)
+
+
 def test_library_runs_forward_and_backward_and_float64_does_not(monkeypatch):
     calls = record_plan_calls(monkeypatch)
 
