@@ -10,12 +10,19 @@
 #   sanitizer compute-sanitizer memcheck, racecheck, synccheck and initcheck over a
 #             representative subset of the GPU tests (SANITIZER_FILTER below)
 #   check     `ganloss check --backend cuda`
-#             (the tests, the four sanitizers and the check run at once, then the timings alone)
+#   python-gpu-tests
+#             python/tests/test_gpu.py on the staged Python package (PyTorch, JAX, CuPy on the
+#             GPU; torch.compile with CUDA graphs)
+#             (the tests, the four sanitizers, the check and the Python tests run at once, then
+#             the timings alone)
 #   bench     ganloss_bench on a subset: copy_ratio at 2^16, 2^20, 2^24 and 2^28 logits for f32
 #             and bf16, non-saturating and relativistic average; us_over_empty at 2^10; the host
 #             overhead of ganloss_plan_execute against an empty launch; the VJP call
 #   torch     bench/torch_compare.py on two sizes, where PyTorch is installed
 #   kernels   scripts/kernel-report.sh for the GPU's architecture (while the GPU tests run)
+#
+# The results directory gets summary.txt, bench.json, torch.json, kernel-report.json and
+# logs.tar.gz (every stage's log and result line).
 #
 #   scripts/gpu-validate.sh [--full] [--no-build] [--dry-run] [results-dir]
 #
@@ -90,6 +97,10 @@ fi
 
 start=$SECONDS
 summary="$out/summary.txt"
+# Every stage's log and result line; packed into logs.tar.gz at the end, so that the results
+# directory holds five files (summary.txt, bench.json, torch.json, kernel-report.json and the
+# logs), few enough for a lease's copy-back.
+logs="$out/logs"
 failed=0
 
 note() {
@@ -106,17 +117,17 @@ allowance() {
   echo "$limit"
 }
 
-# run_stage NAME LIMIT COMMAND...: COMMAND under `timeout`, its output in $out/NAME.log; writes
-# the stage's result line to $out/NAME.result and returns COMMAND's status.
+# run_stage NAME LIMIT COMMAND...: COMMAND under `timeout`, its output in $logs/NAME.log; writes
+# the stage's result line to $logs/NAME.result and returns COMMAND's status.
 run_stage() {
   local name=$1 limit rc t0=$SECONDS
   limit=$(allowance "$2")
   shift 2
   if ((limit < 10)); then
-    printf '%-20s SKIP     no time left in the %s s budget\n' "$name" "$budget" >"$out/$name.result"
+    printf '%-20s SKIP     no time left in the %s s budget\n' "$name" "$budget" >"$logs/$name.result"
     return 3
   fi
-  timeout -k 10 "$limit" "$@" >"$out/$name.log" 2>&1
+  timeout -k 10 "$limit" "$@" >"$logs/$name.log" 2>&1
   rc=$?
   local took=$((SECONDS - t0)) word=PASS why=""
   if ((rc == 124 || rc == 137)); then
@@ -125,7 +136,7 @@ run_stage() {
     word=FAIL why="exit status $rc"
   fi
   printf '%-20s %-8s %4d s %s%s\n' "$name" "$word" "$took" "${why:+$why, }" "log: $name.log" \
-    >"$out/$name.result"
+    >"$logs/$name.result"
   return "$rc"
 }
 
@@ -138,11 +149,11 @@ stage() {
   fi
   run_stage "$@"
   local rc=$?
-  cat "$out/$name.result" >>"$summary"
+  cat "$logs/$name.result" >>"$summary"
   ((rc == 0)) || failed=1
   if ((rc != 0 && rc != 3)); then
-    echo "--- $name: last lines of $out/$name.log" >&2
-    tail -n 20 "$out/$name.log" >&2
+    echo "--- $name: last lines of $logs/$name.log" >&2
+    tail -n 20 "$logs/$name.log" >&2
   fi
   return "$rc"
 }
@@ -165,7 +176,7 @@ collect() {
     wait "${bg_pids[$name]}"
     rc=$?
     unset "bg_pids[$name]"
-    cat "$out/$name.result" >>"$summary"
+    cat "$logs/$name.result" >>"$summary"
     ((rc == 0)) || failed=1
   done
 }
@@ -214,9 +225,9 @@ card="(dry run)"
 if ((!dry_run)); then
   card=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)
   arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n 1 | tr -d '.[:space:]')
-  mkdir -p "$out"
+  mkdir -p "$out" "$logs"
   : >"$summary"
-  nvidia-smi >"$out/nvidia-smi.txt" 2>&1
+  nvidia-smi >"$logs/nvidia-smi.txt" 2>&1
 fi
 bench_on=$( ((has_bench)) && echo ON || echo OFF)
 # The package's extension, staged as build/python-package for bench/torch_compare.py, where
@@ -274,25 +285,39 @@ for tool in memcheck racecheck synccheck initcheck; do
     "$gpu_tests" "--gtest_filter=$SANITIZER_FILTER" --gtest_brief=1
 done
 stage_bg check 90 "$build/bin/ganloss" check --backend cuda
+# The Python package's GPU tests (PyTorch, JAX and CuPy on their streams, torch.compile with
+# CUDA graphs), on the staged package; each skips with its reason where its framework is
+# missing.
+python_gpu=0
+if ((dry_run)) || [[ -d $build/python-package/ganloss ]]; then
+  python_gpu=1
+  stage_bg python-gpu-tests 120 env PYTHONPATH="$build/python-package" python3 -m pytest \
+    -q -rs -p no:cacheprovider python/tests/test_gpu.py
+fi
 collect gpu-tests sanitizer-memcheck sanitizer-racecheck sanitizer-synccheck sanitizer-initcheck \
-  check
-if ((!dry_run)) && [[ -f $out/gpu-tests.log ]]; then
+  check python-gpu-tests
+if ((!dry_run)) && [[ -f $logs/gpu-tests.log ]]; then
   # Only a test that cannot run on one GPU may skip on a GPU machine.
-  skipped=$(grep -E '\(Skipped\)$' "$out/gpu-tests.log" |
+  skipped=$(grep -E '\(Skipped\)$' "$logs/gpu-tests.log" |
     grep -v 'AnotherDevicesMemoryIsRefused' | sed -E 's/^[[:space:]]*[0-9]+ - //; s/ \(Skipped\)//' || true)
   if [[ -n $skipped ]]; then
     note "FAIL  gpu-tests skipped on a GPU machine: $(echo "$skipped" | head -n 5 | tr '\n' ' ')"
     failed=1
   fi
-  note "gpu-tests: $(grep -E 'tests passed|tests failed' "$out/gpu-tests.log" | tail -n 1)"
+  note "gpu-tests: $(grep -E 'tests passed|tests failed' "$logs/gpu-tests.log" | tail -n 1)"
   for tool in memcheck racecheck synccheck initcheck; do
     note "sanitizer-$tool: $(grep -h -E 'ERROR SUMMARY|RACECHECK SUMMARY|tests? ran|PASSED|FAILED' \
-      "$out/sanitizer-$tool.log" 2>/dev/null | tr '\n' ' ' | cut -c1-160)"
+      "$logs/sanitizer-$tool.log" 2>/dev/null | tr '\n' ' ' | cut -c1-160)"
   done
 fi
 
-if ((!dry_run)) && [[ -f $out/check.log ]]; then
-  note "check: $(grep -E 'PASS|FAIL' "$out/check.log" | tail -n 1)"
+if ((!dry_run)) && [[ -f $logs/check.log ]]; then
+  note "check: $(grep -E 'PASS|FAIL' "$logs/check.log" | tail -n 1)"
+fi
+if ((!dry_run && python_gpu)); then
+  note "python-gpu-tests: $(grep -E '(passed|failed|skipped|error)' "$logs/python-gpu-tests.log" | tail -n 1)"
+elif ((!dry_run)); then
+  note "python-gpu-tests     SKIP     no $build/python-package (nanobind or Python.h missing)"
 fi
 
 # --- Timings run alone: the kernel report's compiles finish first.
@@ -325,10 +350,12 @@ fi
   echo
   python3 scripts/bench_summary.py --bench "$out/bench.json" --torch "$out/torch.json" 2>&1
   echo
-  sed -n '/^Kernel resources/,/^$/p' "$out/kernel-report.log" 2>/dev/null
-  grep -E 'kernels miss a target' "$out/kernel-report.log" 2>/dev/null
+  # The kernel table itself (hundreds of rows) is in kernel-report.json and the logs.
+  miss=$(grep -E 'kernels miss a target' "$logs/kernel-report.log" 2>/dev/null)
+  [[ -n $miss ]] && echo "kernel report: $miss (table: kernel-report.json, logs/kernel-report.log)"
   echo
 } >>"$summary"
+tar czf "$out/logs.tar.gz" -C "$out" logs && rm -rf "$logs"
 if ((failed)); then
   note "RESULT: FAIL ($((SECONDS - start)) s)"
 else
