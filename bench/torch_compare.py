@@ -10,7 +10,11 @@ and the gradients dL_D/d real, dL_D/d fake and dL_G/d fake. It runs
   - ganloss:  one execution of a library plan (ganloss_plan_execute) on the CUDA backend, with
               torch's device pointers and torch's current stream, through the package's binding
               on addresses (the installed package, or PYTHONPATH=build/python-package after a
-              CMake build with -DGANLOSS_BUILD_PYTHON=ON).
+              CMake build with -DGANLOSS_BUILD_PYTHON=ON): the library's own cost;
+  - module:   the step as a training script writes it with ganloss.torch: DiscriminatorLoss and
+              GeneratorLoss, then the same autograd backward as eager's (a forward and a VJP
+              call per loss, and PyTorch's autograd around them): what a user of the modules
+              gets.
 Each time is the wall time per step over back-to-back steps, synchronised at the end, so the
 host overhead of launching the work is included, as a training loop sees it. The three results
 are checked against each other, the ratios printed, and everything written as JSON (bytes per
@@ -122,6 +126,34 @@ def ganloss_step(torch, kind, dtype_name, real, fake):
     return step
 
 
+def module_step(torch, kind):
+    """A step through ganloss.torch's modules, with torch_step's autograd backward; returns
+    (d_loss, g_loss) stacked and the three gradients."""
+    import ganloss.torch as gt
+
+    d_criterion, g_criterion = gt.DiscriminatorLoss(kind), gt.GeneratorLoss(kind)
+
+    def step(real, fake):
+        r = real.detach().requires_grad_()
+        fd = fake.detach().requires_grad_()
+        fg = fake.detach().requires_grad_()
+        d_loss = d_criterion(r, fd)
+        g_loss = g_criterion(fg)
+        grads = torch.autograd.grad(d_loss + g_loss, (r, fd, fg))
+        return torch.stack([d_loss, g_loss]).detach(), grads
+
+    return step
+
+
+def module_difference(torch, module_result, eager_result):
+    """The largest scaled difference between the module step's losses and gradients and the
+    eager step's (whose losses are d_loss, d_real, d_fake, g_loss)."""
+    (losses, grads), (eager_losses, eager_grads) = module_result, eager_result
+    outputs = [max_scaled_difference(torch, losses, eager_losses[[0, 3]])]
+    outputs += [max_scaled_difference(torch, g, h) for g, h in zip(grads, eager_grads)]
+    return max(outputs)
+
+
 def wall_seconds(torch, step, real, fake, min_seconds, min_steps):
     """Wall time per step over back-to-back steps after warm-up, synchronised at both ends."""
     for _ in range(3):
@@ -196,9 +228,9 @@ def main():
     print("PyTorch %s, %s, ganloss %s (%s)" % (torch.__version__,
                                               torch.cuda.get_device_name(device),
                                               ganloss.version(), path))
-    print("%-14s %-5s %10s %12s %12s %12s %9s %9s  %s"
-          % ("loss", "dtype", "elements", "eager", "compile", "ganloss", "x eager",
-             "x compile", "agree"))
+    print("%-14s %-5s %10s %12s %12s %12s %12s %9s %9s %9s  %s"
+          % ("loss", "dtype", "elements", "eager", "compile", "ganloss", "module", "x eager",
+             "x compile", "module x", "agree"))
     records = []
     failed = False
     for kind in args.losses.split(","):
@@ -206,6 +238,7 @@ def main():
         eager = torch_step(torch, losses_fn)
         compiled = torch_step(torch, torch.compile(losses_fn, mode=args.compile_mode,
                                                    dynamic=False))
+        module = module_step(torch, kind)
         for dtype_name in args.dtypes.split(","):
             torch_dtype, library_dtype, element_bytes = dtypes[dtype_name]
             for n in (parse_size(s) for s in args.sizes.split(",")):
@@ -215,9 +248,9 @@ def main():
                 fake = (torch.randn(n - n // 2, device=device, generator=generator) * 4 - 1).to(
                     torch_dtype)
                 fused = ganloss_step(torch, kind, library_dtype, real, fake)
-                results = {name: step(real, fake)
-                           for name, step in (("eager", eager), ("compile", compiled),
-                                              ("ganloss", fused))}
+                steps = (("eager", eager), ("compile", compiled), ("ganloss", fused),
+                         ("module", module))
+                results = {name: step(real, fake) for name, step in steps}
                 torch.cuda.synchronize()
                 # ganloss against each PyTorch variant, losses and every gradient.
                 tolerance = TOLERANCE[dtype_name]
@@ -228,11 +261,12 @@ def main():
                     outputs += [max_scaled_difference(torch, g, h)
                                 for g, h in zip(grads, results["ganloss"][1])]
                     differences[name] = max(outputs)
+                differences["module"] = module_difference(torch, results["module"],
+                                                          results["eager"])
                 agree = all(d <= tolerance for d in differences.values())
                 failed |= not agree
                 seconds = {name: wall_seconds(torch, step, real, fake, args.min_seconds, 10)
-                           for name, step in (("eager", eager), ("compile", compiled),
-                                              ("ganloss", fused))}
+                           for name, step in steps}
                 record = {
                     "loss": kind, "dtype": dtype_name, "elements": n, "segments": 1,
                     "bytes": step_bytes(element_bytes, real.numel(), fake.numel()),
@@ -240,17 +274,24 @@ def main():
                     "ganloss_seconds": seconds["ganloss"],
                     "ganloss_over_eager": seconds["eager"] / seconds["ganloss"],
                     "ganloss_over_compile": seconds["compile"] / seconds["ganloss"],
+                    "module_seconds": seconds["module"],
+                    "module_over_eager": seconds["eager"] / seconds["module"],
+                    "module_over_compile": seconds["compile"] / seconds["module"],
                     "max_difference_vs_eager": differences["eager"],
                     "max_difference_vs_compile": differences["compile"],
+                    "max_difference_module_vs_eager": differences["module"],
                     "tolerance": tolerance, "agree": agree,
                 }
                 records.append(record)
-                print("%-14s %-5s %10d %9.1f us %9.1f us %9.1f us %8.2fx %8.2fx  %s"
+                print("%-14s %-5s %10d %9.1f us %9.1f us %9.1f us %9.1f us %8.2fx %8.2fx "
+                      "%8.2fx  %s"
                       % (kind, dtype_name, n, seconds["eager"] * 1e6,
                          seconds["compile"] * 1e6, seconds["ganloss"] * 1e6,
-                         record["ganloss_over_eager"], record["ganloss_over_compile"],
-                         "yes" if agree else "NO (%.2e, %.2e)" % (differences["eager"],
-                                                                  differences["compile"])))
+                         seconds["module"] * 1e6, record["ganloss_over_eager"],
+                         record["ganloss_over_compile"], record["module_over_eager"],
+                         "yes" if agree else "NO (eager %.2e, compile %.2e, module %.2e)"
+                         % (differences["eager"], differences["compile"],
+                            differences["module"])))
     with open(args.json, "w") as out:
         json.dump({"torch_version": torch.__version__,
                    "device": torch.cuda.get_device_name(device),

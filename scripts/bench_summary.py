@@ -59,13 +59,20 @@ def torch_table(path):
         print("PyTorch comparison: no records")
         return
     print("PyTorch comparison (wall time per step, host overhead included)")
+    print("(ganloss: one plan call on bound addresses; module: ganloss.torch's modules with "
+          "autograd, as a training step)")
     print(f"{'loss':<14} {'dtype':<5} {'elements':>10} {'eager us':>10} {'compile us':>10} "
-          f"{'ganloss us':>10} {'x eager':>8} {'x compile':>9}")
+          f"{'ganloss us':>10} {'module us':>10} {'x eager':>8} {'x compile':>9} "
+          f"{'module x eager':>14}")
     for r in records:
+        # Results of a torch_compare.py without the module step show "-" there.
+        module_us = f"{r['module_seconds'] * 1e6:.1f}" if "module_seconds" in r else "-"
+        module_x = f"{r['module_over_eager']:.2f}" if "module_over_eager" in r else "-"
         print(f"{r.get('loss', '?'):<14} {r.get('dtype', '?'):<5} {r.get('elements', 0):>10} "
               f"{r.get('eager_seconds', 0) * 1e6:>10.1f} {r.get('compile_seconds', 0) * 1e6:>10.1f} "
-              f"{r.get('ganloss_seconds', 0) * 1e6:>10.1f} {r.get('ganloss_over_eager', 0):>8.2f} "
-              f"{r.get('ganloss_over_compile', 0):>9.2f}")
+              f"{r.get('ganloss_seconds', 0) * 1e6:>10.1f} {module_us:>10} "
+              f"{r.get('ganloss_over_eager', 0):>8.2f} {r.get('ganloss_over_compile', 0):>9.2f} "
+              f"{module_x:>14}")
 
 
 def main():
