@@ -39,11 +39,18 @@ struct Traits {
   static constexpr bool real_g = average || paired;
   static constexpr Family g = spec.g;
   static constexpr uint32_t active = active_accumulators(spec);  // the sums this pass forms
+  static constexpr bool indexed_rows = losses;                   // see Row
 };
 
 // Per-element arrays of one side, each at its own element type: logits T, gradients G, weights
-// and element losses float; null = absent.
-template <class T, class G>
+// and element losses float; null = absent. The logits are addressed from the row's current
+// start. The other arrays either are advanced to it too, or (kIndexed) stay the call's own
+// pointers, from element 0, with the start as an index: the kernel's parameters, which the
+// element loop reads where it stores instead of holding six advanced pointers in registers
+// through it. The loops that write element losses take the second form (indexed_rows):
+// their four more arrays made them spill; the others take the first, one instruction less per
+// store.
+template <class T, class G, bool kIndexed>
 struct Row {
   const T* x;
   const float* w;
@@ -51,30 +58,45 @@ struct Row {
   G* grad_g;
   float* loss_d;
   float* loss_g;
+  int64_t start;  // kIndexed: of x[0] in the other arrays
+
+  // Element i of the row in the arrays other than x.
+  GANLOSS_DEVICE int64_t index(uint32_t i) const {
+    if constexpr (kIndexed) {
+      return start + i;
+    } else {
+      return i;
+    }
+  }
 
   // The same arrays from element `offset` on.
   GANLOSS_DEVICE Row at(int64_t offset) const {
-    Row r;
+    Row r = *this;
     r.x = x + offset;
-    r.w = w ? w + offset : nullptr;
-    r.grad_d = grad_d ? grad_d + offset : nullptr;
-    r.grad_g = grad_g ? grad_g + offset : nullptr;
-    r.loss_d = loss_d ? loss_d + offset : nullptr;
-    r.loss_g = loss_g ? loss_g + offset : nullptr;
+    if constexpr (kIndexed) {
+      r.start = start + offset;
+    } else {
+      r.w = w ? w + offset : nullptr;
+      r.grad_d = grad_d ? grad_d + offset : nullptr;
+      r.grad_g = grad_g ? grad_g + offset : nullptr;
+      r.loss_d = loss_d ? loss_d + offset : nullptr;
+      r.loss_g = loss_g ? loss_g + offset : nullptr;
+    }
     return r;
   }
 };
 
-template <class T, class G>
-GANLOSS_DEVICE Row<T, G> row_at(const SideParams& side, void* grad_d, void* grad_g, float* loss_d,
-                                float* loss_g, int64_t begin) {
-  Row<T, G> r;
+template <class T, class G, bool kIndexed>
+GANLOSS_DEVICE Row<T, G, kIndexed> row_at(const SideParams& side, void* grad_d, void* grad_g,
+                                          float* loss_d, float* loss_g, int64_t begin) {
+  Row<T, G, kIndexed> r;
   r.x = static_cast<const T*>(side.logits);
   r.w = side.weights;
   r.grad_d = static_cast<G*>(grad_d);
   r.grad_g = static_cast<G*>(grad_g);
   r.loss_d = loss_d;
   r.loss_g = loss_g;
+  r.start = 0;
   return r.at(begin);
 }
 
@@ -194,7 +216,7 @@ struct SideContext {
 };
 
 template <class T, class G, int N>
-GANLOSS_DEVICE void store_group(G* p, uint32_t i, const Vec<G, N>& v) {
+GANLOSS_DEVICE void store_group(G* p, int64_t i, const Vec<G, N>& v) {
   if (N == 1) {
     p[i] = v.v[0];
   } else {
@@ -203,7 +225,7 @@ GANLOSS_DEVICE void store_group(G* p, uint32_t i, const Vec<G, N>& v) {
 }
 
 template <int N>
-GANLOSS_DEVICE void store_floats(float* p, uint32_t i, const Vec<float, N>& v) {
+GANLOSS_DEVICE void store_floats(float* p, int64_t i, const Vec<float, N>& v) {
   if (N == 1) {
     p[i] = v.v[0];
   } else {
@@ -225,7 +247,7 @@ GANLOSS_DEVICE void add_statistics(LossSums& acc, int side, float x, float sigma
 // cannot, makes the losses of the weight's segment NaN this way (its weight sum, its terms and
 // the gradients they scale), never a number.
 template <int N>
-GANLOSS_DEVICE Vec<float, N> load_weight_vector(const float* w, uint32_t i) {
+GANLOSS_DEVICE Vec<float, N> load_weight_vector(const float* w, int64_t i) {
   Vec<float, N> out;
   if constexpr (N == 1) {
     out.v[0] = w[i];
@@ -241,7 +263,7 @@ GANLOSS_DEVICE Vec<float, N> load_weight_vector(const float* w, uint32_t i) {
 // The weights of N elements from index i: loaded in weighted instantiations (1 where the side
 // has none), constant 1 otherwise.
 template <class S, int N>
-GANLOSS_DEVICE Vec<float, N> load_weights(const float* w, uint32_t i) {
+GANLOSS_DEVICE Vec<float, N> load_weights(const float* w, int64_t i) {
   Vec<float, N> out;
   if constexpr (S::weighted) {
     if (w) return load_weight_vector<N>(w, i);
@@ -258,12 +280,12 @@ GANLOSS_DEVICE Vec<float, N> load_weights(const float* w, uint32_t i) {
 // added to the running sums in element order. N > 1 only at 16-byte aligned indices of a side
 // whose arrays share that alignment.
 template <class T, class G, class S, int kSide, int N>
-GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, uint32_t i, const Vec<T, N>& x,
-                                   const SideContext& c, LossSums& acc) {
+GANLOSS_DEVICE void evaluate_group(const Row<T, G, S::indexed_rows>& r, uint32_t i,
+                                   const Vec<T, N>& x, const SideContext& c, LossSums& acc) {
   if constexpr (S::pass == Pass::prepass) {
     Vec<float, N> w;
     if (r.w) {
-      w = load_weight_vector<N>(r.w, i);
+      w = load_weight_vector<N>(r.w, r.index(i));
     } else {
       GANLOSS_UNROLL
       for (int j = 0; j < N; ++j)
@@ -277,7 +299,7 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, uint32_t i, const Vec<T, 
     }
     (void)c;
   } else {
-    const Vec<float, N> w = load_weights<S, N>(r.w, i);
+    const Vec<float, N> w = load_weights<S, N>(r.w, r.index(i));
     constexpr bool kHasG = kSide == 1 || S::real_g;
     constexpr bool kLogistic = S::d == Family::logistic || (kHasG && S::g == Family::logistic);
     constexpr bool kMaybeLogistic = kLogistic || S::d == Family::any;
@@ -352,14 +374,14 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, uint32_t i, const Vec<T, 
       }
     }
     if constexpr (S::pass == Pass::vjp) {
-      if (r.grad_d) store_group<T, G, N>(r.grad_d, i, gd);
+      if (r.grad_d) store_group<T, G, N>(r.grad_d, r.index(i), gd);
     } else if constexpr (S::pass == Pass::gradients || !S::average) {
-      if (r.grad_d) store_group<T, G, N>(r.grad_d, i, gd);
-      if (r.grad_g) store_group<T, G, N>(r.grad_g, i, gg);
+      if (r.grad_d) store_group<T, G, N>(r.grad_d, r.index(i), gd);
+      if (r.grad_g) store_group<T, G, N>(r.grad_g, r.index(i), gg);
     }
     if constexpr (S::pass == Pass::main && S::losses) {
-      if (r.loss_d) store_floats<N>(r.loss_d, i, ld);
-      if (r.loss_g) store_floats<N>(r.loss_g, i, lg);
+      if (r.loss_d) store_floats<N>(r.loss_d, r.index(i), ld);
+      if (r.loss_g) store_floats<N>(r.loss_g, r.index(i), lg);
     }
   }
 }
@@ -368,13 +390,14 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G>& r, uint32_t i, const Vec<T, 
 // d = f - r, the D term sp(d) and the G term sp(-d), their gradients with respect to r (-) and
 // f (+) (main and VJP passes).
 template <class T, class G, class S, int N>
-GANLOSS_DEVICE void evaluate_pair_group(const Row<T, G>& r, const Row<T, G>& f, uint32_t i,
+GANLOSS_DEVICE void evaluate_pair_group(const Row<T, G, S::indexed_rows>& r,
+                                        const Row<T, G, S::indexed_rows>& f, uint32_t i,
                                         const Vec<T, N>& x, const Vec<T, N>& y,
                                         const SideContext& c, LossSums& acc) {
   Vec<float, N> w;
   if constexpr (S::pass == Pass::prepass) {
     if (r.w) {
-      w = load_weight_vector<N>(r.w, i);
+      w = load_weight_vector<N>(r.w, r.index(i));
     } else {
       GANLOSS_UNROLL
       for (int j = 0; j < N; ++j)
@@ -390,7 +413,7 @@ GANLOSS_DEVICE void evaluate_pair_group(const Row<T, G>& r, const Row<T, G>& f, 
     (void)y;
     (void)c;
   } else {
-    w = load_weights<S, N>(r.w, i);
+    w = load_weights<S, N>(r.w, r.index(i));
     Vec<G, N> grd, grg, gfd, gfg;
     Vec<float, N> lrd, lfg, zero;
     GANLOSS_UNROLL
@@ -427,17 +450,17 @@ GANLOSS_DEVICE void evaluate_pair_group(const Row<T, G>& r, const Row<T, G>& f, 
       }
     }
     if constexpr (S::pass == Pass::vjp) {
-      if (r.grad_d) store_group<T, G, N>(r.grad_d, i, grd);
-      if (f.grad_d) store_group<T, G, N>(f.grad_d, i, gfd);
+      if (r.grad_d) store_group<T, G, N>(r.grad_d, r.index(i), grd);
+      if (f.grad_d) store_group<T, G, N>(f.grad_d, f.index(i), gfd);
     } else {
-      if (r.grad_d) store_group<T, G, N>(r.grad_d, i, grd);
-      if (r.grad_g) store_group<T, G, N>(r.grad_g, i, grg);
-      if (f.grad_d) store_group<T, G, N>(f.grad_d, i, gfd);
-      if (f.grad_g) store_group<T, G, N>(f.grad_g, i, gfg);
-      if (r.loss_d) store_floats<N>(r.loss_d, i, lrd);
-      if (r.loss_g) store_floats<N>(r.loss_g, i, zero);
-      if (f.loss_d) store_floats<N>(f.loss_d, i, zero);
-      if (f.loss_g) store_floats<N>(f.loss_g, i, lfg);
+      if (r.grad_d) store_group<T, G, N>(r.grad_d, r.index(i), grd);
+      if (r.grad_g) store_group<T, G, N>(r.grad_g, r.index(i), grg);
+      if (f.grad_d) store_group<T, G, N>(f.grad_d, f.index(i), gfd);
+      if (f.grad_g) store_group<T, G, N>(f.grad_g, f.index(i), gfg);
+      if (r.loss_d) store_floats<N>(r.loss_d, r.index(i), lrd);
+      if (r.loss_g) store_floats<N>(r.loss_g, r.index(i), zero);
+      if (f.loss_d) store_floats<N>(f.loss_d, f.index(i), zero);
+      if (f.loss_g) store_floats<N>(f.loss_g, f.index(i), lfg);
     }
   }
 }
@@ -451,7 +474,8 @@ constexpr int64_t kSliceLength = int64_t{1} << 30;
 // or any start, shared by `threads` threads of which this is `rank`: 16-byte groups (kUnroll
 // loads in flight per thread, see kUnrollFor) then a scalar tail, or scalar throughout.
 template <class T, class G, class S, int kSide, bool kPaired, int kUnroll>
-GANLOSS_DEVICE void evaluate_run(const Row<T, G>& r, const Row<T, G>& f, uint32_t n, bool vector,
+GANLOSS_DEVICE void evaluate_run(const Row<T, G, S::indexed_rows>& r,
+                                 const Row<T, G, S::indexed_rows>& f, uint32_t n, bool vector,
                                  const SideContext& c, uint32_t rank, uint32_t threads,
                                  LossSums& acc) {
   constexpr int kWidth = kVectorBytes / static_cast<int>(sizeof(T));
@@ -515,9 +539,10 @@ GANLOSS_DEVICE void evaluate_run(const Row<T, G>& r, const Row<T, G>& f, uint32_
 // Which thread adds which element, and in which order, depends only on the indices and the
 // row's alignment, never on timing.
 template <class T, class G, class S, int kSide, bool kPaired, int kUnroll>
-GANLOSS_DEVICE void evaluate_range(const Row<T, G>& r, const Row<T, G>& f, int64_t begin,
-                                   int64_t end, const SideContext& c, unsigned rank,
-                                   unsigned threads, LossSums& acc) {
+GANLOSS_DEVICE void evaluate_range(const Row<T, G, S::indexed_rows>& r,
+                                   const Row<T, G, S::indexed_rows>& f, int64_t begin, int64_t end,
+                                   const SideContext& c, unsigned rank, unsigned threads,
+                                   LossSums& acc) {
   int64_t body = begin;
   if (c.vector_ok) {
     const int64_t head = elements_to_alignment(r.x + begin);
@@ -614,10 +639,10 @@ GANLOSS_DEVICE LossSums evaluate_segment_part(const KernelArgs& k, const Segment
                                               unsigned threads) {
   const CallParams& q = k.call;
   LossSums acc = LossSums::zero();
-  const Row<T, G> real = row_at<T, G>(q.real, q.grad_real, q.grad_real_g, q.loss_real,
-                                      q.loss_real_g, st.extent[0].begin);
-  const Row<T, G> fake = row_at<T, G>(q.fake, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d,
-                                      q.loss_fake_g, st.extent[1].begin);
+  const Row<T, G, S::indexed_rows> real = row_at<T, G, S::indexed_rows>(
+      q.real, q.grad_real, q.grad_real_g, q.loss_real, q.loss_real_g, st.extent[0].begin);
+  const Row<T, G, S::indexed_rows> fake = row_at<T, G, S::indexed_rows>(
+      q.fake, q.grad_fake_d, q.grad_fake_g, q.loss_fake_d, q.loss_fake_g, st.extent[1].begin);
   if constexpr (S::paired) {
     evaluate_range<T, G, S, 0, true, kUnroll>(real, fake, begin, end, side_context<S>(k, st, s, 0),
                                               rank, threads, acc);

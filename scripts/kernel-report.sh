@@ -5,10 +5,12 @@
 # SASS instructions per logit of its main vector loop (scripts/kernel_report.py says how each
 # is measured). No GPU needed: nvcc, cuobjdump and c++filt.
 #
-#   scripts/kernel-report.sh [--check] [--json FILE] [--arch sm_90] [--out DIR] [-j N] [FILE.cu...]
+#   scripts/kernel-report.sh [--check] [--json FILE] [--markdown FILE] [--arch sm_90] [--out DIR]
+#                            [-j N] [FILE.cu...]
 #
 #   --check     exit 1 when a kernel misses a target (docs/benchmarks.md), naming each offender
 #   --json      also write the table as JSON
+#   --markdown  also write the per-instantiation table of docs/benchmarks.md as Markdown
 #   --arch      the architecture to compile for and whose occupancy limits apply
 #   --out       where the cubins and the tools' output go (default build-report/kernel-report)
 #   -j          compiles at once (default: the number of cores, at most the number of files)
@@ -34,6 +36,10 @@ while (($#)); do
     --check) report_args+=(--check) ;;
     --json)
       report_args+=(--json "$2")
+      shift
+      ;;
+    --markdown)
+      report_args+=(--markdown "$2")
       shift
       ;;
     --arch)
