@@ -87,7 +87,8 @@ class _PlanCache:
             entry = self._entries.get(plan_key)
             if entry is not None:
                 self._entries.move_to_end(plan_key)
-        if entry is None:
+        new = entry is None
+        if new:
             problem = self.config(key).problem(_LIBRARY_DTYPES[logits.dtype], segments,
                                                real_count, fake_count)
             backend = _core.BACKENDS["cuda" if cuda else "cpu"]
@@ -98,19 +99,21 @@ class _PlanCache:
                 plan = _Plan(problem, backend)
             # [plan, workspaces by lane, whether a call ran inside a stream capture]
             entry = [plan, {}, False]
+        plan, workspaces = entry[0], entry[1]
+        # Asked once per call, and only where a workspace or an eviction depends on it.
+        capturing = cuda and (new or plan.workspace_bytes > 0) and \
+            torch.cuda.is_current_stream_capturing()
+        if new:
             with self._lock:
                 self._entries[plan_key] = entry
-                if len(self._entries) > self._capacity and not (
-                        cuda and torch.cuda.is_current_stream_capturing()):
+                if len(self._entries) > self._capacity and not capturing:
                     self._evict()
-        plan, workspaces = entry[0], entry[1]
         workspace = workspaces.get(lane)
         if workspace is None and plan.workspace_bytes:
-            workspace = _new_workspace(plan.workspace_bytes, device)
+            workspace = _new_workspace(plan.workspace_bytes, device, capturing)
             plan.workspace_init(workspace, stream)
             workspaces[lane] = workspace
-        if cuda and workspace is not None and not entry[2] and \
-                torch.cuda.is_current_stream_capturing():
+        if capturing and workspace is not None:
             entry[2] = True
         return plan, workspace, stream
 
@@ -121,7 +124,7 @@ class _PlanCache:
                 self._kept.extend(workspaces.values())
 
 
-def _new_workspace(nbytes: int, device: torch.device) -> Tensor:
+def _new_workspace(nbytes: int, device: torch.device, capturing: bool) -> Tensor:
     """A plan's workspace, which outlives the call that allocates it. CUDA workspaces live in
     the extension's own device memory, not in PyTorch's caching allocator: while
     torch.compile(mode="reduce-overhead") warms up or records a CUDA graph, that allocator puts
@@ -130,7 +133,7 @@ def _new_workspace(nbytes: int, device: torch.device) -> Tensor:
     capture (torch.cuda.graph on a stream without a warm-up call) cannot be allocated outside
     it (cudaMalloc is not capturable): it comes from the capture's pool, held by this cache for
     as long as the plan, so the pool never hands those bytes out again."""
-    if device.type == "cuda" and not torch.cuda.is_current_stream_capturing():
+    if device.type == "cuda" and not capturing:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return _ganloss.cuda_buffer(nbytes, index)
     return torch.empty(nbytes, dtype=torch.uint8, device=device)

@@ -486,6 +486,20 @@ class Plan {
   size_t workspace_bytes_ = 0;
 };
 
+#ifdef GANLOSS_WITH_CUDA
+// body() with `device` current, the previous device restored after; body's status, or the
+// status of the first device query or switch that failed.
+template <class F>
+cudaError_t on_device(int device, F&& body) {
+  int previous = -1;
+  cudaError_t e = cudaGetDevice(&previous);
+  if (e == cudaSuccess && previous != device) e = cudaSetDevice(device);
+  if (e == cudaSuccess) e = body();
+  if (previous >= 0 && previous != device) cudaSetDevice(previous);
+  return e;
+}
+#endif
+
 // Device memory of the extension's own (cudaMalloc, freed with the last reference), returned
 // as a PyTorch tensor. ganloss.torch keeps its plans' CUDA workspaces here rather than in
 // PyTorch's caching allocator: while torch.compile's CUDA graphs warm up or record, that
@@ -497,14 +511,6 @@ nb::object cuda_buffer(size_t bytes, int32_t device) {
   struct Owned {
     void* data;
     int device;
-  };
-  auto on_device = [](int target, auto&& body) {
-    int previous = -1;
-    cudaError_t e = cudaGetDevice(&previous);
-    if (e == cudaSuccess && previous != target) e = cudaSetDevice(target);
-    if (e == cudaSuccess) e = body();
-    if (previous >= 0 && previous != target) cudaSetDevice(previous);
-    return e;
   };
   if (bytes == 0) throw std::invalid_argument("cuda_buffer: bytes must be positive");
   void* data = nullptr;
@@ -518,12 +524,7 @@ nb::object cuda_buffer(size_t bytes, int32_t device) {
   nb::capsule owner(new Owned{data, device}, [](void* p) noexcept {
     auto* owned = static_cast<Owned*>(p);
     // At interpreter exit the runtime may already be gone: nothing to report then.
-    int previous = -1;
-    if (cudaGetDevice(&previous) == cudaSuccess) {
-      if (previous != owned->device) cudaSetDevice(owned->device);
-      cudaFree(owned->data);
-      if (previous != owned->device) cudaSetDevice(previous);
-    }
+    on_device(owned->device, [&] { return cudaFree(owned->data); });
     cudaGetLastError();
     delete owned;
   });
