@@ -288,8 +288,14 @@ stage_bg check 90 "$build/bin/ganloss" check --backend cuda
 # The Python package's GPU tests (PyTorch, JAX and CuPy on their streams, torch.compile with
 # CUDA graphs), on the staged package; each skips with its reason where its framework is
 # missing.
+# The staged package, where this run built it (or, with --no-build, where the build directory
+# holds one): for these tests and for torch-compare.
+package=1
+if ((!has_python && !no_build)) || [[ ! -d $build/python-package/ganloss ]]; then
+  package=0
+fi
 python_gpu=0
-if ((dry_run)) || [[ -d $build/python-package/ganloss ]]; then
+if ((dry_run || package)); then
   python_gpu=1
   stage_bg python-gpu-tests 120 env PYTHONPATH="$build/python-package" python3 -m pytest \
     -q -rs -p no:cacheprovider python/tests/test_gpu.py
@@ -333,7 +339,7 @@ else
 fi
 if ((!dry_run)) && ! python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
   note "torch-compare        SKIP     PyTorch with CUDA not importable"
-elif ((!dry_run)) && { ((!has_python && !no_build)) || [[ ! -d $build/python-package/ganloss ]]; }; then
+elif ((!dry_run && !package)); then
   note "torch-compare        SKIP     no $build/python-package (nanobind or Python.h missing)"
 else
   stage torch-compare 120 env PYTHONPATH="$build/python-package" python3 bench/torch_compare.py \
