@@ -722,37 +722,49 @@ constexpr int kUnrollFor = R == Regime::warp || sizeof(T) < 4 || S::paired || S:
                                ? 1
                                : 2;
 
+// The segment of warp group `unit` that this warp holds, if there is one.
+template <class T, class G, class S>
+GANLOSS_DEVICE void warp_unit(const KernelArgs& k, int64_t unit, unsigned lane, unsigned warp) {
+  constexpr int kUnroll = kUnrollFor<T, S, Regime::warp>;
+  const int64_t s = unit * kWarpsPerBlock + warp;
+  if (s >= k.call.segments) return;  // the whole warp skips together
+  const SegmentState st = segment_state(k, s);
+  [[maybe_unused]] LossSums acc = evaluate_segment_part<T, G, S, kUnroll>(
+      k, st, s, 0, segment_length(k, st), lane, simt::kWarpSize);
+  if constexpr (S::active != 0) {  // gradient and VJP passes: nothing to sum
+    acc = warp_sum<S::active>(acc);
+    if (lane == 0) finish_segment(k, s, acc);
+  }
+}
+
 template <class T, class G, class S>
 GANLOSS_DEVICE void warp_regime(const KernelArgs& k) {
-  constexpr int kUnroll = kUnrollFor<T, S, Regime::warp>;
   const unsigned lane = simt::lane_index();
   // Uniform across the warp, and known to be: the segment's constants take uniform registers.
   const unsigned warp = simt::warp_uniform(simt::warp_index());
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {
-    const int64_t s = unit * kWarpsPerBlock + warp;
-    if (s >= k.call.segments) continue;  // the whole warp skips together
-    const SegmentState st = segment_state(k, s);
-    [[maybe_unused]] LossSums acc = evaluate_segment_part<T, G, S, kUnroll>(
-        k, st, s, 0, segment_length(k, st), lane, simt::kWarpSize);
-    if constexpr (S::active != 0) {  // gradient and VJP passes: nothing to sum
-      acc = warp_sum<S::active>(acc);
-      if (lane == 0) finish_segment(k, s, acc);
-    }
+    warp_unit<T, G, S>(k, unit, lane, warp);
+  }
+}
+
+// Segment s, held by the whole block.
+template <class T, class G, class S>
+GANLOSS_DEVICE void block_unit(const KernelArgs& k, int64_t s, unsigned tid) {
+  constexpr int kUnroll = kUnrollFor<T, S, Regime::block>;
+  const SegmentState st = segment_state(k, s);
+  [[maybe_unused]] LossSums acc =
+      evaluate_segment_part<T, G, S, kUnroll>(k, st, s, 0, segment_length(k, st), tid, kThreads);
+  if constexpr (S::active != 0) {
+    acc = block_sum<kThreads, S::active>(acc);
+    if (tid == 0) finish_segment(k, s, acc);
   }
 }
 
 template <class T, class G, class S>
 GANLOSS_DEVICE void block_regime(const KernelArgs& k) {
-  constexpr int kUnroll = kUnrollFor<T, S, Regime::block>;
   const unsigned tid = simt::thread_index();
   for (int64_t s = simt::block_index(); s < k.call.segments; s += simt::grid_size()) {
-    const SegmentState st = segment_state(k, s);
-    [[maybe_unused]] LossSums acc =
-        evaluate_segment_part<T, G, S, kUnroll>(k, st, s, 0, segment_length(k, st), tid, kThreads);
-    if constexpr (S::active != 0) {
-      acc = block_sum<kThreads, S::active>(acc);
-      if (tid == 0) finish_segment(k, s, acc);
-    }
+    block_unit<T, G, S>(k, s, tid);
   }
 }
 
@@ -844,6 +856,56 @@ GANLOSS_DEVICE void segmented_loss_regime_body(const KernelArgs& k) {
     block_regime<T, G, S>(k);
   } else {
     chunk_regime<T, G, S>(k);
+  }
+}
+
+// The passes of a fused sequence, decoded at compile time (a third equal to the second when
+// the sequence has two).
+template <uint64_t kSequence>
+struct SequenceTraits {
+  static constexpr int count = sequence_count(kSequence);
+  static constexpr uint32_t first = sequence_pass(kSequence, 0);
+  static constexpr uint32_t second = sequence_pass(kSequence, 1);
+  static constexpr uint32_t third = count == 3 ? sequence_pass(kSequence, 2) : second;
+};
+
+// Every pass of a fused sequence (see sequence_code) in one launch, regime R (warp or block):
+// for each unit, its passes in order with a block barrier between them, which makes the state
+// a pass's finish_segment wrote visible to the next pass's threads. Every thread of the block
+// reaches each barrier: a warp without a segment skips its passes, not the barriers.
+template <class T, class G, uint64_t kSequence, Regime R>
+GANLOSS_DEVICE void sequence_body(const LaunchSequence& q) {
+  static_assert(R != Regime::chunk, "a chunked segment spans blocks: one launch per pass");
+  using Q = SequenceTraits<kSequence>;
+  constexpr int kCount = Q::count;
+  using S0 = Traits<Q::first>;
+  using S1 = Traits<Q::second>;
+  using S2 = Traits<Q::third>;
+  auto pass = [](auto traits, const KernelArgs& k, int64_t unit) {
+    using S = decltype(traits);
+    if constexpr (R == Regime::warp) {
+      warp_unit<T, G, S>(k, unit, simt::lane_index(), simt::warp_uniform(simt::warp_index()));
+    } else {
+      block_unit<T, G, S>(k, unit, simt::thread_index());
+    }
+  };
+  for (int64_t unit = simt::block_index(); unit < q.args[0].units; unit += simt::grid_size()) {
+    pass(S0{}, q.args[0], unit);
+    simt::sync_block();
+    pass(S1{}, q.args[1], unit);
+    if constexpr (kCount == 3) {
+      simt::sync_block();
+      pass(S2{}, q.args[2], unit);
+    }
+  }
+}
+
+template <class T, class G, uint64_t kSequence>
+GANLOSS_DEVICE void sequence_body(const LaunchSequence& q) {
+  if (q.args[0].regime == Regime::warp) {
+    sequence_body<T, G, kSequence, Regime::warp>(q);
+  } else {
+    sequence_body<T, G, kSequence, Regime::block>(q);
   }
 }
 

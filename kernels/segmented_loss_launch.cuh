@@ -19,6 +19,13 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   segmented_loss_regime_body<T, G, kSpec, R>(args);
 }
 
+// Every pass of a fused sequence in one launch (sequence_body).
+template <class T, class G, uint64_t kSequence, Regime R>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    segmented_sequence_kernel(const LaunchSequence seq) {
+  sequence_body<T, G, kSequence, R>(seq);
+}
+
 template <class T, class G>
 struct Launch {
   const KernelArgs& args;
@@ -38,6 +45,29 @@ struct Launch {
     }
   }
 };
+
+template <class T, class G>
+struct SequenceLaunch {
+  const LaunchSequence& seq;
+  cudaStream_t stream;
+  template <uint64_t kSequence>
+  void operator()() {
+    const dim3 grid(static_cast<unsigned>(seq.args[0].grid));
+    if (seq.args[0].regime == Regime::warp) {
+      segmented_sequence_kernel<T, G, kSequence, Regime::warp><<<grid, kThreads, 0, stream>>>(seq);
+    } else {
+      segmented_sequence_kernel<T, G, kSequence, Regime::block><<<grid, kThreads, 0, stream>>>(seq);
+    }
+  }
+};
+
+// The fused launch of seq (seq.fused, dispatch_sequence).
+template <class T, class G>
+cudaError_t launch_segmented_sequence(const LaunchSequence& seq, cudaStream_t stream) {
+  SequenceLaunch<T, G> launch{seq, stream};
+  if (!dispatch_sequence(seq.fused, launch)) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
 
 // The instantiation for the launch's spec (dispatch_spec: the one dispatch place).
 template <class T, class G>

@@ -18,6 +18,13 @@ cudaError_t launch_segmented_loss_f16_f32grad(const KernelArgs& args, cudaStream
 cudaError_t launch_segmented_loss_bf16(const KernelArgs& args, cudaStream_t stream);
 cudaError_t launch_segmented_loss_bf16_f32grad(const KernelArgs& args, cudaStream_t stream);
 
+// Each enqueues every pass of a fused sequence (seq.fused != 0) in one launch.
+cudaError_t launch_segmented_sequence_f32(const LaunchSequence& seq, cudaStream_t stream);
+cudaError_t launch_segmented_sequence_f16(const LaunchSequence& seq, cudaStream_t stream);
+cudaError_t launch_segmented_sequence_f16_f32grad(const LaunchSequence& seq, cudaStream_t stream);
+cudaError_t launch_segmented_sequence_bf16(const LaunchSequence& seq, cudaStream_t stream);
+cudaError_t launch_segmented_sequence_bf16_f32grad(const LaunchSequence& seq, cudaStream_t stream);
+
 // The offsets check of a ragged call (offsets_check_body): one block, which writes the flag.
 cudaError_t launch_offsets_check(const KernelArgs& args, cudaStream_t stream);
 

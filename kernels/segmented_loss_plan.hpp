@@ -434,14 +434,100 @@ inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspa
   return k;
 }
 
+// One launch for every pass of a call whose segments each fit in one warp or one block: the
+// warp or block that holds a segment runs the passes one after another, with a block barrier
+// between them, so that a pass reads the state its segment's previous pass wrote (the same
+// block wrote it; no other block touches it). The relativistic average then costs one launch
+// instead of three and the weighted means one instead of two, and a segment's logits (at most
+// kChunkLength of them) are read again by the block that just read them, from L1 or L2 rather
+// than DRAM. The chunk regime, whose segments span blocks, keeps one launch per pass: waiting
+// for the other blocks of a segment needs a grid-wide barrier, hence every block resident at
+// once, a grid bounded by the device's SM count, where the decomposition depends on the shape
+// alone.
+//
+// A sequence is named by its passes' spec codes, 16 bits each from the first pass on (kNoPass
+// where it has fewer than three): the fused kernel's template argument, which the kernel
+// report decodes.
+constexpr uint64_t kNoPass = 0xffffu;
+
+constexpr uint64_t sequence_code(uint32_t a, uint32_t b, uint32_t c = kNoPass) {
+  return uint64_t{a} | uint64_t{b} << 16 | uint64_t{c} << 32;
+}
+
+constexpr uint32_t sequence_pass(uint64_t code, int i) {
+  return static_cast<uint32_t>(code >> (16 * i) & 0xffffu);
+}
+
+constexpr int sequence_count(uint64_t code) {
+  return sequence_pass(code, 2) == kNoPass ? 2 : 3;
+}
+
+// Every fused sequence, from the spec table: a multi-pass call's passes as launch_sequence
+// forms them. Compute calls: the weighted means' prepass and main pass; the relativistic
+// average's prepass, main pass and (when gradients are asked for) gradient pass. VJP calls:
+// the weighted means' prepass and VJP pass; the average's prepass, sums and VJP pass.
+constexpr int kSequenceCount = 29;
+
+struct SequenceTable {
+  uint64_t codes[kSequenceCount];
+  int count;
+};
+
+constexpr SequenceTable make_sequence_table() {
+  SequenceTable t{};
+  for (const uint32_t code : kSpecTable.codes) {
+    const Spec s = decode(code);
+    const uint32_t pre = encode({Pass::prepass, s.paired, false, kC, kC, false, false, false});
+    if (s.pass == Pass::prepass || s.pass == Pass::gradients) continue;
+    if (!s.average) {
+      if (s.weighted) t.codes[t.count++] = sequence_code(pre, code);
+      continue;
+    }
+    if (s.pass == Pass::main) {
+      t.codes[t.count++] = sequence_code(pre, code);
+      t.codes[t.count++] = sequence_code(
+          pre, code, encode({Pass::gradients, false, true, kA, kA, s.weighted, false, false}));
+    } else {
+      t.codes[t.count++] = sequence_code(
+          pre, encode({Pass::main, false, true, kA, kA, s.weighted, false, true}), code);
+    }
+  }
+  return t;
+}
+
+inline constexpr SequenceTable kSequenceTable = make_sequence_table();
+static_assert(kSequenceTable.count == kSequenceCount, "kSequenceCount is the number of sequences");
+inline constexpr const uint64_t (&kSequences)[kSequenceCount] = kSequenceTable.codes;
+
+// Calls f.template operator()<kSequences[i]>() for the sequence equal to `code`; false if none.
+template <int I = 0, class F>
+bool dispatch_sequence(uint64_t code, F& f) {
+  if constexpr (I == kSequenceCount) {
+    (void)code;
+    (void)f;
+    return false;
+  } else {
+    if (code == kSequences[I]) {
+      f.template operator()<kSequences[I]>();
+      return true;
+    }
+    return dispatch_sequence<I + 1>(code, f);
+  }
+}
+
+struct LaunchSequence;
+inline uint64_t fused_sequence_for(const LaunchSequence& seq);
+
 // The launches of a validated call, in order, as the CUDA backend and the emulator run them:
 // for a ragged call first the offsets check (check_offsets, with args[0]), then one launch per
-// pass. Compute calls: [prepass] main [gradients]; VJP calls: [prepass] [main] vjp, where the
-// main pass of the relativistic average only forms the sums through the means (it writes no
-// gradient).
+// pass, or one for all of them where `fused` names their sequence. Compute calls: [prepass]
+// main [gradients]; VJP calls: [prepass] [main] vjp, where the main pass of the relativistic
+// average only forms the sums through the means (it writes no gradient).
 struct LaunchSequence {
   bool check_offsets = false;
   int count = 0;
+  // Nonzero when one launch runs every pass (fused_sequence_for): the code of that sequence.
+  uint64_t fused = 0;
   KernelArgs args[3];
 };
 
@@ -463,7 +549,26 @@ inline LaunchSequence launch_sequence(const CallParams& q, void* workspace) {
     }
   }
   seq.check_offsets = seq.args[0].offsets_flag != nullptr;
+  seq.fused = fused_sequence_for(seq);
   return seq;
+}
+
+// The fused sequence of a call's passes, or 0 where they need launches of their own: a single
+// pass, the chunk regime, passes in different regimes, or passes of no fused sequence.
+inline uint64_t fused_sequence_for(const LaunchSequence& seq) {
+  if (seq.count < 2) return 0;
+  const Regime r = seq.args[0].regime;
+  if (r == Regime::chunk) return 0;
+  uint32_t specs[3] = {kNoPass, kNoPass, kNoPass};
+  for (int i = 0; i < seq.count; ++i) {
+    if (seq.args[i].regime != r || seq.args[i].units != seq.args[0].units) return 0;
+    specs[i] = seq.args[i].spec;
+  }
+  const uint64_t code = sequence_code(specs[0], specs[1], specs[2]);
+  for (const uint64_t c : kSequences) {
+    if (c == code) return code;
+  }
+  return 0;
 }
 
 }  // namespace kernel

@@ -31,6 +31,22 @@ cudaError_t launch(const kernel::KernelArgs& args, cudaStream_t stream) {
   }
 }
 
+// The same for every pass of a fused sequence in one launch.
+cudaError_t launch(const kernel::LaunchSequence& seq, cudaStream_t stream) {
+  const CallParams& q = seq.args[0].call;
+  const bool f32_grads = q.grad_dtype == DType::f32;
+  switch (q.dtype) {
+    case DType::f16:
+      return f32_grads ? kernel::launch_segmented_sequence_f16_f32grad(seq, stream)
+                       : kernel::launch_segmented_sequence_f16(seq, stream);
+    case DType::bf16:
+      return f32_grads ? kernel::launch_segmented_sequence_bf16_f32grad(seq, stream)
+                       : kernel::launch_segmented_sequence_bf16(seq, stream);
+    default:
+      return kernel::launch_segmented_sequence_f32(seq, stream);
+  }
+}
+
 Status cuda_failure(cudaError_t e, const char* what) {
   set_last_cuda_error(static_cast<int32_t>(e));
   cudaGetLastError();  // clear a non-sticky error so later calls start clean
@@ -150,6 +166,12 @@ Status run(const CallParams& params, void* workspace, bool zero_counters, ganlos
     // Ragged: the offsets live on the device; check them there before any pass reads them.
     const cudaError_t e = kernel::launch_offsets_check(seq.args[0], cuda_stream);
     if (e != cudaSuccess) return cuda_failure(e, "checking the offsets");
+  }
+  if (seq.fused != 0) {
+    // Segments within one warp or block: every pass in one launch, nothing chunked to zero.
+    const cudaError_t e = launch(seq, cuda_stream);
+    if (e != cudaSuccess) return cuda_failure(e, "launching the fused loss kernel");
+    return Status::Success;
   }
   for (int i = 0; i < seq.count; ++i) {
     const kernel::KernelArgs& args = seq.args[i];

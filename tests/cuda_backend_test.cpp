@@ -303,6 +303,60 @@ TEST_F(CudaTest, GraphCaptureAndReplay) {
   cudaStreamDestroy(stream);
 }
 
+// A multi-pass call whose segments each fit in one warp or one block is one kernel (its passes
+// fused, kernel::fused_sequence_for); a chunked one is a kernel per pass. Counted as the kernel
+// nodes of the call captured into a graph, whose replay matches the reference.
+TEST_F(CudaTest, MultiPassCallsThatFitOnChipAreOneKernel) {
+  struct Case {
+    int32_t kind;
+    bool weights;
+    testing::Shape shape;
+    std::size_t kernels;
+  };
+  const int32_t ra = GANLOSS_LOSS_RELATIVISTIC_AVERAGE;
+  const Case cases[] = {
+      {ra, false, testing::kShapes[2], 1},                         // warp: prepass, main, gradients
+      {ra, true, testing::kShapes[9], 1},                          // block
+      {ra, false, testing::kShapes[11], 3},                        // chunk: a kernel per pass
+      {GANLOSS_LOSS_NONSATURATING, true, testing::kShapes[6], 1},  // weighted mean
+  };
+  for (const Case& c : cases) {
+    auto p = testing::make_problem(c.shape.segments, c.shape.real_count, c.shape.fake_count, c.kind,
+                                   c.kind, GANLOSS_REDUCTION_MEAN);
+    HostCall call(p, 12, testing::CallData{c.weights, c.weights, {}, {}});
+    size_workspace(call);
+    DeviceCall device(call);
+    const ganloss_outputs_t o = call.all_outputs();
+    cudaStream_t stream;
+    CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    cudaGraph_t graph;
+    CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    ASSERT_EQ(device.run(o, stream), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+    CUDA_OK(cudaStreamEndCapture(stream, &graph));
+    std::size_t count = 0;
+    CUDA_OK(cudaGraphGetNodes(graph, nullptr, &count));
+    std::vector<cudaGraphNode_t> nodes(count);
+    CUDA_OK(cudaGraphGetNodes(graph, nodes.data(), &count));
+    std::size_t kernels = 0;
+    for (cudaGraphNode_t n : nodes) {
+      cudaGraphNodeType type;
+      CUDA_OK(cudaGraphNodeGetType(n, &type));
+      if (type == cudaGraphNodeTypeKernel) ++kernels;
+    }
+    EXPECT_EQ(kernels, c.kernels) << testing::describe(call.problem);
+    cudaGraphExec_t exec;
+    CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+    CUDA_OK(cudaGraphLaunch(exec, stream));
+    CUDA_OK(cudaStreamSynchronize(stream));
+    device.fetch();
+    const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
+    EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaStreamDestroy(stream);
+  }
+}
+
 TEST_F(CudaTest, TwoStreamsAtOnce) {
   auto p1 =
       testing::make_problem(1, 3 * testing::C + 11, 2 * testing::C, GANLOSS_LOSS_NONSATURATING,

@@ -217,6 +217,68 @@ TEST(EmulatedOutputs, SubsetsInEveryRegime) {
   }
 }
 
+// A multi-pass call whose segments each fit in one warp or one block runs every pass in one
+// launch (kernel::fused_sequence_for): the relativistic average's prepass, main pass (with and
+// without statistics) and gradient pass, and the weighted means' prepass and main pass (paired
+// too), ragged or not; the chunk regime keeps one launch per pass. Each against the reference,
+// every output on, the weights of a weighted case on both sides.
+TEST(EmulatedSequence, MultiPassCallsThatFitOnChipTakeOneLaunch) {
+  struct Case {
+    int32_t kind;
+    int32_t reduction;
+    bool weights;
+    bool stats;
+    bool ragged;
+    Shape shape;
+    int passes;
+  };
+  const int32_t ra = GANLOSS_LOSS_RELATIVISTIC_AVERAGE, rp = GANLOSS_LOSS_RELATIVISTIC;
+  const int32_t ns = GANLOSS_LOSS_NONSATURATING, hinge = GANLOSS_LOSS_HINGE;
+  const int32_t mean = GANLOSS_REDUCTION_MEAN, sum = GANLOSS_REDUCTION_SUM;
+  const Case cases[] = {
+      {ra, mean, false, true, false, kShapes[2], 1},    // warp, statistics
+      {ra, sum, true, false, false, kShapes[6], 1},     // block, weights
+      {ra, mean, false, false, false, kShapes[11], 3},  // chunk: a launch per pass
+      {ra, mean, true, false, true, kShapes[3], 1},     // ragged, warp by its average length
+      {ns, mean, true, false, false, kShapes[5], 1},    // weighted mean: prepass + main
+      {hinge, GANLOSS_REDUCTION_MEAN_NONZERO, true, true, false, kShapes[9], 1},
+      {rp, mean, true, false, false, kShapes[2], 1},   // pairs
+      {ns, mean, true, false, false, kShapes[10], 2},  // chunk
+      {ns, mean, false, false, false, kShapes[5], 1},  // unweighted: one pass anyway
+      {ns, sum, true, false, false, kShapes[5], 1},    // a weighted sum: one pass anyway
+  };
+  uint64_t seed = 0;
+  for (const Case& c : cases) {
+    auto p = make_problem(c.shape.segments, c.shape.real_count,
+                          c.kind == rp ? c.shape.real_count : c.shape.fake_count, c.kind, c.kind,
+                          c.reduction);
+    testing::CallData data;
+    data.real_weights = c.weights;
+    data.fake_weights = c.weights && c.kind != rp;
+    if (c.ragged) {
+      p.ragged = 1;
+      int64_t a = 0, b = 0;
+      data.real_offsets.push_back(0);
+      data.fake_offsets.push_back(0);
+      for (int64_t s = 0; s < p.segments; ++s) {
+        data.real_offsets.push_back(a += (s * 7) % (2 * c.shape.real_count + 1));
+        data.fake_offsets.push_back(b += (s * 11) % (2 * c.shape.fake_count + 1));
+      }
+    }
+    HostCall call(p, ++seed, data);
+    ganloss_outputs_t o = call.all_outputs();
+    if (!c.stats) o.stats = nullptr;
+    const EmulatedRun run = run_emulated(call, o);
+    const std::string where = testing::describe(call.problem);
+    ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << where << ": " << ganloss_last_error_message();
+    EXPECT_EQ(run.passes, c.passes) << where;
+    EXPECT_EQ(run.report.hazard_count, 0u) << where;
+    const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
+    EXPECT_LE(cmp.worst(), 1.0) << where << ": " << cmp.first_failure;
+    expect_tickets_zero(call);
+  }
+}
+
 // Which loop a non-relativistic call runs: its D and G kinds' own family pair where the loss
 // kinds pair them, a slot without terms taking its partner's family, `any` otherwise.
 TEST(KernelPlan, LoopFamiliesFollowTheKinds) {

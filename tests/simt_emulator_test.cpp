@@ -252,6 +252,30 @@ TEST(EmulatedFences, TsanDemoIncoherentLoad) {
   run_last_block_fault(options);
 }
 
+// A fused sequence's passes (kernel::sequence_body) are separated by a block barrier, which
+// publishes the per-segment state one pass's finish_segment wrote (thread 0) to the next pass's
+// threads. Deleting it leaves those reads unordered after that write: a data race, which
+// ThreadSanitizer reports (the tsan_reports_deleted_pass_barrier test expects it). A relativistic
+// average in the block regime on one block: barriers 0 and 1 are the prepass's block_sum, 2 the
+// one between the prepass and the main pass.
+TEST(EmulatedSequence, TsanDemoDeletedPassBarrier) {
+  if (!under_thread_sanitizer() || std::getenv("GANLOSS_TSAN_PASS_BARRIER_DEMO") == nullptr) {
+    GTEST_SKIP() << "a ThreadSanitizer demonstration: runs as tsan_reports_deleted_pass_barrier";
+  }
+  auto p = make_problem(2, 3000, 2000, GANLOSS_LOSS_RELATIVISTIC_AVERAGE,
+                        GANLOSS_LOSS_RELATIVISTIC_AVERAGE, GANLOSS_REDUCTION_MEAN);
+  HostCall call(p, 5);
+  ganloss_outputs_t outputs = call.all_outputs();
+  outputs.stats = nullptr;
+  EmulatedOptions o;
+  o.grid_cap = 1;
+  o.drop_barrier = 2;
+  const EmulatedRun run = run_emulated(call, outputs, o);
+  ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS);
+  ASSERT_EQ(run.regime, Regime::block);
+  ASSERT_EQ(run.passes, 1);
+}
+
 // The last-block pattern itself: each block publishes a partial with a fence and takes a
 // ticket; the last reads every partial with coherent loads. Race-free under ThreadSanitizer,
 // whichever blocks run at once.

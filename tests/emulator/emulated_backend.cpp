@@ -14,8 +14,34 @@ namespace ganloss {
 namespace emulator {
 namespace {
 
-// The kernel body for the launch's instantiation, logit and gradient dtypes, picked by the
-// same dispatch as the CUDA launch (dispatch_spec).
+// Calls f.template operator()<T, G>() for the call's logit and gradient types, as the CUDA
+// backend's dtype switch picks them.
+template <class F>
+void with_types(const detail::CallParams& q, F&& f) {
+  using namespace detail;
+  const bool f32_grads = q.grad_dtype == DType::f32;
+  switch (q.dtype) {
+    case DType::f16:
+      if (f32_grads) {
+        f.template operator()<HostHalf, float>();
+      } else {
+        f.template operator()<HostHalf, HostHalf>();
+      }
+      break;
+    case DType::bf16:
+      if (f32_grads) {
+        f.template operator()<HostBFloat16, float>();
+      } else {
+        f.template operator()<HostBFloat16, HostBFloat16>();
+      }
+      break;
+    default:
+      f.template operator()<float, float>();
+  }
+}
+
+// The kernel body for the launch's instantiation, picked by the same dispatch as the CUDA
+// launch (dispatch_spec).
 template <class T, class G>
 struct Body {
   const detail::kernel::KernelArgs& args;
@@ -25,33 +51,42 @@ struct Body {
   }
 };
 
-template <class T, class G>
-void run_spec(const detail::kernel::KernelArgs& args) {
-  Body<T, G> body{args};
-  if (!detail::kernel::dispatch_spec(args.spec, body)) std::abort();
+void run_body(const detail::kernel::KernelArgs& args) {
+  with_types(args.call, [&args]<class T, class G>() {
+    Body<T, G> body{args};
+    if (!detail::kernel::dispatch_spec(args.spec, body)) std::abort();
+  });
 }
 
-void run_body(const detail::kernel::KernelArgs& args) {
-  using namespace detail;
-  const bool f32_grads = args.call.grad_dtype == DType::f32;
-  switch (args.call.dtype) {
-    case DType::f16:
-      if (f32_grads) {
-        run_spec<HostHalf, float>(args);
-      } else {
-        run_spec<HostHalf, HostHalf>(args);
-      }
-      break;
-    case DType::bf16:
-      if (f32_grads) {
-        run_spec<HostBFloat16, float>(args);
-      } else {
-        run_spec<HostBFloat16, HostBFloat16>(args);
-      }
-      break;
-    default:
-      run_spec<float, float>(args);
+// Every pass of a fused sequence, picked by dispatch_sequence as the CUDA launch does.
+template <class T, class G>
+struct SequenceBody {
+  const detail::kernel::LaunchSequence& seq;
+  template <uint64_t kSequence>
+  void operator()() {
+    detail::kernel::sequence_body<T, G, kSequence>(seq);
   }
+};
+
+void run_sequence_body(const detail::kernel::LaunchSequence& seq) {
+  with_types(seq.args[0].call, [&seq]<class T, class G>() {
+    SequenceBody<T, G> body{seq};
+    if (!detail::kernel::dispatch_sequence(seq.fused, body)) std::abort();
+  });
+}
+
+// The emulated launch of a pass (or of a fused sequence's passes) on `grid` blocks.
+LaunchConfig pass_config(const EmulatedOptions& options, int64_t grid, uint64_t seed) {
+  LaunchConfig config;
+  config.grid = static_cast<unsigned>(grid);
+  config.block = detail::kernel::kThreads;
+  config.seed = seed;
+  config.drop_barrier = options.drop_barrier;
+  config.abort_on_hazard = options.abort_on_hazard;
+  config.drop_fence = options.drop_fence;
+  config.incoherent_loads = options.incoherent_loads;
+  if (options.concurrent_blocks > 0) config.concurrent_blocks = options.concurrent_blocks;
+  return config;
 }
 
 // The launches of a validated call (kernel::launch_sequence, as the CUDA backend runs them),
@@ -73,18 +108,22 @@ void run_launches(const detail::CallParams& params, void* workspace, const Emula
     kernel::KernelArgs& args = seq.args[i];
     if (args.pass == Pass::main || args.pass == Pass::vjp) run.regime = args.regime;
     if (options.grid_cap > 0 && args.grid > options.grid_cap) args.grid = options.grid_cap;
+  }
+  if (seq.fused != 0) {
+    // Every pass in one launch, as the CUDA backend runs a fused sequence.
+    const LaunchConfig config = pass_config(options, seq.args[0].grid, options.seed);
+    run.report.add(launch(config, [&seq] { run_sequence_body(seq); }));
+    run.launched = true;
+    ++run.passes;
+    return;
+  }
+  for (int i = 0; i < seq.count; ++i) {
+    kernel::KernelArgs& args = seq.args[i];
     if (i == 0 && args.regime == kernel::Regime::chunk && !options.workspace_initialized) {
       std::memset(args.tickets, 0, static_cast<std::size_t>(params.segments) * 4);
     }
-    LaunchConfig config;
-    config.grid = static_cast<unsigned>(args.grid);
-    config.block = kernel::kThreads;
-    config.seed = options.seed + static_cast<uint64_t>(i);
-    config.drop_barrier = options.drop_barrier;
-    config.abort_on_hazard = options.abort_on_hazard;
-    config.drop_fence = options.drop_fence;
-    config.incoherent_loads = options.incoherent_loads;
-    if (options.concurrent_blocks > 0) config.concurrent_blocks = options.concurrent_blocks;
+    const LaunchConfig config =
+        pass_config(options, args.grid, options.seed + static_cast<uint64_t>(i));
     run.report.add(launch(config, [&args] { run_body(args); }));
     run.launched = true;
     ++run.passes;
