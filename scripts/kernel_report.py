@@ -249,6 +249,34 @@ def describe_segmented_loss(args):
     }
 
 
+def describe_segmented_sequence(args):
+    # segmented_sequence_kernel<T logits, G gradients, kSequence, Regime>: every pass of a
+    # multi-pass call in one launch; kSequence holds the passes' spec codes, 16 bits each from
+    # the first on, 0xffff where the sequence has only two (sequence_code in
+    # kernels/segmented_loss_plan.hpp). Its loops are the passes' own, which the single-pass
+    # kernels report: held to the resource targets, not the instruction target.
+    if (len(args) != 4 or args[0] not in DTYPES or not re.fullmatch(r"\d+u?l*", args[2])
+            or not args[3].startswith("Regime::")):
+        return None
+    code = int(args[2].rstrip("ul"))
+    specs = [decode_spec(code >> (16 * i) & 0xffff) for i in range(3)
+             if (code >> (16 * i) & 0xffff) != 0xffff]
+    t = DTYPES[args[0]]
+    relativistic = any(s["paired"] or s["average"] for s in specs)
+    return {
+        "dtype": t[0],
+        "weighted": any(s["weighted"] for s in specs),
+        "paired": any(s["paired"] for s in specs),
+        "main": True,
+        "relativistic": relativistic,
+        "budgeted": False,
+        "label": f"{args[0]}, {args[1]}, " + " + ".join(spec_label(s) for s in specs)
+        + f", {args[3].split('::')[-1]}",
+        "rule": "segmented_sequence_kernel<T, G, kSequence, Regime>: every pass of a multi-pass "
+        "call in one launch, the passes' specs decoded; held to the resource targets only",
+    }
+
+
 def describe_no_loop(_args):
     return {"dtype": None, "weighted": False, "paired": False, "main": False,
             "relativistic": False, "rule": "no logit loop"}
@@ -256,6 +284,7 @@ def describe_no_loop(_args):
 
 FAMILIES = {
     "segmented_loss_kernel": describe_segmented_loss,
+    "segmented_sequence_kernel": describe_segmented_sequence,
     "offsets_check_kernel": describe_no_loop,
 }
 
@@ -635,11 +664,16 @@ def fmt_markdown(rows):
     lines = ["| file | kernel | registers | stack bytes (warp, block, chunk) | "
              "SASS per logit (warp, block, chunk) | targets |", "|---|---|---|---|---|---|"]
     for (stem, name), by in sorted(groups.items()):
-        order = [by[k] for k in ("warp", "block", "chunk") if k in by] or list(by.values())
+        # The regimes' columns; a regime the instantiation has no kernel for (the fused
+        # sequences have none for chunks) reads '-'.
+        regimes = [by.get(k) for k in ("warp", "block", "chunk")]
+        if not any(regimes):
+            regimes = list(by.values())
+        order = [r for r in regimes if r is not None]
         regs = max((r["registers"] or 0) for r in order)
-        stack = ", ".join(str(r["stack"] or 0) for r in order)
-        per = ", ".join("-" if r["sass_per_logit"] is None else f"{r['sass_per_logit']:.1f}"
-                        for r in order)
+        stack = ", ".join("-" if r is None else str(r["stack"] or 0) for r in regimes)
+        per = ", ".join("-" if r is None or r["sass_per_logit"] is None
+                        else f"{r['sass_per_logit']:.1f}" for r in regimes)
         budget = " (budgeted)" if any(r["budgeted"] for r in order) else ""
         words = (("registers", "registers"), ("stack", "stack"), ("spills", "spills"),
                  ("occupancy", "occupancy"), ("SASS", "SASS per logit"), ("no main", "no loop"))
@@ -710,6 +744,17 @@ def self_test():
     pairs = describe_segmented_loss(["float", "float", "21u", "Regime::warp"])
     assert pairs["paired"] and pairs["relativistic"] and not pairs["budgeted"], pairs
     assert describe_segmented_loss(["float", "Spec<1, 2>"]) is None
+    # A fused sequence: the prepass (0), the average's main pass with weights (1|8|2<<4|2<<7|
+    # 1<<10|1<<12 = 5417) and its gradient pass (2|8|2<<4|2<<7|1<<10 = 1322).
+    sequence = describe_segmented_sequence(
+        ["float", "float", str(0 | 5417 << 16 | 1322 << 32) + "ul", "Regime::block"])
+    assert sequence["relativistic"] and sequence["weighted"] and not sequence["budgeted"], sequence
+    assert sequence["label"] == ("float, float, prepass cheap/cheap + main average any/any "
+                                 "weights losses + gradients average any/any weights, block"), \
+        sequence["label"]
+    two = describe_segmented_sequence(["__nv_bfloat16", "float",
+                                       str(0 | 5417 << 16 | 0xffff << 32) + "ul", "Regime::warp"])
+    assert two["dtype"] == "bf16" and two["label"].count(" + ") == 1, two
     ptx = parse_ptxas("ptxas info    : Compiling entry function '_Z1kv' for 'sm_90'\n"
                       "ptxas info    : Function properties for _Z1kv\n"
                       "    16 bytes stack frame, 32 bytes spill stores, 16 bytes spill loads\n"
