@@ -715,7 +715,8 @@ GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const A& tota
 // registers (four 256-thread blocks per SM, half the SM's threads). The pairs, the statistics,
 // element losses and the `any` family carry too many live values for two; some of those
 // kernels still spill loop invariants (docs/benchmarks.md, "Kernel resources").
-// A warp holds a whole segment of at most kWarpMaxLength elements, 64 per lane.
+// A warp holds a whole segment of at most kWarpMaxLength elements, 64 per lane (kWarpShortLength,
+// 8 per lane, unless the call has many segments).
 template <class T, class S, Regime R>
 constexpr int kUnrollFor = R == Regime::warp || sizeof(T) < 4 || S::paired || S::stats || S::losses
                                    || S::d == Family::any

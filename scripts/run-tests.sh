@@ -54,10 +54,11 @@ cmake --build "$tsan" -j"$jobs" --target emulated_kernel_test cpu_backend_test c
 # kernel matrix and, of the loss family, the weighted means, which go through every pass of the
 # kernel in every regime. The alignment sweep (every offset and tail of every dtype: ten minutes
 # under TSan), the output subsets (which only leave stores out) and the negative weights (a
-# value read as NaN) share nothing between threads that the matrix does not; the release and
-# ASan builds run them.
+# value read as NaN) share nothing between threads that the matrix does not, nor do the 2048
+# long segments of the warp regime (EmulatedRegimes: half a minute, ten under TSan); the
+# release and ASan builds run them.
 ctest --test-dir "$tsan" -j"$jobs" --output-on-failure \
-  -E '^(EmulatedAlignment|EmulatedOutputs|EmulatedWeights)\.' \
+  -E '^(EmulatedAlignment|EmulatedOutputs|EmulatedWeights|EmulatedRegimes)\.' \
   -R '^(Cases/EmulatedMatrix|Emulated[A-Za-z]+\.|Cases/EmulatedFamily.*_mean_weighted|CpuDeterminism|Concurrency|tsan_)'
 
 # Fuzzing in CI is a fixed number of executions from a fixed seed per harness (about 30 s

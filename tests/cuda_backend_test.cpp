@@ -316,7 +316,7 @@ TEST_F(CudaTest, MultiPassCallsThatFitOnChipAreOneKernel) {
   const int32_t ra = GANLOSS_LOSS_RELATIVISTIC_AVERAGE;
   const Case cases[] = {
       {ra, false, testing::kShapes[2], 1},                         // warp: prepass, main, gradients
-      {ra, true, testing::kShapes[9], 1},                          // block
+      {ra, true, testing::kShapes[8], 1},                          // block
       {ra, false, testing::kShapes[11], 3},                        // chunk: a kernel per pass
       {GANLOSS_LOSS_NONSATURATING, true, testing::kShapes[6], 1},  // weighted mean
   };

@@ -241,7 +241,7 @@ TEST(EmulatedSequence, MultiPassCallsThatFitOnChipTakeOneLaunch) {
       {ra, mean, false, false, false, kShapes[11], 3},  // chunk: a launch per pass
       {ra, mean, true, false, true, kShapes[3], 1},     // ragged, warp by its average length
       {ns, mean, true, false, false, kShapes[5], 1},    // weighted mean: prepass + main
-      {hinge, GANLOSS_REDUCTION_MEAN_NONZERO, true, true, false, kShapes[9], 1},
+      {hinge, GANLOSS_REDUCTION_MEAN_NONZERO, true, true, false, kShapes[8], 1},
       {rp, mean, true, false, false, kShapes[2], 1},   // pairs
       {ns, mean, true, false, false, kShapes[10], 2},  // chunk
       {ns, mean, false, false, false, kShapes[5], 1},  // unweighted: one pass anyway
@@ -276,6 +276,75 @@ TEST(EmulatedSequence, MultiPassCallsThatFitOnChipTakeOneLaunch) {
     const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
     EXPECT_LE(cmp.worst(), 1.0) << where << ": " << cmp.first_failure;
     expect_tickets_zero(call);
+  }
+}
+
+// The regime follows the shape alone: a warp per segment of at most kWarpShortLength, or of at
+// most kWarpMaxLength in a call of kWarpManySegments segments or more; else a block per segment
+// of at most kBlockShortLength, or of at most kChunkLength in a call of kTargetUnits segments
+// or more; else chunks.
+TEST(KernelPlan, RegimeFollowsTheShape) {
+  using detail::kernel::kTargetUnits;
+  using detail::kernel::kWarpManySegments;
+  using detail::kernel::regime_for;
+  const int64_t BS = testing::BS;
+  const struct {
+    int64_t segments, length;
+    Regime regime;
+  } rows[] = {
+      {1, 1, Regime::warp},
+      {1, testing::WS, Regime::warp},
+      {1, testing::WS + 1, Regime::block},
+      {kWarpManySegments - 1, testing::WS, Regime::warp},
+      {kWarpManySegments - 1, testing::WS + 1, Regime::block},
+      {kWarpManySegments - 1, testing::W, Regime::block},
+      {kWarpManySegments, testing::WS + 1, Regime::warp},
+      {kWarpManySegments, testing::W, Regime::warp},
+      {kWarpManySegments, testing::W + 1, Regime::block},
+      {1, BS, Regime::block},
+      {1, BS + 1, Regime::chunk},
+      {kTargetUnits - 1, BS + 1, Regime::chunk},
+      {kTargetUnits - 1, C, Regime::chunk},
+      {kTargetUnits, BS + 1, Regime::block},
+      {kTargetUnits, C, Regime::block},
+      {kTargetUnits, C + 1, Regime::chunk},
+      {1, C + 1, Regime::chunk},
+      {1 << 20, C + 1, Regime::chunk},
+  };
+  for (const auto& r : rows) {
+    EXPECT_EQ(regime_for(r.segments, r.length), r.regime) << r.segments << " x " << r.length;
+  }
+}
+
+// The long segments of the warp and the block regime, which only calls of many segments take:
+// such calls against the reference, at the warp's and the block's longest segment, and with the
+// relativistic average's fused passes (KernelPlan.RegimeFollowsTheShape checks the boundaries).
+TEST(EmulatedRegimes, ManySegmentsUpToEachRegimesMaximum) {
+  using detail::kernel::kTargetUnits;
+  using detail::kernel::kWarpManySegments;
+  const struct {
+    int32_t kind;
+    int64_t segments, real_count, fake_count;
+    Regime regime;
+  } rows[] = {
+      {GANLOSS_LOSS_NONSATURATING, kWarpManySegments, testing::W / 2, testing::W / 2, Regime::warp},
+      {GANLOSS_LOSS_RELATIVISTIC_AVERAGE, kWarpManySegments, testing::W / 4, testing::W / 4 + 3,
+       Regime::warp},
+      {GANLOSS_LOSS_HINGE, kTargetUnits, C / 2, C / 2, Regime::block},
+  };
+  uint64_t seed = 40;
+  for (const auto& r : rows) {
+    auto p = make_problem(r.segments, r.real_count, r.fake_count, r.kind, r.kind,
+                          GANLOSS_REDUCTION_MEAN);
+    HostCall call(p, ++seed);
+    const ganloss_outputs_t o = call.all_outputs();
+    const EmulatedRun run = run_emulated(call, o);
+    ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+    EXPECT_EQ(run.regime, r.regime) << testing::describe(call.problem);
+    EXPECT_EQ(run.passes, 1) << testing::describe(call.problem);
+    EXPECT_EQ(run.report.hazard_count, 0u);
+    const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
+    EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
   }
 }
 
@@ -581,7 +650,7 @@ TEST(EmulatedBarriers, DeletedBarriersAreCaught) {
   // hang. (1 is redundant here: the flag barrier already separates the accesses it guards.)
   const int chunks = static_cast<int>(detail::kernel::chunks_for(2, 2 * C + 5));
   const BarrierCase barrier_cases[] = {
-      {"block", Shape{"", 4, 3000, 2000, 0, 0, Regime::block}, 2, {0, 1, 2}},
+      {"block", Shape{"", 4, 1000, 800, 0, 0, Regime::block}, 2, {0, 1, 2}},
       {"chunk", Shape{"", 2, C, C + 5, 0, 0, Regime::chunk}, 1, {0, 3 * chunks}},
   };
   for (const BarrierCase& bc : barrier_cases) {

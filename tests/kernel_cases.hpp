@@ -24,21 +24,26 @@ struct Shape {
 };
 
 inline constexpr int64_t W = detail::kernel::kWarpMaxLength;
+inline constexpr int64_t WS = detail::kernel::kWarpShortLength;
+inline constexpr int64_t BS = detail::kernel::kBlockShortLength;
 inline constexpr int64_t C = detail::kernel::kChunkLength;
 
 // Lengths L = Nr + Nf at and around each regime boundary, with odd sizes, Nr != Nf, strided
-// rows whose starts are not 16-byte aligned, and several segments per block and per grid.
+// rows whose starts are not 16-byte aligned, and several segments per block and per grid. The
+// boundaries that only calls of many segments reach (kWarpMaxLength for kWarpManySegments
+// segments, kChunkLength for kTargetUnits) are tested apart (EmulatedRegimes): such calls are
+// too large for this matrix.
 inline const Shape kShapes[] = {
     {"L2", 1, 1, 1, 0, 0, Regime::warp},
     {"L31_S9", 9, 17, 14, 0, 0, Regime::warp},
     {"L32_S9", 9, 16, 16, 0, 0, Regime::warp},
     {"L33_S17_strided", 17, 20, 13, 23, 15, Regime::warp},
-    {"LWm1", 3, W / 2, W / 2 - 1, 0, 0, Regime::warp},
-    {"LW", 3, W / 2, W / 2, 0, 0, Regime::warp},
-    {"LWp1", 3, W / 2 + 1, W / 2, 0, 0, Regime::block},
-    {"LWp1_strided", 2, W / 2 + 1, W / 2, W / 2 + 3, W / 2 + 5, Regime::block},
-    {"LCm1", 2, C / 2, C / 2 - 1, 0, 0, Regime::block},
-    {"LC", 2, C / 2, C / 2, 0, 0, Regime::block},
+    {"LWSm1", 3, WS / 2, WS / 2 - 1, 0, 0, Regime::warp},
+    {"LWS", 3, WS / 2, WS / 2, 0, 0, Regime::warp},
+    {"LWSp1", 3, WS / 2 + 1, WS / 2, 0, 0, Regime::block},
+    {"LWSp1_strided", 2, WS / 2 + 1, WS / 2, WS / 2 + 3, WS / 2 + 5, Regime::block},
+    {"LBS", 2, BS / 2, BS / 2, 0, 0, Regime::block},
+    {"LBSp1", 2, BS / 2 + 1, BS / 2, 0, 0, Regime::chunk},
     {"LCp1", 2, C / 2 + 1, C / 2, 0, 0, Regime::chunk},
     {"L2C_split_at_chunk", 1, C, C, 0, 0, Regime::chunk},
     {"L3Cp5_split_inside", 1, C + 5000, 2 * C, 0, 0, Regime::chunk},

@@ -172,7 +172,7 @@ TEST(EmulatedBlocks, ReadingUnwrittenSharedMemoryIsAHazard) {
 // The same bits however many blocks run at once and in whichever order, in the chunk regime
 // (whose last block of a segment depends on timing) and the warp regime.
 TEST(EmulatedBlocks, ResultsIndependentOfConcurrency) {
-  const int64_t shapes[][2] = {{3, C + 200}, {20, 300}};  // segments, real count
+  const int64_t shapes[][2] = {{3, C + 200}, {20, 150}};  // segments, real count
   for (const auto& shape : shapes) {
     const int64_t real_count = shape[1];
     auto p = make_problem(shape[0], real_count, 100, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_HINGE,
@@ -262,7 +262,7 @@ TEST(EmulatedSequence, TsanDemoDeletedPassBarrier) {
   if (!under_thread_sanitizer() || std::getenv("GANLOSS_TSAN_PASS_BARRIER_DEMO") == nullptr) {
     GTEST_SKIP() << "a ThreadSanitizer demonstration: runs as tsan_reports_deleted_pass_barrier";
   }
-  auto p = make_problem(2, 3000, 2000, GANLOSS_LOSS_RELATIVISTIC_AVERAGE,
+  auto p = make_problem(2, 1000, 800, GANLOSS_LOSS_RELATIVISTIC_AVERAGE,
                         GANLOSS_LOSS_RELATIVISTIC_AVERAGE, GANLOSS_REDUCTION_MEAN);
   HostCall call(p, 5);
   ganloss_outputs_t outputs = call.all_outputs();
@@ -351,8 +351,8 @@ TEST(EmulatedCoalescing, MainLoopFullyCoalescedWhenAligned) {
     Regime regime;
     bool weights;
   } cases[] = {
-      {8, 256, 128, Regime::warp, false},
-      {2, 2048, 1024, Regime::block, true},
+      {8, 128, 64, Regime::warp, false},
+      {2, 1024, 512, Regime::block, true},
       {1, C, 2048, Regime::chunk, false},
   };
   for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
