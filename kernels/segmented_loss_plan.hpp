@@ -113,12 +113,22 @@ inline WorkspaceLayout workspace_layout(const ganloss_problem_t& p) {
     w.flag_bytes = round_up(sizeof(uint32_t));
     return w;
   }
-  const int64_t length =
-      p.d_loss == GANLOSS_LOSS_RELATIVISTIC ? p.real_count : p.real_count + p.fake_count;
-  if (regime_for(p.segments, length) != Regime::chunk) return w;
+  // The rows a call on the problem can walk (make_kernel_args: both sides, or the one side its
+  // outputs read; pairs), each in its regime: the partials of the most chunks any of them
+  // takes. A shorter row can take more chunks (chunk_length_for: 65536 logits make 256
+  // chunks of 256, 65537 make 129 of 512), so the whole row's count is not enough.
+  const int64_t lengths[] = {
+      p.d_loss == GANLOSS_LOSS_RELATIVISTIC ? p.real_count : p.real_count + p.fake_count,
+      p.real_count, p.fake_count};
+  int64_t chunks = 0;
+  for (const int64_t length : lengths) {
+    if (regime_for(p.segments, length) == Regime::chunk) {
+      chunks = std::max(chunks, chunks_for(p.segments, length));
+    }
+  }
+  if (chunks == 0) return w;
   w.ticket_bytes = round_up(segments * sizeof(uint32_t));
-  w.partial_bytes = static_cast<std::size_t>(p.segments * chunks_for(p.segments, length)) *
-                    kAccumulators * sizeof(float);
+  w.partial_bytes = static_cast<std::size_t>(p.segments * chunks) * kAccumulators * sizeof(float);
   return w;
 }
 

@@ -623,6 +623,43 @@ TEST(EmulatedWorkspace, ZeroedOnceServesManyCalls) {
   }
 }
 
+// A call that reads one side only splits a shorter row into chunks than the problem's whole
+// row, and a shorter row can take more chunks (65536 logits: 256 chunks of 256; 65537: 129 of
+// 512). The workspace holds the partials of every row a call on the problem can walk: the
+// guards around it stay intact and the results match the reference.
+TEST(EmulatedWorkspace, CallsReadingOneSideStayInTheWorkspace) {
+  struct Case {
+    int64_t segments, real_count, fake_count;
+    bool g_only;  // the G outputs (the fake side) alone, else the D outputs of the real side
+  } cases[] = {
+      {1, 1, 65536, true},
+      {1, 65536, 3, false},
+      {3, 5, 3 * C, true},
+  };
+  for (const Case& c : cases) {
+    auto p = make_problem(c.segments, c.real_count, c.fake_count, GANLOSS_LOSS_NONSATURATING,
+                          GANLOSS_LOSS_NONSATURATING, GANLOSS_REDUCTION_MEAN);
+    HostCall call(p, 3);
+    const ganloss_outputs_t all = call.all_outputs();
+    ganloss_outputs_t o;
+    ganloss_outputs_init(&o);
+    if (c.g_only) {
+      o.g_loss = all.g_loss;
+      o.grad_fake_g = all.grad_fake_g;
+    } else {
+      o.d_loss_real = all.d_loss_real;
+      o.grad_real = all.grad_real;
+    }
+    const EmulatedRun run = run_emulated(call, o);
+    const std::string where = testing::describe(call.problem) + (c.g_only ? " G" : " D real");
+    ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << where;
+    EXPECT_EQ(run.regime, Regime::chunk) << where;
+    EXPECT_TRUE(call.workspace.guards_intact()) << where;
+    const Comparison cmp = testing::compare_with_reference(call, o, kCudaKernelError);
+    EXPECT_LE(cmp.worst(), 1.0) << where << ": " << cmp.first_failure;
+  }
+}
+
 // Deleting a __syncthreads from the kernel is caught: the emulator skips one block barrier
 // (the k-th each thread reaches in a block) and must report a shared-memory hazard.
 TEST(EmulatedBarriers, DeletedBarriersAreCaught) {
