@@ -467,11 +467,11 @@ inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspa
 // between them, so that a pass reads the state its segment's previous pass wrote (the same
 // block wrote it; no other block touches it). The relativistic average then costs one launch
 // instead of three and the weighted means one instead of two, and a segment's logits (at most
-// kChunkLength of them) are read again by the block that just read them, from L1 or L2 rather
-// than DRAM. The chunk regime, whose segments span blocks, keeps one launch per pass: waiting
-// for the other blocks of a segment needs a grid-wide barrier, hence every block resident at
-// once, a grid bounded by the device's SM count, where the decomposition depends on the shape
-// alone.
+// kChunkLength of them, or a ragged segment of any length) are read again by the warp or block
+// that just read them, from L1 or L2 while they fit there. The chunk regime, whose segments span
+// blocks, keeps one launch per pass: waiting for the other blocks of a segment needs a grid-wide
+// barrier, hence every block resident at once, a grid bounded by the device's SM count, where the
+// decomposition depends on the shape alone.
 //
 // A sequence is named by its passes' spec codes, 16 bits each from the first pass on (kNoPass
 // where it has fewer than three): the fused kernel's template argument, which the kernel
@@ -579,6 +579,18 @@ inline LaunchSequence launch_sequence(const CallParams& q, void* workspace) {
   seq.check_offsets = seq.args[0].offsets_flag != nullptr;
   seq.fused = fused_sequence_for(seq);
   return seq;
+}
+
+// The arguments of a ragged call's offsets check: the first pass's, with every side that any
+// pass reads (a weighted mean's prepass may read one side only, its VJP pass both), so that a
+// malformed offset of any side the call reads voids the call.
+inline KernelArgs offsets_check_args(const LaunchSequence& seq) {
+  KernelArgs k = seq.args[0];
+  for (int i = 1; i < seq.count; ++i) {
+    k.real.used = k.real.used || seq.args[i].real.used;
+    k.fake.used = k.fake.used || seq.args[i].fake.used;
+  }
+  return k;
 }
 
 // The fused sequence of a call's passes, or 0 where they need launches of their own: a single

@@ -164,7 +164,8 @@ Status run(const CallParams& params, void* workspace, bool zero_counters, ganlos
   const kernel::LaunchSequence seq = kernel::launch_sequence(params, workspace);
   if (seq.check_offsets) {
     // Ragged: the offsets live on the device; check them there before any pass reads them.
-    const cudaError_t e = kernel::launch_offsets_check(seq.args[0], cuda_stream);
+    const cudaError_t e =
+        kernel::launch_offsets_check(kernel::offsets_check_args(seq), cuda_stream);
     if (e != cudaSuccess) return cuda_failure(e, "checking the offsets");
   }
   if (seq.fused != 0) {

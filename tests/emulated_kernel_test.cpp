@@ -317,8 +317,9 @@ TEST(KernelPlan, RegimeFollowsTheShape) {
 }
 
 // The long segments of the warp and the block regime, which only calls of many segments take:
-// such calls against the reference, at the warp's and the block's longest segment, and with the
-// relativistic average's fused passes (KernelPlan.RegimeFollowsTheShape checks the boundaries).
+// such calls against the reference, at the warp's and the block's longest segment, the
+// relativistic averages' passes fused in both (KernelPlan.RegimeFollowsTheShape checks the
+// boundaries).
 TEST(EmulatedRegimes, ManySegmentsUpToEachRegimesMaximum) {
   using detail::kernel::kTargetUnits;
   using detail::kernel::kWarpManySegments;
@@ -330,7 +331,7 @@ TEST(EmulatedRegimes, ManySegmentsUpToEachRegimesMaximum) {
       {GANLOSS_LOSS_NONSATURATING, kWarpManySegments, testing::W / 2, testing::W / 2, Regime::warp},
       {GANLOSS_LOSS_RELATIVISTIC_AVERAGE, kWarpManySegments, testing::W / 4, testing::W / 4 + 3,
        Regime::warp},
-      {GANLOSS_LOSS_HINGE, kTargetUnits, C / 2, C / 2, Regime::block},
+      {GANLOSS_LOSS_RELATIVISTIC_AVERAGE_HINGE, kTargetUnits, C / 2, C / 2, Regime::block},
   };
   uint64_t seed = 40;
   for (const auto& r : rows) {
@@ -634,7 +635,7 @@ TEST(EmulatedWorkspace, CallsReadingOneSideStayInTheWorkspace) {
   } cases[] = {
       {1, 1, 65536, true},
       {1, 65536, 3, false},
-      {3, 5, 3 * C, true},
+      {16, 100, 4000, true},  // 9 chunks of 512 for both sides, 16 of 256 for the fake one
   };
   for (const Case& c : cases) {
     auto p = make_problem(c.segments, c.real_count, c.fake_count, GANLOSS_LOSS_NONSATURATING,
@@ -802,6 +803,10 @@ void expect_vjp(const VjpCase& c, uint64_t seed) {
                             std::to_string(c.cotangents) + (c.in_place ? " in place" : "");
   ASSERT_EQ(run.status, GANLOSS_STATUS_SUCCESS) << where << ": " << ganloss_last_error_message();
   EXPECT_EQ(run.report.hazard_count, 0u) << where;
+  // Segments held by a warp or a block: every pass (weighted means, the average) in one launch.
+  if (run.launched && run.regime != Regime::chunk) {
+    EXPECT_EQ(run.passes, 1) << where;
+  }
   const double u = 0x1p-24;
   auto check_side = [&](int side) {
     const void* got = side == 0 ? grad_real : grad_fake;

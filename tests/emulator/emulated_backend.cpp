@@ -96,7 +96,7 @@ void run_launches(const detail::CallParams& params, void* workspace, const Emula
   using namespace detail;
   kernel::LaunchSequence seq = kernel::launch_sequence(params, workspace);
   if (seq.check_offsets) {
-    const kernel::KernelArgs& args = seq.args[0];
+    const kernel::KernelArgs args = kernel::offsets_check_args(seq);
     LaunchConfig check;
     check.grid = 1;
     check.block = kernel::kThreads;
