@@ -85,8 +85,10 @@ SANITIZER_FILTER=${SANITIZER_FILTER:-'Cases/CudaMatrix.*/f32_nonsaturating_nonsa
 # benchmark smoke run.
 GPU_TESTS_REGEX='Cuda|^bench_cuda_smoke$'
 # The benchmark subset (Google Benchmark regular expression over the names of
-# docs/benchmarks.md).
-BENCH_FILTER='^(empty_kernel|copy/(f32|bf16)/log2n:(16|20|24|28)/|fused/(nonsaturating|relativistic-average)/(f32|bf16)/seg:single/log2n:(10|16|20|24|28)/|fused/nonsaturating/(f32|bf16)/seg:64/log2n:10/|host/|vjp/(nonsaturating|relativistic-average)/(f32|bf16)/seg:single/log2n:(10|16|20|24|28)/)'
+# docs/benchmarks.md): the sizes of the targets, and the small and few-segment calls whose
+# regime depends on the segment count (one segment of 2^10 to 2^14 logits, segments of 64 and
+# 1024), in both kinds.
+BENCH_FILTER='^(empty_kernel|copy/(f32|bf16)/log2n:(10|12|14|16|20|24|28)/|fused/(nonsaturating|relativistic-average)/(f32|bf16)/seg:single/log2n:(10|12|14|16|20|24|28)/|fused/(nonsaturating|relativistic-average)/(f32|bf16)/seg:(64|1024)/log2n:(10|14|20)/|host/|vjp/(nonsaturating|relativistic-average)/(f32|bf16)/seg:single/log2n:(10|16|20|24|28)/)'
 TORCH_ARGS=(--sizes '2^12,2^26' --dtypes 'f32,bf16' --losses nonsaturating --min-seconds 0.1)
 if ((full)); then
   SANITIZER_FILTER='-*OneHundredCalls*'
