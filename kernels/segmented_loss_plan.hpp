@@ -294,22 +294,28 @@ inline constexpr SpecTable kSpecTable = make_spec_table();
 static_assert(kSpecTable.count == kSpecCount, "kSpecCount is the number of instantiations");
 inline constexpr const uint32_t (&kSpecs)[kSpecCount] = kSpecTable.codes;
 
-// Calls f.template operator()<kSpecs[i]>() for the spec equal to `code` (the one place where
-// a launch's spec picks its instantiation, for the CUDA launch and the emulator alike).
-// Returns false if no instantiation matches.
-template <int I = 0, class F>
-bool dispatch_spec(uint32_t code, F& f) {
-  if constexpr (I == kSpecCount) {
+// Calls f.template operator()<kTable.codes[i]>() for the entry of kTable (a table of
+// instantiation codes: SpecTable, SequenceTable) equal to `code`; false if none matches.
+template <const auto& kTable, int I = 0, class Code, class F>
+bool dispatch_code(Code code, F& f) {
+  if constexpr (I == kTable.count) {
     (void)code;
     (void)f;
     return false;
   } else {
-    if (code == kSpecs[I]) {
-      f.template operator()<kSpecs[I]>();
+    if (code == kTable.codes[I]) {
+      f.template operator()<kTable.codes[I]>();
       return true;
     }
-    return dispatch_spec<I + 1>(code, f);
+    return dispatch_code<kTable, I + 1>(code, f);
   }
+}
+
+// The instantiation of a launch's spec (the one place where a spec picks its kernel, for the
+// CUDA launch and the emulator alike).
+template <class F>
+bool dispatch_spec(uint32_t code, F& f) {
+  return dispatch_code<kSpecTable>(code, f);
 }
 
 // The family of a term kind; none for TermKind::none (a slot without terms).
@@ -527,20 +533,10 @@ inline constexpr SequenceTable kSequenceTable = make_sequence_table();
 static_assert(kSequenceTable.count == kSequenceCount, "kSequenceCount is the number of sequences");
 inline constexpr const uint64_t (&kSequences)[kSequenceCount] = kSequenceTable.codes;
 
-// Calls f.template operator()<kSequences[i]>() for the sequence equal to `code`; false if none.
-template <int I = 0, class F>
+// The fused kernel of a sequence, picked as dispatch_spec picks a single pass's.
+template <class F>
 bool dispatch_sequence(uint64_t code, F& f) {
-  if constexpr (I == kSequenceCount) {
-    (void)code;
-    (void)f;
-    return false;
-  } else {
-    if (code == kSequences[I]) {
-      f.template operator()<kSequences[I]>();
-      return true;
-    }
-    return dispatch_sequence<I + 1>(code, f);
-  }
+  return dispatch_code<kSequenceTable>(code, f);
 }
 
 struct LaunchSequence;

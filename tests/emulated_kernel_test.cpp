@@ -52,6 +52,21 @@ void expect_tickets_zero(HostCall& call) {
   }
 }
 
+// Ragged offsets of `segments` rows of 0 to twice the given counts (the same lengths on both
+// sides for pairs).
+void add_ragged_offsets(int64_t segments, int64_t real_count, int64_t fake_count, bool paired,
+                        testing::CallData* data) {
+  int64_t a = 0, b = 0;
+  data->real_offsets.push_back(0);
+  data->fake_offsets.push_back(0);
+  for (int64_t s = 0; s < segments; ++s) {
+    const int64_t nr = (s * 7919) % (2 * real_count + 1);
+    const int64_t nf = paired ? nr : (s * 104729) % (2 * fake_count + 1);
+    data->real_offsets.push_back(a += nr);
+    data->fake_offsets.push_back(b += nf);
+  }
+}
+
 class EmulatedMatrix : public ::testing::TestWithParam<KernelCase> {};
 
 TEST_P(EmulatedMatrix, MatchesReference) {
@@ -257,13 +272,7 @@ TEST(EmulatedSequence, MultiPassCallsThatFitOnChipTakeOneLaunch) {
     data.fake_weights = c.weights && c.kind != rp;
     if (c.ragged) {
       p.ragged = 1;
-      int64_t a = 0, b = 0;
-      data.real_offsets.push_back(0);
-      data.fake_offsets.push_back(0);
-      for (int64_t s = 0; s < p.segments; ++s) {
-        data.real_offsets.push_back(a += (s * 7) % (2 * c.shape.real_count + 1));
-        data.fake_offsets.push_back(b += (s * 11) % (2 * c.shape.fake_count + 1));
-      }
+      add_ragged_offsets(p.segments, c.shape.real_count, c.shape.fake_count, c.kind == rp, &data);
     }
     HostCall call(p, ++seed, data);
     ganloss_outputs_t o = call.all_outputs();
@@ -751,16 +760,8 @@ void expect_vjp(const VjpCase& c, uint64_t seed) {
   data.fake_weights = c.weights && c.kind != GANLOSS_LOSS_RELATIVISTIC;
   if (c.ragged) {
     p.ragged = 1;
-    int64_t a = 0, b = 0;
-    data.real_offsets.push_back(0);
-    data.fake_offsets.push_back(0);
-    for (int64_t s = 0; s < p.segments; ++s) {
-      const int64_t nr = (s * 7919) % (2 * c.shape.real_count + 1);
-      const int64_t nf =
-          c.kind == GANLOSS_LOSS_RELATIVISTIC ? nr : (s * 104729) % (2 * c.shape.fake_count + 1);
-      data.real_offsets.push_back(a += nr);
-      data.fake_offsets.push_back(b += nf);
-    }
+    add_ragged_offsets(p.segments, c.shape.real_count, c.shape.fake_count,
+                       c.kind == GANLOSS_LOSS_RELATIVISTIC, &data);
   }
   HostCall call(p, seed, data);
   const ganloss_inputs_t in = call.inputs();
