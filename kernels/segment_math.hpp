@@ -196,11 +196,11 @@ GANLOSS_HOST_DEVICE AverageCoupling average_coupling(const CallParams& q, const 
   for (int side = 0; side < 2; ++side) {
     const int other = 1 - side;
     const double n_other = sc[other].count;
-    c.shift[side] = n_other > 0 ? state[kStateLogitSum + other] / n_other : 0.0;
+    c.shift[side] = n_other > 0 ? divide(state[kStateLogitSum + other], n_other) : 0.0;
     const double n = sc[side].count;
-    const double a_other = sc[other].norm != 0.0 ? q.grad_scale / sc[other].norm : 0.0;
-    c.offset_d[side] = n > 0 ? -a_other * state[kStateDerivativeD + other] / n : 0.0;
-    c.offset_g[side] = n > 0 ? -a_other * state[kStateDerivativeG + other] / n : 0.0;
+    const double a_other = coefficient(q.grad_scale, sc[other].norm);
+    c.offset_d[side] = n > 0 ? divide(-a_other * state[kStateDerivativeD + other], n) : 0.0;
+    c.offset_g[side] = n > 0 ? divide(-a_other * state[kStateDerivativeG + other], n) : 0.0;
   }
   return c;
 }
@@ -249,7 +249,9 @@ GANLOSS_HOST_DEVICE void write_segment_outputs(const CallParams& q, int64_t s, c
   if (q.stats_out) {
     const double finite_real = static_cast<double>(acc[kFinite + 0]);
     const double finite_fake = static_cast<double>(acc[kFinite + 1]);
-    auto mean = [](double sum, double n) { return n > 0 ? static_cast<float>(sum / n) : 0.0f; };
+    auto mean = [](double sum, double n) {
+      return n > 0 ? static_cast<float>(divide(sum, n)) : 0.0f;
+    };
     ganloss_segment_stats_t& st = q.stats_out[s];
     st.mean_sigmoid_real = valid ? mean(static_cast<double>(acc[kSigmoid + 0]), finite_real) : bad;
     st.mean_sigmoid_fake = valid ? mean(static_cast<double>(acc[kSigmoid + 1]), finite_fake) : bad;

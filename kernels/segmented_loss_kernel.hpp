@@ -100,46 +100,45 @@ GANLOSS_DEVICE Row<T, G, kIndexed> row_at(const SideParams& side, void* grad_d, 
   return r.at(begin);
 }
 
-// A term as the element loop evaluates it. A logistic term sign [w_pos sp(x) + w_neg sp(-x)]
-// is evaluated without its sign, whose value `scale` multiplies the gradient coefficients, the
-// element losses and the totals instead: with ap = sign w_pos >= 0, an = sign w_neg >= 0,
-//   loss / sign = max(c |x|, 0) + log1p(e),  c = ap if x > 0 else an,
+// A term as the element loop evaluates it: its constants (TermConstants, kernel parameters, so
+// that the loop reads them from the constant bank rather than registers) and its gradient
+// coefficients. A logistic term sign [w_pos sp(x) + w_neg sp(-x)] is evaluated without its
+// sign, whose value `scale` multiplies the gradient coefficients, the element losses and the
+// totals instead: with ap = sign w_pos >= 0, an = sign w_neg >= 0,
+//   loss / sign = max(c |x|, 0) + log1p(e),  c = ap if x > 0 else an,  e = exp(-|x|),
 //   grad / sign = ap sigma(x) - an sigma(-x),
 // (ap + an = (1 - t) + t = 1 for a cross-entropy against target t), where the max turns the
 // 0 * inf of a zero weight at an infinite logit into the term's 0 (a NaN logit still gives NaN
 // through log1p(e)). The other kinds have scale 1. A slot without terms evaluated as a logistic
 // one (ap = an = 0, see Family) has loss log1p(e) and gradient 0, which reach no output.
-// The gradient is formed as gp sigma(x) - gn sigma(-x) with gp = ap m, gn = an m: where the
-// pass multiplies a gradient by the side's coefficient alone (a logistic family's main and VJP
-// passes outside the relativistic average), m is that coefficient and the product is the
-// gradient as stored; elsewhere m = 1 (see kFoldedGradients).
+// The gradient is formed as gp sigma(x) - gn sigma(-x) with gp = ap m, gn = an m where the pass
+// multiplies a gradient by the side's coefficient alone (kFolded: a logistic family's main and
+// VJP passes outside the relativistic average), m being that coefficient and the product the
+// gradient as stored; elsewhere gp = ap and gn = an, the parameters themselves.
 struct LoopTerm {
-  Term term;
-  float ap;
-  float an;
+  TermConstants c;
   float gp;
   float gn;
-  float scale;
 };
 
-GANLOSS_DEVICE float term_scale(const Term& t) {
-  return t.kind == TermKind::logistic ? t.sign : 1.0f;
-}
-
-GANLOSS_DEVICE LoopTerm loop_term(const Term& t, double multiplier) {
+template <bool kFolded>
+GANLOSS_DEVICE LoopTerm loop_term(const TermConstants& t, double multiplier) {
   LoopTerm l;
-  l.term = t;
-  l.scale = term_scale(t);
-  l.ap = t.kind == TermKind::logistic ? t.sign * t.w_pos : 0.0f;
-  l.an = t.kind == TermKind::logistic ? t.sign * t.w_neg : 0.0f;
-  l.gp = static_cast<float>(static_cast<double>(l.ap) * multiplier);
-  l.gn = static_cast<float>(static_cast<double>(l.an) * multiplier);
+  l.c = t;
+  if constexpr (kFolded) {
+    l.gp = static_cast<float>(static_cast<double>(t.ap) * multiplier);
+    l.gn = static_cast<float>(static_cast<double>(t.an) * multiplier);
+  } else {
+    (void)multiplier;
+    l.gp = t.ap;
+    l.gn = t.an;
+  }
   return l;
 }
 
 GANLOSS_DEVICE TermValue logistic_value(const LoopTerm& t, float x, const fast::Logistic& lg) {
-  const float c = lg.positive ? t.ap : t.an;
   TermValue v;
+  const float c = lg.positive ? t.c.ap : t.c.an;
   v.loss = fmaxf(c * fabsf(x), 0.0f) + lg.l;
   v.grad = t.gp * lg.sig_pos - t.gn * lg.sig_neg;
   return v;
@@ -165,15 +164,16 @@ GANLOSS_DEVICE TermValue term_value(const LoopTerm& t, float x, const fast::Logi
   if constexpr (F == Family::logistic) {
     return logistic_value(t, x, lg);
   } else if constexpr (F == Family::hinge) {
-    return hinge_term(t.term.sign, t.term.param, x);
+    return hinge_term(t.c.term.sign, t.c.term.param, x);
   } else if constexpr (F == Family::linear) {
-    return linear_term(t.term.sign, x);
+    return linear_term(t.c.term.sign, x);
   } else if constexpr (F == Family::squared) {
-    return squared_term(t.term.param, x);
+    return squared_term(t.c.term.param, x);
   } else if constexpr (F == Family::cheap) {
-    return cheap_value(t.term, x);
+    return cheap_value(t.c.term, x);
   } else {
-    return t.term.kind == TermKind::logistic ? logistic_value(t, x, lg) : cheap_value(t.term, x);
+    return t.c.term.kind == TermKind::logistic ? logistic_value(t, x, lg)
+                                               : cheap_value(t.c.term, x);
   }
 }
 
@@ -186,9 +186,9 @@ GANLOSS_DEVICE float weighted_term(const LoopTerm& t, float w, float x, float lo
     (void)x;
     return w * loss;
   } else if constexpr (F == Family::squared) {
-    return weighted_square(w, x - t.term.param);
+    return weighted_square(w, x - t.c.term.param);
   } else {
-    return t.term.kind == TermKind::squared ? weighted_square(w, x - t.term.param) : w * loss;
+    return t.c.term.kind == TermKind::squared ? weighted_square(w, x - t.c.term.param) : w * loss;
   }
 }
 
@@ -217,8 +217,8 @@ struct SideContext {
 
 template <class T, class G, int N>
 GANLOSS_DEVICE void store_group(G* p, int64_t i, const Vec<G, N>& v) {
-  if (N == 1) {
-    p[i] = v.v[0];
+  if constexpr (N == 1) {
+    store_global(p + i, v.v[0]);
   } else {
     store_vector(p + i, v);
   }
@@ -226,8 +226,8 @@ GANLOSS_DEVICE void store_group(G* p, int64_t i, const Vec<G, N>& v) {
 
 template <int N>
 GANLOSS_DEVICE void store_floats(float* p, int64_t i, const Vec<float, N>& v) {
-  if (N == 1) {
-    p[i] = v.v[0];
+  if constexpr (N == 1) {
+    store_global(p + i, v.v[0]);
   } else {
     store_vector(p + i, v);
   }
@@ -250,7 +250,7 @@ template <int N>
 GANLOSS_DEVICE Vec<float, N> load_weight_vector(const float* w, int64_t i) {
   Vec<float, N> out;
   if constexpr (N == 1) {
-    out.v[0] = w[i];
+    out.v[0] = load_global(w + i);
   } else {
     out = load_vector<float, N>(w + i);
   }
@@ -291,9 +291,11 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G, S::indexed_rows>& r, uint32_t
       for (int j = 0; j < N; ++j)
         w.v[j] = 1.0f;
     }
+    float xv[N];
+    to_floats(x, xv);
     GANLOSS_UNROLL
     for (int j = 0; j < N; ++j) {
-      acc.v[kLogitSum + kSide] += to_float(x.v[j]);
+      acc.v[kLogitSum + kSide] += xv[j];
       acc.v[kWeightSum + kSide] += w.v[j];
       acc.v[kNonzeroWeights + kSide] += w.v[j] != 0.0f ? 1.0f : 0.0f;
     }
@@ -307,9 +309,11 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G, S::indexed_rows>& r, uint32_t
     constexpr bool kFoldG = kFoldedGradients<S, S::g>;
     Vec<G, N> gd, gg;
     Vec<float, N> ld, lg;
+    float xv[N];
+    to_floats(x, xv);
     GANLOSS_UNROLL
     for (int j = 0; j < N; ++j) {
-      const float v = to_float(x.v[j]);
+      const float v = xv[j];
       // An element of weight 0 contributes nothing, even where its term is infinite or NaN:
       // its terms are evaluated at 0 instead, where every term and derivative is finite, so
       // the products with its zero weight below are 0 without a test of their own.
@@ -356,10 +360,10 @@ GANLOSS_DEVICE void evaluate_group(const Row<T, G, S::indexed_rows>& r, uint32_t
         gg.v[j] = from_float<G>(kFoldG ? wb : wb * c.coef_g);
         if constexpr (S::losses) {
           const float ad = S::weighted ? weighted_term<S::d>(c.d, w.v[j], t, a.loss) : a.loss;
-          ld.v[j] = ad * c.d.scale;
+          ld.v[j] = ad * c.d.c.scale;
           if constexpr (kHasG) {
             const float bg = S::weighted ? weighted_term<S::g>(c.g, w.v[j], t, b.loss) : b.loss;
-            lg.v[j] = bg * c.g.scale;
+            lg.v[j] = bg * c.g.c.scale;
           } else {
             lg.v[j] = 0.0f;
           }
@@ -416,10 +420,13 @@ GANLOSS_DEVICE void evaluate_pair_group(const Row<T, G, S::indexed_rows>& r,
     w = load_weights<S, N>(r.w, r.index(i));
     Vec<G, N> grd, grg, gfd, gfg;
     Vec<float, N> lrd, lfg, zero;
+    float xv[N], yv[N];
+    to_floats(x, xv);
+    to_floats(y, yv);
     GANLOSS_UNROLL
     for (int j = 0; j < N; ++j) {
-      const float rv = to_float(x.v[j]);
-      const float fv = to_float(y.v[j]);
+      const float rv = xv[j];
+      const float fv = yv[j];
       const float d = fv - rv;
       const fast::Logistic parts = fast::logistic(d);
       const TermValue a = logistic_value(c.d, d, parts);
@@ -432,8 +439,8 @@ GANLOSS_DEVICE void evaluate_pair_group(const Row<T, G, S::indexed_rows>& r,
         grd.v[j] = from_float<G>(-o);
         gfd.v[j] = from_float<G>(o);
       } else {
-        lrd.v[j] = weighted(w.v[j], a.loss) * c.d.scale;
-        lfg.v[j] = weighted(w.v[j], b.loss) * c.g.scale;
+        lrd.v[j] = weighted(w.v[j], a.loss) * c.d.c.scale;
+        lfg.v[j] = weighted(w.v[j], b.loss) * c.g.c.scale;
         zero.v[j] = 0.0f;
         acc.v[kLossD + 0] += S::weighted ? weighted(ws, a.loss) : a.loss;
         acc.v[kLossG + 1] += S::weighted ? weighted(ws, b.loss) : b.loss;
@@ -470,15 +477,28 @@ GANLOSS_DEVICE void evaluate_pair_group(const Row<T, G, S::indexed_rows>& r,
 // count, so that which thread adds which element does not change.
 constexpr int64_t kSliceLength = int64_t{1} << 30;
 
+// Bytes of logits in one group of the element loop. 16 (one vector load per group) in the loops
+// held to the instruction budget and every other loop that fits in 64 registers so. At 16 bytes
+// the loops that write element losses, with two more output vectors per element, and the
+// 16-bit loops of the `any` family, with the code of every kind, held more live values than 64
+// registers and spilled: they take 8 bytes, and the loops that write element losses with
+// statistics, the relativistic average or pairs one logit per group. A warp's accesses stay
+// whole 32-byte sectors at every width (its lanes' bytes are contiguous).
+template <class T, class S>
+constexpr int kGroupBytesFor = S::losses && (S::stats || S::average || S::paired)
+                                   ? static_cast<int>(sizeof(T))
+                                   : (S::losses || (sizeof(T) < 4 && S::d == Family::any) ? 8 : 16);
+
 // Elements [0, n) of a row (of pairs, when kPaired) from a 16-byte aligned start (when `vector`)
-// or any start, shared by `threads` threads of which this is `rank`: 16-byte groups (kUnroll
-// loads in flight per thread, see kUnrollFor) then a scalar tail, or scalar throughout.
+// or any start, shared by `threads` threads of which this is `rank`: groups of kGroupBytesFor
+// bytes of logits (kUnroll loads in flight per thread, see kUnrollFor) then a scalar tail, or
+// scalar throughout.
 template <class T, class G, class S, int kSide, bool kPaired, int kUnroll>
 GANLOSS_DEVICE void evaluate_run(const Row<T, G, S::indexed_rows>& r,
                                  const Row<T, G, S::indexed_rows>& f, uint32_t n, bool vector,
                                  const SideContext& c, uint32_t rank, uint32_t threads,
                                  LossSums& acc) {
-  constexpr int kWidth = kVectorBytes / static_cast<int>(sizeof(T));
+  constexpr int kWidth = kGroupBytesFor<T, S> / static_cast<int>(sizeof(T));
   auto scalar = [&](uint32_t i) {
     Vec<T, 1> x;
     x.v[0] = r.x[i];
@@ -594,10 +614,11 @@ GANLOSS_DEVICE SideContext side_context(const KernelArgs& k, const SegmentState&
                                         int side) {
   const CallParams& q = k.call;
   SideContext c;
-  const Term& d = side == 0 ? q.real_d : q.fake_d;
-  const Term& g = k.paired ? q.fake_g : (side == 0 ? q.real_g : q.fake_g);
-  c.logistic = side == 0 ? k.real.logistic : k.fake.logistic;
-  c.vector_ok = side == 0 ? k.real.vector_ok : k.fake.vector_ok;
+  const SideArgs& a = side == 0 ? k.real : k.fake;
+  const Term& d = a.d.term;
+  const Term& g = a.g.term;
+  c.logistic = a.logistic;
+  c.vector_ok = a.vector_ok;
   c.weight_scale[0] = st.scale[side].weight_scale[0];
   c.weight_scale[1] = st.scale[side].weight_scale[1];
   c.has_d = d.kind != TermKind::none;
@@ -622,12 +643,12 @@ GANLOSS_DEVICE SideContext side_context(const KernelArgs& k, const SegmentState&
     c.offset_d = static_cast<float>(offset_d);
     c.offset_g = static_cast<float>(offset_g);
   }
-  const float scale_d = term_scale(d);
-  const float scale_g = term_scale(g);
+  const float scale_d = a.d.scale;
+  const float scale_g = a.g.scale;
   c.coef_d = static_cast<float>(coef_d) * scale_d;
   c.coef_g = static_cast<float>(coef_g) * scale_g;
-  c.d = loop_term(d, kFoldedGradients<S, S::d> ? coef_d * scale_d : 1.0);
-  c.g = loop_term(g, kFoldedGradients<S, S::g> ? coef_g * scale_g : 1.0);
+  c.d = loop_term<kFoldedGradients<S, S::d>>(a.d, coef_d * scale_d);
+  c.g = loop_term<kFoldedGradients<S, S::g>>(a.g, coef_g * scale_g);
   return c;
 }
 
@@ -667,13 +688,12 @@ GANLOSS_DEVICE int64_t segment_length(const KernelArgs& k, const SegmentState& s
 // The factor accumulator j's sum is multiplied by before use: the scale of the term it sums
 // (the sign of a logistic term, evaluated without it; see LoopTerm), 1 otherwise.
 GANLOSS_DEVICE double accumulator_scale(const KernelArgs& k, int j) {
-  const CallParams& q = k.call;
   if (k.pass != Pass::main || j >= kSigmoid) return 1.0;
   const int side = j & 1;
   const bool d = j == kLossD + side || j == kDerivativeD + side;
-  if (k.paired) return static_cast<double>(term_scale(d ? q.real_d : q.fake_g));
-  const Term& t = d ? (side == 0 ? q.real_d : q.fake_d) : (side == 0 ? q.real_g : q.fake_g);
-  return static_cast<double>(term_scale(t));
+  // pairs: the real side's D term and the fake side's G term (k.real.g)
+  const SideArgs& a = side == 0 || k.paired ? k.real : k.fake;
+  return static_cast<double>(d ? a.d.scale : a.g.scale);
 }
 
 // A segment's totals of one pass (any accumulator type): the state for the next pass, and the
@@ -682,8 +702,10 @@ GANLOSS_DEVICE double accumulator_scale(const KernelArgs& k, int j) {
 // whose registers it would take.
 template <class A>
 GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const A& totals) {
-  double* state = k.state ? k.state + s * kStateFields : nullptr;
+  // The passes that write the state have one (make_kernel_args), so no null test here: one
+  // made at the start of the kernel and held to this point took a register through the loop.
   if (k.pass == Pass::prepass) {
+    double* state = k.state + s * kStateFields;
     for (int side = 0; side < 2; ++side) {
       state[kStateLogitSum + side] = static_cast<double>(totals.v[kLogitSum + side]);
       state[kStateWeightSum + side] = static_cast<double>(totals.v[kWeightSum + side]);
@@ -702,6 +724,7 @@ GANLOSS_DEVICE void finish_segment(const KernelArgs& k, int64_t s, const A& tota
   };
   const Indexed scaled_totals{k, totals};
   if (k.average) {
+    double* state = k.state + s * kStateFields;
     for (int side = 0; side < 2; ++side) {
       state[kStateDerivativeD + side] = scaled_totals[kDerivativeD + side];
       state[kStateDerivativeG + side] = scaled_totals[kDerivativeG + side];
@@ -740,10 +763,13 @@ GANLOSS_DEVICE void warp_unit(const KernelArgs& k, int64_t unit, unsigned lane, 
 
 template <class T, class G, class S>
 GANLOSS_DEVICE void warp_regime(const KernelArgs& k) {
-  const unsigned lane = simt::lane_index();
-  // Uniform across the warp, and known to be: the segment's constants take uniform registers.
-  const unsigned warp = simt::warp_uniform(simt::warp_index());
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {
+    // Formed for each unit rather than held through the loop (three instructions a unit): held,
+    // the warp's index took a register through the element loop and spilled in the fullest
+    // kernels.
+    const unsigned lane = simt::lane_index();
+    // Uniform across the warp, and known to be: the segment's constants take uniform registers.
+    const unsigned warp = simt::warp_uniform(simt::warp_index());
     warp_unit<T, G, S>(k, unit, lane, warp);
   }
 }
@@ -769,11 +795,17 @@ GANLOSS_DEVICE void block_regime(const KernelArgs& k) {
   }
 }
 
+// A segment's totals as finish_segment reads them (`v[j]`), from shared memory.
+struct SharedTotals {
+  simt::SharedArray<double, kAccumulators>& v;
+};
+
 template <class T, class G, class S>
 GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
   constexpr int kUnroll = kUnrollFor<T, S, Regime::chunk>;
   const unsigned tid = simt::thread_index();
   GANLOSS_SHARED simt::SharedArray<int, 1> last_block;
+  GANLOSS_SHARED simt::SharedArray<double, kAccumulators> totals;  // the last block's lane 0
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {
     const int64_t s = unit / k.chunks;
     const int64_t begin = (unit % k.chunks) * k.chunk_length;
@@ -784,9 +816,12 @@ GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
     if constexpr (S::active != 0) {
       acc = block_sum<kThreads, S::active>(acc);
       if (tid == 0) {
+        // Segment s's partials, accumulator-major: accumulator j of its chunks side by side,
+        // so that the last block's warp reads them coalesced.
+        float* partials = k.partials + s * k.chunks * kAccumulators + (unit - s * k.chunks);
         GANLOSS_UNROLL
         for (int j = 0; j < kAccumulators; ++j) {
-          if (S::active & (1u << j)) k.partials[unit * kAccumulators + j] = acc.v[j];
+          if (S::active & (1u << j)) partials[j * k.chunks] = acc.v[j];
         }
         simt::thread_fence();  // the partials are visible before the ticket is
         const unsigned arrived = simt::atomic_add(&k.tickets[s], 1u);
@@ -798,21 +833,22 @@ GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
       if (last_block[0] != 0) {
         simt::thread_fence();
         // Warp 0 adds the chunks' partials in double, one accumulator at a time (each lane its
-        // chunks in index order, then the butterfly): no barrier, one double sum live.
+        // chunks in index order, then the butterfly): no barrier, one double sum live. Lane 0
+        // keeps the totals in shared memory, not in up to 32 registers through finish_segment.
         if (simt::warp_index() == 0) {
           const unsigned lane = simt::lane_index();
           const float* partials = k.partials + s * k.chunks * kAccumulators;
-          Sums<double, kAccumulators> total = Sums<double, kAccumulators>::zero();
           GANLOSS_UNROLL
           for (int j = 0; j < kAccumulators; ++j) {
             if (!(S::active & (1u << j))) continue;
             Sums<double, 1> t = Sums<double, 1>::zero();
             for (int64_t c = lane; c < k.chunks; c += simt::kWarpSize) {
-              t.v[0] += static_cast<double>(simt::load_coherent(partials + c * kAccumulators + j));
+              t.v[0] += static_cast<double>(simt::load_coherent(partials + j * k.chunks + c));
             }
-            total.v[j] = warp_sum<1u>(t).v[0];
+            t = warp_sum<1u>(t);
+            if (lane == 0) totals[j] = t.v[0];
           }
-          if (lane == 0) finish_segment(k, s, total);
+          if (lane == 0) finish_segment(k, s, SharedTotals{totals});
         }
       }
     }

@@ -132,11 +132,36 @@ inline WorkspaceLayout workspace_layout(const ganloss_problem_t& p) {
   return w;
 }
 
+// A term with the constants its element loop needs, formed once on the host. The loop reads
+// them as kernel parameters, which the compiler takes from the constant bank at each use
+// instead of holding them in registers through the loop (see LoopTerm in
+// segmented_loss_kernel.hpp): a logistic term sign [w_pos sp(x) + w_neg sp(-x)] is evaluated
+// without its sign, with ap = sign w_pos, an = sign w_neg, and `scale` = sign multiplying its
+// gradients, element losses and totals; the other kinds have ap = an = 0 and scale 1.
+struct TermConstants {
+  Term term;
+  float ap;
+  float an;
+  float scale;
+};
+
+inline TermConstants term_constants(const Term& t) {
+  const bool logistic = t.kind == TermKind::logistic;
+  TermConstants c;
+  c.term = t;
+  c.scale = logistic ? t.sign : 1.0f;
+  c.ap = logistic ? t.sign * t.w_pos : 0.0f;
+  c.an = logistic ? t.sign * t.w_neg : 0.0f;
+  return c;
+}
+
 // One side as the kernel sees it.
 struct SideArgs {
-  bool used;       // the pass reads these logits
-  bool logistic;   // a term needs softplus/sigmoid
-  bool vector_ok;  // every per-element array of the side shares the logits' 16-byte phase
+  bool used;        // the pass reads these logits
+  bool logistic;    // a term needs softplus/sigmoid
+  bool vector_ok;   // every per-element array of the side shares the logits' 16-byte phase
+  TermConstants d;  // the side's D and G terms (pairs: the real side's D term and the fake
+  TermConstants g;  //   side's G term, which every pair evaluates)
 };
 
 struct KernelArgs {
@@ -411,14 +436,18 @@ inline KernelArgs make_kernel_args(const CallParams& q, Pass pass, void* workspa
   const bool vjp = pass == Pass::vjp;
   const bool read_real =
       side_used(q, true) || q.grad_real_g || q.loss_real_g || (vjp && q.grad_real != nullptr);
-  k.real = SideArgs{read_real,
-                    q.real_d.kind == TermKind::logistic || q.real_g.kind == TermKind::logistic,
-                    all_same_phase(q.real.logits, xs, gs, {q.grad_real, q.grad_real_g},
-                                   {q.real.weights, q.loss_real, q.loss_real_g})};
-  k.fake = SideArgs{side_used(q, false) || (vjp && q.grad_fake_d != nullptr),
-                    q.fake_d.kind == TermKind::logistic || q.fake_g.kind == TermKind::logistic,
-                    all_same_phase(q.fake.logits, xs, gs, {q.grad_fake_d, q.grad_fake_g},
-                                   {q.fake.weights, q.loss_fake_d, q.loss_fake_g})};
+  k.real.used = read_real;
+  k.real.logistic = q.real_d.kind == TermKind::logistic || q.real_g.kind == TermKind::logistic;
+  k.real.vector_ok = all_same_phase(q.real.logits, xs, gs, {q.grad_real, q.grad_real_g},
+                                    {q.real.weights, q.loss_real, q.loss_real_g});
+  k.real.d = term_constants(q.real_d);
+  k.real.g = term_constants(k.paired ? q.fake_g : q.real_g);
+  k.fake.used = side_used(q, false) || (vjp && q.grad_fake_d != nullptr);
+  k.fake.logistic = q.fake_d.kind == TermKind::logistic || q.fake_g.kind == TermKind::logistic;
+  k.fake.vector_ok = all_same_phase(q.fake.logits, xs, gs, {q.grad_fake_d, q.grad_fake_g},
+                                    {q.fake.weights, q.loss_fake_d, q.loss_fake_g});
+  k.fake.d = term_constants(q.fake_d);
+  k.fake.g = term_constants(q.fake_g);
   if (k.paired) {
     // Pairs are read together: vector access only if both rows share one phase too.
     const bool ok =

@@ -118,6 +118,54 @@ GANLOSS_DEVICE __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
 }
 #endif
 
+// The float whose bits are `bits`.
+GANLOSS_DEVICE float float_from_bits(uint32_t bits) {
+#if defined(GANLOSS_EMULATOR)
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+#else
+  return __uint_as_float(bits);
+#endif
+}
+
+// N bf16 values (their bits, in memory order) in fp32, from each 32-bit word of two with one
+// instruction apiece: a bf16 is the upper half of the fp32 it stands for, so the word shifted
+// left by 16 is its first element (the lower address) and the word masked to its upper half is
+// the second. Converted one by one, the second costs a byte permute and a shift.
+template <int N>
+GANLOSS_DEVICE void widen_bf16(const void* bits, float (&out)[N]) {
+  static_assert(N % 2 == 0, "whole 32-bit words");
+  GANLOSS_UNROLL
+  for (int i = 0; i < N / 2; ++i) {
+    uint32_t w;
+    std::memcpy(&w, static_cast<const char*>(bits) + 4 * i, sizeof w);
+    out[2 * i] = float_from_bits(w << 16);
+    out[2 * i + 1] = float_from_bits(w & 0xffff0000u);
+  }
+}
+
+// The N elements of a vector in fp32 (to_float each; bf16 vectors of whole words: widen_bf16).
+template <class T, int N>
+GANLOSS_DEVICE void to_floats(const Vec<T, N>& x, float (&out)[N]) {
+  GANLOSS_UNROLL
+  for (int j = 0; j < N; ++j)
+    out[j] = to_float(x.v[j]);
+}
+
+#if !defined(GANLOSS_EMULATOR)
+template <int N>
+GANLOSS_DEVICE void to_floats(const Vec<__nv_bfloat16, N>& x, float (&out)[N]) {
+  if constexpr (N % 2 == 0) {
+    widen_bf16<N>(&x, out);
+  } else {
+    GANLOSS_UNROLL
+    for (int j = 0; j < N; ++j)
+      out[j] = to_float(x.v[j]);
+  }
+}
+#endif
+
 }  // namespace detail
 }  // namespace ganloss
 

@@ -39,6 +39,18 @@ inline HostBFloat16 from_float<HostBFloat16>(float x) {
   return HostBFloat16{float_to_bfloat16(x)};
 }
 
+// The device's conversion of bf16 vectors of whole words (widen_bf16), for the emulated
+// kernels too.
+template <int N>
+inline void to_floats(const Vec<HostBFloat16, N>& x, float (&out)[N]) {
+  if constexpr (N % 2 == 0) {
+    widen_bf16<N>(&x, out);
+  } else {
+    for (int j = 0; j < N; ++j)
+      out[j] = to_float(x.v[j]);
+  }
+}
+
 }  // namespace detail
 }  // namespace ganloss
 
