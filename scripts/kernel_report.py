@@ -217,6 +217,18 @@ def spec_label(spec):
     return " ".join(words)
 
 
+def group_bytes(spec, size):
+    """Bytes of logits per group of the element loop: kGroupBytesFor in
+    kernels/segmented_loss_kernel.hpp (16; 8 for the loops that write element losses and the
+    16-bit loops of the `any` family; one logit for those writing element losses with statistics,
+    the relativistic average or pairs)."""
+    if spec["losses"] and (spec["stats"] or spec["average"] or spec["paired"]):
+        return size
+    if spec["losses"] or (size < 4 and spec["d"] == "any"):
+        return 8
+    return 16
+
+
 def describe_segmented_loss(args):
     # segmented_loss_kernel<T logits, G gradients, kSpec, Regime>: one kernel per instantiation
     # (its spec, see decode_spec) and regime. Any other argument list is not this layout: None
@@ -239,6 +251,8 @@ def describe_segmented_loss(args):
         "dtype": t[0] if reads_logits else None,
         "weighted": spec["weighted"],
         "paired": spec["paired"],
+        "groups": [{"bytes": group_bytes(spec, t[1]), "weighted": spec["weighted"],
+                    "paired": spec["paired"]}],
         "main": spec["pass"] != "prepass",
         "relativistic": relativistic,
         "budgeted": budgeted,
@@ -263,10 +277,18 @@ def describe_segmented_sequence(args):
              if (code >> (16 * i) & 0xffff) != 0xffff]
     t = DTYPES[args[0]]
     relativistic = any(s["paired"] or s["average"] for s in specs)
+    # The loop shapes of its passes that read logits (the paired prepass reads weights only),
+    # the first pass's first: a loop is measured as the first whose group loads it holds.
+    groups = []
+    for s in specs:
+        g = {"bytes": group_bytes(s, t[1]), "weighted": s["weighted"], "paired": s["paired"]}
+        if not (s["paired"] and s["pass"] == "prepass") and g not in groups:
+            groups.append(g)
     return {
         "dtype": t[0],
         "weighted": any(s["weighted"] for s in specs),
         "paired": any(s["paired"] for s in specs),
+        "groups": groups,
         "main": True,
         "relativistic": relativistic,
         "budgeted": False,
@@ -322,21 +344,23 @@ def describe_generic(base, args):
     }
 
 
-def logits_per_iteration(desc, loads128):
-    """Logits one pass of the loop body handles, from the 16-byte loads (LDG.E.128) in it.
+def logits_per_iteration(dtype, group, loads):
+    """Logits one pass of the loop body handles, from its loads of the group's width.
 
-    A 16-byte vector holds V = 16 / sizeof(logit) logits (4 f32, 8 f16/bf16). One group of V
-    elements loads one logit vector (two when paired: the real and the fake vector), plus, when
-    weighted, V f32 weights = V / 4 vectors (one weight per pair when paired). So
-      loads per group  = (2 if paired else 1) + (V / 4 if weighted else 0)
+    A group of B bytes (group["bytes"]) holds V = B / sizeof(logit) logits, loaded as one access
+    of B bytes (two when paired: the real and the fake logits), plus, when weighted, its V f32
+    weights (one per pair when paired) in accesses of W = min(4 V, 16) bytes, 4 V / W of them,
+    which count here only when W = B. So
+      loads per group  = (2 if paired else 1) + (4 V / W if weighted and W == B else 0)
       logits per group = V * (2 if paired else 1)
       logits per loop  = loads / loads per group * logits per group.
     Returns (logits, exact) where exact is False when the loads do not make whole groups."""
-    size = {"f32": 4, "f16": 2, "bf16": 2}[desc["dtype"]]
-    v = 16 // size
-    sides = 2 if desc["paired"] else 1
-    per_group = sides + (v / 4 if desc["weighted"] else 0)
-    groups = loads128 / per_group
+    size = {"f32": 4, "f16": 2, "bf16": 2}[dtype]
+    v = group["bytes"] // size
+    sides = 2 if group["paired"] else 1
+    w = min(4 * v, 16)
+    per_group = sides + (4 * v // w if group["weighted"] and w == group["bytes"] else 0)
+    groups = loads / per_group
     return groups * v * sides, abs(groups - round(groups)) < 1e-9
 
 
@@ -346,7 +370,23 @@ def logits_per_iteration(desc, loads128):
 FUNC_SASS = re.compile(r"^\s*Function\s*:\s*(\S+)")
 INSN = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
 BRANCH = re.compile(r"^(?:@!?U?P\w+\s+)?(BRA|JMP)(?:\.\S+)?\s+(?:.*?,\s*)?(0x[0-9a-f]+)\s*$")
-LOAD128 = re.compile(r"^(?:@!?P\w+\s+)?LDG(?:\.\w+)*\.128\b")
+LOAD = re.compile(r"^(?:@!?P\w+\s+)?LDG((?:\.[\w]+)*)\s")
+LOAD_WIDTHS = {"128": 16, "64": 8, "U16": 2, "S16": 2, "U8": 1, "S8": 1}
+
+
+def load_bytes(text):
+    """The bytes of a global load (LDG), or None for any other instruction and for the coherent
+    loads (.STRONG: the chunk partials, never logits). No size suffix: 4 bytes."""
+    m = LOAD.match(text + " ")
+    if not m:
+        return None
+    parts = m.group(1).split(".")[1:]
+    if "STRONG" in parts:
+        return None
+    for part in parts:
+        if part in LOAD_WIDTHS:
+            return LOAD_WIDTHS[part]
+    return 4
 
 
 def parse_sass(text):
@@ -363,11 +403,14 @@ def parse_sass(text):
     return funcs
 
 
-def main_loops(insns):
-    """The innermost loops whose body holds a 16-byte global load: a loop is the range from a
-    backward branch's target to the last backward branch to that target; innermost means no
-    other such loop lies inside it. Returns dicts with the body's size, its LDG.E.128 count
-    and its address range."""
+def main_loops(insns, widths=(16,)):
+    """The innermost loops whose body holds a global load of one of `widths` bytes (the logit
+    groups' widths): a loop is the range from a backward branch's target to the last backward
+    branch to that target; innermost means no other loop lies inside it. A range that holds
+    other loops or an EXIT is no element loop: an outer loop, or the span back from a divergence
+    fallback (a BRA.DIV target, which the compiler places after the kernel's exit and which
+    branches back into the body over the reductions and the segment's epilogue). Returns dicts
+    with the body's size, its loads of each of those widths and its address range."""
     index = {addr: i for i, (addr, _) in enumerate(insns)}
     ends = {}
     for i, (addr, text) in enumerate(insns):
@@ -377,18 +420,24 @@ def main_loops(insns):
         target = int(m.group(2), 16)
         if target <= addr and target in index:
             ends[index[target]] = max(ends.get(index[target], i), i)
+    spans = list(ends.items())
     loops = []
-    for start, end in ends.items():
+    for start, end in spans:
+        if any((s, e) != (start, end) and start <= s and e <= end for s, e in spans):
+            continue
         body = insns[start : end + 1]
-        loads = sum(1 for _, t in body if LOAD128.match(t))
+        if any(re.match(r"^(?:@!?U?P\w+\s+)?EXIT\b", t) for _, t in body):
+            continue
+        loads = {}
+        for _, t in body:
+            b = load_bytes(t)
+            if b in widths:
+                loads[b] = loads.get(b, 0) + 1
         if loads:
-            loops.append({"start": start, "end": end, "loads128": loads,
+            loops.append({"start": start, "end": end, "loads": loads,
                           "instructions": len(body),
                           "range": f"0x{insns[start][0]:x}-0x{insns[end][0]:x}"})
-    innermost = [a for a in loops
-                 if not any(b is not a and a["start"] <= b["start"] and b["end"] <= a["end"]
-                            for b in loops)]
-    return sorted(innermost, key=lambda loop: loop["start"])
+    return sorted(loops, key=lambda loop: loop["start"])
 
 
 RES_LINE = re.compile(r"^\s*Function\s+(\S+?)\s*:\s*(.*)$")
@@ -561,9 +610,16 @@ def report(directory, sources, arch, block_default):
                 "sass_per_logit": None,
             }
             if desc["dtype"] is not None:
-                for loop in main_loops(insns):
-                    logits, exact = logits_per_iteration(desc, loop["loads128"])
+                groups = desc.get("groups") or [{"bytes": 16, "weighted": desc["weighted"],
+                                                 "paired": desc["paired"]}]
+                widths = tuple(sorted({g["bytes"] for g in groups}))
+                for loop in main_loops(insns, widths):
+                    group = next(g for g in groups if g["bytes"] in loop["loads"])
+                    loads = loop["loads"][group["bytes"]]
+                    logits, exact = logits_per_iteration(desc["dtype"], group, loads)
                     loop = {k: v for k, v in loop.items() if k not in ("start", "end")}
+                    loop["load_bytes"] = group["bytes"]
+                    loop["loads"] = loads
                     loop["logits"] = logits
                     loop["whole_groups"] = exact
                     loop["per_logit"] = loop["instructions"] / logits if logits else None
@@ -588,8 +644,8 @@ def violations(row):
         # A kernel held to the instruction target whose loop the report cannot find fails the
         # check too: an unmeasured kernel must not pass as a fast one.
         if row["sass_per_logit"] is None:
-            out.append("no main vector loop found (no LDG.E.128 in a loop): SASS per logit "
-                       "not measured")
+            out.append("no main vector loop found (no logit group load in a loop): SASS per "
+                       "logit not measured")
         elif row["sass_per_logit"] > MAX_SASS_PER_LOGIT:
             out.append(f"{row['sass_per_logit']:.1f} SASS per logit > {MAX_SASS_PER_LOGIT:g}")
     return out
@@ -641,11 +697,13 @@ occupancy: theoretical, resident warps / 64 per SM: registers allocated per warp
   256 of 65536 (warps rounded down to a multiple of 4), static shared + 1 KB reserved per block
   of 228 KB, at most 64 warps and 32 blocks per SM; no dynamic shared memory.
 loop body: SASS instructions from the target of the innermost backward branch whose body holds
-  the 16-byte logit loads (LDG.E.128) to that branch, statically (every path of the body).
-logits: per pass of that body, from its LDG.E.128 count and the template arguments: a 16-byte
-  vector holds V = 16/sizeof(logit) logits; a group loads 1 logit vector (2 paired) + V/4
-  weight vectors when weighted, and handles V logits (2V paired). 'xN': N such loops (the
-  regimes and sides inlined); SASS/logit is the largest. '?': loads not in whole groups.
+  the logit group loads (LDG of the group's width: 16 bytes, LDG.E.128, but 8 or one logit in
+  the loops that write element losses) to that branch, statically (every path of the body).
+logits: per pass of that body, from its count of those loads and the template arguments: a
+  group of B bytes holds V = B/sizeof(logit) logits; it loads 1 logit access (2 paired) + its
+  V weights when weighted, in accesses of min(4V, 16) bytes that count where that is B, and
+  handles V logits (2V paired). 'xN': N such loops (the regimes and sides inlined); SASS/logit
+  is the largest. '?': loads not in whole groups.
 targets (--check): <= 64 registers, no stack, no spills, >= 50% occupancy for every kernel;
   <= 40 SASS/logit for the budgeted loops (segmented_loss_kernel: the main pass of the
   non-relativistic kinds' own D/G families without weights, statistics or element losses; a
@@ -716,14 +774,46 @@ def self_test():
     # trap loop at 0xb0 is no loop of interest.
     insns = parse_sass(SELF_TEST_SASS)["_Z1kILb0EEvPK6float4"]
     loops = main_loops(insns)
-    assert [(x["range"], x["instructions"], x["loads128"]) for x in loops] == [("0x20-0x70", 6, 2)]
-    f32 = {"dtype": "f32", "weighted": False, "paired": False}
-    assert logits_per_iteration(f32, 2) == (8, True)  # two vectors of 4 logits
-    assert logits_per_iteration(dict(f32, weighted=True), 8) == (16, True)  # 4 logit + 4 weight
-    bf16 = {"dtype": "bf16", "weighted": True, "paired": False}
-    assert logits_per_iteration(bf16, 6) == (16, True)  # 2 logit + 4 weight vectors
-    assert logits_per_iteration(dict(bf16, paired=True), 8) == (32, True)  # 2 x (2 + 2) loads
-    assert logits_per_iteration(dict(f32, paired=True, weighted=True), 4)[1] is False
+    assert [(x["range"], x["instructions"], x["loads"]) for x in loops] == [
+        ("0x20-0x70", 6, {16: 2})]
+    # Four-byte loads: the loop at 0x80..0x90 (its coherent loads would not count).
+    assert [(x["range"], x["loads"]) for x in main_loops(insns, (4,))] == [("0x80-0x90", {4: 1})]
+    # A range holding another loop, or an exit (the branch back from a divergence fallback after
+    # the exit), is no element loop, whatever it loads.
+    outer = parse_sass("""
+        Function : _Z1mv
+        /*0000*/                   LDG.E.64 R4, desc[UR4][R2.64] ;
+        /*0010*/                   FADD R4, R4, R8 ;
+        /*0020*/               @P0 BRA 0x10 ;
+        /*0030*/               @P1 BRA 0x0 ;
+        /*0040*/                   LDG.E.64 R4, desc[UR4][R2.64] ;
+        /*0050*/               @P2 EXIT ;
+        /*0060*/                   SHFL.BFLY P5, R6, R5, R4, R3 ;
+        /*0070*/                   BRA 0x40 ;
+""")["_Z1mv"]
+    assert main_loops(outer, (8,)) == [], main_loops(outer, (8,))
+    assert load_bytes("LDG.E.STRONG.GPU R6, desc[UR8][R6.64]") is None
+    assert load_bytes("@!P1 LDG.E.64 R4, desc[UR4][R4.64]") == 8
+    assert load_bytes("LDG.E.U16 R4, desc[UR4][R4.64]") == 2
+    g16 = {"bytes": 16, "weighted": False, "paired": False}
+    assert logits_per_iteration("f32", g16, 2) == (8, True)  # two vectors of 4 logits
+    assert logits_per_iteration("f32", dict(g16, weighted=True), 8) == (16, True)  # 4 + 4
+    assert logits_per_iteration("bf16", dict(g16, weighted=True), 6) == (16, True)  # 2 + 4
+    assert logits_per_iteration("bf16", dict(g16, weighted=True, paired=True), 8) == (32, True)
+    assert logits_per_iteration("f32", dict(g16, weighted=True, paired=True), 4)[1] is False
+    # 8-byte groups: bf16 logits with their 4 weights in one 16-byte access (not counted); f32
+    # logits with their 2 weights in one 8-byte access (counted); one f32 logit and its weight.
+    assert logits_per_iteration("bf16", {"bytes": 8, "weighted": True, "paired": False}, 1) == (
+        4, True)
+    assert logits_per_iteration("f32", {"bytes": 8, "weighted": True, "paired": False}, 2) == (
+        2, True)
+    assert logits_per_iteration("f32", {"bytes": 4, "weighted": True, "paired": True}, 3) == (
+        2, True)
+    assert group_bytes(decode_spec(145), 2) == 16  # main logistic/logistic
+    assert group_bytes(decode_spec(145 | 1 << 12), 2) == 8  # element losses
+    assert group_bytes(decode_spec(145 | 1 << 11 | 1 << 12), 4) == 4  # and statistics
+    assert group_bytes(decode_spec(1 | 2 << 4 | 2 << 7), 2) == 8  # any/any, 16-bit
+    assert group_bytes(decode_spec(1 | 2 << 4 | 2 << 7), 4) == 16
     enums = {"Regime": {0: "warp", 1: "block", 2: "chunk"}}
     name = readable("void ganloss::detail::kernel::segmented_loss_kernel<float, __nv_bfloat16, "
                     "145u, (ganloss::detail::kernel::Regime)1>(ganloss::detail::kernel::"
@@ -749,6 +839,9 @@ def self_test():
     sequence = describe_segmented_sequence(
         ["float", "float", str(0 | 5417 << 16 | 1322 << 32) + "ul", "Regime::block"])
     assert sequence["relativistic"] and sequence["weighted"] and not sequence["budgeted"], sequence
+    assert sequence["groups"] == [{"bytes": 16, "weighted": False, "paired": False},
+                                  {"bytes": 4, "weighted": True, "paired": False},
+                                  {"bytes": 16, "weighted": True, "paired": False}], sequence
     assert sequence["label"] == ("float, float, prepass cheap/cheap + main average any/any "
                                  "weights losses + gradients average any/any weights, block"), \
         sequence["label"]
