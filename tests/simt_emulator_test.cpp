@@ -21,6 +21,7 @@
 #include "detail/vector_io.hpp"
 #include "emulated_call.hpp"
 #include "emulator/emulated_backend.hpp"
+#include "emulator/host_types.hpp"
 #include "emulator/simt_emulator.hpp"
 #include "kernel_cases.hpp"
 #include "test_support.hpp"
@@ -305,6 +306,29 @@ TEST(EmulatedFences, LastBlockPatternIsRaceFree) {
 // by hand: contiguous 16-byte and 4-byte lanes use every byte; a 16-byte lane every 32 bytes
 // half; a 4-byte lane every 32 bytes one eighth; a contiguous run 16 bytes off a sector
 // boundary touches one sector more than it needs.
+// The element loops widen bf16 logits two per 32-bit word (widen_bf16): every bf16 value, in
+// either place of a word, to the fp32 bits the element-wise conversion gives (NaN payloads
+// included).
+TEST(EmulatedVectors, Bf16WordsWidenToTheElementwiseValues) {
+  for (uint32_t v = 0; v < 0x10000u; ++v) {
+    const uint16_t partner = static_cast<uint16_t>(v * 40503u);  // another value beside it
+    for (int place = 0; place < 2; ++place) {
+      detail::Vec<detail::HostBFloat16, 2> x;
+      x.v[place].bits = static_cast<uint16_t>(v);
+      x.v[1 - place].bits = partner;
+      float out[2];
+      detail::to_floats(x, out);
+      for (int j = 0; j < 2; ++j) {
+        uint32_t got = 0, want = 0;
+        const float w = detail::to_float(x.v[j]);
+        std::memcpy(&got, &out[j], 4);
+        std::memcpy(&want, &w, 4);
+        ASSERT_EQ(got, want) << "bf16 0x" << std::hex << x.v[j].bits << " in place " << j;
+      }
+    }
+  }
+}
+
 TEST(EmulatedCoalescing, SectorEfficiencyOfKnownPatterns) {
   alignas(64) static float data[32 * 8 * 2 + 64];
   LaunchConfig config;
