@@ -183,22 +183,21 @@ GANLOSS_HOST_DEVICE float weighted_loss(const Term& term, float w, float x, floa
 // The relativistic average's per-segment constants: each side's shift (the other side's
 // mean), and the additive gradient terms through the means for D and G:
 //   dL/dr_k += -a_f sum_j v_j psi'(f~_j) / N_r,  dL/df_k += -a_r sum_i w_i phi'(r~_i) / N_f,
-// scaled by grad_scale, where a = 1 / norm.
+// scaled by grad_scale, where a = 1 / norm (a_other grad_scale: the other side's coef).
 struct AverageCoupling {
   double shift[2];
   double offset_d[2];
   double offset_g[2];
 };
 
-GANLOSS_HOST_DEVICE AverageCoupling average_coupling(const CallParams& q, const SideScale* sc,
-                                                     const double* state) {
+GANLOSS_HOST_DEVICE AverageCoupling average_coupling(const SideScale* sc, const double* state) {
   AverageCoupling c;
   for (int side = 0; side < 2; ++side) {
     const int other = 1 - side;
     const double n_other = sc[other].count;
     c.shift[side] = n_other > 0 ? divide(state[kStateLogitSum + other], n_other) : 0.0;
     const double n = sc[side].count;
-    const double a_other = coefficient(q.grad_scale, sc[other].norm);
+    const double a_other = sc[other].coef;  // grad_scale / norm
     c.offset_d[side] = n > 0 ? divide(-a_other * state[kStateDerivativeD + other], n) : 0.0;
     c.offset_g[side] = n > 0 ? divide(-a_other * state[kStateDerivativeG + other], n) : 0.0;
   }

@@ -605,7 +605,7 @@ GANLOSS_DEVICE SegmentState segment_state(const KernelArgs& k, int64_t s) {
     st.scale[1] = st.scale[0];
     st.scale[1].count = static_cast<double>(st.extent[1].size);
   }
-  if (k.average && k.pass != Pass::prepass) st.coupling = average_coupling(q, st.scale, state);
+  if (k.average && k.pass != Pass::prepass) st.coupling = average_coupling(st.scale, state);
   return st;
 }
 
@@ -808,7 +808,8 @@ GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
   GANLOSS_SHARED simt::SharedArray<double, kAccumulators> totals;  // the last block's lane 0
   for (int64_t unit = simt::block_index(); unit < k.units; unit += simt::grid_size()) {
     const int64_t s = unit / k.chunks;
-    const int64_t begin = (unit % k.chunks) * k.chunk_length;
+    const int64_t chunk = unit - s * k.chunks;
+    const int64_t begin = chunk * k.chunk_length;
     const int64_t end = begin + k.chunk_length < k.length ? begin + k.chunk_length : k.length;
     const SegmentState st = segment_state(k, s);
     [[maybe_unused]] LossSums acc =
@@ -818,7 +819,7 @@ GANLOSS_DEVICE void chunk_regime(const KernelArgs& k) {
       if (tid == 0) {
         // Segment s's partials, accumulator-major: accumulator j of its chunks side by side,
         // so that the last block's warp reads them coalesced.
-        float* partials = k.partials + s * k.chunks * kAccumulators + (unit - s * k.chunks);
+        float* partials = k.partials + s * k.chunks * kAccumulators + chunk;
         GANLOSS_UNROLL
         for (int j = 0; j < kAccumulators; ++j) {
           if (S::active & (1u << j)) partials[j * k.chunks] = acc.v[j];

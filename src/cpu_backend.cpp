@@ -86,7 +86,7 @@ SegmentContext context(const CallParams& q, const Layout& l, int64_t s, const do
     c.scale[1] = c.scale[0];
     c.scale[1].count = static_cast<double>(c.extent[1].size);
   }
-  if (q.relativity == Relativity::average && st) c.coupling = average_coupling(q, c.scale, st);
+  if (q.relativity == Relativity::average && st) c.coupling = average_coupling(c.scale, st);
   return c;
 }
 

@@ -145,18 +145,18 @@ GANLOSS_DEVICE void widen_bf16(const void* bits, float (&out)[N]) {
   }
 }
 
-// The N elements of a vector in fp32 (to_float each; bf16 vectors of whole words: widen_bf16).
+// Whether T is the bf16 storage type (the emulator's own adds its specialization).
+template <class T>
+constexpr bool kIsBf16 = false;
+#if !defined(GANLOSS_EMULATOR)
+template <>
+constexpr bool kIsBf16<__nv_bfloat16> = true;
+#endif
+
+// The N elements of a vector in fp32: to_float each, or widen_bf16 for bf16 of whole words.
 template <class T, int N>
 GANLOSS_DEVICE void to_floats(const Vec<T, N>& x, float (&out)[N]) {
-  GANLOSS_UNROLL
-  for (int j = 0; j < N; ++j)
-    out[j] = to_float(x.v[j]);
-}
-
-#if !defined(GANLOSS_EMULATOR)
-template <int N>
-GANLOSS_DEVICE void to_floats(const Vec<__nv_bfloat16, N>& x, float (&out)[N]) {
-  if constexpr (N % 2 == 0) {
+  if constexpr (kIsBf16<T> && N % 2 == 0) {
     widen_bf16<N>(&x, out);
   } else {
     GANLOSS_UNROLL
@@ -164,7 +164,6 @@ GANLOSS_DEVICE void to_floats(const Vec<__nv_bfloat16, N>& x, float (&out)[N]) {
       out[j] = to_float(x.v[j]);
   }
 }
-#endif
 
 }  // namespace detail
 }  // namespace ganloss

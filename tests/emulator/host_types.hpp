@@ -39,17 +39,9 @@ inline HostBFloat16 from_float<HostBFloat16>(float x) {
   return HostBFloat16{float_to_bfloat16(x)};
 }
 
-// The device's conversion of bf16 vectors of whole words (widen_bf16), for the emulated
-// kernels too.
-template <int N>
-inline void to_floats(const Vec<HostBFloat16, N>& x, float (&out)[N]) {
-  if constexpr (N % 2 == 0) {
-    widen_bf16<N>(&x, out);
-  } else {
-    for (int j = 0; j < N; ++j)
-      out[j] = to_float(x.v[j]);
-  }
-}
+// The emulated kernels widen bf16 vectors as the device does (to_floats, widen_bf16).
+template <>
+inline constexpr bool kIsBf16<HostBFloat16> = true;
 
 }  // namespace detail
 }  // namespace ganloss
