@@ -6,12 +6,12 @@
 //
 // Per vector of logits: the terms through exp(-|x|) (an exp for arguments in [-104, 0] whose
 // chain of dependent operations is short: the loop is bound by that chain's latency, not by
-// its instruction count), log1p by an odd series and one division, then the gradients and element
-// losses, and the sums added in double into eight lanes per sum, element i into lane i mod 8,
-// whatever the vector width: the sums are therefore independent of the instruction set, given the
-// same per-element values. Those may differ in the last bits between instruction sets, where a
-// multiply-add is fused (AVX2, AVX-512, NEON) or not (EMU128); within one instruction set they are
-// bitwise repeatable.
+// its instruction count, and the common loops run two vectors' chains side by side), log1p by
+// a polynomial without division, then the gradients and element losses, and the sums added in
+// double into eight lanes per sum, element i into lane i mod 8, whatever the vector width: the sums
+// are therefore independent of the instruction set, given the same per-element values. Those may
+// differ in the last bits between instruction sets, where a multiply-add is fused (AVX2, AVX-512,
+// NEON) or not (EMU128); within one instruction set they are bitwise repeatable.
 //
 // Subnormal and tiny logits: a subnormal operand or result costs about a hundred cycles on
 // x86. Arguments below 2^-26 in magnitude are replaced by 0 where that provably changes no
@@ -28,6 +28,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "cpu_pieces.hpp"
@@ -214,22 +215,45 @@ HWY_INLINE void store(VF v, DType type, void* base, int64_t i) {
 // 1 and max(x, 0) + log1p(e), with log1p(e) >= log(2) - 2^-24, to log1p(e) for both.
 constexpr float kTiny = 0x1p-26f;
 
-// log1p(e) for e in [0, 1] (or NaN): 2 atanh(s), s = e / (2 + e) <= 1/3, as an odd series in s
-// truncated where its remainder is below 2^-29 relative (math::host_log1p_unit), its even part
-// in z = s^2 evaluated by Estrin's scheme: a shorter chain of dependent operations than
-// Horner's, which is what bounds this loop's speed. Within 2 ulp (docs/numerics.md).
-HWY_INLINE VF log1p_unit(VF e) {
+// The logistic math works on N vectors side by side, each step over all N before the next:
+// one vector's chain of dependent operations (exp, log1p, the division) is about a hundred
+// cycles, longer than the out-of-order window covers at this loop's instruction count, and two
+// chains interleaved in program order keep the window full of independent work. The loops
+// that carry the common calls pass N = 2 (kInterleave); the others N = 1. The results are the
+// same bits for every N: each vector's operations are the same.
+constexpr size_t kInterleave = 2;
+
+// log1p(e) for e in [0, 1] (or NaN), without a division: e + e^2 q(e) with q a degree-9
+// polynomial in u = e - 1/2 (Chebyshev interpolation of (log1p(e) - e) / e^2, within 0.42 ulp of
+// log1p(e) in exact arithmetic), evaluated by Estrin's scheme, whose chain of dependent
+// operations is short. The correction e^2 q is at most 0.44 of the result, so q's rounding
+// errors shrink accordingly. Within 1.72 ulp with fused multiply-adds, 2.09 without, measured
+// on every fp32 in (0, 1] against double log1p (docs/numerics.md).
+template <size_t N>
+HWY_INLINE void log1p_unit(const VF* e, VF* out) {
   const DF df;
-  const VF s = hn::Div(e, hn::Add(hn::Set(df, 2.0f), e));
-  const VF z = hn::Mul(s, s);
-  const VF z2 = hn::Mul(z, z);
-  const VF z4 = hn::Mul(z2, z2);
-  const VF q01 = hn::MulAdd(hn::Set(df, 2.0f / 5.0f), z, hn::Set(df, 2.0f / 3.0f));
-  const VF q23 = hn::MulAdd(hn::Set(df, 2.0f / 9.0f), z, hn::Set(df, 2.0f / 7.0f));
-  const VF q45 = hn::MulAdd(hn::Set(df, 2.0f / 13.0f), z, hn::Set(df, 2.0f / 11.0f));
-  const VF p =
-      hn::MulAdd(hn::MulAdd(hn::Set(df, 2.0f / 15.0f), z2, q45), z4, hn::MulAdd(q23, z2, q01));
-  return hn::MulAdd(s, hn::Mul(z, p), hn::Add(s, s));
+  VF u[N], u2[N], u4[N], q0[N], q1[N];
+  for (size_t j = 0; j < N; ++j)
+    u[j] = hn::Sub(e[j], hn::Set(df, 0.5f));
+  for (size_t j = 0; j < N; ++j)
+    u2[j] = hn::Mul(u[j], u[j]);
+  for (size_t j = 0; j < N; ++j)
+    u4[j] = hn::Mul(u2[j], u2[j]);
+  for (size_t j = 0; j < N; ++j) {
+    const VF c01 = hn::MulAdd(hn::Set(df, 0x1.6f0d7cp-3f), u[j], hn::Set(df, -0x1.833706p-2f));
+    const VF c23 = hn::MulAdd(hn::Set(df, 0x1.a278e6p-5f), u[j], hn::Set(df, -0x1.7dde70p-4f));
+    q0[j] = hn::MulAdd(c23, u2[j], c01);
+  }
+  for (size_t j = 0; j < N; ++j) {
+    const VF c45 = hn::MulAdd(hn::Set(df, 0x1.13473cp-6f), u[j], hn::Set(df, -0x1.da8bdap-6f));
+    const VF c67 = hn::MulAdd(hn::Set(df, 0x1.7b4d38p-8f), u[j], hn::Set(df, -0x1.3d4152p-7f));
+    q1[j] = hn::MulAdd(c67, u2[j], c45);
+  }
+  for (size_t j = 0; j < N; ++j) {
+    const VF c89 = hn::MulAdd(hn::Set(df, 0x1.6f3782p-9f), u[j], hn::Set(df, -0x1.2bf346p-8f));
+    const VF q = hn::MulAdd(c89, hn::Mul(u4[j], u4[j]), hn::MulAdd(q1[j], u4[j], q0[j]));
+    out[j] = hn::MulAdd(hn::Mul(e[j], e[j]), q, e[j]);
+  }
 }
 
 // exp(x) for x in [-104, 0]: x = k ln2 + f with k = round(x log2(e)) and |f| <= ln2 / 2 (ln2
@@ -239,29 +263,41 @@ HWY_INLINE VF log1p_unit(VF e) {
 // 1.2 ulp where the multiply-adds are fused (1.41 where not), subnormal results within 0.9 of
 // their spacing, 0 below -103.97 (docs/numerics.md). Shorter than a general exp, whose range checks
 // and reduction this argument range does not need.
-HWY_INLINE VF exp_nonpositive(VF x) {
+template <size_t N>
+HWY_INLINE void exp_nonpositive(const VF* x, VF* out) {
   const DF df;
   const DI di;
   const VF magic = hn::Set(df, 0x1.8p23f);  // x log2(e) + magic rounds to an integer
-  const VF r = hn::MulAdd(x, hn::Set(df, 1.44269504f), magic);
-  const VF kf = hn::Sub(r, magic);
-  const VI k = hn::Sub(hn::BitCast(di, r), hn::BitCast(di, magic));
-  VF f = hn::MulAdd(kf, hn::Set(df, -0.693145751953125f), x);
-  f = hn::MulAdd(kf, hn::Set(df, -1.428606765330187e-06f), f);
-  const VF f2 = hn::Mul(f, f);
-  const VF f4 = hn::Mul(f2, f2);
-  const VF a12 = hn::MulAdd(hn::Set(df, 1.0f / 2.0f), f, hn::Set(df, 1.0f));
-  const VF a34 = hn::MulAdd(hn::Set(df, 1.0f / 24.0f), f, hn::Set(df, 1.0f / 6.0f));
-  const VF a56 = hn::MulAdd(hn::Set(df, 1.0f / 720.0f), f, hn::Set(df, 1.0f / 120.0f));
-  const VF q =
-      hn::MulAdd(hn::MulAdd(hn::Set(df, 1.0f / 5040.0f), f2, a56), f4, hn::MulAdd(a34, f2, a12));
-  const VF p = hn::MulAdd(f, q, hn::Set(df, 1.0f));
-  const VI k1 = hn::ShiftRight<1>(k);  // floor(k / 2): k1 and k - k1 in [-75, 0], normal scales
-  const VI k2 = hn::Sub(k, k1);
-  const VI bias = hn::Set(di, 127);
-  const VF s1 = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(k1, bias)));
-  const VF s2 = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(k2, bias)));
-  return hn::Mul(hn::Mul(p, s1), s2);
+  VF r[N], kf[N], f[N], f2[N], q[N];
+  VI k[N];
+  for (size_t j = 0; j < N; ++j)
+    r[j] = hn::MulAdd(x[j], hn::Set(df, 1.44269504f), magic);
+  for (size_t j = 0; j < N; ++j) {
+    kf[j] = hn::Sub(r[j], magic);
+    k[j] = hn::Sub(hn::BitCast(di, r[j]), hn::BitCast(di, magic));
+  }
+  for (size_t j = 0; j < N; ++j)
+    f[j] = hn::MulAdd(kf[j], hn::Set(df, -0.693145751953125f), x[j]);
+  for (size_t j = 0; j < N; ++j)
+    f[j] = hn::MulAdd(kf[j], hn::Set(df, -1.428606765330187e-06f), f[j]);
+  for (size_t j = 0; j < N; ++j)
+    f2[j] = hn::Mul(f[j], f[j]);
+  for (size_t j = 0; j < N; ++j) {
+    const VF a12 = hn::MulAdd(hn::Set(df, 1.0f / 2.0f), f[j], hn::Set(df, 1.0f));
+    const VF a34 = hn::MulAdd(hn::Set(df, 1.0f / 24.0f), f[j], hn::Set(df, 1.0f / 6.0f));
+    const VF a56 = hn::MulAdd(hn::Set(df, 1.0f / 720.0f), f[j], hn::Set(df, 1.0f / 120.0f));
+    q[j] = hn::MulAdd(hn::MulAdd(hn::Set(df, 1.0f / 5040.0f), f2[j], a56), hn::Mul(f2[j], f2[j]),
+                      hn::MulAdd(a34, f2[j], a12));
+  }
+  for (size_t j = 0; j < N; ++j) {
+    const VF p = hn::MulAdd(f[j], q[j], hn::Set(df, 1.0f));
+    const VI k1 = hn::ShiftRight<1>(k[j]);  // floor(k / 2): k1 and k - k1 in [-75, 0]
+    const VI k2 = hn::Sub(k[j], k1);
+    const VI bias = hn::Set(di, 127);
+    const VF s1 = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(k1, bias)));
+    const VF s2 = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(k2, bias)));
+    out[j] = hn::Mul(hn::Mul(p, s1), s2);
+  }
 }
 
 // softplus and sigmoid of t and of -t, from one exp(-|t|) (math::logistic).
@@ -272,16 +308,27 @@ struct Logistic {
   VF sig_neg;
 };
 
+HWY_INLINE MF is_tiny(VF t) {
+  const DF df;
+  return hn::Lt(hn::Abs(t), hn::Set(df, kTiny));
+}
+
 // exp(-|t|) with tiny |t| as 0, and NaN kept: exp_nonpositive gets arguments in [-104, 0]
 // only (no NaN or infinity into its integer conversion), and below -104 the result is 0.
-HWY_INLINE VF exp_neg_abs(VF t, MF tiny) {
+template <size_t N>
+HWY_INLINE void exp_neg_abs(const VF* t, const MF* tiny, VF* out) {
   const DF df;
   const VF bound = hn::Set(df, 104.0f);
-  const VF abs = hn::Abs(t);
-  const MF nan = hn::IsNaN(t);
-  const VF a = hn::IfThenZeroElse(hn::Or(tiny, nan), hn::Min(abs, bound));
-  const VF e = hn::IfThenZeroElse(hn::Gt(abs, bound), exp_nonpositive(hn::Neg(a)));
-  return hn::IfThenElse(nan, t, e);
+  VF a[N], e[N];
+  for (size_t j = 0; j < N; ++j) {
+    const MF nan = hn::IsNaN(t[j]);
+    a[j] = hn::Neg(hn::IfThenZeroElse(hn::Or(tiny[j], nan), hn::Min(hn::Abs(t[j]), bound)));
+  }
+  exp_nonpositive<N>(a, e);
+  for (size_t j = 0; j < N; ++j) {
+    const VF v = hn::IfThenZeroElse(hn::Gt(hn::Abs(t[j]), bound), e[j]);
+    out[j] = hn::IfThenElse(hn::IsNaN(t[j]), t[j], v);
+  }
 }
 
 HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
@@ -293,28 +340,36 @@ HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
   *sig_neg = hn::IfThenElse(nonneg, small, big);
 }
 
-HWY_INLINE MF is_tiny(VF t) {
+template <size_t N>
+HWY_INLINE void logistic(const VF* t, Logistic* out) {
   const DF df;
-  return hn::Lt(hn::Abs(t), hn::Set(df, kTiny));
+  const VF zero = hn::Zero(df);
+  MF tiny[N];
+  VF e[N], l[N];
+  for (size_t j = 0; j < N; ++j)
+    tiny[j] = is_tiny(t[j]);
+  exp_neg_abs<N>(t, tiny, e);
+  log1p_unit<N>(e, l);
+  for (size_t j = 0; j < N; ++j)
+    sigmoids(t[j], e[j], &out[j].sig_pos, &out[j].sig_neg);
+  for (size_t j = 0; j < N; ++j) {
+    const VF tz = hn::IfThenZeroElse(tiny[j], t[j]);
+    out[j].sp_pos = hn::Add(hn::IfThenElseZero(hn::Gt(tz, zero), tz), l[j]);
+    out[j].sp_neg = hn::Add(hn::IfThenElseZero(hn::Lt(tz, zero), hn::Neg(tz)), l[j]);
+  }
 }
 
 HWY_INLINE Logistic logistic(VF t) {
-  const DF df;
-  const MF tiny = is_tiny(t);
-  const VF e = exp_neg_abs(t, tiny);
-  const VF l = log1p_unit(e);
-  const VF tz = hn::IfThenZeroElse(tiny, t);
-  const VF zero = hn::Zero(df);
   Logistic out;
-  out.sp_pos = hn::Add(hn::IfThenElseZero(hn::Gt(tz, zero), tz), l);
-  out.sp_neg = hn::Add(hn::IfThenElseZero(hn::Lt(tz, zero), hn::Neg(tz)), l);
-  sigmoids(t, e, &out.sig_pos, &out.sig_neg);
+  logistic<1>(&t, &out);
   return out;
 }
 
 HWY_INLINE VF sigmoid(VF t) {
-  VF pos, neg;
-  sigmoids(t, exp_neg_abs(t, is_tiny(t)), &pos, &neg);
+  const MF tiny = is_tiny(t);
+  VF e, pos, neg;
+  exp_neg_abs<1>(&t, &tiny, &e);
+  sigmoids(t, e, &pos, &neg);
   return pos;
 }
 
@@ -465,6 +520,19 @@ HWY_INLINE Wide affine(const Wide& x, double a, double b) {
 
 // ---- The piece evaluator ----
 
+// Calls vectors(j, std::integral_constant<size_t, M>) for the vectors of elements [0, full),
+// full a multiple of kStep, kInterleave vectors at a time (M = kInterleave) and the one left
+// over, if any, alone (M = 1), in element order.
+template <class Vectors>
+HWY_INLINE void for_vectors(int64_t full, const Vectors& vectors) {
+  constexpr int64_t kSpan = static_cast<int64_t>(kInterleave * kFloatLanes);
+  int64_t j = 0;
+  for (; j + kSpan <= full; j += kSpan)
+    vectors(j, std::integral_constant<size_t, kInterleave>{});
+  for (; j < full; j += static_cast<int64_t>(kFloatLanes))
+    vectors(j, std::integral_constant<size_t, 1>{});
+}
+
 template <TermKind KD, TermKind KG>
 class Evaluator {
  public:
@@ -543,15 +611,20 @@ class Evaluator {
     const VD c = hn::Set(dd, coef);
     const VD off = hn::Set(dd, q.offset);
     const VF zero = hn::Zero(df);
-    for (int64_t i = 0; i < full; i += kStep) {
-      for (size_t u = 0; u < kVectorsPerStep; ++u) {
-        const int64_t j = i + static_cast<int64_t>(u * kFloatLanes);
-        const VF t = load(q.x, XT, j);
-        const Wide w = widen(plain_term<K>(form, tm, t, logistic(t)).grad);
+    auto vectors = [&](int64_t j, auto count) HWY_ATTR {
+      constexpr size_t M = decltype(count)::value;
+      VF t[M];
+      Logistic parts[M];
+      for (size_t m = 0; m < M; ++m)
+        t[m] = load(q.x, XT, j + static_cast<int64_t>(m * kFloatLanes));
+      logistic<M>(t, parts);
+      for (size_t m = 0; m < M; ++m) {
+        const Wide w = widen(plain_term<K>(form, tm, t[m], parts[m]).grad);
         const Wide r{hn::Add(hn::Mul(w.lo, c), off), hn::Add(hn::Mul(w.hi, c), off)};
-        store_as<GT>(hn::Add(narrow(r), zero), out, j);
+        store_as<GT>(hn::Add(narrow(r), zero), out, j + static_cast<int64_t>(m * kFloatLanes));
       }
-    }
+    };
+    for_vectors(full, vectors);
   }
 
   // Elements [0, full) of a plain() piece, full a multiple of kStep: the operations of step()
@@ -576,14 +649,18 @@ class Evaluator {
       const LogisticForm fg = logistic_form(tg);
       Sum sd = sums_[kLossD + s];
       Sum sg = sums_[kLossG + s];
-      for (int64_t i = 0; i < full; i += kStep) {
-        for (size_t u = 0; u < kVectorsPerStep; ++u) {
-          const size_t pos = u * kFloatLanes;
-          const int64_t j = i + static_cast<int64_t>(pos);
-          const VF t = load(q.x, XT, j);
-          const Logistic parts = logistic(t);
-          const TermV d = plain_term<KD>(fd, td, t, parts);
-          const TermV g = plain_term<KG>(fg, tg, t, parts);
+      auto vectors = [&](int64_t j0, auto count) HWY_ATTR {
+        constexpr size_t M = decltype(count)::value;
+        VF t[M];
+        Logistic parts[M];
+        for (size_t m = 0; m < M; ++m)
+          t[m] = load(q.x, XT, j0 + static_cast<int64_t>(m * kFloatLanes));
+        logistic<M>(t, parts);
+        for (size_t m = 0; m < M; ++m) {
+          const int64_t j = j0 + static_cast<int64_t>(m * kFloatLanes);
+          const size_t pos = static_cast<size_t>(j % kStep);
+          const TermV d = plain_term<KD>(fd, td, t[m], parts[m]);
+          const TermV g = plain_term<KG>(fg, tg, t[m], parts[m]);
           if constexpr (kD) add(sd, widen(d.loss), pos);
           if constexpr (kG) add(sg, widen(g.loss), pos);
           if constexpr (kGradients) {
@@ -598,7 +675,8 @@ class Evaluator {
           store_loss(d.loss, loss_d, j);
           store_loss(g.loss, loss_g, j);
         }
-      }
+      };
+      for_vectors(full, vectors);
       sums_[kLossD + s] = sd;
       sums_[kLossG + s] = sg;
     } else {
