@@ -3,12 +3,12 @@
 // same results for the same reasons.
 //
 // Per element, every term and gradient is a short chain of correctly rounded fp32 operations
-// (exp and log1p within 2 ulp): a relative error of a few units of fp32 roundoff u, plus one
-// rounding to the storage dtype. Two places lose relative accuracy and get an absolute term:
-// results in the subnormal range, and the logistic gradient w_pos*sigma(x) - w_neg*sigma(-x),
-// which cancels near its zero (label smoothing), by at most u * |w| * |coef| with |w| <= 1.
-// Reduced totals are bounded relative to the reduced sum of |term| (which the reference also
-// returns), times the number of roundings a term can go through on its way into the total.
+// (the CPU backend's exp within 1.5 ulp, its log1p within 2.1): a relative error of a few units
+// of fp32 roundoff u, plus one rounding to the storage dtype. Two places lose relative accuracy and
+// get an absolute term: results in the subnormal range, and the logistic gradient w_pos*sigma(x) -
+// w_neg*sigma(-x), which cancels near its zero (label smoothing), by at most u * |w| * |coef| with
+// |w| <= 1. Reduced totals are bounded relative to the reduced sum of |term| (which the reference
+// also returns), times the number of roundings a term can go through on its way into the total.
 #ifndef GANLOSS_SRC_TOLERANCE_HPP_
 #define GANLOSS_SRC_TOLERANCE_HPP_
 
