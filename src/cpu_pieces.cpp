@@ -998,6 +998,26 @@ constexpr std::array<PieceFn, sizeof...(I)> piece_table(std::index_sequence<I...
 
 }  // namespace
 
+void vector_math_for_target(const float* x, int64_t n, float* exp_out, float* log1p_out) {
+  const DF df;
+  for (int64_t i = 0; i < n; i += static_cast<int64_t>(kFloatLanes)) {
+    const size_t count = static_cast<size_t>(std::min<int64_t>(n - i, kFloatLanes));
+    HWY_ALIGN float in[kFloatLanes] = {};
+    HWY_ALIGN float e[kFloatLanes];
+    HWY_ALIGN float l[kFloatLanes];
+    std::memcpy(in, x + i, count * sizeof(float));
+    const VF t = hn::Load(df, in);
+    const MF tiny = is_tiny(t);
+    VF ev, lv;
+    exp_neg_abs<1>(&t, &tiny, &ev);
+    log1p_unit<1>(&t, &lv);
+    hn::Store(ev, df, e);
+    hn::Store(lv, df, l);
+    if (exp_out) std::memcpy(exp_out + i, e, count * sizeof(float));
+    if (log1p_out) std::memcpy(log1p_out + i, l, count * sizeof(float));
+  }
+}
+
 // The one place where the runtime term kinds become template parameters.
 PieceFn select_piece_for_target(TermKind d, TermKind g) {
   static constexpr auto table = piece_table(std::make_index_sequence<kKindCount * kKindCount>{});
@@ -1016,6 +1036,7 @@ namespace detail {
 namespace cpu {
 
 HWY_EXPORT(select_piece_for_target);
+HWY_EXPORT(vector_math_for_target);
 
 PieceFn select_piece(TermKind d, TermKind g) {
   return HWY_DYNAMIC_DISPATCH(select_piece_for_target)(d, g);
@@ -1030,6 +1051,10 @@ std::vector<InstructionSet> available_instruction_sets() {
 
 void restrict_instruction_set(int64_t target) {
   hwy::SetSupportedTargetsForTest(target);
+}
+
+void vector_math_for_tests(const float* x, int64_t n, float* exp_out, float* log1p_out) {
+  HWY_DYNAMIC_DISPATCH(vector_math_for_target)(x, n, exp_out, log1p_out);
 }
 
 }  // namespace cpu

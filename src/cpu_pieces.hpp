@@ -72,6 +72,12 @@ struct InstructionSet {
 std::vector<InstructionSet> available_instruction_sets();
 void restrict_instruction_set(int64_t target);
 
+// For tests: the vector math of the selected instruction set (as select_piece picks it), element
+// by element over n values: exp_out[i] = exp(-|x[i]|) (with tiny |x| as 0, the loops' argument
+// rule) and log1p_out[i] = log1p(x[i]) for x[i] in [0, 1], so that the tests hold each to its
+// bound in docs/numerics.md. Either output may be null.
+void vector_math_for_tests(const float* x, int64_t n, float* exp_out, float* log1p_out);
+
 // For tests: whether pieces may take the specialised loops (the common main pass, and the
 // common VJP), which give bitwise the results of the general loop; true unless a test turns
 // them off to compare.

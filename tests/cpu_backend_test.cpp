@@ -345,6 +345,80 @@ TEST(CpuInstructionSets, EachMatchesReference) {
   detail::cpu::restrict_instruction_set(0);
 }
 
+// The vector exp(-|x|) and log1p of every instruction set compiled in and supported here, held
+// to their bounds in docs/numerics.md (exp: 1.5 ulp for normal results, 0.9 of the spacing for
+// subnormal ones, 0 beyond 104; log1p on [0, 1]: 2.1 ulp) on every 1021st fp32 of their ranges
+// and at their ends, against double exp and log1p.
+TEST(CpuInstructionSets, VectorMathWithinItsBounds) {
+  auto ulps = [](float got, double exact) {
+    const double magnitude = std::fabs(exact);
+    const double spacing = magnitude < 0x1p-126
+                               ? 0x1p-149
+                               : std::ldexp(1.0, std::ilogb(static_cast<float>(magnitude)) - 23);
+    return std::fabs(static_cast<double>(got) - exact) / spacing;
+  };
+  auto floats_up_to = [](float last) {
+    uint32_t end;
+    std::memcpy(&end, &last, sizeof end);
+    std::vector<float> values;
+    for (uint32_t bits = 0; bits < end; bits += 1021) {
+      float v;
+      std::memcpy(&v, &bits, sizeof v);
+      values.push_back(v);
+    }
+    values.push_back(last);
+    return values;
+  };
+  const std::vector<float> exp_args = floats_up_to(104.0f);
+  const std::vector<float> unit = floats_up_to(1.0f);
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  for (const auto& set : sets) {
+    detail::cpu::restrict_instruction_set(set.target);
+    std::vector<float> e(exp_args.size());
+    detail::cpu::vector_math_for_tests(exp_args.data(), static_cast<int64_t>(exp_args.size()),
+                                       e.data(), nullptr);
+    double worst_normal = 0.0;
+    double worst_subnormal = 0.0;
+    for (size_t i = 0; i < exp_args.size(); ++i) {
+      // Arguments below 2^-26 are taken as 0 (exp rounds to 1 either way).
+      const double x = exp_args[i] < 0x1p-26f ? 0.0 : exp_args[i];
+      const double exact = std::exp(-x);
+      double& worst = exact < 0x1p-126 ? worst_subnormal : worst_normal;
+      worst = std::max(worst, ulps(e[i], exact));
+    }
+    EXPECT_LE(worst_normal, 1.5) << set.name;
+    EXPECT_LE(worst_subnormal, 0.9) << set.name;
+    std::vector<float> l(unit.size());
+    detail::cpu::vector_math_for_tests(unit.data(), static_cast<int64_t>(unit.size()), nullptr,
+                                       l.data());
+    double worst_log = 0.0;
+    for (size_t i = 0; i < unit.size(); ++i)
+      worst_log = std::max(worst_log, ulps(l[i], std::log1p(static_cast<double>(unit[i]))));
+    EXPECT_LE(worst_log, 2.1) << set.name;
+    EXPECT_GT(worst_log, 0.0) << set.name;  // the comparison sees rounding at all
+
+    const float ends[] = {0.0f,
+                          104.5f,
+                          200.0f,
+                          std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN()};
+    float out[6];
+    float log_out[6];
+    detail::cpu::vector_math_for_tests(ends, 6, out, log_out);
+    EXPECT_EQ(out[0], 1.0f) << set.name;
+    EXPECT_EQ(out[1], 0.0f) << set.name;
+    EXPECT_EQ(out[2], 0.0f) << set.name;
+    EXPECT_EQ(out[3], 0.0f) << set.name;
+    EXPECT_EQ(out[4], 0.0f) << set.name;
+    EXPECT_TRUE(std::isnan(out[5])) << set.name;
+    EXPECT_EQ(log_out[0], 0.0f) << set.name;
+    EXPECT_TRUE(std::isnan(log_out[5])) << set.name;
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
 // Kind pairs with a logistic term on D, G or both: those the specialised loops take.
 constexpr std::pair<int32_t, int32_t> kPlainLoopKinds[] = {
     {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING},
