@@ -319,15 +319,17 @@ template <size_t N>
 HWY_INLINE void exp_neg_abs(const VF* t, const MF* tiny, VF* out) {
   const DF df;
   const VF bound = hn::Set(df, 104.0f);
-  VF a[N], e[N];
+  VF abs[N], a[N], e[N];
+  MF nan[N];
   for (size_t j = 0; j < N; ++j) {
-    const MF nan = hn::IsNaN(t[j]);
-    a[j] = hn::Neg(hn::IfThenZeroElse(hn::Or(tiny[j], nan), hn::Min(hn::Abs(t[j]), bound)));
+    abs[j] = hn::Abs(t[j]);
+    nan[j] = hn::IsNaN(t[j]);
+    a[j] = hn::Neg(hn::IfThenZeroElse(hn::Or(tiny[j], nan[j]), hn::Min(abs[j], bound)));
   }
   exp_nonpositive<N>(a, e);
   for (size_t j = 0; j < N; ++j) {
-    const VF v = hn::IfThenZeroElse(hn::Gt(hn::Abs(t[j]), bound), e[j]);
-    out[j] = hn::IfThenElse(hn::IsNaN(t[j]), t[j], v);
+    const VF v = hn::IfThenZeroElse(hn::Gt(abs[j], bound), e[j]);
+    out[j] = hn::IfThenElse(nan[j], t[j], v);
   }
 }
 
@@ -520,17 +522,31 @@ HWY_INLINE Wide affine(const Wide& x, double a, double b) {
 
 // ---- The piece evaluator ----
 
-// Calls vectors(j, std::integral_constant<size_t, M>) for the vectors of elements [0, full),
-// full a multiple of kStep, kInterleave vectors at a time (M = kInterleave) and the one left
-// over, if any, alone (M = 1), in element order.
-template <class Vectors>
-HWY_INLINE void for_vectors(int64_t full, const Vectors& vectors) {
+// The M vectors of logits x (of type XT) from element j: their logistic<M>() side by side, then
+// body(first element, logits, logistic) for each vector in element order.
+template <size_t M, DType XT, class Body>
+HWY_INLINE void logistic_vectors(const void* x, int64_t j, const Body& body) {
+  VF t[M];
+  Logistic parts[M];
+  for (size_t m = 0; m < M; ++m)
+    t[m] = load(x, XT, j + static_cast<int64_t>(m * kFloatLanes));
+  logistic<M>(t, parts);
+  for (size_t m = 0; m < M; ++m)
+    body(j + static_cast<int64_t>(m * kFloatLanes), t[m], parts[m]);
+}
+
+// Calls body(j, t, parts) for each vector of the logits x (of type XT) in elements [0, full),
+// full a multiple of kStep, in element order: j the vector's first element, t its logits and
+// parts their logistic(). The logistic math runs kInterleave vectors side by side, and the one
+// vector left over, if any, alone.
+template <DType XT, class Body>
+HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, const Body& body) {
   constexpr int64_t kSpan = static_cast<int64_t>(kInterleave * kFloatLanes);
   int64_t j = 0;
   for (; j + kSpan <= full; j += kSpan)
-    vectors(j, std::integral_constant<size_t, kInterleave>{});
+    logistic_vectors<kInterleave, XT>(x, j, body);
   for (; j < full; j += static_cast<int64_t>(kFloatLanes))
-    vectors(j, std::integral_constant<size_t, 1>{});
+    logistic_vectors<1, XT>(x, j, body);
 }
 
 template <TermKind KD, TermKind KG>
@@ -611,20 +627,12 @@ class Evaluator {
     const VD c = hn::Set(dd, coef);
     const VD off = hn::Set(dd, q.offset);
     const VF zero = hn::Zero(df);
-    auto vectors = [&](int64_t j, auto count) HWY_ATTR {
-      constexpr size_t M = decltype(count)::value;
-      VF t[M];
-      Logistic parts[M];
-      for (size_t m = 0; m < M; ++m)
-        t[m] = load(q.x, XT, j + static_cast<int64_t>(m * kFloatLanes));
-      logistic<M>(t, parts);
-      for (size_t m = 0; m < M; ++m) {
-        const Wide w = widen(plain_term<K>(form, tm, t[m], parts[m]).grad);
-        const Wide r{hn::Add(hn::Mul(w.lo, c), off), hn::Add(hn::Mul(w.hi, c), off)};
-        store_as<GT>(hn::Add(narrow(r), zero), out, j + static_cast<int64_t>(m * kFloatLanes));
-      }
+    auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR {
+      const Wide w = widen(plain_term<K>(form, tm, t, parts).grad);
+      const Wide r{hn::Add(hn::Mul(w.lo, c), off), hn::Add(hn::Mul(w.hi, c), off)};
+      store_as<GT>(hn::Add(narrow(r), zero), out, j);
     };
-    for_vectors(full, vectors);
+    for_logistic_vectors<XT>(q.x, full, body);
   }
 
   // Elements [0, full) of a plain() piece, full a multiple of kStep: the operations of step()
@@ -649,34 +657,25 @@ class Evaluator {
       const LogisticForm fg = logistic_form(tg);
       Sum sd = sums_[kLossD + s];
       Sum sg = sums_[kLossG + s];
-      auto vectors = [&](int64_t j0, auto count) HWY_ATTR {
-        constexpr size_t M = decltype(count)::value;
-        VF t[M];
-        Logistic parts[M];
-        for (size_t m = 0; m < M; ++m)
-          t[m] = load(q.x, XT, j0 + static_cast<int64_t>(m * kFloatLanes));
-        logistic<M>(t, parts);
-        for (size_t m = 0; m < M; ++m) {
-          const int64_t j = j0 + static_cast<int64_t>(m * kFloatLanes);
-          const size_t pos = static_cast<size_t>(j % kStep);
-          const TermV d = plain_term<KD>(fd, td, t[m], parts[m]);
-          const TermV g = plain_term<KG>(fg, tg, t[m], parts[m]);
-          if constexpr (kD) add(sd, widen(d.loss), pos);
-          if constexpr (kG) add(sg, widen(g.loss), pos);
-          if constexpr (kGradients) {
-            // store_gradient's unweighted form, in the type GT.
-            if (grad_d) store_as<GT>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
-            if constexpr (kG) {
-              if (grad_g) store_as<GT>(hn::Add(hn::Mul(g.grad, scale), zero), grad_g, j);
-            } else if (grad_g) {
-              store_as<GT>(zero, grad_g, j);
-            }
+      auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR {
+        const size_t pos = static_cast<size_t>(j % kStep);
+        const TermV d = plain_term<KD>(fd, td, t, parts);
+        const TermV g = plain_term<KG>(fg, tg, t, parts);
+        if constexpr (kD) add(sd, widen(d.loss), pos);
+        if constexpr (kG) add(sg, widen(g.loss), pos);
+        if constexpr (kGradients) {
+          // store_gradient's unweighted form, in the type GT.
+          if (grad_d) store_as<GT>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
+          if constexpr (kG) {
+            if (grad_g) store_as<GT>(hn::Add(hn::Mul(g.grad, scale), zero), grad_g, j);
+          } else if (grad_g) {
+            store_as<GT>(zero, grad_g, j);
           }
-          store_loss(d.loss, loss_d, j);
-          store_loss(g.loss, loss_g, j);
         }
+        store_loss(d.loss, loss_d, j);
+        store_loss(g.loss, loss_g, j);
       };
-      for_vectors(full, vectors);
+      for_logistic_vectors<XT>(q.x, full, body);
       sums_[kLossD + s] = sd;
       sums_[kLossG + s] = sg;
     } else {
@@ -1000,21 +999,20 @@ constexpr std::array<PieceFn, sizeof...(I)> piece_table(std::index_sequence<I...
 
 void vector_math_for_target(const float* x, int64_t n, float* exp_out, float* log1p_out) {
   const DF df;
-  for (int64_t i = 0; i < n; i += static_cast<int64_t>(kFloatLanes)) {
-    const size_t count = static_cast<size_t>(std::min<int64_t>(n - i, kFloatLanes));
-    HWY_ALIGN float in[kFloatLanes] = {};
-    HWY_ALIGN float e[kFloatLanes];
-    HWY_ALIGN float l[kFloatLanes];
-    std::memcpy(in, x + i, count * sizeof(float));
-    const VF t = hn::Load(df, in);
+  const int64_t lanes = static_cast<int64_t>(kFloatLanes);
+  for (int64_t i = 0; i < n; i += lanes) {
+    const int64_t count = std::min(n - i, lanes);
+    TailBuffer in, e, l;
+    const VF t = hn::Load(df, static_cast<const float*>(tail_in(x, i, count, 4, &in)));
     const MF tiny = is_tiny(t);
     VF ev, lv;
     exp_neg_abs<1>(&t, &tiny, &ev);
     log1p_unit<1>(&t, &lv);
-    hn::Store(ev, df, e);
-    hn::Store(lv, df, l);
-    if (exp_out) std::memcpy(exp_out + i, e, count * sizeof(float));
-    if (log1p_out) std::memcpy(log1p_out + i, l, count * sizeof(float));
+    hn::Store(ev, df, reinterpret_cast<float*>(e.bytes));
+    hn::Store(lv, df, reinterpret_cast<float*>(l.bytes));
+    const auto size = static_cast<std::size_t>(count) * sizeof(float);
+    if (exp_out) std::memcpy(exp_out + i, e.bytes, size);
+    if (log1p_out) std::memcpy(log1p_out + i, l.bytes, size);
   }
 }
 
