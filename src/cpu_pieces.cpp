@@ -217,11 +217,14 @@ constexpr float kTiny = 0x1p-26f;
 
 // The logistic math works on N vectors side by side, each step over all N before the next:
 // one vector's chain of dependent operations (exp, log1p, the division) is about a hundred
-// cycles, longer than the out-of-order window covers at this loop's instruction count, and two
+// cycles, longer than the out-of-order window covers at this loop's instruction count, and
 // chains interleaved in program order keep the window full of independent work. The loops
-// that carry the common calls pass N = 2 (kInterleave); the others N = 1. The results are the
-// same bits for every N: each vector's operations are the same.
-constexpr size_t kInterleave = 2;
+// that carry the common calls pass N = kInterleave and also start the exp of their next N
+// vectors before they finish the current ones (for_logistic_vectors); the others N = 1. The
+// results are the same bits for every N: each vector's operations are the same. Three rather
+// than two or four: on AVX2 (16 registers) more chains spill more than they gain, measured
+// with ganloss_cpu_bench (docs/benchmarks.md).
+constexpr size_t kInterleave = 3;
 
 // log1p(e) for e in [0, 1] (or NaN), without a division: e + e^2 q(e) with q a degree-9
 // polynomial in u = e - 1/2 (Chebyshev interpolation of (log1p(e) - e) / e^2, within 0.42 ulp of
@@ -342,23 +345,45 @@ HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
   *sig_neg = hn::IfThenElse(nonneg, small, big);
 }
 
+// logistic() in two stages: the first forms e = exp(-|t|) (and which t are tiny), the second
+// the rest from it. A loop can run the first stage of its next vectors beside the second of
+// the current ones.
 template <size_t N>
-HWY_INLINE void logistic(const VF* t, Logistic* out) {
+struct LogisticStart {
+  VF t[N];
+  MF tiny[N];
+  VF e[N];
+};
+
+template <size_t N>
+HWY_INLINE void logistic_start(LogisticStart<N>& s) {
+  for (size_t j = 0; j < N; ++j)
+    s.tiny[j] = is_tiny(s.t[j]);
+  exp_neg_abs<N>(s.t, s.tiny, s.e);
+}
+
+template <size_t N>
+HWY_INLINE void logistic_finish(const LogisticStart<N>& s, Logistic* out) {
   const DF df;
   const VF zero = hn::Zero(df);
-  MF tiny[N];
-  VF e[N], l[N];
+  VF l[N];
+  log1p_unit<N>(s.e, l);
   for (size_t j = 0; j < N; ++j)
-    tiny[j] = is_tiny(t[j]);
-  exp_neg_abs<N>(t, tiny, e);
-  log1p_unit<N>(e, l);
-  for (size_t j = 0; j < N; ++j)
-    sigmoids(t[j], e[j], &out[j].sig_pos, &out[j].sig_neg);
+    sigmoids(s.t[j], s.e[j], &out[j].sig_pos, &out[j].sig_neg);
   for (size_t j = 0; j < N; ++j) {
-    const VF tz = hn::IfThenZeroElse(tiny[j], t[j]);
+    const VF tz = hn::IfThenZeroElse(s.tiny[j], s.t[j]);
     out[j].sp_pos = hn::Add(hn::IfThenElseZero(hn::Gt(tz, zero), tz), l[j]);
     out[j].sp_neg = hn::Add(hn::IfThenElseZero(hn::Lt(tz, zero), hn::Neg(tz)), l[j]);
   }
+}
+
+template <size_t N>
+HWY_INLINE void logistic(const VF* t, Logistic* out) {
+  LogisticStart<N> s;
+  for (size_t j = 0; j < N; ++j)
+    s.t[j] = t[j];
+  logistic_start<N>(s);
+  logistic_finish<N>(s, out);
 }
 
 HWY_INLINE Logistic logistic(VF t) {
@@ -522,31 +547,47 @@ HWY_INLINE Wide affine(const Wide& x, double a, double b) {
 
 // ---- The piece evaluator ----
 
-// The M vectors of logits x (of type XT) from element j: their logistic<M>() side by side, then
-// body(first element, logits, logistic) for each vector in element order.
-template <size_t M, DType XT, class Body>
-HWY_INLINE void logistic_vectors(const void* x, int64_t j, const Body& body) {
-  VF t[M];
+template <size_t M, DType XT>
+HWY_INLINE void start_vectors(const void* x, int64_t j, LogisticStart<M>& s) {
+  for (size_t m = 0; m < M; ++m)
+    s.t[m] = load(x, XT, j + static_cast<int64_t>(m * kFloatLanes));
+  logistic_start<M>(s);
+}
+
+template <size_t M, class Body>
+HWY_INLINE void finish_vectors(int64_t j, const LogisticStart<M>& s, const Body& body) {
   Logistic parts[M];
+  logistic_finish<M>(s, parts);
   for (size_t m = 0; m < M; ++m)
-    t[m] = load(x, XT, j + static_cast<int64_t>(m * kFloatLanes));
-  logistic<M>(t, parts);
-  for (size_t m = 0; m < M; ++m)
-    body(j + static_cast<int64_t>(m * kFloatLanes), t[m], parts[m]);
+    body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m]);
 }
 
 // Calls body(j, t, parts) for each vector of the logits x (of type XT) in elements [0, full),
 // full a multiple of kStep, in element order: j the vector's first element, t its logits and
-// parts their logistic(). The logistic math runs kInterleave vectors side by side, and the one
-// vector left over, if any, alone.
+// parts their logistic(). The logistic math runs kInterleave vectors side by side, and the
+// first stage of the next kInterleave vectors beside the second stage of the current ones; the
+// vectors left over (fewer than kInterleave) one at a time.
 template <DType XT, class Body>
 HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, const Body& body) {
   constexpr int64_t kSpan = static_cast<int64_t>(kInterleave * kFloatLanes);
   int64_t j = 0;
-  for (; j + kSpan <= full; j += kSpan)
-    logistic_vectors<kInterleave, XT>(x, j, body);
-  for (; j < full; j += static_cast<int64_t>(kFloatLanes))
-    logistic_vectors<1, XT>(x, j, body);
+  if (full >= kSpan) {
+    LogisticStart<kInterleave> current;
+    start_vectors<kInterleave, XT>(x, 0, current);
+    for (; j + 2 * kSpan <= full; j += kSpan) {
+      LogisticStart<kInterleave> next;
+      start_vectors<kInterleave, XT>(x, j + kSpan, next);
+      finish_vectors<kInterleave>(j, current, body);
+      current = next;
+    }
+    finish_vectors<kInterleave>(j, current, body);
+    j += kSpan;
+  }
+  for (; j < full; j += static_cast<int64_t>(kFloatLanes)) {
+    LogisticStart<1> one;
+    start_vectors<1, XT>(x, j, one);
+    finish_vectors<1>(j, one, body);
+  }
 }
 
 template <TermKind KD, TermKind KG>
