@@ -6,7 +6,8 @@
 //
 // Per vector of logits: the terms through exp(-|x|) (an exp for arguments in [-104, 0] whose
 // chain of dependent operations is short: the loop is bound by that chain's latency, not by
-// its instruction count, and the common loops run two vectors' chains side by side), log1p by
+// its instruction count, and the common loops run three vectors' chains side by side and start
+// the next three's exp before finishing the current ones: for_logistic_vectors), log1p by
 // a polynomial without division, then the gradients and element losses, and the sums added in
 // double into eight lanes per sum, element i into lane i mod 8, whatever the vector width: the sums
 // are therefore independent of the instruction set, given the same per-element values. Those may
