@@ -312,21 +312,18 @@ struct Logistic {
   VF sig_neg;
 };
 
-HWY_INLINE MF is_tiny(VF t) {
-  const DF df;
-  return hn::Lt(hn::Abs(t), hn::Set(df, kTiny));
-}
-
-// exp(-|t|) with tiny |t| as 0, and NaN kept: exp_nonpositive gets arguments in [-104, 0]
-// only (no NaN or infinity into its integer conversion), and below -104 the result is 0.
+// exp(-|t|) with tiny |t| (below kTiny, marked in `tiny`) as 0, and NaN kept: exp_nonpositive
+// gets arguments in [-104, 0] only (no NaN or infinity into its integer conversion), and below
+// -104 the result is 0.
 template <size_t N>
-HWY_INLINE void exp_neg_abs(const VF* t, const MF* tiny, VF* out) {
+HWY_INLINE void exp_neg_abs(const VF* t, MF* tiny, VF* out) {
   const DF df;
   const VF bound = hn::Set(df, 104.0f);
   VF abs[N], a[N], e[N];
   MF nan[N];
   for (size_t j = 0; j < N; ++j) {
     abs[j] = hn::Abs(t[j]);
+    tiny[j] = hn::Lt(abs[j], hn::Set(df, kTiny));
     nan[j] = hn::IsNaN(t[j]);
     a[j] = hn::Neg(hn::IfThenZeroElse(hn::Or(tiny[j], nan[j]), hn::Min(abs[j], bound)));
   }
@@ -358,8 +355,6 @@ struct LogisticStart {
 
 template <size_t N>
 HWY_INLINE void logistic_start(LogisticStart<N>& s) {
-  for (size_t j = 0; j < N; ++j)
-    s.tiny[j] = is_tiny(s.t[j]);
   exp_neg_abs<N>(s.t, s.tiny, s.e);
 }
 
@@ -378,23 +373,17 @@ HWY_INLINE void logistic_finish(const LogisticStart<N>& s, Logistic* out) {
   }
 }
 
-template <size_t N>
-HWY_INLINE void logistic(const VF* t, Logistic* out) {
-  LogisticStart<N> s;
-  for (size_t j = 0; j < N; ++j)
-    s.t[j] = t[j];
-  logistic_start<N>(s);
-  logistic_finish<N>(s, out);
-}
-
 HWY_INLINE Logistic logistic(VF t) {
+  LogisticStart<1> s;
+  s.t[0] = t;
+  logistic_start<1>(s);
   Logistic out;
-  logistic<1>(&t, &out);
+  logistic_finish<1>(s, &out);
   return out;
 }
 
 HWY_INLINE VF sigmoid(VF t) {
-  const MF tiny = is_tiny(t);
+  MF tiny;
   VF e, pos, neg;
   exp_neg_abs<1>(&t, &tiny, &e);
   sigmoids(t, e, &pos, &neg);
@@ -1046,7 +1035,7 @@ void vector_math_for_target(const float* x, int64_t n, float* exp_out, float* lo
     const int64_t count = std::min(n - i, lanes);
     TailBuffer in, e, l;
     const VF t = hn::Load(df, static_cast<const float*>(tail_in(x, i, count, 4, &in)));
-    const MF tiny = is_tiny(t);
+    MF tiny;
     VF ev, lv;
     exp_neg_abs<1>(&t, &tiny, &ev);
     log1p_unit<1>(&t, &lv);

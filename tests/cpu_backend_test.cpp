@@ -482,6 +482,18 @@ TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
   detail::cpu::restrict_instruction_set(0);
 }
 
+// Runs `run` with the specialised loops on, then off (the general loop), and says whether the
+// call's outputs are bitwise the same either way.
+bool same_with_general_loop(const std::function<void()>& run, HostCall& call) {
+  detail::cpu::plain_loops_enabled() = true;
+  run();
+  const std::vector<uint8_t> plain = call.output_bytes();
+  detail::cpu::plain_loops_enabled() = false;
+  run();
+  detail::cpu::plain_loops_enabled() = true;
+  return plain == call.output_bytes();
+}
+
 // The specialised loops run several vectors side by side and start the next vectors' math
 // before they finish the current ones, with a vector or two left over alone: every count of
 // logits from 1 to 200 (so every count of whole vectors up to 12 at 16 lanes, 50 at 4, with
@@ -501,13 +513,9 @@ TEST(CpuInstructionSets, EveryShortCountMatchesTheGeneralLoop) {
         if (n >= 14) set_extreme_logits(call);
         ganloss_outputs_t o = call.all_outputs();
         o.stats = nullptr;
-        detail::cpu::plain_loops_enabled() = true;
-        ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
-        const std::vector<uint8_t> plain = call.output_bytes();
-        detail::cpu::plain_loops_enabled() = false;
-        ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
-        detail::cpu::plain_loops_enabled() = true;
-        EXPECT_TRUE(plain == call.output_bytes()) << set.name << " " << testing::describe(p);
+        EXPECT_TRUE(same_with_general_loop(
+            [&] { ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call))
+            << set.name << " " << testing::describe(p);
       }
     }
   }
@@ -522,15 +530,6 @@ TEST(CpuInstructionSets, EveryShortCountMatchesTheGeneralLoop) {
 TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
-  auto both_ways = [](const std::function<void()>& run, HostCall& call) {
-    detail::cpu::plain_loops_enabled() = true;
-    run();
-    const std::vector<uint8_t> plain = call.output_bytes();
-    detail::cpu::plain_loops_enabled() = false;
-    run();
-    detail::cpu::plain_loops_enabled() = true;
-    return plain == call.output_bytes();
-  };
   for (const float real_target : {1.0f, 0.9f}) {
     for (const auto& set : sets) {
       detail::cpu::restrict_instruction_set(set.target);
@@ -552,7 +551,7 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
             // Every output but the statistics (which the specialised loops do not take).
             ganloss_outputs_t all = call.all_outputs();
             all.stats = nullptr;
-            EXPECT_TRUE(both_ways(
+            EXPECT_TRUE(same_with_general_loop(
                 [&] { ASSERT_EQ(call.run(all, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); },
                 call))
                 << "main pass, " << what;
@@ -563,7 +562,7 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
             o.d_loss_real = all.d_loss_real;
             o.d_loss_fake = all.d_loss_fake;
             o.g_loss = all.g_loss;
-            EXPECT_TRUE(both_ways(
+            EXPECT_TRUE(same_with_general_loop(
                 [&] { ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call))
                 << "losses only, " << what;
 
@@ -590,7 +589,7 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
               q.cotangent_g = which & 2 ? ug : nullptr;
               if (!(which & 1)) q.real_d = q.fake_d = make_none_term();
               if (!(which & 2)) q.real_g = q.fake_g = make_none_term();
-              EXPECT_TRUE(both_ways(
+              EXPECT_TRUE(same_with_general_loop(
                   [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); },
                   call))
                   << "VJP " << which << ", " << what;
