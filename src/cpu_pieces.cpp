@@ -263,7 +263,8 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
 // exp(x) for x in [-104, 0]: x = k ln2 + f with k = round(x log2(e)) and |f| <= ln2 / 2 (ln2
 // split into a head of 16 bits, so that k ln2_hi is exact for |k| <= 256, and a tail), e^f as
 // 1 + f q(f) with q the degree-6 Taylor polynomial (remainder below 2^-27 relative) by Estrin's
-// scheme, and 2^k applied as 2^(k/2) twice so that subnormal results are rounded once. Within
+// scheme, and 2^k applied as 2^(k + 64) (an integer add to p's exponent) then 2^-64, so that
+// subnormal results are rounded once. Within
 // 1.2 ulp where the multiply-adds are fused (1.41 where not), subnormal results within 0.9 of
 // their spacing, 0 below -103.97 (docs/numerics.md). Shorter than a general exp, whose range checks
 // and reduction this argument range does not need.
@@ -271,14 +272,16 @@ template <size_t N>
 HWY_INLINE void exp_nonpositive(const VF* x, VF* out) {
   const DF df;
   const DI di;
-  const VF magic = hn::Set(df, 0x1.8p23f);  // x log2(e) + magic rounds to an integer
+  constexpr int32_t kMagicBits = 0x4b400000;  // 0x1.8p23f
+  constexpr int32_t kExpBias = 64;            // the result is formed as p 2^(k + 64) 2^-64
+  const VF magic = hn::Set(df, 0x1.8p23f);    // x log2(e) + magic rounds to an integer
   VF r[N], kf[N], f[N], f2[N], q[N];
   VI k[N];
   for (size_t j = 0; j < N; ++j)
     r[j] = hn::MulAdd(x[j], hn::Set(df, 1.44269504f), magic);
   for (size_t j = 0; j < N; ++j) {
     kf[j] = hn::Sub(r[j], magic);
-    k[j] = hn::Sub(hn::BitCast(di, r[j]), hn::BitCast(di, magic));
+    k[j] = hn::Sub(hn::BitCast(di, r[j]), hn::Set(di, kMagicBits - kExpBias));  // k + 64
   }
   for (size_t j = 0; j < N; ++j)
     f[j] = hn::MulAdd(kf[j], hn::Set(df, -0.693145751953125f), x[j]);
@@ -295,12 +298,10 @@ HWY_INLINE void exp_nonpositive(const VF* x, VF* out) {
   }
   for (size_t j = 0; j < N; ++j) {
     const VF p = hn::MulAdd(f[j], q[j], hn::Set(df, 1.0f));
-    const VI k1 = hn::ShiftRight<1>(k[j]);  // floor(k / 2): k1 and k - k1 in [-75, 0]
-    const VI k2 = hn::Sub(k[j], k1);
-    const VI bias = hn::Set(di, 127);
-    const VF s1 = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(k1, bias)));
-    const VF s2 = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(k2, bias)));
-    out[j] = hn::Mul(hn::Mul(p, s1), s2);
+    // p 2^(k + 64) by adding k + 64 to p's exponent: exact, p in [0.7, 1.5) and k in [-150, 0]
+    // keep the exponent normal. Then 2^-64 rounds once where the result is subnormal.
+    const VF scaled = hn::BitCast(df, hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(k[j])));
+    out[j] = hn::Mul(scaled, hn::Set(df, 0x1p-64f));
   }
 }
 
@@ -312,20 +313,21 @@ struct Logistic {
   VF sig_neg;
 };
 
-// exp(-|t|) with tiny |t| (below kTiny, marked in `tiny`) as 0, and NaN kept: exp_nonpositive
-// gets arguments in [-104, 0] only (no NaN or infinity into its integer conversion), and below
-// -104 the result is 0.
+// exp(-|t|) with tiny |t| (below kTiny) as 0, and NaN kept: exp_nonpositive gets arguments in
+// [-104, 0] only (no NaN or infinity into its integer conversion), and below -104 the result is
+// 0. `tz`: t with its tiny lanes replaced by 0.
 template <size_t N>
-HWY_INLINE void exp_neg_abs(const VF* t, MF* tiny, VF* out) {
+HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
   const DF df;
   const VF bound = hn::Set(df, 104.0f);
   VF abs[N], a[N], e[N];
   MF nan[N];
   for (size_t j = 0; j < N; ++j) {
     abs[j] = hn::Abs(t[j]);
-    tiny[j] = hn::Lt(abs[j], hn::Set(df, kTiny));
+    const MF tiny = hn::Lt(abs[j], hn::Set(df, kTiny));
+    tz[j] = hn::IfThenZeroElse(tiny, t[j]);
     nan[j] = hn::IsNaN(t[j]);
-    a[j] = hn::Neg(hn::IfThenZeroElse(hn::Or(tiny[j], nan[j]), hn::Min(abs[j], bound)));
+    a[j] = hn::Neg(hn::IfThenZeroElse(hn::Or(tiny, nan[j]), hn::Min(abs[j], bound)));
   }
   exp_nonpositive<N>(a, e);
   for (size_t j = 0; j < N; ++j) {
@@ -334,6 +336,7 @@ HWY_INLINE void exp_neg_abs(const VF* t, MF* tiny, VF* out) {
   }
 }
 
+// sigma(t) and sigma(-t) from e = exp(-|t|) (t or its tz: for a tiny t both are 1/2).
 HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
   const DF df;
   const VF big = hn::Div(hn::Set(df, 1.0f), hn::Add(hn::Set(df, 1.0f), e));  // sigma(|t|)
@@ -343,19 +346,19 @@ HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
   *sig_neg = hn::IfThenElse(nonneg, small, big);
 }
 
-// logistic() in two stages: the first forms e = exp(-|t|) (and which t are tiny), the second
-// the rest from it. A loop can run the first stage of its next vectors beside the second of
-// the current ones.
+// logistic() in two stages: the first forms e = exp(-|t|) and tz, the second the rest from
+// those two alone (t is kept for the terms that are not logistic). A loop can run the first
+// stage of its next vectors beside the second of the current ones.
 template <size_t N>
 struct LogisticStart {
   VF t[N];
-  MF tiny[N];
+  VF tz[N];
   VF e[N];
 };
 
 template <size_t N>
 HWY_INLINE void logistic_start(LogisticStart<N>& s) {
-  exp_neg_abs<N>(s.t, s.tiny, s.e);
+  exp_neg_abs<N>(s.t, s.tz, s.e);
 }
 
 template <size_t N>
@@ -365,11 +368,12 @@ HWY_INLINE void logistic_finish(const LogisticStart<N>& s, Logistic* out) {
   VF l[N];
   log1p_unit<N>(s.e, l);
   for (size_t j = 0; j < N; ++j)
-    sigmoids(s.t[j], s.e[j], &out[j].sig_pos, &out[j].sig_neg);
+    sigmoids(s.tz[j], s.e[j], &out[j].sig_pos, &out[j].sig_neg);
+  // max(+-tz, 0) + l: l is NaN where tz is (Max's choice then does not matter), else >= +0
+  // (a zero of either sign from Max then gives +0 or l).
   for (size_t j = 0; j < N; ++j) {
-    const VF tz = hn::IfThenZeroElse(s.tiny[j], s.t[j]);
-    out[j].sp_pos = hn::Add(hn::IfThenElseZero(hn::Gt(tz, zero), tz), l[j]);
-    out[j].sp_neg = hn::Add(hn::IfThenElseZero(hn::Lt(tz, zero), hn::Neg(tz)), l[j]);
+    out[j].sp_pos = hn::Add(hn::Max(s.tz[j], zero), l[j]);
+    out[j].sp_neg = hn::Add(hn::Max(hn::Neg(s.tz[j]), zero), l[j]);
   }
 }
 
@@ -383,10 +387,9 @@ HWY_INLINE Logistic logistic(VF t) {
 }
 
 HWY_INLINE VF sigmoid(VF t) {
-  MF tiny;
-  VF e, pos, neg;
-  exp_neg_abs<1>(&t, &tiny, &e);
-  sigmoids(t, e, &pos, &neg);
+  VF tz, e, pos, neg;
+  exp_neg_abs<1>(&t, &tz, &e);
+  sigmoids(tz, e, &pos, &neg);
   return pos;
 }
 
@@ -1035,9 +1038,8 @@ void vector_math_for_target(const float* x, int64_t n, float* exp_out, float* lo
     const int64_t count = std::min(n - i, lanes);
     TailBuffer in, e, l;
     const VF t = hn::Load(df, static_cast<const float*>(tail_in(x, i, count, 4, &in)));
-    MF tiny;
-    VF ev, lv;
-    exp_neg_abs<1>(&t, &tiny, &ev);
+    VF tz, ev, lv;
+    exp_neg_abs<1>(&t, &tz, &ev);
     log1p_unit<1>(&t, &lv);
     hn::Store(ev, df, reinterpret_cast<float*>(e.bytes));
     hn::Store(lv, df, reinterpret_cast<float*>(l.bytes));
