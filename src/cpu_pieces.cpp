@@ -439,8 +439,8 @@ HWY_INLINE TermV term(const Term& tm, VF t, const Logistic& lg) {
   }
 }
 
-// The parts of a logistic term its weights leave (plain_term).
-enum class LogisticForm { both, pos, neg };
+// The parts of a logistic term its weights leave (plain_term); _unit: that weight is 1.
+enum class LogisticForm { both, pos, neg, pos_unit, neg_unit };
 
 LogisticForm logistic_form(const Term& tm) {
   uint32_t pos, neg;
@@ -452,12 +452,22 @@ LogisticForm logistic_form(const Term& tm) {
   return LogisticForm::both;
 }
 
+// logistic_form() with the unit weights told apart.
+LogisticForm unit_form(const Term& tm) {
+  const LogisticForm form = logistic_form(tm);
+  if (form == LogisticForm::pos && tm.w_pos == 1.0f) return LogisticForm::pos_unit;
+  if (form == LogisticForm::neg && tm.w_neg == 1.0f) return LogisticForm::neg_unit;
+  return form;
+}
+
 // term<K> in fewer operations, bitwise its results, for a logistic term whose weights leave one
 // part (a target of 0 or 1 with sign +1: the non-saturating terms). With w_neg = +0 and
 // w_pos != 0, w_neg sp_neg is +0 (inf_neg = +0 where sp_neg = inf) or NaN where sp_pos is NaN
 // too, w_pos sp_pos is never 0 * inf, and w_neg sig_neg is +0 or NaN likewise: the loss is
 // w_pos sp_pos + 0 and the gradient w_pos sig_pos. The mirror case keeps 0 + w_neg sp_neg and
-// 0 - w_neg sig_neg (+0 and -0 differ there). A NaN logit gives the same NaN either way.
+// 0 - w_neg sig_neg (+0 and -0 differ there). A NaN logit gives the same NaN either way. With
+// a weight of 1 the products are their other factor, and sp + 0 and 0 + sp are sp (sp >= +0
+// or NaN).
 template <TermKind K>
 HWY_INLINE TermV plain_term(LogisticForm form, const Term& tm, VF t, const Logistic& lg) {
   if constexpr (K == TermKind::logistic) {
@@ -471,6 +481,8 @@ HWY_INLINE TermV plain_term(LogisticForm form, const Term& tm, VF t, const Logis
       const VF w = hn::Set(df, tm.w_neg);
       return TermV{hn::Add(zero, hn::Mul(w, lg.sp_neg)), hn::Sub(zero, hn::Mul(w, lg.sig_neg))};
     }
+    if (form == LogisticForm::pos_unit) return TermV{lg.sp_pos, lg.sig_pos};
+    if (form == LogisticForm::neg_unit) return TermV{lg.sp_neg, hn::Sub(zero, lg.sig_neg)};
   }
   return term<K>(tm, t, lg);
 }
@@ -676,46 +688,64 @@ class Evaluator {
   template <DType XT, DType GT, bool kGradients>
   HWY_NOINLINE void plain_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
-      const DF df;
-      const int s = side();
-      const VF scale = hn::Set(df, q.coef);
-      const VF zero = hn::Zero(df);
-      void* const grad_d = q.out.grad_d;
-      void* const grad_g = q.out.grad_g;
-      float* const loss_d = q.out.loss_d;
-      float* const loss_g = q.out.loss_g;
-      // Local copies: the stores below could alias the members, which would reload them.
-      const Term td = td_;
-      const Term tg = tg_;
-      const LogisticForm fd = logistic_form(td);
-      const LogisticForm fg = logistic_form(tg);
-      Sum sd = sums_[kLossD + s];
-      Sum sg = sums_[kLossG + s];
-      auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR {
-        const size_t pos = static_cast<size_t>(j % kStep);
-        const TermV d = plain_term<KD>(fd, td, t, parts);
-        const TermV g = plain_term<KG>(fg, tg, t, parts);
-        if constexpr (kD) add(sd, widen(d.loss), pos);
-        if constexpr (kG) add(sg, widen(g.loss), pos);
-        if constexpr (kGradients) {
-          // store_gradient's unweighted form, in the type GT.
-          if (grad_d) store_as<GT>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
-          if constexpr (kG) {
-            if (grad_g) store_as<GT>(hn::Add(hn::Mul(g.grad, scale), zero), grad_g, j);
-          } else if (grad_g) {
-            store_as<GT>(zero, grad_g, j);
-          }
-        }
-        store_loss(d.loss, loss_d, j);
-        store_loss(g.loss, loss_g, j);
-      };
-      for_logistic_vectors<XT>(q.x, full, body);
-      sums_[kLossD + s] = sd;
-      sums_[kLossG + s] = sg;
+      if (kUnitForms && unit_form(td_) == kUnitD &&
+          (KG == TermKind::none || unit_form(tg_) == kUnitG)) {
+        plain_loop<XT, GT, kGradients, true>(q, full);
+      } else {
+        plain_loop<XT, GT, kGradients, false>(q, full);
+      }
     } else {
       (void)q;
       (void)full;
     }
+  }
+
+  // The forms of the non-saturating loss's terms (plain_term), which plain_loop can take as
+  // constants: a fake logit's D and G terms sp(x) and sp(-x), a real logit's D term sp(-x).
+  static constexpr bool kUnitForms =
+      KD == TermKind::logistic && (KG == TermKind::logistic || KG == TermKind::none);
+  static constexpr LogisticForm kUnitD =
+      KG == TermKind::logistic ? LogisticForm::pos_unit : LogisticForm::neg_unit;
+  static constexpr LogisticForm kUnitG = LogisticForm::neg_unit;
+
+  template <DType XT, DType GT, bool kGradients, bool kUnit>
+  HWY_INLINE void plain_loop(const Piece& q, int64_t full) {
+    const DF df;
+    const int s = side();
+    const VF scale = hn::Set(df, q.coef);
+    const VF zero = hn::Zero(df);
+    void* const grad_d = q.out.grad_d;
+    void* const grad_g = q.out.grad_g;
+    float* const loss_d = q.out.loss_d;
+    float* const loss_g = q.out.loss_g;
+    // Local copies: the stores below could alias the members, which would reload them.
+    const Term td = td_;
+    const Term tg = tg_;
+    const LogisticForm fd = kUnit ? kUnitD : logistic_form(td);
+    const LogisticForm fg = kUnit ? kUnitG : logistic_form(tg);
+    Sum sd = sums_[kLossD + s];
+    Sum sg = sums_[kLossG + s];
+    auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR {
+      const size_t pos = static_cast<size_t>(j % kStep);
+      const TermV d = plain_term<KD>(fd, td, t, parts);
+      const TermV g = plain_term<KG>(fg, tg, t, parts);
+      if constexpr (kD) add(sd, widen(d.loss), pos);
+      if constexpr (kG) add(sg, widen(g.loss), pos);
+      if constexpr (kGradients) {
+        // store_gradient's unweighted form, in the type GT.
+        if (grad_d) store_as<GT>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
+        if constexpr (kG) {
+          if (grad_g) store_as<GT>(hn::Add(hn::Mul(g.grad, scale), zero), grad_g, j);
+        } else if (grad_g) {
+          store_as<GT>(zero, grad_g, j);
+        }
+      }
+      store_loss(d.loss, loss_d, j);
+      store_loss(g.loss, loss_g, j);
+    };
+    for_logistic_vectors<XT>(q.x, full, body);
+    sums_[kLossD + s] = sd;
+    sums_[kLossG + s] = sg;
   }
 
   void finish() const {
