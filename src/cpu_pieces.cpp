@@ -552,6 +552,14 @@ HWY_INLINE Wide affine(const Wide& x, double a, double b) {
 
 // ---- The piece evaluator ----
 
+// The loops' per-vector bodies are lambdas called once per vector of the pipelined loop: inlined
+// always (the compiler's own estimate once left one out of line, a call per vector).
+#if defined(__GNUC__) || defined(__clang__)
+#define GANLOSS_INLINE_LAMBDA __attribute__((always_inline))
+#else
+#define GANLOSS_INLINE_LAMBDA
+#endif
+
 template <size_t M, DType XT>
 HWY_INLINE void start_vectors(const void* x, int64_t j, LogisticStart<M>& s) {
   for (size_t m = 0; m < M; ++m)
@@ -673,7 +681,7 @@ class Evaluator {
     const VD c = hn::Set(dd, coef);
     const VD off = hn::Set(dd, q.offset);
     const VF zero = hn::Zero(df);
-    auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR {
+    auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR GANLOSS_INLINE_LAMBDA {
       const Wide w = widen(plain_term<K>(form, tm, t, parts).grad);
       const Wide r{hn::Add(hn::Mul(w.lo, c), off), hn::Add(hn::Mul(w.hi, c), off)};
       store_as<GT>(hn::Add(narrow(r), zero), out, j);
@@ -686,7 +694,7 @@ class Evaluator {
   // fixes hoisted out of the loop and the two sums held in registers. kGradients false: the
   // piece writes no gradient, and the loop computes none (no sigmoid, so one division fewer).
   template <DType XT, DType GT, bool kGradients>
-  HWY_NOINLINE void plain_steps(const Piece& q, int64_t full) {
+  HWY_INLINE void plain_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
       if (kUnitForms && unit_form(td_) == kUnitD &&
           (KG == TermKind::none || unit_form(tg_) == kUnitG)) {
@@ -709,7 +717,7 @@ class Evaluator {
   static constexpr LogisticForm kUnitG = LogisticForm::neg_unit;
 
   template <DType XT, DType GT, bool kGradients, bool kUnit>
-  HWY_INLINE void plain_loop(const Piece& q, int64_t full) {
+  HWY_NOINLINE void plain_loop(const Piece& q, int64_t full) {
     const DF df;
     const int s = side();
     const VF scale = hn::Set(df, q.coef);
@@ -725,7 +733,7 @@ class Evaluator {
     const LogisticForm fg = kUnit ? kUnitG : logistic_form(tg);
     Sum sd = sums_[kLossD + s];
     Sum sg = sums_[kLossG + s];
-    auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR {
+    auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR GANLOSS_INLINE_LAMBDA {
       const size_t pos = static_cast<size_t>(j % kStep);
       const TermV d = plain_term<KD>(fd, td, t, parts);
       const TermV g = plain_term<KG>(fg, tg, t, parts);
