@@ -264,10 +264,10 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
 // split into a head of 16 bits, so that k ln2_hi is exact for |k| <= 256, and a tail), e^f as
 // 1 + f q(f) with q the degree-6 Taylor polynomial (remainder below 2^-27 relative) by Estrin's
 // scheme, and 2^k applied as 2^(k + 64) (an integer add to p's exponent) then 2^-64, so that
-// subnormal results are rounded once. Within
-// 1.2 ulp where the multiply-adds are fused (1.41 where not), subnormal results within 0.9 of
-// their spacing, 0 below -103.97 (docs/numerics.md). Shorter than a general exp, whose range checks
-// and reduction this argument range does not need.
+// subnormal results are rounded once. Within 1.2 ulp where the multiply-adds are fused (1.41
+// where not), subnormal results within 0.9 of their spacing, 0 below -103.97
+// (docs/numerics.md). Shorter than a general exp, whose range checks and reduction this
+// argument range does not need.
 template <size_t N>
 HWY_INLINE void exp_nonpositive(const VF* x, VF* out) {
   const DF df;
@@ -369,8 +369,11 @@ HWY_INLINE void logistic_finish(const LogisticStart<N>& s, Logistic* out) {
   log1p_unit<N>(s.e, l);
   for (size_t j = 0; j < N; ++j)
     sigmoids(s.tz[j], s.e[j], &out[j].sig_pos, &out[j].sig_neg);
-  // max(+-tz, 0) + l: l is NaN where tz is (Max's choice then does not matter), else >= +0
-  // (a zero of either sign from Max then gives +0 or l).
+  // max(+-tz, 0) + l: l is NaN where tz is, else >= +0 (a zero of either sign from Max then
+  // gives +0 or l). Where tz is NaN the result is a NaN whichever Max returns; on x86 and the
+  // emulated targets it is l's NaN, on Arm (whose Max returns a signalling NaN's quiet form)
+  // it can be the NaN of -t, of the other sign: the loops of one instruction set agree either
+  // way.
   for (size_t j = 0; j < N; ++j) {
     out[j].sp_pos = hn::Add(hn::Max(s.tz[j], zero), l[j]);
     out[j].sp_neg = hn::Add(hn::Max(hn::Neg(s.tz[j]), zero), l[j]);
@@ -696,12 +699,13 @@ class Evaluator {
   template <DType XT, DType GT, bool kGradients>
   HWY_INLINE void plain_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
-      if (kUnitForms && unit_form(td_) == kUnitD &&
-          (KG == TermKind::none || unit_form(tg_) == kUnitG)) {
-        plain_loop<XT, GT, kGradients, true>(q, full);
-      } else {
-        plain_loop<XT, GT, kGradients, false>(q, full);
+      if constexpr (kUnitForms) {
+        if (unit_form(td_) == kUnitD && (KG == TermKind::none || unit_form(tg_) == kUnitG)) {
+          plain_loop<XT, GT, kGradients, true>(q, full);
+          return;
+        }
       }
+      plain_loop<XT, GT, kGradients, false>(q, full);
     } else {
       (void)q;
       (void)full;
