@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -272,16 +273,17 @@ template <size_t N>
 HWY_INLINE void exp_nonpositive(const VF* x, VF* out) {
   const DF df;
   const DI di;
-  constexpr int32_t kMagicBits = 0x4b400000;  // 0x1.8p23f
-  constexpr int32_t kExpBias = 64;            // the result is formed as p 2^(k + 64) 2^-64
-  const VF magic = hn::Set(df, 0x1.8p23f);    // x log2(e) + magic rounds to an integer
+  constexpr float kMagic = 0x1.8p23f;  // x log2(e) + kMagic rounds to an integer
+  constexpr int32_t kExpBias = 64;     // the result is formed as p 2^(k + 64) 2^-64
+  const VF magic = hn::Set(df, kMagic);
   VF r[N], kf[N], f[N], f2[N], q[N];
   VI k[N];
   for (size_t j = 0; j < N; ++j)
     r[j] = hn::MulAdd(x[j], hn::Set(df, 1.44269504f), magic);
   for (size_t j = 0; j < N; ++j) {
     kf[j] = hn::Sub(r[j], magic);
-    k[j] = hn::Sub(hn::BitCast(di, r[j]), hn::Set(di, kMagicBits - kExpBias));  // k + 64
+    k[j] = hn::Sub(hn::BitCast(di, r[j]),
+                   hn::Set(di, std::bit_cast<int32_t>(kMagic) - kExpBias));  // k + 64
   }
   for (size_t j = 0; j < N; ++j)
     f[j] = hn::MulAdd(kf[j], hn::Set(df, -0.693145751953125f), x[j]);
@@ -442,8 +444,8 @@ HWY_INLINE TermV term(const Term& tm, VF t, const Logistic& lg) {
   }
 }
 
-// The parts of a logistic term its weights leave (plain_term); _unit: that weight is 1.
-enum class LogisticForm { both, pos, neg, pos_unit, neg_unit };
+// The parts of a logistic term its weights leave (plain_term).
+enum class LogisticForm { both, pos, neg };
 
 LogisticForm logistic_form(const Term& tm) {
   uint32_t pos, neg;
@@ -455,12 +457,10 @@ LogisticForm logistic_form(const Term& tm) {
   return LogisticForm::both;
 }
 
-// logistic_form() with the unit weights told apart.
-LogisticForm unit_form(const Term& tm) {
-  const LogisticForm form = logistic_form(tm);
-  if (form == LogisticForm::pos && tm.w_pos == 1.0f) return LogisticForm::pos_unit;
-  if (form == LogisticForm::neg && tm.w_neg == 1.0f) return LogisticForm::neg_unit;
-  return form;
+// Whether the weight a pos or neg form leaves is 1 (plain_term's kUnitWeight).
+bool unit_weight(const Term& tm, LogisticForm form) {
+  return (form == LogisticForm::pos && tm.w_pos == 1.0f) ||
+         (form == LogisticForm::neg && tm.w_neg == 1.0f);
 }
 
 // term<K> in fewer operations, bitwise its results, for a logistic term whose weights leave one
@@ -468,24 +468,24 @@ LogisticForm unit_form(const Term& tm) {
 // w_pos != 0, w_neg sp_neg is +0 (inf_neg = +0 where sp_neg = inf) or NaN where sp_pos is NaN
 // too, w_pos sp_pos is never 0 * inf, and w_neg sig_neg is +0 or NaN likewise: the loss is
 // w_pos sp_pos + 0 and the gradient w_pos sig_pos. The mirror case keeps 0 + w_neg sp_neg and
-// 0 - w_neg sig_neg (+0 and -0 differ there). A NaN logit gives the same NaN either way. With
-// a weight of 1 the products are their other factor, and sp + 0 and 0 + sp are sp (sp >= +0
-// or NaN).
-template <TermKind K>
+// 0 - w_neg sig_neg (+0 and -0 differ there). A NaN logit gives the same NaN either way.
+// kUnitWeight (the caller's promise, unit_weight()): that weight is 1, so the products are
+// their other factor, and sp + 0 and 0 + sp are sp (sp >= +0 or NaN).
+template <TermKind K, bool kUnitWeight = false>
 HWY_INLINE TermV plain_term(LogisticForm form, const Term& tm, VF t, const Logistic& lg) {
   if constexpr (K == TermKind::logistic) {
     const DF df;
     const VF zero = hn::Zero(df);
     if (form == LogisticForm::pos) {
+      if constexpr (kUnitWeight) return TermV{lg.sp_pos, lg.sig_pos};
       const VF w = hn::Set(df, tm.w_pos);
       return TermV{hn::Add(hn::Mul(w, lg.sp_pos), zero), hn::Mul(w, lg.sig_pos)};
     }
     if (form == LogisticForm::neg) {
+      if constexpr (kUnitWeight) return TermV{lg.sp_neg, hn::Sub(zero, lg.sig_neg)};
       const VF w = hn::Set(df, tm.w_neg);
       return TermV{hn::Add(zero, hn::Mul(w, lg.sp_neg)), hn::Sub(zero, hn::Mul(w, lg.sig_neg))};
     }
-    if (form == LogisticForm::pos_unit) return TermV{lg.sp_pos, lg.sig_pos};
-    if (form == LogisticForm::neg_unit) return TermV{lg.sp_neg, hn::Sub(zero, lg.sig_neg)};
   }
   return term<K>(tm, t, lg);
 }
@@ -700,7 +700,10 @@ class Evaluator {
   HWY_INLINE void plain_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
       if constexpr (kUnitForms) {
-        if (unit_form(td_) == kUnitD && (KG == TermKind::none || unit_form(tg_) == kUnitG)) {
+        const auto unit = [](const Term& tm, LogisticForm form) {
+          return logistic_form(tm) == form && unit_weight(tm, form);
+        };
+        if (unit(td_, kUnitD) && (KG == TermKind::none || unit(tg_, kUnitG))) {
           plain_loop<XT, GT, kGradients, true>(q, full);
           return;
         }
@@ -712,13 +715,14 @@ class Evaluator {
     }
   }
 
-  // The forms of the non-saturating loss's terms (plain_term), which plain_loop can take as
-  // constants: a fake logit's D and G terms sp(x) and sp(-x), a real logit's D term sp(-x).
+  // The forms of the non-saturating loss's terms (plain_term), each with a weight of 1, which
+  // plain_loop can take as constants: a fake logit's D and G terms sp(x) and sp(-x), a real
+  // logit's D term sp(-x).
   static constexpr bool kUnitForms =
       KD == TermKind::logistic && (KG == TermKind::logistic || KG == TermKind::none);
   static constexpr LogisticForm kUnitD =
-      KG == TermKind::logistic ? LogisticForm::pos_unit : LogisticForm::neg_unit;
-  static constexpr LogisticForm kUnitG = LogisticForm::neg_unit;
+      KG == TermKind::logistic ? LogisticForm::pos : LogisticForm::neg;
+  static constexpr LogisticForm kUnitG = LogisticForm::neg;
 
   template <DType XT, DType GT, bool kGradients, bool kUnit>
   HWY_NOINLINE void plain_loop(const Piece& q, int64_t full) {
@@ -739,8 +743,8 @@ class Evaluator {
     Sum sg = sums_[kLossG + s];
     auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR GANLOSS_INLINE_LAMBDA {
       const size_t pos = static_cast<size_t>(j % kStep);
-      const TermV d = plain_term<KD>(fd, td, t, parts);
-      const TermV g = plain_term<KG>(fg, tg, t, parts);
+      const TermV d = plain_term<KD, kUnit>(fd, td, t, parts);
+      const TermV g = plain_term<KG, kUnit>(fg, tg, t, parts);
       if constexpr (kD) add(sd, widen(d.loss), pos);
       if constexpr (kG) add(sg, widen(g.loss), pos);
       if constexpr (kGradients) {
