@@ -704,14 +704,35 @@ class Evaluator {
           return logistic_form(tm) == form && unit_weight(tm, form);
         };
         if (unit(td_, kUnitD) && (KG == TermKind::none || unit(tg_, kUnitG))) {
-          plain_loop<XT, GT, kGradients, true>(q, full);
+          plain_outputs<XT, GT, kGradients, true>(q, full);
           return;
         }
       }
-      plain_loop<XT, GT, kGradients, false>(q, full);
+      plain_outputs<XT, GT, kGradients, false>(q, full);
     } else {
       (void)q;
       (void)full;
+    }
+  }
+
+  // Whether the piece asks for the common outputs: the gradient of each term the evaluator
+  // has (if kGradients) and no element losses, only the totals. plain_loop can then take which
+  // outputs to write as constants instead of testing four pointers per vector.
+  template <bool kGradients>
+  static bool common_outputs(const PieceOutputs& out) {
+    return (out.grad_d != nullptr) == (kGradients && kD) &&
+           (out.grad_g != nullptr) == (kGradients && kG) && out.loss_d == nullptr &&
+           out.loss_g == nullptr;
+  }
+
+  // Only the unit loop (the non-saturating loss, the common one) has a kCommon form: each
+  // form of every loop would grow the library by about a quarter.
+  template <DType XT, DType GT, bool kGradients, bool kUnit>
+  HWY_INLINE void plain_outputs(const Piece& q, int64_t full) {
+    if (kUnit && common_outputs<kGradients>(q.out)) {
+      plain_loop<XT, GT, kGradients, kUnit, kUnit>(q, full);
+    } else {
+      plain_loop<XT, GT, kGradients, kUnit, false>(q, full);
     }
   }
 
@@ -724,7 +745,8 @@ class Evaluator {
       KG == TermKind::logistic ? LogisticForm::pos : LogisticForm::neg;
   static constexpr LogisticForm kUnitG = LogisticForm::neg;
 
-  template <DType XT, DType GT, bool kGradients, bool kUnit>
+  // kCommon: the piece asks for common_outputs(), so which pointers are null is known here.
+  template <DType XT, DType GT, bool kGradients, bool kUnit, bool kCommon>
   HWY_NOINLINE void plain_loop(const Piece& q, int64_t full) {
     const DF df;
     const int s = side();
@@ -749,15 +771,19 @@ class Evaluator {
       if constexpr (kG) add(sg, widen(g.loss), pos);
       if constexpr (kGradients) {
         // store_gradient's unweighted form, in the type GT.
-        if (grad_d) store_as<GT>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
+        if (kCommon ? kD : grad_d != nullptr)
+          store_as<GT>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
         if constexpr (kG) {
-          if (grad_g) store_as<GT>(hn::Add(hn::Mul(g.grad, scale), zero), grad_g, j);
-        } else if (grad_g) {
+          if (kCommon || grad_g != nullptr)
+            store_as<GT>(hn::Add(hn::Mul(g.grad, scale), zero), grad_g, j);
+        } else if (!kCommon && grad_g != nullptr) {
           store_as<GT>(zero, grad_g, j);
         }
       }
-      store_loss(d.loss, loss_d, j);
-      store_loss(g.loss, loss_g, j);
+      if constexpr (!kCommon) {
+        store_loss(d.loss, loss_d, j);
+        store_loss(g.loss, loss_g, j);
+      }
     };
     for_logistic_vectors<XT>(q.x, full, body);
     sums_[kLossD + s] = sd;
