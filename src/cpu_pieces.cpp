@@ -262,16 +262,17 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
   }
 }
 
-// exp(x) for x in [-104, 0]: x = k ln2 + f with k = round(x log2(e)) and |f| <= ln2 / 2 (ln2
+// exp(-y) for y in [0, 104]: x = -y = k ln2 + f with k = round(x log2(e)) and |f| <= ln2 / 2 (ln2
 // split into a head of 16 bits, so that k ln2_hi is exact for |k| <= 256, and a tail), e^f as
 // 1 + f q(f) with q the degree-6 Taylor polynomial (remainder below 2^-27 relative) by Estrin's
 // scheme, and 2^k applied as 2^(k + 64) (an integer add to p's exponent) then 2^-64, so that
 // subnormal results are rounded once. Within 1.2 ulp where the multiply-adds are fused (1.41
 // where not), subnormal results within 0.9 of their spacing, 0 below -103.97
-// (docs/numerics.md). Shorter than a general exp, whose range checks and reduction this
-// argument range does not need.
+// (docs/numerics.md); exp(-104) is +0. Shorter than a general exp, whose range checks and
+// reduction this argument range does not need. Taking y rather than x saves the caller a
+// negation: the negated multiply-adds below round -a to exactly minus what a rounds to.
 template <size_t N>
-HWY_INLINE void exp_nonpositive(const VF* x, VF* out) {
+HWY_INLINE void exp_neg(const VF* y, VF* out) {
   const DF df;
   const DI di;
   constexpr float kMagic = 0x1.8p23f;  // x log2(e) + kMagic rounds to an integer
@@ -280,14 +281,14 @@ HWY_INLINE void exp_nonpositive(const VF* x, VF* out) {
   VF r[N], kf[N], f[N], f2[N], q[N];
   VI k[N];
   for (size_t j = 0; j < N; ++j)
-    r[j] = hn::MulAdd(x[j], hn::Set(df, 1.44269504f), magic);
+    r[j] = hn::NegMulAdd(y[j], hn::Set(df, 1.44269504f), magic);  // x log2(e) + kMagic
   for (size_t j = 0; j < N; ++j) {
     kf[j] = hn::Sub(r[j], magic);
     k[j] = hn::Sub(hn::BitCast(di, r[j]),
                    hn::Set(di, std::bit_cast<int32_t>(kMagic) - kExpBias));  // k + 64
   }
   for (size_t j = 0; j < N; ++j)
-    f[j] = hn::MulAdd(kf[j], hn::Set(df, -0.693145751953125f), x[j]);
+    f[j] = hn::NegMulSub(kf[j], hn::Set(df, 0.693145751953125f), y[j]);  // x - k ln2_hi
   for (size_t j = 0; j < N; ++j)
     f[j] = hn::MulAdd(kf[j], hn::Set(df, -1.428606765330187e-06f), f[j]);
   for (size_t j = 0; j < N; ++j)
@@ -316,9 +317,9 @@ struct Logistic {
   VF sig_neg;
 };
 
-// exp(-|t|) with tiny |t| (below kTiny) as 0, and NaN kept: exp_nonpositive gets arguments in
-// [-104, 0] only (no NaN or infinity into its integer conversion), and below -104 the result is
-// 0. `tz`: t with its tiny lanes replaced by 0.
+// exp(-|t|) with tiny |t| (below kTiny) as 0, and NaN kept: exp_neg gets arguments in [0, 104]
+// only (no NaN or infinity into its integer arithmetic), and |t| above 104 gets exp(-104), which
+// is +0. `tz`: t with its tiny lanes replaced by 0.
 template <size_t N>
 HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
   const DF df;
@@ -330,13 +331,11 @@ HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
     const MF tiny = hn::Lt(abs[j], hn::Set(df, kTiny));
     tz[j] = hn::IfThenZeroElse(tiny, t[j]);
     nan[j] = hn::IsNaN(t[j]);
-    a[j] = hn::Neg(hn::IfThenZeroElse(hn::Or(tiny, nan[j]), hn::Min(abs[j], bound)));
+    a[j] = hn::IfThenZeroElse(hn::Or(tiny, nan[j]), hn::Min(abs[j], bound));
   }
-  exp_nonpositive<N>(a, e);
-  for (size_t j = 0; j < N; ++j) {
-    const VF v = hn::IfThenZeroElse(hn::Gt(abs[j], bound), e[j]);
-    out[j] = hn::IfThenElse(nan[j], t[j], v);
-  }
+  exp_neg<N>(a, e);
+  for (size_t j = 0; j < N; ++j)
+    out[j] = hn::IfThenElse(nan[j], t[j], e[j]);
 }
 
 // sigma(t) and sigma(-t) from e = exp(-|t|) (t or its tz: for a tiny t both are 1/2).
