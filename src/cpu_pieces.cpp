@@ -339,13 +339,15 @@ HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
 }
 
 // sigma(t) and sigma(-t) from e = exp(-|t|) (t or its tz: for a tiny t both are 1/2).
+// The choice goes by t's sign bit (a blend on x86, with no compare), which differs from t >= 0
+// only where big and small are the same bits: at -0 and tiny t (e = 1, both 1/2), and at NaN
+// (e is t, and both are t's quiet form).
 HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
   const DF df;
   const VF big = hn::Div(hn::Set(df, 1.0f), hn::Add(hn::Set(df, 1.0f), e));  // sigma(|t|)
   const VF small = hn::Mul(e, big);  // sigma(-|t|), never 1 - big
-  const MF nonneg = hn::Ge(t, hn::Zero(df));
-  *sig_pos = hn::IfThenElse(nonneg, big, small);
-  *sig_neg = hn::IfThenElse(nonneg, small, big);
+  *sig_pos = hn::IfNegativeThenElse(t, small, big);
+  *sig_neg = hn::IfNegativeThenElse(t, big, small);
 }
 
 // logistic() in two stages: the first forms e = exp(-|t|) and tz, the second the rest from
