@@ -267,10 +267,13 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
 // 1 + f q(f) with q the degree-6 Taylor polynomial (remainder below 2^-27 relative) by Estrin's
 // scheme, and 2^k applied as 2^(k + 64) (an integer add to p's exponent) then 2^-64, so that
 // subnormal results are rounded once. Within 1.2 ulp where the multiply-adds are fused (1.41
-// where not), subnormal results within 0.9 of their spacing, 0 below -103.97
+// where not), subnormal results within 0.9 of their spacing, 0 for y above 103.97
 // (docs/numerics.md); exp(-104) is +0. Shorter than a general exp, whose range checks and
 // reduction this argument range does not need. Taking y rather than x saves the caller a
-// negation: the negated multiply-adds below round -a to exactly minus what a rounds to.
+// negation: the negated multiply-adds below round -a to minus what a rounds to, fused or not;
+// on Arm, whose NegMulSub negates a multiply-add, an exact zero f can take the other sign, which
+// changes no result: the next multiply-add adds k ln2_lo, non-zero where k is, and where k is 0,
+// p = 1 + f q is 1 either way.
 template <size_t N>
 HWY_INLINE void exp_neg(const VF* y, VF* out) {
   const DF df;
@@ -339,9 +342,10 @@ HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
 }
 
 // sigma(t) and sigma(-t) from e = exp(-|t|) (t or its tz: for a tiny t both are 1/2).
-// The choice goes by t's sign bit (a blend on x86, with no compare), which differs from t >= 0
-// only where big and small are the same bits: at -0 and tiny t (e = 1, both 1/2), and at NaN
-// (e is t, and both are t's quiet form).
+// IfNegativeThenElse chooses by t's sign bit (x86: a blend keyed on t, no compare; Arm) or by
+// t < 0 (the emulated targets). Either differs from t >= 0 only where big and small are the
+// same bits: at -0 and tiny t (e = 1, both 1/2; the callers pass tz, never -0) and at NaN (e is
+// t, and both are t's quiet form, or the default NaN where the hardware gives that).
 HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
   const DF df;
   const VF big = hn::Div(hn::Set(df, 1.0f), hn::Add(hn::Set(df, 1.0f), e));  // sigma(|t|)
