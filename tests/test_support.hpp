@@ -65,6 +65,11 @@ class GuardedBuffer {
   }
   std::size_t bytes() const { return bytes_; }
 
+  // Presets the usable bytes to the guard pattern again, as a new buffer has them.
+  void reset() {
+    if (bytes_ > 0) std::memset(data(), kGuardByte, bytes_);
+  }
+
   // The whole allocation, guards included, and where the usable bytes start in it: for
   // mirroring the buffer on a device byte for byte.
   uint8_t* raw() { return base(); }
