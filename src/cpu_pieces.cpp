@@ -735,11 +735,13 @@ class Evaluator {
   // form of every loop would grow the library by about a quarter.
   template <DType XT, DType GT, bool kGradients, bool kUnit>
   HWY_INLINE void plain_outputs(const Piece& q, int64_t full) {
-    if (kUnit && common_outputs<kGradients>(q.out)) {
-      plain_loop<XT, GT, kGradients, kUnit, kUnit>(q, full);
-    } else {
-      plain_loop<XT, GT, kGradients, kUnit, false>(q, full);
+    if constexpr (kUnit) {
+      if (common_outputs<kGradients>(q.out)) {
+        plain_loop<XT, GT, kGradients, true, true>(q, full);
+        return;
+      }
     }
+    plain_loop<XT, GT, kGradients, kUnit, false>(q, full);
   }
 
   // The forms of the non-saturating loss's terms (plain_term), each with a weight of 1, which
@@ -754,6 +756,7 @@ class Evaluator {
   // kCommon: the piece asks for common_outputs(), so which pointers are null is known here.
   template <DType XT, DType GT, bool kGradients, bool kUnit, bool kCommon>
   HWY_NOINLINE void plain_loop(const Piece& q, int64_t full) {
+    static_assert(!kCommon || (kUnit && kD), "only the unit loops, which have a D term");
     const DF df;
     const int s = side();
     const VF scale = hn::Set(df, q.coef);
@@ -777,7 +780,7 @@ class Evaluator {
       if constexpr (kG) add(sg, widen(g.loss), pos);
       if constexpr (kGradients) {
         // store_gradient's unweighted form, in the type GT.
-        if (kCommon ? kD : grad_d != nullptr)
+        if (kCommon || grad_d != nullptr)  // kCommon: a unit loop, so kD
           store_as<GT>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
         if constexpr (kG) {
           if (kCommon || grad_g != nullptr)
