@@ -4,15 +4,14 @@
 // the processor runs. Highway rather than hand-written intrinsics: one source for every
 // instruction set and its run-time dispatch.
 //
-// Per vector of logits: the terms through exp(-|x|) (an exp for arguments in [-104, 0] whose
-// chain of dependent operations is short: the loop is bound by that chain's latency, not by
-// its instruction count, and the common loops run three vectors' chains side by side and start
-// the next three's exp before finishing the current ones: for_logistic_vectors), log1p by
-// a polynomial without division, then the gradients and element losses, and the sums added in
-// double into eight lanes per sum, element i into lane i mod 8, whatever the vector width: the sums
-// are therefore independent of the instruction set, given the same per-element values. Those may
-// differ in the last bits between instruction sets, where a multiply-add is fused (AVX2, AVX-512,
-// NEON) or not (EMU128); within one instruction set they are bitwise repeatable.
+// Per vector of logits: the terms through exp(-|x|) (an exp for arguments in [-104, 0] with a short
+// chain of dependent operations; the common loops run several vectors' chains side by side and
+// start the next ones' exp before finishing the current ones: for_logistic_vectors), log1p by a
+// polynomial without division, then the gradients and element losses, and the sums added in double
+// into eight lanes per sum, element i into lane i mod 8, whatever the vector width: the sums are
+// therefore independent of the instruction set, given the same per-element values. Those may differ
+// in the last bits between instruction sets, where a multiply-add is fused (AVX2, AVX-512, NEON) or
+// not (EMU128); within one instruction set they are bitwise repeatable.
 //
 // Subnormal and tiny logits: a subnormal operand or result costs about a hundred cycles on
 // x86. Arguments below 2^-26 in magnitude are replaced by 0 where that provably changes no
@@ -220,14 +219,17 @@ constexpr float kTiny = 0x1p-26f;
 
 // The logistic math works on N vectors side by side, each step over all N before the next:
 // one vector's chain of dependent operations (exp, log1p, the division) is about a hundred
-// cycles, longer than the out-of-order window covers at this loop's instruction count, and
-// chains interleaved in program order keep the window full of independent work. The loops
-// that carry the common calls pass N = kInterleave and also start the exp of their next N
-// vectors before they finish the current ones (for_logistic_vectors); the others N = 1. The
-// results are the same bits for every N: each vector's operations are the same. Three rather
-// than two or four: on AVX2 (16 registers) more chains spill more than they gain, measured
-// with ganloss_cpu_bench (docs/benchmarks.md).
-constexpr size_t kInterleave = 3;
+// cycles, and chains interleaved in program order give the out-of-order core independent work
+// within a short stretch of instructions. The loops that carry the common calls pass
+// N = kInterleave<XT> (XT: the logits' type) and also start the exp of their next N vectors
+// before they finish the current ones (for_logistic_vectors); the others N = 1. The results
+// are the same bits for every N: each vector's operations are the same. On AVX2 (16
+// registers) more chains spill more. Measured with ganloss_cpu_bench (docs/benchmarks.md): for
+// f32 logits three, as four and six were no faster with two threads; for bf16 four, 4% faster
+// than three (probably because a bf16 vector's load and stores take more operations besides
+// the chains).
+template <DType XT>
+constexpr size_t kInterleave = XT == DType::bf16 ? 4 : 3;
 
 // log1p(e) for e in [0, 1] (or NaN), without a division: e + e^2 q(e) with q a degree-9
 // polynomial in u = e - 1/2 (Chebyshev interpolation of (log1p(e) - e) / e^2, within 0.42 ulp of
@@ -586,23 +588,24 @@ HWY_INLINE void finish_vectors(int64_t j, const LogisticStart<M>& s, const Body&
 
 // Calls body(j, t, parts) for each vector of the logits x (of type XT) in elements [0, full),
 // full a multiple of kStep, in element order: j the vector's first element, t its logits and
-// parts their logistic(). The logistic math runs kInterleave vectors side by side, and the
-// first stage of the next kInterleave vectors beside the second stage of the current ones; the
-// vectors left over (fewer than kInterleave) one at a time.
+// parts their logistic(). The logistic math runs kInterleave<XT> vectors side by side, and
+// the first stage of the next ones beside the second stage of the current ones; the vectors
+// left over (fewer than kInterleave<XT>) one at a time.
 template <DType XT, class Body>
 HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, const Body& body) {
-  constexpr int64_t kSpan = static_cast<int64_t>(kInterleave * kFloatLanes);
+  constexpr size_t kN = kInterleave<XT>;
+  constexpr int64_t kSpan = static_cast<int64_t>(kN * kFloatLanes);
   int64_t j = 0;
   if (full >= kSpan) {
-    LogisticStart<kInterleave> current;
-    start_vectors<kInterleave, XT>(x, 0, current);
+    LogisticStart<kN> current;
+    start_vectors<kN, XT>(x, 0, current);
     for (; j + 2 * kSpan <= full; j += kSpan) {
-      LogisticStart<kInterleave> next;
-      start_vectors<kInterleave, XT>(x, j + kSpan, next);
-      finish_vectors<kInterleave>(j, current, body);
+      LogisticStart<kN> next;
+      start_vectors<kN, XT>(x, j + kSpan, next);
+      finish_vectors<kN>(j, current, body);
       current = next;
     }
-    finish_vectors<kInterleave>(j, current, body);
+    finish_vectors<kN>(j, current, body);
     j += kSpan;
   }
   for (; j < full; j += static_cast<int64_t>(kFloatLanes)) {
