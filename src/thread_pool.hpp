@@ -32,7 +32,10 @@ using JobFn = void (*)(void* context);
 void run_on_workers(int helpers, JobFn fn, void* context);
 
 // Calls body(item) for every item in [0, items) on up to `threads` threads, the caller
-// included. Items are handed out `grain` at a time from a shared counter.
+// included. The threads take items from a shared counter in batches of consecutive items, each
+// batch a share of those left (guided scheduling) and at least `grain`: the first batches are
+// long, so that each thread runs through long stretches of memory, which the hardware
+// prefetchers follow; the last ones are short, so that the threads finish together.
 template <class Body>
 void parallel_for(int64_t items, int threads, int64_t grain, const Body& body) {
   if (items <= 0) return;
@@ -43,20 +46,26 @@ void parallel_for(int64_t items, int threads, int64_t grain, const Body& body) {
     const Body& body;
     int64_t items;
     int64_t grain;
+    int64_t share;  // a batch is 1 / share of the items left, or grain
     std::atomic<int64_t> next{0};
 
     static void work(void* context) {
       Loop& l = *static_cast<Loop*>(context);
-      for (;;) {
-        const int64_t begin = l.next.fetch_add(l.grain, std::memory_order_relaxed);
-        if (begin >= l.items) return;
-        const int64_t end = std::min(l.items, begin + l.grain);
+      int64_t begin = l.next.load(std::memory_order_relaxed);
+      while (begin < l.items) {
+        const int64_t left = l.items - begin;
+        const int64_t end = begin + std::min(left, std::max(l.grain, left / l.share));
+        // On failure begin is reloaded: another thread took a batch first.
+        if (!l.next.compare_exchange_weak(begin, end, std::memory_order_relaxed)) continue;
         for (int64_t i = begin; i < end; ++i)
           l.body(i);
+        begin = l.next.load(std::memory_order_relaxed);
       }
     }
   };
-  Loop loop{body, items, grain};
+  // Half of a thread's even share of what is left: a thread that starts late, or runs slower,
+  // still finds work.
+  Loop loop{body, items, grain, 2 * wanted};
   if (wanted <= 1) {
     Loop::work(&loop);
   } else {
