@@ -55,7 +55,8 @@ void parallel_for(int64_t items, int threads, int64_t grain, const Body& body) {
       while (begin < l.items) {
         const int64_t left = l.items - begin;
         const int64_t end = begin + std::min(left, std::max(l.grain, left / l.share));
-        // On failure begin is reloaded: another thread took a batch first.
+        // On failure begin holds the counter as it is now: another thread took a batch (or the
+        // weak exchange failed spuriously, and begin is unchanged).
         if (!l.next.compare_exchange_weak(begin, end, std::memory_order_relaxed)) continue;
         for (int64_t i = begin; i < end; ++i)
           l.body(i);

@@ -156,6 +156,28 @@ TEST(Concurrency, PoolPassesOnAnException) {
   }
 }
 
+TEST(Concurrency, PoolHandsOutLongRunsOfItems) {
+  // Guided batches: each batch is a quarter of the items left with two threads (at least one
+  // item), so 100000 items go out in exactly 41 batches whichever thread takes each, and the
+  // items fall into at most 41 runs of consecutive items run by one thread. Items handed out
+  // one at a time would alternate between the threads far more often. Each item takes 200 ns,
+  // so that the worker joins in well before the caller is done.
+  constexpr std::size_t kItems = 100000;
+  std::vector<std::thread::id> owner(kItems);
+  for (int round = 0; round < 5; ++round) {
+    detail::parallel_for(static_cast<int64_t>(kItems), 2, 1, [&owner](int64_t i) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(200);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      owner[static_cast<std::size_t>(i)] = std::this_thread::get_id();
+    });
+    int runs = 1;
+    for (std::size_t i = 1; i < kItems; ++i)
+      runs += owner[i] != owner[i - 1] ? 1 : 0;
+    EXPECT_LE(runs, 41) << "round " << round;
+  }
+}
+
 TEST(Concurrency, PoolKeepsItsThreadsFromCallToCall) {
   HostCall call = long_call(3);
   const ganloss_outputs_t o = call.all_outputs();
