@@ -33,9 +33,9 @@ void run_on_workers(int helpers, JobFn fn, void* context);
 
 // Calls body(item) for every item in [0, items) on up to `threads` threads, the caller
 // included. The threads take items from a shared counter in batches of consecutive items, each
-// batch a share of those left (guided scheduling) and at least `grain`: the first batches are
-// long, so that each thread runs through long stretches of memory, which the hardware
-// prefetchers follow; the last ones are short, so that the threads finish together.
+// batch a share of those left (guided scheduling), at least `grain` unless fewer are left: the
+// first batches are long, so that each thread runs through long stretches of memory, which the
+// hardware prefetchers follow; the last ones are short, so that the threads finish together.
 template <class Body>
 void parallel_for(int64_t items, int threads, int64_t grain, const Body& body) {
   if (items <= 0) return;
@@ -46,7 +46,8 @@ void parallel_for(int64_t items, int threads, int64_t grain, const Body& body) {
     const Body& body;
     int64_t items;
     int64_t grain;
-    int64_t share;  // a batch is 1 / share of the items left, or grain
+    int64_t share;  // a batch: 1 / share of the items left or grain, whichever is more, at most
+                    // the items left
     std::atomic<int64_t> next{0};
 
     static void work(void* context) {
