@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 namespace {
 
 int bench_threads() {
@@ -143,6 +145,7 @@ void call(benchmark::State& state, int32_t dtype, int k, bool subnormal) {
 // Seconds per iteration of each finished benchmark, for the ratios of later ones.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
+  explicit RatioReporter(bool color) : ConsoleReporter(color ? OO_ColorTabular : OO_Tabular) {}
   void ReportRuns(const std::vector<Run>& runs) override {
     std::vector<Run> out = runs;
     for (Run& r : out) {
@@ -189,8 +192,19 @@ int main(int argc, char** argv) {
           ->UseRealTime();
     }
   }
+  // A reporter of our own does not see --benchmark_color, and colours by default: read the flag
+  // as Google Benchmark's reporter does (auto, the default: only on a terminal), so that output
+  // sent to a file has no escape codes.
+  std::string color = "auto";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--benchmark_color=", 0) == 0) color = arg.substr(18);
+  }
+  const bool use_color =
+      color == "auto" ? isatty(STDOUT_FILENO) != 0
+                      : color == "true" || color == "yes" || color == "1" || color == "always";
   benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
+  RatioReporter reporter(use_color);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
