@@ -267,7 +267,7 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
 // exp(-y) for y in [0, 104]: x = -y = k ln2 + f with k = round(x log2(e)) and |f| <= ln2 / 2 (ln2
 // split into a head of 16 bits, so that k ln2_hi is exact for |k| <= 256, and a tail), e^f as
 // 1 + f q(f) with q the degree-6 Taylor polynomial (remainder below 2^-27 relative) by Estrin's
-// scheme, and 2^k applied as 2^(k + 64) (an integer add to p's exponent) then 2^-64, so that
+// scheme, and 2^k applied as 2^(k + 64) (a float made from its exponent bits) then 2^-64, so that
 // subnormal results are rounded once. Within 1.2 ulp where the multiply-adds are fused (1.41
 // where not), subnormal results within 0.9 of their spacing, 0 for y above 103.97
 // (docs/numerics.md); exp(-104) is +0. Shorter than a general exp, whose range checks and
@@ -275,7 +275,8 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
 // negation: the negated multiply-adds below round -a to minus what a rounds to, fused or not;
 // on Arm, whose NegMulSub negates a multiply-add, an exact zero f can take the other sign, which
 // changes no result: the next multiply-add adds k ln2_lo, non-zero where k is, and where k is 0,
-// p = 1 + f q is 1 either way.
+// p = 1 + f q is 1 either way. A NaN y gives a NaN result: p is NaN, whatever the integer
+// arithmetic makes of k.
 template <size_t N>
 HWY_INLINE void exp_neg(const VF* y, VF* out) {
   const DF df;
@@ -289,8 +290,9 @@ HWY_INLINE void exp_neg(const VF* y, VF* out) {
     r[j] = hn::NegMulAdd(y[j], hn::Set(df, 1.44269504f), magic);  // x log2(e) + kMagic
   for (size_t j = 0; j < N; ++j) {
     kf[j] = hn::Sub(r[j], magic);
+    // k + 64 + 127: the exponent bits of 2^(k + 64).
     k[j] = hn::Sub(hn::BitCast(di, r[j]),
-                   hn::Set(di, std::bit_cast<int32_t>(kMagic) - kExpBias));  // k + 64
+                   hn::Set(di, std::bit_cast<int32_t>(kMagic) - kExpBias - 127));
   }
   for (size_t j = 0; j < N; ++j)
     f[j] = hn::NegMulSub(kf[j], hn::Set(df, 0.693145751953125f), y[j]);  // x - k ln2_hi
@@ -307,10 +309,11 @@ HWY_INLINE void exp_neg(const VF* y, VF* out) {
   }
   for (size_t j = 0; j < N; ++j) {
     const VF p = hn::MulAdd(f[j], q[j], hn::Set(df, 1.0f));
-    // p 2^(k + 64) by adding k + 64 to p's exponent: exact, p in [0.7, 1.5) and k in [-150, 0]
-    // keep the exponent normal. Then 2^-64 rounds once where the result is subnormal.
-    const VF scaled = hn::BitCast(df, hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(k[j])));
-    out[j] = hn::Mul(scaled, hn::Set(df, 0x1p-64f));
+    // p 2^(k + 64): exact, p in [0.7, 1.5) and k in [-150, 0] keep the product normal (the same
+    // bits as adding k + 64 to p's exponent). Then 2^-64 rounds once where the result is
+    // subnormal.
+    const VF scale = hn::BitCast(df, hn::ShiftLeft<23>(k[j]));
+    out[j] = hn::Mul(hn::Mul(p, scale), hn::Set(df, 0x1p-64f));
   }
 }
 
@@ -322,9 +325,19 @@ struct Logistic {
   VF sig_neg;
 };
 
+// Whether Min(bound, x) is x where x is NaN, so that a NaN logit reaches exp_neg, whose result
+// is then NaN, with no compare and blend of its own: x86's min returns its second operand when
+// either is NaN. Elsewhere (Arm's FMIN returns a NaN too, but is not tested here; the emulated
+// targets return the number) the NaN lanes are chosen explicitly.
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+constexpr bool kMinPassesNaN = true;
+#else
+constexpr bool kMinPassesNaN = false;
+#endif
+
 // exp(-|t|) with tiny |t| (below kTiny) as 0, and NaN kept: exp_neg gets arguments in [0, 104]
-// only (no NaN or infinity into its integer arithmetic), and |t| above 104 gets exp(-104), which
-// is +0. `tz`: t with its tiny lanes replaced by 0.
+// or NaN, and |t| above 104 gets exp(-104), which is +0. `tz`: t with its tiny lanes replaced by
+// 0. A NaN t gives a NaN: its quiet form with the sign cleared (x86), or t itself.
 template <size_t N>
 HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
   const DF df;
@@ -335,12 +348,16 @@ HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
     abs[j] = hn::Abs(t[j]);
     const MF tiny = hn::Lt(abs[j], hn::Set(df, kTiny));
     tz[j] = hn::IfThenZeroElse(tiny, t[j]);
-    nan[j] = hn::IsNaN(t[j]);
-    a[j] = hn::IfThenZeroElse(hn::Or(tiny, nan[j]), hn::Min(abs[j], bound));
+    if constexpr (kMinPassesNaN) {
+      a[j] = hn::IfThenZeroElse(tiny, hn::Min(bound, abs[j]));
+    } else {
+      nan[j] = hn::IsNaN(t[j]);
+      a[j] = hn::IfThenZeroElse(hn::Or(tiny, nan[j]), hn::Min(abs[j], bound));
+    }
   }
   exp_neg<N>(a, e);
   for (size_t j = 0; j < N; ++j)
-    out[j] = hn::IfThenElse(nan[j], t[j], e[j]);
+    out[j] = kMinPassesNaN ? e[j] : hn::IfThenElse(nan[j], t[j], e[j]);
 }
 
 // sigma(t) and sigma(-t) from e = exp(-|t|) (t or its tz: for a tiny t both are 1/2).
