@@ -339,7 +339,7 @@ constexpr bool kMinPassesNaN = false;
 
 // exp(-|t|) with tiny |t| (below kTiny) as 0, and NaN kept: exp_neg gets arguments in [0, 104]
 // or NaN, and |t| above 104 gets exp(-104), which is +0. `tz`: t with its tiny lanes replaced by
-// 0. A NaN t gives a NaN: its quiet form with the sign cleared (x86), or t itself.
+// 0. A NaN t gives a NaN: its quiet form with the sign cleared (AVX2, AVX-512), or t itself.
 template <size_t N>
 HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
   const DF df;
