@@ -25,8 +25,6 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 namespace {
 
 int bench_threads() {
@@ -142,10 +140,14 @@ void call(benchmark::State& state, int32_t dtype, int k, bool subnormal) {
   state.SetBytesProcessed(static_cast<int64_t>(call_bytes(dtype, k)) * state.iterations());
 }
 
-// Seconds per iteration of each finished benchmark, for the ratios of later ones.
-class RatioReporter : public benchmark::ConsoleReporter {
+// Seconds per iteration of each finished benchmark, for the ratios of later ones. Adds the
+// ratios to each run, then hands the runs to Google Benchmark's own display reporter (made after
+// Initialize, so it follows --benchmark_format and --benchmark_color: no colour off a terminal).
+class RatioReporter : public benchmark::BenchmarkReporter {
  public:
-  explicit RatioReporter(bool color) : ConsoleReporter(color ? OO_ColorTabular : OO_Tabular) {}
+  explicit RatioReporter(benchmark::BenchmarkReporter* display) : display_(display) {}
+  bool ReportContext(const Context& context) override { return display_->ReportContext(context); }
+  void Finalize() override { display_->Finalize(); }
   void ReportRuns(const std::vector<Run>& runs) override {
     std::vector<Run> out = runs;
     for (Run& r : out) {
@@ -167,8 +169,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
         }
       }
     }
-    ConsoleReporter::ReportRuns(out);
+    display_->ReportRuns(out);
   }
+
+ private:
+  benchmark::BenchmarkReporter* display_;  // owned by Google Benchmark
 };
 
 }  // namespace
@@ -192,19 +197,8 @@ int main(int argc, char** argv) {
           ->UseRealTime();
     }
   }
-  // A reporter of our own does not see --benchmark_color, and colours by default: read the flag
-  // as Google Benchmark's reporter does (auto, the default: only on a terminal), so that output
-  // sent to a file has no escape codes.
-  std::string color = "auto";
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg.rfind("--benchmark_color=", 0) == 0) color = arg.substr(18);
-  }
-  const bool use_color =
-      color == "auto" ? isatty(STDOUT_FILENO) != 0
-                      : color == "true" || color == "yes" || color == "1" || color == "always";
   benchmark::Initialize(&argc, argv);
-  RatioReporter reporter(use_color);
+  RatioReporter reporter(benchmark::CreateDefaultDisplayReporter());
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;

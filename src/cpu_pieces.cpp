@@ -344,7 +344,7 @@ template <size_t N>
 HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
   const DF df;
   const VF bound = hn::Set(df, 104.0f);
-  VF abs[N], a[N], e[N];
+  VF abs[N], a[N];
   MF nan[N];
   for (size_t j = 0; j < N; ++j) {
     abs[j] = hn::Abs(t[j]);
@@ -357,13 +357,10 @@ HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
       a[j] = hn::IfThenZeroElse(hn::Or(tiny, nan[j]), hn::Min(abs[j], bound));
     }
   }
-  exp_neg<N>(a, e);
-  if constexpr (kMinPassesNaN) {
+  exp_neg<N>(a, out);
+  if constexpr (!kMinPassesNaN) {
     for (size_t j = 0; j < N; ++j)
-      out[j] = e[j];
-  } else {
-    for (size_t j = 0; j < N; ++j)
-      out[j] = hn::IfThenElse(nan[j], t[j], e[j]);
+      out[j] = hn::IfThenElse(nan[j], t[j], out[j]);
   }
 }
 
