@@ -3,7 +3,8 @@
 // many threads, through the C ABI of the shipped library.
 //
 // Names are reference/<loss>/<dtype>/seg:<length|single>/log2n:<k>,
-// cpu/<loss>/<dtype>/seg:<length|single>/log2n:<k>/threads:<t> and
+// cpu/<loss>/<dtype>/seg:<length|single>/log2n:<k>/threads:<t>,
+// vjp/nonsaturating/<dtype>/seg:single/log2n:<k>/threads:<t> (ganloss_plan_vjp) and
 // copy/<dtype>/log2n:<k>/threads:<t>. Each reference runs before the CPU benchmarks of its
 // problem, which then report x_reference: the reference's time over theirs. Each CPU benchmark
 // also times, right after its own loop, a copy of as many bytes on as many threads and reports
@@ -32,6 +33,8 @@ constexpr int kLog2Sizes[] = {10, 14, 18, 22, 24};
 // The non-saturating loss in one segment also at 2^20 and 2^24 pairs of logits, the sizes the
 // copy_ratio targets name (docs/benchmarks.md); too slow for the reference at 2^25.
 constexpr int kLog2PairSizes[] = {21, 25};
+// The VJP call at those sizes, and at 2^18 logits for the smoke test.
+constexpr int kLog2VjpSizes[] = {18, 21, 25};
 constexpr int kMaxReferenceLog2 = 24;
 constexpr int64_t kSegmentLengths[] = {1024, kSingleSegment};
 // Wall time per benchmark unless --benchmark_min_time is given; the reference at 2^24 logits
@@ -252,6 +255,61 @@ void cpu(benchmark::State& state, BenchProblem b, int threads, const std::string
   if (call.cpu > 0.0) state.counters["copy_ratio_cpu"] = copy.cpu / call.cpu;
 }
 
+// The backward pass a framework runs on CPU tensors: ganloss_plan_vjp of the D loss alone
+// (cotangents u_d = 1, u_g null, as in a discriminator step), one gradient per logit, on
+// `threads` threads. Bytes: every logit read and its gradient written. copy_ratio as for cpu().
+void vjp(benchmark::State& state, BenchProblem b, int threads) {
+  HostProblem h(b, GANLOSS_BACKEND_CPU);
+  ganloss_execution_t execution;
+  ganloss_execution_init(&execution);
+  execution.backend = GANLOSS_BACKEND_CPU;
+  execution.cpu_threads = threads;
+  ganloss_plan_t plan = nullptr;
+  std::size_t workspace_bytes = 0;
+  ganloss_status_t status = ganloss_plan_create(&b.problem, &execution, &plan);
+  if (status == GANLOSS_STATUS_SUCCESS)
+    status = ganloss_plan_workspace_size(plan, &workspace_bytes);
+  std::vector<float> workspace((workspace_bytes + sizeof(float) - 1) / sizeof(float));
+  const std::vector<float> u_d(static_cast<std::size_t>(b.problem.segments), 1.0f);
+  const ganloss_cotangents_t u{u_d.data(), nullptr};
+  ganloss_inputs_t inputs;
+  ganloss_inputs_init(&inputs);
+  inputs.real = h.real.data();
+  inputs.fake = h.fake.data();
+  const auto call = [&] {
+    return ganloss_plan_vjp(plan, &inputs, &u, h.grad_real.data(), h.grad_fake_d.data(),
+                            workspace.data(), workspace_bytes, nullptr);
+  };
+  if (status == GANLOSS_STATUS_SUCCESS) status = call();  // warm-up: pages and threads
+  if (status != GANLOSS_STATUS_SUCCESS) {
+    state.SkipWithError(
+        (std::string(ganloss_status_string(status)) + ": " + ganloss_last_error_message()).c_str());
+    ganloss_plan_destroy(plan);
+    return;
+  }
+  const double cpu_start = process_cpu_seconds();
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    call();
+    benchmark::ClobberMemory();
+  }
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  const double cpu = process_cpu_seconds() - cpu_start;
+  ganloss_plan_destroy(plan);
+  const auto iterations = static_cast<double>(state.iterations());
+  const double bytes =
+      2.0 * static_cast<double>(dtype_bytes(b.problem.dtype)) * static_cast<double>(b.elements);
+  state.SetItemsProcessed(static_cast<int64_t>(static_cast<double>(b.elements) * iterations));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes * iterations));
+  state.counters["threads"] = threads;
+  const int copy_threads = b.elements < (int64_t{1} << 16) ? 1 : threads;
+  CopyBuffers buffers(bytes);
+  const int64_t runs = std::clamp<int64_t>(state.iterations(), 3, 1000);
+  const Seconds copy = mean_copy_seconds(buffers, CopyTeam::of(copy_threads), runs);
+  state.counters["copy_ratio"] = copy.wall / (elapsed.count() / iterations);
+  if (cpu > 0.0) state.counters["copy_ratio_cpu"] = copy.cpu / (cpu / iterations);
+}
+
 // The copy alone, moving the bytes of the non-saturating problem of the same size in one
 // segment: the reference line of the bandwidth plot.
 void copy(benchmark::State& state, BenchProblem b, int threads) {
@@ -304,6 +362,18 @@ void register_problem(const LossCase& loss, int32_t dtype, int64_t segment, int 
   }
 }
 
+void register_vjp(const LossCase& loss, int32_t dtype, int k, bool default_time) {
+  const BenchProblem b = make_problem(loss.kind, dtype, int64_t{1} << k, kSingleSegment);
+  for (const int t : thread_counts()) {
+    const std::string name = std::string("vjp/") + loss.name + "/" + dtype_name(dtype) +
+                             "/seg:single/log2n:" + std::to_string(k) +
+                             "/threads:" + std::to_string(t);
+    auto* c = benchmark::RegisterBenchmark(name.c_str(), vjp, b, t);
+    c->UseRealTime()->Unit(benchmark::kMillisecond);
+    if (default_time) c->MinTime(kDefaultMinSeconds);
+  }
+}
+
 void register_benchmarks(bool default_time) {
   // Every kind in f32; the mixed-precision path in bf16 with the most common kind.
   for (const LossCase& loss : kLossCases) {
@@ -319,6 +389,8 @@ void register_benchmarks(bool default_time) {
       for (const int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
         for (const int k : kLog2PairSizes)
           register_problem(loss, dtype, kSingleSegment, k, default_time);
+        for (const int k : kLog2VjpSizes)
+          register_vjp(loss, dtype, k, default_time);
       }
     }
   }
