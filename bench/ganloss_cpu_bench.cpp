@@ -196,11 +196,13 @@ struct HostProblem {
   }
 };
 
-// Runs the benchmark loop over the backend; returns the mean seconds per call, or 0 after
-// skipping the benchmark with the library's message.
-Seconds run(benchmark::State& state, HostProblem& h, const ganloss_execution_t& execution) {
+// Runs the benchmark loop over `call` (returning a ganloss_status_t), which processes `elements`
+// logits and moves `bytes`; returns the mean seconds per call, or 0 after skipping the benchmark
+// with the library's message.
+template <class Call>
+Seconds run(benchmark::State& state, const Call& call, int64_t elements, double bytes) {
   // The warm-up call touches every page and starts the worker threads.
-  if (const ganloss_status_t s = h.compute(execution); s != GANLOSS_STATUS_SUCCESS) {
+  if (const ganloss_status_t s = call(); s != GANLOSS_STATUS_SUCCESS) {
     state.SkipWithError(
         (std::string(ganloss_status_string(s)) + ": " + ganloss_last_error_message()).c_str());
     return Seconds{};
@@ -208,15 +210,36 @@ Seconds run(benchmark::State& state, HostProblem& h, const ganloss_execution_t& 
   const double cpu_start = process_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
-    h.compute(execution);
+    call();
     benchmark::ClobberMemory();
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   const double cpu = process_cpu_seconds() - cpu_start;
   const auto iterations = static_cast<double>(state.iterations());
-  state.SetItemsProcessed(static_cast<int64_t>(static_cast<double>(h.b.elements) * iterations));
-  state.SetBytesProcessed(static_cast<int64_t>(h.b.bytes() * iterations));
+  state.SetItemsProcessed(static_cast<int64_t>(static_cast<double>(elements) * iterations));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes * iterations));
   return Seconds{elapsed.count() / iterations, cpu / iterations};
+}
+
+Seconds run(benchmark::State& state, HostProblem& h, const ganloss_execution_t& execution) {
+  return run(
+      state, [&] { return h.compute(execution); }, h.b.elements, h.b.bytes());
+}
+
+// Times a copy of `bytes` right after a call that took `call` and reports copy_ratio, so that
+// both see the same machine: as many copies as calls (at least 3, at most 1000), on as many
+// threads as the call. Below 2^16 logits the library runs the call on the calling thread, and
+// the copy runs there too.
+void report_copy_ratio(benchmark::State& state, const Seconds& call, int64_t elements, double bytes,
+                       int threads) {
+  const int copy_threads = elements < (int64_t{1} << 16) ? 1 : threads;
+  CopyBuffers buffers(bytes);
+  const int64_t runs = std::clamp<int64_t>(state.iterations(), 3, 1000);
+  const Seconds copy = mean_copy_seconds(buffers, CopyTeam::of(copy_threads), runs);
+  state.counters["copy_ratio"] = copy.wall / call.wall;
+  // The same ratio in CPU time: what the work costs the cores, which other processes taking
+  // turns on them change far less than the wall time (a thread that waits is not counted).
+  if (call.cpu > 0.0) state.counters["copy_ratio_cpu"] = copy.cpu / call.cpu;
 }
 
 void reference(benchmark::State& state, BenchProblem b, const std::string& key) {
@@ -242,17 +265,7 @@ void cpu(benchmark::State& state, BenchProblem b, int threads, const std::string
   if (const auto it = reference_seconds.find(key); it != reference_seconds.end()) {
     state.counters["x_reference"] = it->second / seconds;
   }
-  // The copy right after, so that both see the same machine: as many copies as calls (at least
-  // 3, at most 1000), on as many threads as the call. Below 2^16 logits the library runs the
-  // call on the calling thread, and the copy runs there too.
-  const int copy_threads = b.elements < (int64_t{1} << 16) ? 1 : threads;
-  CopyBuffers buffers(b.bytes());
-  const int64_t runs = std::clamp<int64_t>(state.iterations(), 3, 1000);
-  const Seconds copy = mean_copy_seconds(buffers, CopyTeam::of(copy_threads), runs);
-  state.counters["copy_ratio"] = copy.wall / seconds;
-  // The same ratio in CPU time: what the work costs the cores, which other processes taking
-  // turns on them change far less than the wall time (a thread that waits is not counted).
-  if (call.cpu > 0.0) state.counters["copy_ratio_cpu"] = copy.cpu / call.cpu;
+  report_copy_ratio(state, call, b.elements, b.bytes(), threads);
 }
 
 // The backward pass a framework runs on CPU tensors: ganloss_plan_vjp of the D loss alone
@@ -277,37 +290,17 @@ void vjp(benchmark::State& state, BenchProblem b, int threads) {
   inputs.real = h.real.data();
   inputs.fake = h.fake.data();
   const auto call = [&] {
+    if (status != GANLOSS_STATUS_SUCCESS) return status;  // plan_create's or its workspace's
     return ganloss_plan_vjp(plan, &inputs, &u, h.grad_real.data(), h.grad_fake_d.data(),
                             workspace.data(), workspace_bytes, nullptr);
   };
-  if (status == GANLOSS_STATUS_SUCCESS) status = call();  // warm-up: pages and threads
-  if (status != GANLOSS_STATUS_SUCCESS) {
-    state.SkipWithError(
-        (std::string(ganloss_status_string(status)) + ": " + ganloss_last_error_message()).c_str());
-    ganloss_plan_destroy(plan);
-    return;
-  }
-  const double cpu_start = process_cpu_seconds();
-  const auto start = std::chrono::steady_clock::now();
-  for (auto _ : state) {
-    call();
-    benchmark::ClobberMemory();
-  }
-  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  const double cpu = process_cpu_seconds() - cpu_start;
-  ganloss_plan_destroy(plan);
-  const auto iterations = static_cast<double>(state.iterations());
   const double bytes =
       2.0 * static_cast<double>(dtype_bytes(b.problem.dtype)) * static_cast<double>(b.elements);
-  state.SetItemsProcessed(static_cast<int64_t>(static_cast<double>(b.elements) * iterations));
-  state.SetBytesProcessed(static_cast<int64_t>(bytes * iterations));
+  const Seconds seconds = run(state, call, b.elements, bytes);
+  ganloss_plan_destroy(plan);
+  if (seconds.wall <= 0.0) return;
   state.counters["threads"] = threads;
-  const int copy_threads = b.elements < (int64_t{1} << 16) ? 1 : threads;
-  CopyBuffers buffers(bytes);
-  const int64_t runs = std::clamp<int64_t>(state.iterations(), 3, 1000);
-  const Seconds copy = mean_copy_seconds(buffers, CopyTeam::of(copy_threads), runs);
-  state.counters["copy_ratio"] = copy.wall / (elapsed.count() / iterations);
-  if (cpu > 0.0) state.counters["copy_ratio_cpu"] = copy.cpu / (cpu / iterations);
+  report_copy_ratio(state, seconds, b.elements, bytes, threads);
 }
 
 // The copy alone, moving the bytes of the non-saturating problem of the same size in one

@@ -79,7 +79,7 @@ struct CallParams {
   const float* cotangent_g;
 };
 
-inline int64_t dtype_size(DType t) {
+constexpr int64_t dtype_size(DType t) {
   return t == DType::f32 ? 4 : 2;
 }
 

@@ -646,8 +646,8 @@ HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, std::array<con
                                      const Body& body) {
   constexpr size_t kN = kInterleave<XT>;
   constexpr int64_t kSpan = static_cast<int64_t>(kN * kFloatLanes);
-  constexpr size_t kX = XT == DType::f32 ? sizeof(float) : sizeof(uint16_t);
-  constexpr size_t kOut = GT == DType::f32 ? sizeof(float) : sizeof(uint16_t);
+  constexpr auto kX = static_cast<size_t>(dtype_size(XT));
+  constexpr auto kOut = static_cast<size_t>(dtype_size(GT));
   int64_t j = 0;
   if (full >= kSpan) {
     LogisticStart<kN> current;
