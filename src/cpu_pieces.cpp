@@ -222,16 +222,14 @@ constexpr float kTiny = 0x1p-26f;
 // The logistic math works on N vectors side by side, each step over all N before the next:
 // one vector's chain of dependent operations (exp, log1p, the division) is about a hundred
 // cycles, and chains interleaved in program order give the out-of-order core independent work
-// within a short stretch of instructions. The loops that carry the common calls pass
-// N = kInterleave<XT> (XT: the logits' type) and also start the exp of their next N vectors
-// before they finish the current ones (for_logistic_vectors); the others N = 1. The results
-// are the same bits for every N: each vector's operations are the same. On AVX2 (16
-// registers) more chains spill more. Measured with ganloss_cpu_bench (docs/benchmarks.md): for
-// f32 logits three, as four and six were no faster with two threads; for bf16 four, 4% faster
-// than three (probably because a bf16 vector's load and stores take more operations besides
-// the chains).
-template <DType XT>
-constexpr size_t kInterleave = XT == DType::bf16 ? 4 : 3;
+// within a short stretch of instructions. The loops that carry the common calls for f32 logits
+// pass N = kInterleave and also start the exp of their next N vectors before they finish the
+// current ones (for_logistic_vectors; bf16 logits look e and log1p(e) up instead, see
+// bf16_logistic_table); the others N = 1. The results are the same bits for every N: each
+// vector's operations are the same. On AVX2 (16 registers) more chains spill more. Measured
+// with ganloss_cpu_bench (docs/benchmarks.md): three, as four and six were no faster with two
+// threads.
+constexpr size_t kInterleave = 3;
 
 // log1p(e) for e in [0, 1] (or NaN), without a division: e + e^2 q(e) with q a degree-9
 // polynomial in u = e - 1/2 (Chebyshev interpolation of (log1p(e) - e) / e^2, within 0.42 ulp of
@@ -395,23 +393,26 @@ HWY_INLINE void logistic_start(LogisticStart<N>& s) {
   exp_neg_abs<N>(s.t, s.tz, s.e);
 }
 
-template <size_t N>
-HWY_INLINE void logistic_finish(const LogisticStart<N>& s, Logistic* out) {
+// The logistic parts of tz from e = exp(-|tz|) and l = log1p(e).
+HWY_INLINE void logistic_parts(VF tz, VF e, VF l, Logistic* out) {
   const DF df;
   const VF zero = hn::Zero(df);
-  VF l[N];
-  log1p_unit<N>(s.e, l);
-  for (size_t j = 0; j < N; ++j)
-    sigmoids(s.tz[j], s.e[j], &out[j].sig_pos, &out[j].sig_neg);
+  sigmoids(tz, e, &out->sig_pos, &out->sig_neg);
   // max(+-tz, 0) + l: l is NaN where tz is, else >= +0 (a zero of either sign from Max then
   // gives +0 or l). Where tz is NaN the result is a NaN whichever Max returns; on x86 and the
   // emulated targets it is l's NaN, on Arm (whose Max returns a signalling NaN's quiet form)
   // it can be the NaN of -t, of the other sign: the loops of one instruction set agree either
   // way.
-  for (size_t j = 0; j < N; ++j) {
-    out[j].sp_pos = hn::Add(hn::Max(s.tz[j], zero), l[j]);
-    out[j].sp_neg = hn::Add(hn::Max(hn::Neg(s.tz[j]), zero), l[j]);
-  }
+  out->sp_pos = hn::Add(hn::Max(tz, zero), l);
+  out->sp_neg = hn::Add(hn::Max(hn::Neg(tz), zero), l);
+}
+
+template <size_t N>
+HWY_INLINE void logistic_finish(const LogisticStart<N>& s, Logistic* out) {
+  VF l[N];
+  log1p_unit<N>(s.e, l);
+  for (size_t j = 0; j < N; ++j)
+    logistic_parts(s.tz[j], s.e[j], l[j], &out[j]);
 }
 
 HWY_INLINE Logistic logistic(VF t) {
@@ -634,40 +635,174 @@ HWY_INLINE void prefetch_ahead(const void* base, int64_t j) {
     hwy::Prefetch(reinterpret_cast<const uint8_t*>(first + b));
 }
 
+// ---- bf16 logits: exp(-|t|) and log1p of it from a table ----
+//
+// A bf16 logit has one of 2^15 magnitudes, and e = exp(-|t|) and l = log1p(e) depend on its
+// magnitude alone: exp_neg_abs takes |t|, and a NaN gives the quiet form of |t| (AVX2, AVX-512;
+// elsewhere t itself, and a vector with a NaN is computed instead). So for bf16 logits the
+// specialised loops look the pair up by the magnitude's bits instead of computing it: the table
+// holds what exp_neg_abs and log1p_unit give for each magnitude on this instruction set, and the
+// loops compute the rest from e and l with the same operations (logistic_parts), so their
+// gradients, element losses and totals are bitwise those of the general loop (a NaN total's
+// payload aside). The pair is about half the arithmetic of a logit; on the 2-core AVX-512 Xeon
+// the lookup, two 64-bit gathers per vector, made the common bf16 call 1.25 times as fast with
+// AVX-512 and with AVX2 (docs/benchmarks.md). Four vectors side by side, as the computing
+// loops do for bf16: two were 14% slower, eight no faster.
+//
+// The table is 256 KB per instruction set, in static storage, filled on the first call that
+// needs it (C++'s thread-safe initialisation of a local static, after which each call reads one
+// guard flag): 0.2-0.4 ms more on that call on the 2-core Xeon (computing four vectors side by
+// side made no difference, so the math is not most of it). Logits drawn from a discriminator
+// (most magnitudes between 2^-10 and 2^5) touch about 15 KB of it.
+constexpr uint32_t kMagnitudes = uint32_t{1} << 15;
+constexpr size_t kLookupInterleave = 4;
+// The magnitude bits below which a bf16 logit is tiny (kTiny's upper 16 bits).
+constexpr uint32_t kTinyBf16 = std::bit_cast<uint32_t>(kTiny) >> 16;
+static_assert((std::bit_cast<uint32_t>(kTiny) & 0xffffu) == 0, "kTiny is a bf16");
+
+struct Bf16Logistic {
+  // Entry i: the floats e and l of the magnitude with bf16 bits i, e in the low half.
+  HWY_ALIGN uint64_t el[kMagnitudes];
+
+  Bf16Logistic() {
+    const DF df;
+    const DU du;
+    HWY_ALIGN float e[kFloatLanes];
+    HWY_ALIGN float l[kFloatLanes];
+    for (uint32_t i = 0; i < kMagnitudes; i += kFloatLanes) {
+      VF t = hn::BitCast(df, hn::ShiftLeft<16>(hn::Iota(du, i)));
+      VF tz, ev, lv;
+      exp_neg_abs<1>(&t, &tz, &ev);
+      log1p_unit<1>(&ev, &lv);
+      hn::Store(ev, df, e);
+      hn::Store(lv, df, l);
+      for (size_t k = 0; k < kFloatLanes; ++k) {
+        el[i + k] =
+            uint64_t{std::bit_cast<uint32_t>(e[k])} | uint64_t{std::bit_cast<uint32_t>(l[k])} << 32;
+      }
+    }
+  }
+};
+
+HWY_NOINLINE const uint64_t* bf16_logistic_table() {
+  static const Bf16Logistic table;
+  return table.el;
+}
+
+// The LogisticStart (t, tz, e) and l of the M vectors of bf16 logits at element j of x, from
+// the table: tz is t with its tiny lanes replaced by +0, as exp_neg_abs makes it.
+template <size_t M>
+HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, LogisticStart<M>& s,
+                               VF* l) {
+  const DF df;
+  const auto* bits = static_cast<const uint16_t*>(x) + j;
+#if HWY_TARGET == HWY_SCALAR
+  for (size_t m = 0; m < M; ++m) {
+    const uint32_t h = bits[m];
+    const uint64_t entry = table[h & (kMagnitudes - 1)];
+    s.t[m] = hn::Set(df, std::bit_cast<float>(h << 16));
+    s.tz[m] = (h & (kMagnitudes - 1)) < kTinyBf16 ? hn::Zero(df) : s.t[m];
+    s.e[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry)));
+    l[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry >> 32)));
+  }
+#else
+  const DU du;
+  const D16 d16;
+  using DU64 = hn::Repartition<uint64_t, DF>;
+  using DI64 = hn::Repartition<int64_t, DF>;
+  const DU64 du64;
+  const DI64 di64;
+  const hn::Half<DU> dhu;
+  const auto* entries = reinterpret_cast<const int64_t*>(table);
+  for (size_t m = 0; m < M; ++m) {
+    const auto h = hn::PromoteTo(du, hn::LoadU(d16, bits + m * kFloatLanes));
+    s.t[m] = hn::BitCast(df, hn::ShiftLeft<16>(h));
+    const auto index = hn::And(h, hn::Set(du, kMagnitudes - 1));
+    s.tz[m] = hn::IfThenZeroElse(hn::RebindMask(df, hn::Lt(index, hn::Set(du, kTinyBf16))), s.t[m]);
+    const auto lo = hn::GatherIndex(
+        di64, entries, hn::BitCast(di64, hn::PromoteTo(du64, hn::LowerHalf(dhu, index))));
+    const auto hi = hn::GatherIndex(
+        di64, entries, hn::BitCast(di64, hn::PromoteTo(du64, hn::UpperHalf(dhu, index))));
+    s.e[m] = hn::ConcatEven(df, hn::BitCast(df, hi), hn::BitCast(df, lo));
+    l[m] = hn::ConcatOdd(df, hn::BitCast(df, hi), hn::BitCast(df, lo));
+  }
+#endif
+  // Where exp_neg_abs returns a NaN logit itself, e and l are NaNs of the logit's sign: a vector
+  // with a NaN is computed instead.
+  if constexpr (!kMinPassesNaN) {
+    for (size_t m = 0; m < M; ++m) {
+      if (!hn::AllFalse(df, hn::IsNaN(s.t[m]))) {
+        VF tz;
+        exp_neg_abs<1>(&s.t[m], &tz, &s.e[m]);
+        log1p_unit<1>(&s.e[m], &l[m]);
+      }
+    }
+  }
+}
+
+// Looks up M vectors of bf16 logits and calls body for each, as finish_vectors does.
+template <size_t M, class Body>
+HWY_INLINE void lookup_and_finish(const uint64_t* table, const void* x, int64_t j,
+                                  const Body& body) {
+  LogisticStart<M> s;
+  VF l[M];
+  lookup_vectors<M>(table, x, j, s, l);
+  Logistic parts[M];
+  for (size_t m = 0; m < M; ++m)
+    logistic_parts(s.tz[m], s.e[m], l[m], &parts[m]);
+  for (size_t m = 0; m < M; ++m)
+    body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m]);
+}
+
 // Calls body(j, t, parts) for each vector of the logits x (of type XT) in elements [0, full),
 // full a multiple of kStep, in element order: j the vector's first element, t its logits and
-// parts their logistic(). The logistic math runs kInterleave<XT> vectors side by side, and
-// the first stage of the next ones beside the second stage of the current ones; the vectors
-// left over (fewer than kInterleave<XT>) one at a time. Each step of the main loop prefetches
-// the lines kPrefetchAhead elements ahead in x and in the arrays `out` (null: none) of elements
-// of type GT that the body writes.
+// parts their logistic(). f32 logits: the logistic math runs kInterleave vectors side by side,
+// and the first stage of the next ones beside the second stage of the current ones; the vectors
+// left over (fewer than kInterleave) one at a time. bf16 logits: e and log1p(e) come from the
+// table, kLookupInterleave vectors at a time, the vectors left over one at a time. Each step of
+// the main loop prefetches the lines kPrefetchAhead elements ahead in x and in the arrays `out`
+// (null: none) of elements of type GT that the body writes.
 template <DType XT, DType GT, class Body>
 HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, std::array<const void*, 2> out,
                                      const Body& body) {
-  constexpr size_t kN = kInterleave<XT>;
+  constexpr size_t kN = kInterleave;
   constexpr int64_t kSpan = static_cast<int64_t>(kN * kFloatLanes);
   constexpr auto kX = static_cast<size_t>(dtype_size(XT));
   constexpr auto kOut = static_cast<size_t>(dtype_size(GT));
   int64_t j = 0;
-  if (full >= kSpan) {
-    LogisticStart<kN> current;
-    start_vectors<kN, XT>(x, 0, current);
-    for (; j + 2 * kSpan <= full; j += kSpan) {
-      prefetch_ahead<kX, kSpan>(x, j);
-      prefetch_ahead<kOut, kSpan>(out[0], j);
-      prefetch_ahead<kOut, kSpan>(out[1], j);
-      LogisticStart<kN> next;
-      start_vectors<kN, XT>(x, j + kSpan, next);
-      finish_vectors<kN>(j, current, body);
-      current = next;
+  if constexpr (XT == DType::bf16) {
+    const uint64_t* const table = bf16_logistic_table();
+    constexpr size_t kL = kLookupInterleave;
+    constexpr int64_t kLookupSpan = static_cast<int64_t>(kL * kFloatLanes);
+    for (; j + kLookupSpan <= full; j += kLookupSpan) {
+      prefetch_ahead<kX, kLookupSpan>(x, j);
+      prefetch_ahead<kOut, kLookupSpan>(out[0], j);
+      prefetch_ahead<kOut, kLookupSpan>(out[1], j);
+      lookup_and_finish<kL>(table, x, j, body);
     }
-    finish_vectors<kN>(j, current, body);
-    j += kSpan;
-  }
-  for (; j < full; j += static_cast<int64_t>(kFloatLanes)) {
-    LogisticStart<1> one;
-    start_vectors<1, XT>(x, j, one);
-    finish_vectors<1>(j, one, body);
+    for (; j < full; j += static_cast<int64_t>(kFloatLanes))
+      lookup_and_finish<1>(table, x, j, body);
+  } else {
+    if (full >= kSpan) {
+      LogisticStart<kN> current;
+      start_vectors<kN, XT>(x, 0, current);
+      for (; j + 2 * kSpan <= full; j += kSpan) {
+        prefetch_ahead<kX, kSpan>(x, j);
+        prefetch_ahead<kOut, kSpan>(out[0], j);
+        prefetch_ahead<kOut, kSpan>(out[1], j);
+        LogisticStart<kN> next;
+        start_vectors<kN, XT>(x, j + kSpan, next);
+        finish_vectors<kN>(j, current, body);
+        current = next;
+      }
+      finish_vectors<kN>(j, current, body);
+      j += kSpan;
+    }
+    for (; j < full; j += static_cast<int64_t>(kFloatLanes)) {
+      LogisticStart<1> one;
+      start_vectors<1, XT>(x, j, one);
+      finish_vectors<1>(j, one, body);
+    }
   }
 }
 

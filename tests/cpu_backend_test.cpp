@@ -634,6 +634,121 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
   detail::cpu::restrict_instruction_set(0);
 }
 
+// Runs `run` with the specialised loops on, then off, and says whether the outputs are the same:
+// bitwise, but for a total that is NaN both ways. A total over several NaNs of different
+// payloads may keep either payload: the compiler may write an addition with its operands in
+// either order, and x86 returns the first NaN operand.
+bool same_with_general_loop_up_to_nan_totals(const std::function<void()>& run, HostCall& call) {
+  const auto reset = [&call] {
+    for (testing::GuardedBuffer* b : call.output_buffers())
+      b->reset();
+  };
+  const auto snapshot = [&call] {
+    std::vector<std::vector<uint8_t>> out;
+    for (testing::GuardedBuffer* b : call.output_buffers()) {
+      const auto* p = static_cast<const uint8_t*>(b->data());
+      out.emplace_back(p, p + b->bytes());
+    }
+    return out;
+  };
+  detail::cpu::plain_loops_enabled() = true;
+  reset();
+  run();
+  const auto plain = snapshot();
+  detail::cpu::plain_loops_enabled() = false;
+  reset();
+  run();
+  detail::cpu::plain_loops_enabled() = true;
+  const auto general = snapshot();
+  const std::vector<testing::GuardedBuffer*> buffers = call.output_buffers();
+  const testing::GuardedBuffer* totals[] = {&call.d_loss, &call.d_loss_real, &call.d_loss_fake,
+                                            &call.g_loss};
+  for (std::size_t k = 0; k < buffers.size(); ++k) {
+    if (std::find(std::begin(totals), std::end(totals), buffers[k]) == std::end(totals)) {
+      if (plain[k] != general[k]) return false;
+      continue;
+    }
+    for (std::size_t i = 0; i + 4 <= plain[k].size(); i += 4) {
+      float a, b;
+      std::memcpy(&a, &plain[k][i], 4);
+      std::memcpy(&b, &general[k][i], 4);
+      if (std::memcmp(&a, &b, 4) != 0 && !(std::isnan(a) && std::isnan(b))) return false;
+    }
+  }
+  return true;
+}
+
+// For bf16 logits the specialised loops look exp(-|x|) and its log1p up in a table by the
+// logit's magnitude (bf16_logistic_table in src/cpu_pieces.cpp) where the general loop computes
+// them. Every one of the 2^16 bf16 patterns (NaNs with every payload, infinities, subnormals,
+// both zeros, the tiny magnitudes below 2^-26 and the ones just above) as a real and as a fake
+// logit gives the general loop's outputs, bitwise but for the payload of a NaN total: the main
+// pass with every output, the common outputs and the VJP call, on every instruction set. 256
+// segments of 256 logits, the patterns in order, so that only the segments holding 0x7f00 to
+// 0x7fff and 0xff00 to 0xffff (the infinities and NaNs) have NaN totals.
+TEST(CpuInstructionSets, EveryBf16LogitMatchesTheGeneralLoop) {
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  constexpr int64_t kSegments = 256;
+  constexpr int64_t kPerSegment = 256;
+  for (const auto& set : sets) {
+    detail::cpu::restrict_instruction_set(set.target);
+    for (const auto& [d, g] : kPlainLoopKinds) {
+      for (const int32_t fp32_gradients : {0, 1}) {
+        auto p = make_problem(kSegments, kPerSegment, kPerSegment, d, g, GANLOSS_REDUCTION_MEAN);
+        p.dtype = GANLOSS_DTYPE_BF16;
+        p.fp32_gradients = fp32_gradients;
+        p.grad_scale = 3.0f;
+        HostCall call(p, 31);
+        auto* real = reinterpret_cast<uint16_t*>(call.real.data());
+        auto* fake = reinterpret_cast<uint16_t*>(call.fake.data());
+        for (uint32_t i = 0; i < kSegments * kPerSegment; ++i) {
+          real[i] = static_cast<uint16_t>(i);
+          fake[i] = static_cast<uint16_t>(i ^ 0x8000u);
+        }
+        const std::string what = set.name + " " + testing::describe(call.problem);
+        ganloss_outputs_t all = call.all_outputs();
+        all.stats = nullptr;
+        EXPECT_TRUE(same_with_general_loop_up_to_nan_totals(
+            [&] { ASSERT_EQ(call.run(all, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call))
+            << "main pass, " << what;
+        const ganloss_outputs_t common = common_outputs(call);
+        EXPECT_TRUE(same_with_general_loop_up_to_nan_totals(
+            [&] { ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); },
+            call))
+            << "common outputs, " << what;
+        // Only the two segments with NaN logits on either side have NaN totals: the others are
+        // compared as numbers.
+        for (int64_t s = 0; s < kSegments; ++s) {
+          EXPECT_EQ(std::isnan(call.d_loss.as<float>()[s]), s % 128 == 127) << s << " " << what;
+        }
+
+        const ganloss_inputs_t in = call.inputs();
+        ganloss_outputs_t grads{};
+        grads.grad_real = call.grad_real.data();
+        grads.grad_fake_d = call.grad_fake_d.data();
+        std::vector<float> ud(kSegments, -1.5f);
+        const std::size_t bytes = detail::cpu::workspace_bytes(call.problem);
+        testing::GuardedBuffer workspace(bytes);
+        detail::CallParams q{};
+        ASSERT_EQ(
+            detail::make_params(&call.problem, &in, &grads, workspace.data(), bytes, bytes, &q),
+            Status::Success);
+        q.vjp = true;
+        q.grad_real_g = nullptr;
+        q.grad_fake_g = nullptr;
+        q.cotangent_d = ud.data();
+        q.cotangent_g = nullptr;
+        q.real_g = q.fake_g = make_none_term();
+        EXPECT_TRUE(same_with_general_loop(
+            [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); }, call))
+            << "VJP, " << what;
+      }
+    }
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
 // Subnormal and tiny logits take the exact small-argument path: the results of every kind are
 // those of the reference (their speed is a benchmark's business, bench/ganloss_cpu_bench.cpp).
 TEST(CpuExtremes, SubnormalAndTinyLogits) {
