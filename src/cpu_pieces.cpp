@@ -190,6 +190,30 @@ HWY_INLINE VF load(const void* base, DType type, int64_t i) {
   return half_to_float(h);
 }
 
+#if HWY_TARGET == HWY_AVX3
+// Whether the processor has AVX512_BF16, whose vcvtneps2bf16 rounds 16 floats to bf16 in one
+// instruction (two micro-ops) where float_to_bfloat16 and the narrowing take about ten. Highway
+// (1.0) has no target with it, so the instruction is written as inline assembly, which needs
+// no compiler target, and run only where the processor reports it.
+const bool kHardwareBf16 = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") != 0;
+}();
+
+// float_to_bfloat16 and the narrowing by vcvtneps2bf16, which rounds to nearest even and gives
+// a NaN's quiet form as float_to_bfloat16 does (Intel SDM, VCVTNEPS2BF16), but takes subnormal
+// inputs as zero: a vector with a subnormal lane goes the other way. `EveryFloatRoundsToBf16`
+// (tests/cpu_backend_test.cpp) holds the two to the same bits. Returns false where it stored
+// nothing.
+HWY_INLINE bool store_bf16_by_hardware(VF v, uint16_t* out) {
+  if (!kHardwareBf16 || _mm512_fpclass_ps_mask(v.raw, 0x20) != 0) return false;  // 0x20: subnormal
+  __m256i bits;
+  asm("vcvtneps2bf16 %1, %0" : "=v"(bits) : "v"(v.raw));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bits);
+  return true;
+}
+#endif
+
 // store() for a type known at compile time (the specialised loops).
 template <DType T>
 HWY_INLINE void store_as(VF v, void* base, int64_t i) {
@@ -198,6 +222,11 @@ HWY_INLINE void store_as(VF v, void* base, int64_t i) {
     hn::StoreU(v, df, static_cast<float*>(base) + i);
   } else {
     const D16 d16;
+#if HWY_TARGET == HWY_AVX3
+    if constexpr (T == DType::bf16) {
+      if (store_bf16_by_hardware(v, static_cast<uint16_t*>(base) + i)) return;
+    }
+#endif
     const VI bits = T == DType::bf16 ? float_to_bfloat16(v) : float_to_half(v);
     hn::StoreU(hn::DemoteTo(d16, bits), d16, static_cast<uint16_t*>(base) + i);
   }
@@ -1326,6 +1355,18 @@ void vector_math_for_target(const float* x, int64_t n, float* exp_out, float* lo
   }
 }
 
+void bf16_rounding_for_target(const float* x, int64_t n, uint16_t* out) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(kFloatLanes);
+  for (int64_t i = 0; i < n; i += lanes) {
+    const int64_t count = std::min(n - i, lanes);
+    TailBuffer in, bits;
+    const VF v = hn::Load(df, static_cast<const float*>(tail_in(x, i, count, 4, &in)));
+    store_as<DType::bf16>(v, bits.bytes, 0);
+    std::memcpy(out + i, bits.bytes, static_cast<std::size_t>(count) * sizeof(uint16_t));
+  }
+}
+
 // The one place where the runtime term kinds become template parameters.
 PieceFn select_piece_for_target(TermKind d, TermKind g) {
   static constexpr auto table = piece_table(std::make_index_sequence<kKindCount * kKindCount>{});
@@ -1345,6 +1386,7 @@ namespace cpu {
 
 HWY_EXPORT(select_piece_for_target);
 HWY_EXPORT(vector_math_for_target);
+HWY_EXPORT(bf16_rounding_for_target);
 
 PieceFn select_piece(TermKind d, TermKind g) {
   return HWY_DYNAMIC_DISPATCH(select_piece_for_target)(d, g);
@@ -1363,6 +1405,10 @@ void restrict_instruction_set(int64_t target) {
 
 void vector_math_for_tests(const float* x, int64_t n, float* exp_out, float* log1p_out) {
   HWY_DYNAMIC_DISPATCH(vector_math_for_target)(x, n, exp_out, log1p_out);
+}
+
+void bf16_rounding_for_tests(const float* x, int64_t n, uint16_t* out) {
+  HWY_DYNAMIC_DISPATCH(bf16_rounding_for_target)(x, n, out);
 }
 
 }  // namespace cpu

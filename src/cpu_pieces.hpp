@@ -78,6 +78,10 @@ void restrict_instruction_set(int64_t target);
 // bound in docs/numerics.md. Either output may be null.
 void vector_math_for_tests(const float* x, int64_t n, float* exp_out, float* log1p_out);
 
+// For tests: the bf16 bits of n floats as the selected instruction set's stores round them
+// (the gradients' conversion).
+void bf16_rounding_for_tests(const float* x, int64_t n, uint16_t* out);
+
 // For tests: whether pieces may take the specialised loops (the common main pass, and the
 // common VJP), which give bitwise the results of the general loop; true unless a test turns
 // them off to compare.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -415,6 +416,47 @@ TEST(CpuInstructionSets, VectorMathWithinItsBounds) {
     EXPECT_TRUE(std::isnan(out[5])) << set.name;
     EXPECT_EQ(log_out[0], 0.0f) << set.name;
     EXPECT_TRUE(std::isnan(log_out[5])) << set.name;
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
+// The gradients' rounding to bf16 (on AVX-512 with AVX512_BF16 the processor's vcvtneps2bf16,
+// which takes subnormal inputs as zero, with the software rounding for a vector that holds one;
+// elsewhere the software rounding) gives the bits of host_dtype.hpp's float_to_bfloat16 on every
+// instruction set: for every upper half of a float's bits with eight lower halves (zero, ties,
+// the values either side of them, all ones: every bf16 rounding case, every subnormal range, NaNs
+// and infinities), and for a million random floats, whose vectors mix subnormal and normal lanes.
+TEST(CpuInstructionSets, EveryFloatRoundsToBf16) {
+  std::vector<float> x;
+  for (uint32_t hi = 0; hi < 0x10000u; ++hi) {
+    for (uint32_t lo : {0x0000u, 0x0001u, 0x4000u, 0x7fffu, 0x8000u, 0x8001u, 0xc000u, 0xffffu})
+      x.push_back(std::bit_cast<float>(hi << 16 | lo));
+  }
+  std::mt19937 rng(7);
+  for (int i = 0; i < (1 << 20); ++i)
+    x.push_back(std::bit_cast<float>(static_cast<uint32_t>(rng())));
+  x.push_back(1.0f);  // a tail shorter than a vector
+  std::vector<uint16_t> expected(x.size());
+  int64_t subnormal = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    expected[i] = detail::float_to_bfloat16(x[i]);
+    subnormal += std::fpclassify(x[i]) == FP_SUBNORMAL;
+  }
+  EXPECT_GT(subnormal, 6000);  // the inputs do hold subnormals
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  for (const auto& set : sets) {
+    detail::cpu::restrict_instruction_set(set.target);
+    std::vector<uint16_t> out(x.size(), 0x5555);
+    detail::cpu::bf16_rounding_for_tests(x.data(), static_cast<int64_t>(x.size()), out.data());
+    std::size_t wrong = 0;
+    std::size_t first = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (out[i] != expected[i] && wrong++ == 0) first = i;
+    }
+    EXPECT_EQ(wrong, 0u) << set.name << ": first at " << std::hex
+                         << std::bit_cast<uint32_t>(x[first]) << ", " << out[first] << " for "
+                         << expected[first];
   }
   detail::cpu::restrict_instruction_set(0);
 }
