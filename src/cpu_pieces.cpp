@@ -673,10 +673,10 @@ HWY_INLINE void prefetch_ahead(const void* base, int64_t j) {
 // holds what exp_neg_abs and log1p_unit give for each magnitude on this instruction set, and the
 // loops compute the rest from e and l with the same operations (logistic_parts), so their
 // gradients, element losses and totals are bitwise those of the general loop (a NaN total's
-// payload aside). The pair is about half the arithmetic of a logit; on the 2-core AVX-512 Xeon
-// the lookup, two 64-bit gathers per vector, made the common bf16 call 1.25 times as fast with
-// AVX-512 and with AVX2 (docs/benchmarks.md). Four vectors side by side, as the computing
-// loops do for bf16: two were 14% slower, eight no faster.
+// payload aside). The pair is about 40% of a logit's arithmetic; on the 2-core AVX-512 Xeon the
+// lookup, two 64-bit gathers per vector, made the common bf16 call about 1.25 times as fast with
+// AVX-512 and with AVX2 (docs/benchmarks.md). Four vectors per step (kLookupInterleave): two
+// were 14% slower, eight no faster.
 //
 // The table is 256 KB per instruction set, in static storage, filled on the first call that
 // needs it (C++'s thread-safe initialisation of a local static, after which each call reads one
