@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cfenv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -191,24 +192,20 @@ HWY_INLINE VF load(const void* base, DType type, int64_t i) {
 }
 
 #if HWY_TARGET == HWY_AVX3
-// Whether the processor has AVX512_BF16, whose vcvtneps2bf16 rounds 16 floats to bf16 in one
-// instruction (two micro-ops) where float_to_bfloat16 and the narrowing take about ten. Highway
-// (1.0) has no target with it, so the instruction is written as inline assembly, which needs
-// no compiler target, and run only where the processor reports it.
-const bool kHardwareBf16 = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") != 0;
-}();
-
-// float_to_bfloat16 and the narrowing by vcvtneps2bf16, which rounds to nearest even and gives
-// a NaN's quiet form as float_to_bfloat16 does (Intel SDM, VCVTNEPS2BF16), but takes subnormal
-// inputs as zero: a vector with a subnormal lane goes the other way. `EveryFloatRoundsToBf16`
-// (tests/cpu_backend_test.cpp) holds the two to the same bits. Returns false where it stored
-// nothing.
+// float_to_bfloat16 and the narrowing by vcvtneps2bf16 (AVX512_BF16: one instruction, two
+// micro-ops, where they take about ten), which rounds to nearest even and gives a NaN's quiet
+// form as float_to_bfloat16 does (Intel SDM, VCVTNEPS2BF16), but takes subnormal inputs as zero:
+// a vector with a subnormal lane goes the other way. `EveryFloatRoundsToBf16`
+// (tests/cpu_backend_test.cpp) holds the two to the same bits. Highway (1.0) has no target with
+// AVX512_BF16, so the instruction is inline assembly, which needs no compiler target; it runs
+// only where the processor has the feature (kProcessorHasAvx512Bf16), and `volatile` keeps the
+// compiler from moving it ahead of that test. Returns false where it stored nothing.
 HWY_INLINE bool store_bf16_by_hardware(VF v, uint16_t* out) {
-  if (!kHardwareBf16 || _mm512_fpclass_ps_mask(v.raw, 0x20) != 0) return false;  // 0x20: subnormal
+  if (!kProcessorHasAvx512Bf16 || _mm512_fpclass_ps_mask(v.raw, 0x20) != 0) {  // 0x20: subnormal
+    return false;
+  }
   __m256i bits;
-  asm("vcvtneps2bf16 %1, %0" : "=v"(bits) : "v"(v.raw));
+  asm volatile("vcvtneps2bf16 %1, %0" : "=v"(bits) : "v"(v.raw));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bits);
   return true;
 }
@@ -694,6 +691,14 @@ struct Bf16Logistic {
   HWY_ALIGN uint64_t el[kMagnitudes];
 
   Bf16Logistic() {
+    std::fenv_t caller;
+    std::fegetenv(&caller);
+    std::fesetenv(FE_DFL_ENV);
+    fill();
+    std::fesetenv(&caller);
+  }
+
+  HWY_NOINLINE void fill() {
     const DF df;
     const DU du;
     HWY_ALIGN float e[kFloatLanes];
@@ -713,6 +718,11 @@ struct Bf16Logistic {
   }
 };
 
+// The table is filled in the default floating-point environment (round to nearest, subnormals
+// kept), whatever the first calling thread's: the entries are the computed path's results
+// under IEEE arithmetic, the same for every process. (A thread that sets flush-to-zero changes
+// the computed path's results for logits beyond about 87 in magnitude, which the library does
+// not support; the table then keeps the IEEE ones.)
 HWY_NOINLINE const uint64_t* bf16_logistic_table() {
   static const Bf16Logistic table;
   return table.el;
@@ -1410,6 +1420,17 @@ void vector_math_for_tests(const float* x, int64_t n, float* exp_out, float* log
 void bf16_rounding_for_tests(const float* x, int64_t n, uint16_t* out) {
   HWY_DYNAMIC_DISPATCH(bf16_rounding_for_target)(x, n, out);
 }
+
+// Here, outside the per-target code, so that the check is compiled for the baseline
+// instruction set: it runs when the library loads, on every processor.
+const bool kProcessorHasAvx512Bf16 = [] {
+#if HWY_ARCH_X86 && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") != 0;
+#else
+  return false;
+#endif
+}();
 
 }  // namespace cpu
 }  // namespace detail

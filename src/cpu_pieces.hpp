@@ -82,6 +82,10 @@ void vector_math_for_tests(const float* x, int64_t n, float* exp_out, float* log
 // (the gradients' conversion).
 void bf16_rounding_for_tests(const float* x, int64_t n, uint16_t* out);
 
+// Whether the processor has AVX512_BF16, whose rounding instruction the AVX-512 code uses for
+// bf16 stores (set when the library loads).
+extern const bool kProcessorHasAvx512Bf16;
+
 // For tests: whether pieces may take the specialised loops (the common main pass, and the
 // common VJP), which give bitwise the results of the general loop; true unless a test turns
 // them off to compare.

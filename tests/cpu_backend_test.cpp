@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -426,7 +427,12 @@ TEST(CpuInstructionSets, VectorMathWithinItsBounds) {
 // instruction set: for every upper half of a float's bits with eight lower halves (zero, ties,
 // the values either side of them, all ones: every bf16 rounding case, every subnormal range, NaNs
 // and infinities), and for a million random floats, whose vectors mix subnormal and normal lanes.
+// On a processor without AVX512_BF16 this checks the software rounding alone; the test says
+// which in its output (property `hardware_bf16_rounding`).
 TEST(CpuInstructionSets, EveryFloatRoundsToBf16) {
+  RecordProperty("hardware_bf16_rounding", detail::cpu::kProcessorHasAvx512Bf16 ? 1 : 0);
+  std::printf("hardware bf16 rounding (AVX512_BF16): %s\n",
+              detail::cpu::kProcessorHasAvx512Bf16 ? "yes" : "no");
   std::vector<float> x;
   for (uint32_t hi = 0; hi < 0x10000u; ++hi) {
     for (uint32_t lo : {0x0000u, 0x0001u, 0x4000u, 0x7fffu, 0x8000u, 0x8001u, 0xc000u, 0xffffu})
