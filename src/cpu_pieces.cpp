@@ -738,9 +738,10 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
 #if HWY_TARGET == HWY_SCALAR
   for (size_t m = 0; m < M; ++m) {
     const uint32_t h = bits[m];
-    const uint64_t entry = table[h & (kMagnitudes - 1)];
+    const uint32_t index = h & (kMagnitudes - 1);
+    const uint64_t entry = table[index];
     s.t[m] = hn::Set(df, std::bit_cast<float>(h << 16));
-    s.tz[m] = (h & (kMagnitudes - 1)) < kTinyBf16 ? hn::Zero(df) : s.t[m];
+    s.tz[m] = index < kTinyBf16 ? hn::Zero(df) : s.t[m];
     s.e[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry)));
     l[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry >> 32)));
   }

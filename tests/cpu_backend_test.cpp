@@ -548,20 +548,45 @@ ganloss_outputs_t common_outputs(HostCall& call) {
 // Runs `run` with the specialised loops on, then off (the general loop), and says whether the
 // call's outputs are bitwise the same either way. Every output buffer is reset to the guard
 // pattern before each run, so that a store one loop leaves out shows as a difference.
-bool same_with_general_loop(const std::function<void()>& run, HostCall& call) {
-  const auto reset = [&call] {
-    for (testing::GuardedBuffer* b : call.output_buffers())
+// `nan_totals`: a total that is NaN both ways counts as the same. A total over several NaNs of
+// different payloads may keep either payload: the compiler may write an addition with its
+// operands in either order, and x86 returns the first NaN operand.
+bool same_with_general_loop(const std::function<void()>& run, HostCall& call,
+                            bool nan_totals = false) {
+  const std::vector<testing::GuardedBuffer*> buffers = call.output_buffers();
+  const auto outputs = [&] {
+    std::vector<std::vector<uint8_t>> out;
+    for (testing::GuardedBuffer* b : buffers) {
       b->reset();
+    }
+    run();
+    for (testing::GuardedBuffer* b : buffers) {
+      const auto* p = static_cast<const uint8_t*>(b->data());
+      out.emplace_back(p, p + b->bytes());
+    }
+    return out;
   };
   detail::cpu::plain_loops_enabled() = true;
-  reset();
-  run();
-  const std::vector<uint8_t> plain = call.output_bytes();
+  const auto plain = outputs();
   detail::cpu::plain_loops_enabled() = false;
-  reset();
-  run();
+  const auto general = outputs();
   detail::cpu::plain_loops_enabled() = true;
-  return plain == call.output_bytes();
+  const testing::GuardedBuffer* totals[] = {&call.d_loss, &call.d_loss_real, &call.d_loss_fake,
+                                            &call.g_loss};
+  for (std::size_t k = 0; k < buffers.size(); ++k) {
+    if (plain[k] == general[k]) continue;
+    if (!nan_totals ||
+        std::find(std::begin(totals), std::end(totals), buffers[k]) == std::end(totals)) {
+      return false;
+    }
+    for (std::size_t i = 0; i + 4 <= plain[k].size(); i += 4) {
+      float a, b;
+      std::memcpy(&a, &plain[k][i], 4);
+      std::memcpy(&b, &general[k][i], 4);
+      if (std::memcmp(&a, &b, 4) != 0 && !(std::isnan(a) && std::isnan(b))) return false;
+    }
+  }
+  return true;
 }
 
 // The specialised loops run several vectors side by side and start the next vectors' math
@@ -682,50 +707,6 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
   detail::cpu::restrict_instruction_set(0);
 }
 
-// Runs `run` with the specialised loops on, then off, and says whether the outputs are the same:
-// bitwise, but for a total that is NaN both ways. A total over several NaNs of different
-// payloads may keep either payload: the compiler may write an addition with its operands in
-// either order, and x86 returns the first NaN operand.
-bool same_with_general_loop_up_to_nan_totals(const std::function<void()>& run, HostCall& call) {
-  const auto reset = [&call] {
-    for (testing::GuardedBuffer* b : call.output_buffers())
-      b->reset();
-  };
-  const auto snapshot = [&call] {
-    std::vector<std::vector<uint8_t>> out;
-    for (testing::GuardedBuffer* b : call.output_buffers()) {
-      const auto* p = static_cast<const uint8_t*>(b->data());
-      out.emplace_back(p, p + b->bytes());
-    }
-    return out;
-  };
-  detail::cpu::plain_loops_enabled() = true;
-  reset();
-  run();
-  const auto plain = snapshot();
-  detail::cpu::plain_loops_enabled() = false;
-  reset();
-  run();
-  detail::cpu::plain_loops_enabled() = true;
-  const auto general = snapshot();
-  const std::vector<testing::GuardedBuffer*> buffers = call.output_buffers();
-  const testing::GuardedBuffer* totals[] = {&call.d_loss, &call.d_loss_real, &call.d_loss_fake,
-                                            &call.g_loss};
-  for (std::size_t k = 0; k < buffers.size(); ++k) {
-    if (std::find(std::begin(totals), std::end(totals), buffers[k]) == std::end(totals)) {
-      if (plain[k] != general[k]) return false;
-      continue;
-    }
-    for (std::size_t i = 0; i + 4 <= plain[k].size(); i += 4) {
-      float a, b;
-      std::memcpy(&a, &plain[k][i], 4);
-      std::memcpy(&b, &general[k][i], 4);
-      if (std::memcmp(&a, &b, 4) != 0 && !(std::isnan(a) && std::isnan(b))) return false;
-    }
-  }
-  return true;
-}
-
 // For bf16 logits the specialised loops look exp(-|x|) and its log1p up in a table by the
 // logit's magnitude (bf16_logistic_table in src/cpu_pieces.cpp) where the general loop computes
 // them. Every one of the 2^16 bf16 patterns (NaNs with every payload, infinities, subnormals,
@@ -757,13 +738,14 @@ TEST(CpuInstructionSets, EveryBf16LogitMatchesTheGeneralLoop) {
         const std::string what = set.name + " " + testing::describe(call.problem);
         ganloss_outputs_t all = call.all_outputs();
         all.stats = nullptr;
-        EXPECT_TRUE(same_with_general_loop_up_to_nan_totals(
-            [&] { ASSERT_EQ(call.run(all, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call))
+        EXPECT_TRUE(same_with_general_loop(
+            [&] { ASSERT_EQ(call.run(all, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call,
+            true))
             << "main pass, " << what;
         const ganloss_outputs_t common = common_outputs(call);
-        EXPECT_TRUE(same_with_general_loop_up_to_nan_totals(
-            [&] { ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); },
-            call))
+        EXPECT_TRUE(same_with_general_loop(
+            [&] { ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call,
+            true))
             << "common outputs, " << what;
         // Only the two segments with NaN logits on either side have NaN totals: the others are
         // compared as numbers.
