@@ -390,16 +390,25 @@ HWY_INLINE void exp_neg_abs(const VF* t, VF* tz, VF* out) {
   }
 }
 
-// sigma(t) and sigma(-t) from e = exp(-|t|) (t or its tz: for a tiny t both are 1/2).
-// IfNegativeThenElse chooses by t's sign bit (x86: a blend keyed on t, no compare; Arm) or by
-// t < 0 (the emulated targets). Either differs from t >= 0 only where big and small are the
-// same bits: at -0 and tiny t (e = 1, both 1/2; the callers pass tz, never -0) and at NaN (e is
-// t or the quiet form of |t| (exp_neg_abs), and both are e's quiet form, or the default NaN where
-// the hardware gives that).
-HWY_INLINE void sigmoids(VF t, VF e, VF* sig_pos, VF* sig_neg) {
+// sigma(-|t|) = e / (1 + e) from e = exp(-|t|): 1.49 ulp for an exact e, where the product
+// e sigma(|t|) was within 1.98 (docs/numerics.md). e = 1 (tiny t) gives 1/2, e = +0 gives +0, a
+// NaN e its quiet form.
+HWY_INLINE VF sigma_neg_abs(VF e) {
   const DF df;
-  const VF big = hn::Div(hn::Set(df, 1.0f), hn::Add(hn::Set(df, 1.0f), e));  // sigma(|t|)
-  const VF small = hn::Mul(e, big);  // sigma(-|t|), never 1 - big
+  return hn::Div(e, hn::Add(hn::Set(df, 1.0f), e));
+}
+
+// sigma(t) and sigma(-t) from small = sigma(-|t|) (of t or its tz: for a tiny t both are 1/2):
+// big = sigma(|t|) = 1 - small, in [1/2, 1], where the difference loses nothing that matters
+// (1.00 ulp for an exact e; 1 / (1 + e) was within 1.50). IfNegativeThenElse chooses by t's
+// sign bit (x86: a blend keyed on t, no compare; Arm) or by t < 0 (the emulated targets).
+// Either differs from t >= 0 only where big and small are the same bits: at -0 and tiny t
+// (both 1/2; the callers pass tz, never -0) and at NaN (small is the quiet form of e, which is
+// t or the quiet form of |t| (exp_neg_abs), and big is small's NaN, or the default NaN where
+// the hardware gives that).
+HWY_INLINE void sigmoids(VF t, VF small, VF* sig_pos, VF* sig_neg) {
+  const DF df;
+  const VF big = hn::Sub(hn::Set(df, 1.0f), small);  // sigma(|t|), never 1 / (1 + e)
   *sig_pos = hn::IfNegativeThenElse(t, small, big);
   *sig_neg = hn::IfNegativeThenElse(t, big, small);
 }
@@ -419,11 +428,11 @@ HWY_INLINE void logistic_start(LogisticStart<N>& s) {
   exp_neg_abs<N>(s.t, s.tz, s.e);
 }
 
-// The logistic parts of tz from e = exp(-|tz|) and l = log1p(e).
-HWY_INLINE void logistic_parts(VF tz, VF e, VF l, Logistic* out) {
+// The logistic parts of tz from small = sigma(-|tz|) and l = log1p(exp(-|tz|)).
+HWY_INLINE void logistic_parts(VF tz, VF small, VF l, Logistic* out) {
   const DF df;
   const VF zero = hn::Zero(df);
-  sigmoids(tz, e, &out->sig_pos, &out->sig_neg);
+  sigmoids(tz, small, &out->sig_pos, &out->sig_neg);
   // max(+-tz, 0) + l: l is NaN where tz is, else >= +0 (a zero of either sign from Max then
   // gives +0 or l). Where tz is NaN the result is a NaN whichever Max returns; on x86 and the
   // emulated targets it is l's NaN, on Arm (whose Max returns a signalling NaN's quiet form)
@@ -438,7 +447,7 @@ HWY_INLINE void logistic_finish(const LogisticStart<N>& s, Logistic* out) {
   VF l[N];
   log1p_unit<N>(s.e, l);
   for (size_t j = 0; j < N; ++j)
-    logistic_parts(s.tz[j], s.e[j], l[j], &out[j]);
+    logistic_parts(s.tz[j], sigma_neg_abs(s.e[j]), l[j], &out[j]);
 }
 
 HWY_INLINE Logistic logistic(VF t) {
@@ -453,7 +462,7 @@ HWY_INLINE Logistic logistic(VF t) {
 HWY_INLINE VF sigmoid(VF t) {
   VF tz, e, pos, neg;
   exp_neg_abs<1>(&t, &tz, &e);
-  sigmoids(tz, e, &pos, &neg);
+  sigmoids(tz, sigma_neg_abs(e), &pos, &neg);
   return pos;
 }
 
@@ -789,7 +798,7 @@ HWY_INLINE void lookup_and_finish(const uint64_t* table, const void* x, int64_t 
   lookup_vectors<M>(table, x, j, s, l);
   Logistic parts[M];
   for (size_t m = 0; m < M; ++m)
-    logistic_parts(s.tz[m], s.e[m], l[m], &parts[m]);
+    logistic_parts(s.tz[m], sigma_neg_abs(s.e[m]), l[m], &parts[m]);
   for (size_t m = 0; m < M; ++m)
     body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m]);
 }
@@ -1366,6 +1375,23 @@ void vector_math_for_target(const float* x, int64_t n, float* exp_out, float* lo
   }
 }
 
+void sigmoids_for_target(const float* e, int64_t n, float* small_out, float* big_out) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(kFloatLanes);
+  for (int64_t i = 0; i < n; i += lanes) {
+    const int64_t count = std::min(n - i, lanes);
+    TailBuffer in, small, big;
+    const VF ev = hn::Load(df, static_cast<const float*>(tail_in(e, i, count, 4, &in)));
+    VF pos, neg;  // of a positive logit: sigma(|t|) and sigma(-|t|)
+    sigmoids(hn::Set(df, 1.0f), sigma_neg_abs(ev), &pos, &neg);
+    hn::Store(neg, df, reinterpret_cast<float*>(small.bytes));
+    hn::Store(pos, df, reinterpret_cast<float*>(big.bytes));
+    const auto size = static_cast<std::size_t>(count) * sizeof(float);
+    std::memcpy(small_out + i, small.bytes, size);
+    std::memcpy(big_out + i, big.bytes, size);
+  }
+}
+
 void bf16_rounding_for_target(const float* x, int64_t n, uint16_t* out) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(kFloatLanes);
@@ -1397,6 +1423,7 @@ namespace cpu {
 
 HWY_EXPORT(select_piece_for_target);
 HWY_EXPORT(vector_math_for_target);
+HWY_EXPORT(sigmoids_for_target);
 HWY_EXPORT(bf16_rounding_for_target);
 
 PieceFn select_piece(TermKind d, TermKind g) {
@@ -1416,6 +1443,10 @@ void restrict_instruction_set(int64_t target) {
 
 void vector_math_for_tests(const float* x, int64_t n, float* exp_out, float* log1p_out) {
   HWY_DYNAMIC_DISPATCH(vector_math_for_target)(x, n, exp_out, log1p_out);
+}
+
+void sigmoids_for_tests(const float* e, int64_t n, float* small_out, float* big_out) {
+  HWY_DYNAMIC_DISPATCH(sigmoids_for_target)(e, n, small_out, big_out);
 }
 
 void bf16_rounding_for_tests(const float* x, int64_t n, uint16_t* out) {

@@ -78,6 +78,11 @@ void restrict_instruction_set(int64_t target);
 // bound in docs/numerics.md. Either output may be null.
 void vector_math_for_tests(const float* x, int64_t n, float* exp_out, float* log1p_out);
 
+// For tests: sigma(-|t|) and sigma(|t|) as the selected instruction set's loops form them from
+// e = exp(-|t|), element by element over n values e[i] in [0, 1], so that the tests hold each
+// to its bound in docs/numerics.md.
+void sigmoids_for_tests(const float* e, int64_t n, float* small_out, float* big_out);
+
 // For tests: the bf16 bits of n floats as the selected instruction set's stores round them
 // (the gradients' conversion).
 void bf16_rounding_for_tests(const float* x, int64_t n, uint16_t* out);

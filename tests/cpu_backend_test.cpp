@@ -350,7 +350,8 @@ TEST(CpuInstructionSets, EachMatchesReference) {
 // The vector exp(-|x|) and log1p of every instruction set compiled in and supported here, held
 // to their bounds in docs/numerics.md (exp: 1.5 ulp for normal results, 0.9 of the spacing for
 // subnormal ones, 0 beyond 104; log1p on [0, 1]: 2.1 ulp) on every 1021st fp32 of their ranges
-// and at their ends, against double exp and log1p.
+// and at their ends, against double exp and log1p; and the two sigmoids formed from an e in
+// [0, 1] (1.5 and 1 ulp) on the same values, against double.
 TEST(CpuInstructionSets, VectorMathWithinItsBounds) {
   auto ulps = [](float got, double exact) {
     const double magnitude = std::fabs(exact);
@@ -399,6 +400,21 @@ TEST(CpuInstructionSets, VectorMathWithinItsBounds) {
       worst_log = std::max(worst_log, ulps(l[i], std::log1p(static_cast<double>(unit[i]))));
     EXPECT_LE(worst_log, 2.1) << set.name;
     EXPECT_GT(worst_log, 0.0) << set.name;  // the comparison sees rounding at all
+
+    // sigma(-|t|) = e / (1 + e) and sigma(|t|) = 1 - sigma(-|t|) of an exact e: 1.5 and 1 ulp.
+    std::vector<float> small(unit.size()), big(unit.size());
+    detail::cpu::sigmoids_for_tests(unit.data(), static_cast<int64_t>(unit.size()), small.data(),
+                                    big.data());
+    double worst_small = 0.0;
+    double worst_big = 0.0;
+    for (size_t i = 0; i < unit.size(); ++i) {
+      const double ei = unit[i];
+      worst_small = std::max(worst_small, ulps(small[i], ei / (1.0 + ei)));
+      worst_big = std::max(worst_big, ulps(big[i], 1.0 / (1.0 + ei)));
+    }
+    EXPECT_LE(worst_small, 1.5) << set.name;
+    EXPECT_LE(worst_big, 1.0) << set.name;
+    EXPECT_GT(worst_small, 0.5) << set.name;  // more than one rounding's worth is seen
 
     const float ends[] = {0.0f,
                           104.5f,
