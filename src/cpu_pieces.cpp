@@ -670,19 +670,21 @@ HWY_INLINE void prefetch_ahead(const void* base, int64_t j) {
     hwy::Prefetch(reinterpret_cast<const uint8_t*>(first + b));
 }
 
-// ---- bf16 logits: exp(-|t|) and log1p of it from a table ----
+// ---- bf16 logits: sigma(-|t|) and log1p(exp(-|t|)) from a table ----
 //
-// A bf16 logit has one of 2^15 magnitudes, and e = exp(-|t|) and l = log1p(e) depend on its
-// magnitude alone: exp_neg_abs takes |t|, and a NaN gives the quiet form of |t| (AVX2, AVX-512;
-// elsewhere t itself, and a vector with a NaN is computed instead). So for bf16 logits the
-// specialised loops look the pair up by the magnitude's bits instead of computing it: the table
-// holds what exp_neg_abs and log1p_unit give for each magnitude on this instruction set, and the
-// loops compute the rest from e and l with the same operations (logistic_parts), so their
-// gradients, element losses and totals are bitwise those of the general loop (a NaN total's
-// payload aside). The pair is about 40% of a logit's arithmetic; on the 2-core AVX-512 Xeon the
-// lookup, two 64-bit gathers per vector, made the common bf16 call about 1.25 times as fast with
-// AVX-512 and with AVX2 (docs/benchmarks.md). Four vectors per step (kLookupInterleave): two
-// were 14% slower, eight no faster.
+// A bf16 logit has one of 2^15 magnitudes, and small = sigma(-|t|) and l = log1p(exp(-|t|))
+// depend on its magnitude alone: exp_neg_abs takes |t|, and a NaN gives the quiet form of |t|
+// (AVX2, AVX-512; elsewhere t itself, and a vector with a NaN is computed instead). So for bf16
+// logits the specialised loops look the pair up by the magnitude's bits instead of computing
+// it: the table holds what exp_neg_abs, sigma_neg_abs and log1p_unit give for each magnitude on
+// this instruction set, and the loops compute the rest from small and l with the same
+// operations (logistic_parts), so their gradients, element losses and totals are bitwise those
+// of the general loop (a NaN total's payload aside). The pair is about half of a logit's
+// arithmetic, the division included; on the 2-core AVX-512 Xeon the lookup, two 64-bit gathers
+// per vector, made the common bf16 call 1.25 times as fast with AVX-512 and with AVX2 when the
+// table held e and l; taking sigma(-|t|) from it instead of e, which leaves no division in the
+// loop, and gathering by 32-bit indices made it 1.1-1.2 times as fast again (docs/benchmarks.md).
+// Four vectors per step (kLookupInterleave): two were 14% slower, eight no faster.
 //
 // The table is 256 KB per instruction set, in static storage, filled on the first call that
 // needs it (C++'s thread-safe initialisation of a local static, after which each call reads one
@@ -696,8 +698,8 @@ constexpr uint32_t kTinyBf16 = std::bit_cast<uint32_t>(kTiny) >> 16;
 static_assert((std::bit_cast<uint32_t>(kTiny) & 0xffffu) == 0, "kTiny is a bf16");
 
 struct Bf16Logistic {
-  // Entry i: the floats e and l of the magnitude with bf16 bits i, e in the low half.
-  HWY_ALIGN uint64_t el[kMagnitudes];
+  // Entry i: the floats small and l of the magnitude with bf16 bits i, small in the low half.
+  HWY_ALIGN uint64_t entry[kMagnitudes];
 
   Bf16Logistic() {
     std::fenv_t caller;
@@ -710,18 +712,18 @@ struct Bf16Logistic {
   HWY_NOINLINE void fill() {
     const DF df;
     const DU du;
-    HWY_ALIGN float e[kFloatLanes];
+    HWY_ALIGN float small[kFloatLanes];
     HWY_ALIGN float l[kFloatLanes];
     for (uint32_t i = 0; i < kMagnitudes; i += kFloatLanes) {
       VF t = hn::BitCast(df, hn::ShiftLeft<16>(hn::Iota(du, i)));
       VF tz, ev, lv;
       exp_neg_abs<1>(&t, &tz, &ev);
       log1p_unit<1>(&ev, &lv);
-      hn::Store(ev, df, e);
+      hn::Store(sigma_neg_abs(ev), df, small);
       hn::Store(lv, df, l);
       for (size_t k = 0; k < kFloatLanes; ++k) {
-        el[i + k] =
-            uint64_t{std::bit_cast<uint32_t>(e[k])} | uint64_t{std::bit_cast<uint32_t>(l[k])} << 32;
+        entry[i + k] = uint64_t{std::bit_cast<uint32_t>(small[k])} |
+                       uint64_t{std::bit_cast<uint32_t>(l[k])} << 32;
       }
     }
   }
@@ -734,14 +736,44 @@ struct Bf16Logistic {
 // not support; the table then keeps the IEEE ones.)
 HWY_NOINLINE const uint64_t* bf16_logistic_table() {
   static const Bf16Logistic table;
-  return table.el;
+  return table.entry;
 }
 
-// The LogisticStart (t, tz, e) and l of the M vectors of bf16 logits at element j of x, from
-// the table: tz is t with its tiny lanes replaced by +0, as exp_neg_abs makes it.
+// M vectors of bf16 logits with what the table gives for them.
 template <size_t M>
-HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, LogisticStart<M>& s,
-                               VF* l) {
+struct Lookup {
+  VF t[M];      // the logits
+  VF tz[M];     // t with its tiny lanes replaced by +0, as exp_neg_abs makes it
+  VF small[M];  // sigma(-|t|)
+  VF l[M];      // log1p(exp(-|t|))
+};
+
+#if HWY_TARGET != HWY_SCALAR
+using DI64 = hn::Repartition<int64_t, DF>;
+
+// The 64-bit entries at the 32-bit indices of the lower (kUpper false) or upper half of index.
+// On the x86 targets one vpgatherdq, which takes the 32-bit indices as they are: Highway's
+// GatherIndex takes 64-bit ones, two widenings more per vector.
+template <bool kUpper>
+HWY_INLINE hn::Vec<DI64> gather_entries(const int64_t* entries, hn::Vec<DU> index) {
+  const hn::Half<DU> dhu;
+  const auto half = kUpper ? hn::UpperHalf(dhu, index) : hn::LowerHalf(dhu, index);
+#if HWY_TARGET == HWY_AVX3
+  return hn::Vec<DI64>{_mm512_i32gather_epi64(half.raw, entries, 8)};
+#elif HWY_TARGET == HWY_AVX2
+  return hn::Vec<DI64>{
+      _mm256_i32gather_epi64(reinterpret_cast<const long long*>(entries), half.raw, 8)};
+#else
+  const DI64 di64;
+  return hn::GatherIndex(di64, entries,
+                         hn::BitCast(di64, hn::PromoteTo(hn::Repartition<uint64_t, DF>(), half)));
+#endif
+}
+#endif
+
+// Looks up the M vectors of bf16 logits at element j of x.
+template <size_t M>
+HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, Lookup<M>& s) {
   const DF df;
   const auto* bits = static_cast<const uint16_t*>(x) + j;
 #if HWY_TARGET == HWY_SCALAR
@@ -751,39 +783,33 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
     const uint64_t entry = table[index];
     s.t[m] = hn::Set(df, std::bit_cast<float>(h << 16));
     s.tz[m] = index < kTinyBf16 ? hn::Zero(df) : s.t[m];
-    s.e[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry)));
-    l[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry >> 32)));
+    s.small[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry)));
+    s.l[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry >> 32)));
   }
 #else
   const DU du;
   const D16 d16;
-  using DU64 = hn::Repartition<uint64_t, DF>;
-  using DI64 = hn::Repartition<int64_t, DF>;
-  const DU64 du64;
-  const DI64 di64;
-  const hn::Half<DU> dhu;
   const auto* entries = reinterpret_cast<const int64_t*>(table);
   for (size_t m = 0; m < M; ++m) {
     const auto h = hn::PromoteTo(du, hn::LoadU(d16, bits + m * kFloatLanes));
     s.t[m] = hn::BitCast(df, hn::ShiftLeft<16>(h));
     const auto index = hn::And(h, hn::Set(du, kMagnitudes - 1));
     s.tz[m] = hn::IfThenZeroElse(hn::RebindMask(df, hn::Lt(index, hn::Set(du, kTinyBf16))), s.t[m]);
-    const auto lo = hn::GatherIndex(
-        di64, entries, hn::BitCast(di64, hn::PromoteTo(du64, hn::LowerHalf(dhu, index))));
-    const auto hi = hn::GatherIndex(
-        di64, entries, hn::BitCast(di64, hn::PromoteTo(du64, hn::UpperHalf(dhu, index))));
-    s.e[m] = hn::ConcatEven(df, hn::BitCast(df, hi), hn::BitCast(df, lo));
-    l[m] = hn::ConcatOdd(df, hn::BitCast(df, hi), hn::BitCast(df, lo));
+    const VF lo = hn::BitCast(df, gather_entries<false>(entries, index));
+    const VF hi = hn::BitCast(df, gather_entries<true>(entries, index));
+    s.small[m] = hn::ConcatEven(df, hi, lo);
+    s.l[m] = hn::ConcatOdd(df, hi, lo);
   }
 #endif
-  // Where exp_neg_abs returns a NaN logit itself, e and l are NaNs of the logit's sign: a vector
-  // with a NaN is computed instead.
+  // Where exp_neg_abs returns a NaN logit itself, small and l are NaNs of the logit's sign: a
+  // vector with a NaN is computed instead.
   if constexpr (!kMinPassesNaN) {
     for (size_t m = 0; m < M; ++m) {
       if (!hn::AllFalse(df, hn::IsNaN(s.t[m]))) {
-        VF tz;
-        exp_neg_abs<1>(&s.t[m], &tz, &s.e[m]);
-        log1p_unit<1>(&s.e[m], &l[m]);
+        VF tz, e;
+        exp_neg_abs<1>(&s.t[m], &tz, &e);
+        log1p_unit<1>(&e, &s.l[m]);
+        s.small[m] = sigma_neg_abs(e);
       }
     }
   }
@@ -793,12 +819,11 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
 template <size_t M, class Body>
 HWY_INLINE void lookup_and_finish(const uint64_t* table, const void* x, int64_t j,
                                   const Body& body) {
-  LogisticStart<M> s;
-  VF l[M];
-  lookup_vectors<M>(table, x, j, s, l);
+  Lookup<M> s;
+  lookup_vectors<M>(table, x, j, s);
   Logistic parts[M];
   for (size_t m = 0; m < M; ++m)
-    logistic_parts(s.tz[m], sigma_neg_abs(s.e[m]), l[m], &parts[m]);
+    logistic_parts(s.tz[m], s.small[m], s.l[m], &parts[m]);
   for (size_t m = 0; m < M; ++m)
     body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m]);
 }
