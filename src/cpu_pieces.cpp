@@ -679,8 +679,8 @@ HWY_INLINE void prefetch_ahead(const void* base, int64_t j) {
 // it: the table holds what exp_neg_abs, sigma_neg_abs and log1p_unit give for each magnitude on
 // this instruction set, and the loops compute the rest from small and l with the same
 // operations (logistic_parts), so their gradients, element losses and totals are bitwise those
-// of the general loop (a NaN total's payload aside). The pair is about half of a logit's
-// arithmetic, the division included; on the 2-core AVX-512 Xeon the lookup, two 64-bit gathers
+// of the general loop (a NaN total's payload aside). Computing the pair takes the exp, the
+// log1p polynomial and a division; on the 2-core AVX-512 Xeon the lookup, two 64-bit gathers
 // per vector, made the common bf16 call 1.25 times as fast with AVX-512 and with AVX2 when the
 // table held e and l; taking sigma(-|t|) from it instead of e, which leaves no division in the
 // loop, and gathering by 32-bit indices made it 1.1-1.2 times as fast again (docs/benchmarks.md).
