@@ -250,8 +250,8 @@ constexpr float kTiny = 0x1p-26f;
 // cycles, and chains interleaved in program order give the out-of-order core independent work
 // within a short stretch of instructions. The loops that carry the common calls for f32 logits
 // pass N = kInterleave and also start the exp of their next N vectors before they finish the
-// current ones (for_logistic_vectors; bf16 logits look e and log1p(e) up instead, see
-// bf16_logistic_table); the others N = 1. The results are the same bits for every N: each
+// current ones (for_logistic_vectors; bf16 logits look sigma(-|t|) and log1p(e) up instead,
+// see bf16_logistic_table); the others N = 1. The results are the same bits for every N: each
 // vector's operations are the same. On AVX2 (16 registers) more chains spill more. Measured
 // with ganloss_cpu_bench (docs/benchmarks.md): three, as four and six were no faster with two
 // threads.
@@ -343,7 +343,8 @@ HWY_INLINE void exp_neg(const VF* y, VF* out) {
   }
 }
 
-// softplus and sigmoid of t and of -t, from one exp(-|t|) (math::logistic).
+// softplus and sigmoid of t and of -t, from one exp(-|t|), as math::logistic forms them but
+// for the two sigmoids (sigmoids(): e / (1 + e) and its difference from 1).
 struct Logistic {
   VF sp_pos;
   VF sp_neg;
@@ -683,7 +684,8 @@ HWY_INLINE void prefetch_ahead(const void* base, int64_t j) {
 // log1p polynomial and a division; on the 2-core AVX-512 Xeon the lookup, two 64-bit gathers
 // per vector, made the common bf16 call 1.25 times as fast with AVX-512 and with AVX2 when the
 // table held e and l; taking sigma(-|t|) from it instead of e, which leaves no division in the
-// loop, and gathering by 32-bit indices made it 1.1-1.2 times as fast again (docs/benchmarks.md).
+// loop, and gathering by 32-bit indices made it 1.08-1.11 times as fast again, and the common
+// VJP call 1.2-1.3 times (docs/benchmarks.md).
 // Four vectors per step (kLookupInterleave): two were 14% slower, eight no faster.
 //
 // The table is 256 KB per instruction set, in static storage, filled on the first call that
@@ -832,10 +834,10 @@ HWY_INLINE void lookup_and_finish(const uint64_t* table, const void* x, int64_t 
 // full a multiple of kStep, in element order: j the vector's first element, t its logits and
 // parts their logistic(). f32 logits: the logistic math runs kInterleave vectors side by side,
 // and the first stage of the next ones beside the second stage of the current ones; the vectors
-// left over (fewer than kInterleave) one at a time. bf16 logits: e and log1p(e) come from the
-// table, kLookupInterleave vectors at a time, the vectors left over one at a time. Each step of
-// the main loop prefetches the lines kPrefetchAhead elements ahead in x and in the arrays `out`
-// (null: none) of elements of type GT that the body writes.
+// left over (fewer than kInterleave) one at a time. bf16 logits: sigma(-|t|) and log1p(e) come
+// from the table, kLookupInterleave vectors at a time, the vectors left over one at a time. Each
+// step of the main loop prefetches the lines kPrefetchAhead elements ahead in x and in the arrays
+// `out` (null: none) of elements of type GT that the body writes.
 template <DType XT, DType GT, class Body>
 HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, std::array<const void*, 2> out,
                                      const Body& body) {
