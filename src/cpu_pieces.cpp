@@ -1382,41 +1382,41 @@ constexpr std::array<PieceFn, sizeof...(I)> piece_table(std::index_sequence<I...
   return {{&evaluate_piece<kKinds[I / kKindCount], kKinds[I % kKindCount]>...}};
 }
 
-}  // namespace
-
-void vector_math_for_target(const float* x, int64_t n, float* exp_out, float* log1p_out) {
+// The test hooks' loop: f(v, &first, &second) on the n floats of x a vector at a time (the tail
+// through TailBuffer), the two results stored to first_out and second_out, either null.
+template <class F>
+void map_to_two(const float* x, int64_t n, float* first_out, float* second_out, const F& f) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(kFloatLanes);
   for (int64_t i = 0; i < n; i += lanes) {
     const int64_t count = std::min(n - i, lanes);
-    TailBuffer in, e, l;
-    const VF t = hn::Load(df, static_cast<const float*>(tail_in(x, i, count, 4, &in)));
-    VF tz, ev, lv;
-    exp_neg_abs<1>(&t, &tz, &ev);
-    log1p_unit<1>(&t, &lv);
-    hn::Store(ev, df, reinterpret_cast<float*>(e.bytes));
-    hn::Store(lv, df, reinterpret_cast<float*>(l.bytes));
+    TailBuffer in, first, second;
+    VF a, b;
+    f(hn::Load(df, static_cast<const float*>(tail_in(x, i, count, 4, &in))), &a, &b);
+    hn::Store(a, df, reinterpret_cast<float*>(first.bytes));
+    hn::Store(b, df, reinterpret_cast<float*>(second.bytes));
     const auto size = static_cast<std::size_t>(count) * sizeof(float);
-    if (exp_out) std::memcpy(exp_out + i, e.bytes, size);
-    if (log1p_out) std::memcpy(log1p_out + i, l.bytes, size);
+    if (first_out) std::memcpy(first_out + i, first.bytes, size);
+    if (second_out) std::memcpy(second_out + i, second.bytes, size);
   }
 }
 
+}  // namespace
+
+void vector_math_for_target(const float* x, int64_t n, float* exp_out, float* log1p_out) {
+  map_to_two(x, n, exp_out, log1p_out, [](VF t, VF* e, VF* l) HWY_ATTR {
+    VF tz;
+    exp_neg_abs<1>(&t, &tz, e);
+    log1p_unit<1>(&t, l);
+  });
+}
+
 void sigmoids_for_target(const float* e, int64_t n, float* small_out, float* big_out) {
-  const DF df;
-  const int64_t lanes = static_cast<int64_t>(kFloatLanes);
-  for (int64_t i = 0; i < n; i += lanes) {
-    const int64_t count = std::min(n - i, lanes);
-    TailBuffer in, small, big;
-    const VF ev = hn::Load(df, static_cast<const float*>(tail_in(e, i, count, 4, &in)));
-    VF pos, neg;  // of a positive logit: sigma(|t|) and sigma(-|t|)
-    sigmoids(hn::Set(df, 1.0f), sigma_neg_abs(ev), &pos, &neg);
-    hn::Store(neg, df, reinterpret_cast<float*>(small.bytes));
-    hn::Store(pos, df, reinterpret_cast<float*>(big.bytes));
-    const auto size = static_cast<std::size_t>(count) * sizeof(float);
-    std::memcpy(small_out + i, small.bytes, size);
-    std::memcpy(big_out + i, big.bytes, size);
-  }
+  map_to_two(e, n, small_out, big_out, [](VF ev, VF* small, VF* big) HWY_ATTR {
+    const DF df;
+    // Of a positive logit, sigma(t) is sigma(|t|) and sigma(-t) is sigma(-|t|).
+    sigmoids(hn::Set(df, 1.0f), sigma_neg_abs(ev), big, small);
+  });
 }
 
 void bf16_rounding_for_target(const float* x, int64_t n, uint16_t* out) {
