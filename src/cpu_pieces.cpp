@@ -32,6 +32,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -208,6 +210,14 @@ HWY_INLINE bool store_bf16_by_hardware(VF v, uint16_t* out) {
   asm volatile("vcvtneps2bf16 %1, %0" : "=v"(bits) : "v"(v.raw));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bits);
   return true;
+}
+
+// vcvtneps2bf16 without those tests, for a vector with no subnormal lane on a processor with the
+// instruction (the caller's promise: normal_gradients_below).
+HWY_INLINE void store_bf16_normal(VF v, uint16_t* out) {
+  __m256i bits;
+  asm volatile("vcvtneps2bf16 %1, %0" : "=v"(bits) : "v"(v.raw));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bits);
 }
 #endif
 
@@ -644,7 +654,7 @@ HWY_INLINE void finish_vectors(int64_t j, const LogisticStart<M>& s, const Body&
   Logistic parts[M];
   logistic_finish<M>(s, parts);
   for (size_t m = 0; m < M; ++m)
-    body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m]);
+    body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m], std::false_type{});
 }
 
 // How far ahead of the vectors it works on a specialised loop asks the cache for the lines of its
@@ -702,6 +712,10 @@ static_assert((std::bit_cast<uint32_t>(kTiny) & 0xffffu) == 0, "kTiny is a bf16"
 struct Bf16Logistic {
   // Entry i: the floats small and l of the magnitude with bf16 bits i, small in the low half.
   HWY_ALIGN uint64_t entry[kMagnitudes];
+  // least_small[b]: the least small of the magnitudes below (b + 1) * kBlock (those whose
+  // exponent field is at most b), for normal_gradients_below().
+  static constexpr uint32_t kBlock = 128;
+  float least_small[kMagnitudes / kBlock];
 
   Bf16Logistic() {
     std::fenv_t caller;
@@ -716,6 +730,7 @@ struct Bf16Logistic {
     const DU du;
     HWY_ALIGN float small[kFloatLanes];
     HWY_ALIGN float l[kFloatLanes];
+    float least = 1.0f;
     for (uint32_t i = 0; i < kMagnitudes; i += kFloatLanes) {
       VF t = hn::BitCast(df, hn::ShiftLeft<16>(hn::Iota(du, i)));
       VF tz, ev, lv;
@@ -726,28 +741,53 @@ struct Bf16Logistic {
       for (size_t k = 0; k < kFloatLanes; ++k) {
         entry[i + k] = uint64_t{std::bit_cast<uint32_t>(small[k])} |
                        uint64_t{std::bit_cast<uint32_t>(l[k])} << 32;
+        // fmin passes over the NaN magnitudes' entries.
+        least = std::fmin(least, small[k]);
+        if ((i + k + 1) % kBlock == 0) least_small[(i + k) / kBlock] = least;
       }
     }
   }
 };
+static_assert(kMagnitudes % Bf16Logistic::kBlock == 0 && kFloatLanes <= Bf16Logistic::kBlock);
 
 // The table is filled in the default floating-point environment (round to nearest, subnormals
 // kept), whatever the first calling thread's: the entries are the computed path's results
 // under IEEE arithmetic, the same for every process. (A thread that sets flush-to-zero changes
 // the computed path's results for logits beyond about 87 in magnitude, which the library does
 // not support; the table then keeps the IEEE ones.)
-HWY_NOINLINE const uint64_t* bf16_logistic_table() {
+HWY_NOINLINE const Bf16Logistic& bf16_logistic_table() {
   static const Bf16Logistic table;
-  return table.entry;
+  return table;
+}
+
+// The magnitude bits below which a bf16 logit's two gradients sigma(t) * scale and
+// sigma(-t) * scale are finite or infinite but never subnormal nor zero: |small * scale| >=
+// FLT_MIN for the small of every magnitude below, and then for big = 1 - small >= small too.
+// For such a gradient the fused multiply-add (sigma * scale) + 0 rounds once, to the bits of the
+// product rounded and then added to +0 (the two differ only where a non-zero product rounds to
+// a zero), and vcvtneps2bf16, which takes subnormal inputs as zero, rounds it as
+// float_to_bfloat16 does. 0 where the processor lacks the instruction, or for no magnitude
+// (scale 0 or NaN, or below 2^-125 in magnitude). Whole exponent blocks: rounding is monotone,
+// so a block's least small bounds its products. For any scale from 2^-30 to 1 (a mean over up
+// to 2^30 logits) the bound is |t| = 64, beyond the logits a discriminator gives.
+HWY_INLINE uint32_t normal_gradients_below(const Bf16Logistic& table, float scale) {
+  if (!kProcessorHasAvx512Bf16) return 0;
+  // least_small is non-increasing, so the blocks that qualify come first.
+  const float* const first = std::begin(table.least_small);
+  const float* const end = std::partition_point(first, std::end(table.least_small), [&](float v) {
+    return std::fabs(v * scale) >= std::numeric_limits<float>::min();
+  });
+  return static_cast<uint32_t>(end - first) * Bf16Logistic::kBlock;
 }
 
 // M vectors of bf16 logits with what the table gives for them.
 template <size_t M>
 struct Lookup {
-  VF t[M];      // the logits
-  VF tz[M];     // t with its tiny lanes replaced by +0, as exp_neg_abs makes it
-  VF small[M];  // sigma(-|t|)
-  VF l[M];      // log1p(exp(-|t|))
+  VF t[M];              // the logits
+  VF tz[M];             // t with its tiny lanes replaced by +0, as exp_neg_abs makes it
+  VF small[M];          // sigma(-|t|)
+  VF l[M];              // log1p(exp(-|t|))
+  hn::Vec<DU> largest;  // the largest magnitude's bits (the index of its entry) in each lane
 };
 
 #if HWY_TARGET != HWY_SCALAR
@@ -783,6 +823,7 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
     const uint32_t h = bits[m];
     const uint32_t index = h & (kMagnitudes - 1);
     const uint64_t entry = table[index];
+    s.largest = m == 0 ? hn::Set(DU(), index) : hn::Max(s.largest, hn::Set(DU(), index));
     s.t[m] = hn::Set(df, std::bit_cast<float>(h << 16));
     s.tz[m] = index < kTinyBf16 ? hn::Zero(df) : s.t[m];
     s.small[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry)));
@@ -796,6 +837,7 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
     const auto h = hn::PromoteTo(du, hn::LoadU(d16, bits + m * kFloatLanes));
     s.t[m] = hn::BitCast(df, hn::ShiftLeft<16>(h));
     const auto index = hn::And(h, hn::Set(du, kMagnitudes - 1));
+    s.largest = m == 0 ? index : hn::Max(s.largest, index);
     s.tz[m] = hn::IfThenZeroElse(hn::RebindMask(df, hn::Lt(index, hn::Set(du, kTinyBf16))), s.t[m]);
     const VF lo = hn::BitCast(df, gather_entries<false>(entries, index));
     const VF hi = hn::BitCast(df, gather_entries<true>(entries, index));
@@ -818,47 +860,64 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
 }
 
 // Looks up M vectors of bf16 logits and calls body for each, as finish_vectors does.
-template <size_t M, class Body>
-HWY_INLINE void lookup_and_finish(const uint64_t* table, const void* x, int64_t j,
-                                  const Body& body) {
+// kNormal: with std::true_type where every magnitude of the M vectors lies below normal_below,
+// so that each form is straight-line code; else with std::false_type.
+template <size_t M, bool kNormal, class Body>
+HWY_INLINE void lookup_and_finish(const uint64_t* table, uint32_t normal_below, const void* x,
+                                  int64_t j, const Body& body) {
   Lookup<M> s;
   lookup_vectors<M>(table, x, j, s);
   Logistic parts[M];
   for (size_t m = 0; m < M; ++m)
     logistic_parts(s.tz[m], s.small[m], s.l[m], &parts[m]);
-  for (size_t m = 0; m < M; ++m)
-    body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m]);
+  const auto each = [&](auto normal) HWY_ATTR GANLOSS_INLINE_LAMBDA {
+    for (size_t m = 0; m < M; ++m)
+      body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m], normal);
+  };
+  if constexpr (kNormal) {
+    const DU du;
+    if (hn::AllTrue(du, hn::Lt(s.largest, hn::Set(du, normal_below)))) {
+      each(std::true_type{});
+      return;
+    }
+  } else {
+    (void)normal_below;
+  }
+  each(std::false_type{});
 }
 
-// Calls body(j, t, parts) for each vector of the logits x (of type XT) in elements [0, full),
-// full a multiple of kStep, in element order: j the vector's first element, t its logits and
-// parts their logistic(). f32 logits: the logistic math runs kInterleave vectors side by side,
+// Calls body(j, t, parts, normal) for each vector of the logits x (of type XT) in elements
+// [0, full), full a multiple of kStep, in element order: j the vector's first element, t its
+// logits and parts their logistic(); normal std::true_type only where kNormal and the logits
+// are bf16 whose magnitudes' bits lie below normal_below (normal_gradients_below), else
+// std::false_type. f32 logits: the logistic math runs kInterleave vectors side by side,
 // and the first stage of the next ones beside the second stage of the current ones; the vectors
 // left over (fewer than kInterleave) one at a time. bf16 logits: sigma(-|t|) and log1p(e) come
 // from the table, kLookupInterleave vectors at a time, the vectors left over one at a time. Each
 // step of the main loop prefetches the lines kPrefetchAhead elements ahead in x and in the arrays
 // `out` (null: none) of elements of type GT that the body writes.
-template <DType XT, DType GT, class Body>
+template <DType XT, DType GT, bool kNormal = false, class Body>
 HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, std::array<const void*, 2> out,
-                                     const Body& body) {
+                                     uint32_t normal_below, const Body& body) {
   constexpr size_t kN = kInterleave;
   constexpr int64_t kSpan = static_cast<int64_t>(kN * kFloatLanes);
   constexpr auto kX = static_cast<size_t>(dtype_size(XT));
   constexpr auto kOut = static_cast<size_t>(dtype_size(GT));
   int64_t j = 0;
   if constexpr (XT == DType::bf16) {
-    const uint64_t* const table = bf16_logistic_table();
+    const uint64_t* const table = bf16_logistic_table().entry;
     constexpr size_t kL = kLookupInterleave;
     constexpr int64_t kLookupSpan = static_cast<int64_t>(kL * kFloatLanes);
     for (; j + kLookupSpan <= full; j += kLookupSpan) {
       prefetch_ahead<kX, kLookupSpan>(x, j);
       prefetch_ahead<kOut, kLookupSpan>(out[0], j);
       prefetch_ahead<kOut, kLookupSpan>(out[1], j);
-      lookup_and_finish<kL>(table, x, j, body);
+      lookup_and_finish<kL, kNormal>(table, normal_below, x, j, body);
     }
     for (; j < full; j += static_cast<int64_t>(kFloatLanes))
-      lookup_and_finish<1>(table, x, j, body);
+      lookup_and_finish<1, kNormal>(table, normal_below, x, j, body);
   } else {
+    (void)normal_below;
     if (full >= kSpan) {
       LogisticStart<kN> current;
       start_vectors<kN, XT>(x, 0, current);
@@ -960,12 +1019,12 @@ class Evaluator {
     const VD c = hn::Set(dd, coef);
     const VD off = hn::Set(dd, q.offset);
     const VF zero = hn::Zero(df);
-    auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR GANLOSS_INLINE_LAMBDA {
+    auto body = [&](int64_t j, VF t, const Logistic& parts, auto) HWY_ATTR GANLOSS_INLINE_LAMBDA {
       const Wide w = widen(plain_term<K>(form, tm, t, parts).grad);
       const Wide r{hn::Add(hn::Mul(w.lo, c), off), hn::Add(hn::Mul(w.hi, c), off)};
       store_as<GT>(hn::Add(narrow(r), zero), out, j);
     };
-    for_logistic_vectors<XT, GT>(q.x, full, {out, nullptr}, body);
+    for_logistic_vectors<XT, GT>(q.x, full, {out, nullptr}, 0, body);
   }
 
   // Elements [0, full) of a plain() piece, full a multiple of kStep: the operations of step()
@@ -1042,12 +1101,39 @@ class Evaluator {
     const LogisticForm fg = kUnit ? kUnitG : logistic_form(tg);
     Sum sd = sums_[kLossD + s];
     Sum sg = sums_[kLossG + s];
-    auto body = [&](int64_t j, VF t, const Logistic& parts) HWY_ATTR GANLOSS_INLINE_LAMBDA {
+    // The common bf16 loop on AVX-512 stores the gradients of vectors whose magnitudes lie
+    // below normal_below without store_bf16_by_hardware's tests, as a fused multiply-add: the
+    // same bits (normal_gradients_below), with the negation folded into the scale (s * -c and
+    // (0 - s) * c differ only for s = +0, and adding +0 makes both +0). On the 2-core AVX-512
+    // Xeon that made the common bf16 call 1.12-1.16 times as fast (docs/benchmarks.md).
+    constexpr bool kNormalStores =
+        HWY_TARGET == HWY_AVX3 && kCommon && kGradients && XT == DType::bf16 && GT == DType::bf16;
+    uint32_t normal_below = 0;
+    if constexpr (kNormalStores)
+      normal_below = normal_gradients_below(bf16_logistic_table(), q.coef);
+    const VF negated = hn::Neg(scale);
+    (void)negated;
+    auto body = [&](int64_t j, VF t, const Logistic& parts,
+                    auto normal) HWY_ATTR GANLOSS_INLINE_LAMBDA {
       const size_t pos = static_cast<size_t>(j % kStep);
       const TermV d = plain_term<KD, kUnit>(fd, td, t, parts);
       const TermV g = plain_term<KG, kUnit>(fg, tg, t, parts);
       if constexpr (kD) add(sd, widen(d.loss), pos);
       if constexpr (kG) add(sg, widen(g.loss), pos);
+#if HWY_TARGET == HWY_AVX3
+      if constexpr (kNormalStores && decltype(normal)::value) {
+        constexpr bool kPos = kUnitD == LogisticForm::pos;
+        store_bf16_normal(
+            hn::MulAdd(kPos ? parts.sig_pos : parts.sig_neg, kPos ? scale : negated, zero),
+            static_cast<uint16_t*>(grad_d) + j);
+        if constexpr (kG) {
+          store_bf16_normal(hn::MulAdd(parts.sig_neg, negated, zero),
+                            static_cast<uint16_t*>(grad_g) + j);
+        }
+        return;
+      }
+#endif
+      (void)normal;
       if constexpr (kGradients) {
         // store_gradient's unweighted form, in the type GT.
         if (kCommon || grad_d != nullptr)  // kCommon: a unit loop, so kD
@@ -1066,7 +1152,7 @@ class Evaluator {
     };
     std::array<const void*, 2> written{nullptr, nullptr};
     if constexpr (kGradients) written = {grad_d, grad_g};
-    for_logistic_vectors<XT, GT>(q.x, full, written, body);
+    for_logistic_vectors<XT, GT, kNormalStores>(q.x, full, written, normal_below, body);
     sums_[kLossD + s] = sd;
     sums_[kLossG + s] = sg;
   }
@@ -1084,7 +1170,9 @@ class Evaluator {
 
   // The same for values formed in double from float lanes that are zero outside the valid
   // lanes (the caller masked them).
-  HWY_INLINE void accumulate_wide(int k, const Wide& x, size_t pos) { add(sums_[k], x, pos); }
+  HWY_INLINE void accumulate_wide(int k, const Wide& x, size_t pos) {
+    add(sums_[k], x, pos);
+  }
 
   HWY_INLINE void vector(const Piece& q, int64_t i, size_t pos, MF valid) {
     const DF df;
@@ -1278,7 +1366,9 @@ class Evaluator {
     accumulate(kFinite + side, hn::IfThenElseZero(ok, one), pos, valid);
   }
 
-  int side() const { return p_.paired ? 0 : p_.side; }
+  int side() const {
+    return p_.paired ? 0 : p_.side;
+  }
 
   const Piece& p_;
   const Term td_;

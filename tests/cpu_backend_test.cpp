@@ -739,11 +739,14 @@ TEST(CpuInstructionSets, EveryBf16LogitMatchesTheGeneralLoop) {
   for (const auto& set : sets) {
     detail::cpu::restrict_instruction_set(set.target);
     for (const auto& [d, g] : kPlainLoopKinds) {
-      for (const int32_t fp32_gradients : {0, 1}) {
+      // 3 / 256 (the mean of a segment): gradients below FLT_MIN from |x| of about 83 on;
+      // 2^-100 / 256: from about 12 on, and a moderate logit's gradients are stored the slow way.
+      for (const auto& [fp32_gradients, grad_scale] :
+           {std::pair{0, 3.0f}, std::pair{1, 3.0f}, std::pair{0, 0x1p-100f}}) {
         auto p = make_problem(kSegments, kPerSegment, kPerSegment, d, g, GANLOSS_REDUCTION_MEAN);
         p.dtype = GANLOSS_DTYPE_BF16;
         p.fp32_gradients = fp32_gradients;
-        p.grad_scale = 3.0f;
+        p.grad_scale = grad_scale;
         HostCall call(p, 31);
         auto* real = reinterpret_cast<uint16_t*>(call.real.data());
         auto* fake = reinterpret_cast<uint16_t*>(call.fake.data());
