@@ -414,9 +414,9 @@ HWY_INLINE VF sigma_neg_abs(VF e) {
 // (1.00 ulp for an exact e; 1 / (1 + e) was within 1.50). IfNegativeThenElse chooses by t's
 // sign bit (x86: a blend keyed on t, no compare; Arm) or by t < 0 (the emulated targets).
 // Either differs from t >= 0 only where big and small are the same bits: at -0 and tiny t
-// (both 1/2; the callers pass tz, never -0) and at NaN (small is the quiet form of e, which is
-// t or the quiet form of |t| (exp_neg_abs), and big is small's NaN, or the default NaN where
-// the hardware gives that).
+// (both 1/2; the general loop passes tz, never -0, the bf16 table loops t) and at NaN (small is the
+// quiet form of e, which is t or the quiet form of |t| (exp_neg_abs), and big is small's NaN, or
+// the default NaN where the hardware gives that).
 HWY_INLINE void sigmoids(VF t, VF small, VF* sig_pos, VF* sig_neg) {
   const DF df;
   const VF big = hn::Sub(hn::Set(df, 1.0f), small);  // sigma(|t|), never 1 / (1 + e)
@@ -439,7 +439,8 @@ HWY_INLINE void logistic_start(LogisticStart<N>& s) {
   exp_neg_abs<N>(s.t, s.tz, s.e);
 }
 
-// The logistic parts of tz from small = sigma(-|tz|) and l = log1p(exp(-|tz|)).
+// The logistic parts of tz from small = sigma(-|tz|) and l = log1p(exp(-|tz|)) (the bf16 table
+// loops pass t itself, which gives the same bits).
 HWY_INLINE void logistic_parts(VF tz, VF small, VF l, Logistic* out) {
   const DF df;
   const VF zero = hn::Zero(df);
@@ -690,10 +691,12 @@ HWY_INLINE void prefetch_ahead(const void* base, int64_t j) {
 // it: the table holds what exp_neg_abs, sigma_neg_abs and log1p_unit give for each magnitude on
 // this instruction set, and the loops compute the rest from small and l with the same
 // operations (logistic_parts), so their gradients, element losses and totals are bitwise those
-// of the general loop (a NaN total's payload aside). Computing the pair takes the exp, the
-// log1p polynomial and a division; on the 2-core AVX-512 Xeon the lookup, two 64-bit gathers
-// per vector, made the common bf16 call 1.25 times as fast with AVX-512 and with AVX2 when the
-// table held e and l; taking sigma(-|t|) from it instead of e, which leaves no division in the
+// of the general loop (a NaN total's payload aside). They pass t where the general loop passes
+// tz: for a tiny t (|t| < 2^-26, e = 1) small and big are both 1/2, and max(+-t, 0) + l rounds
+// to l (l = log1p(1) in [1/2, 1), where half an ulp is 2^-25), as for +0. Computing the pair takes
+// the exp, the log1p polynomial and a division; on the 2-core AVX-512 Xeon the lookup, two 64-bit
+// gathers per vector, made the common bf16 call 1.25 times as fast with AVX-512 and with AVX2 when
+// the table held e and l; taking sigma(-|t|) from it instead of e, which leaves no division in the
 // loop, and gathering by 32-bit indices made it 1.08-1.11 times as fast again, and the common
 // VJP call 1.2-1.3 times (docs/benchmarks.md).
 // Four vectors per step (kLookupInterleave): two were 14% slower, eight no faster.
@@ -705,9 +708,6 @@ HWY_INLINE void prefetch_ahead(const void* base, int64_t j) {
 // (most magnitudes between 2^-10 and 2^5) touch about 15 KB of it.
 constexpr uint32_t kMagnitudes = uint32_t{1} << 15;
 constexpr size_t kLookupInterleave = 4;
-// The magnitude bits below which a bf16 logit is tiny (kTiny's upper 16 bits).
-constexpr uint32_t kTinyBf16 = std::bit_cast<uint32_t>(kTiny) >> 16;
-static_assert((std::bit_cast<uint32_t>(kTiny) & 0xffffu) == 0, "kTiny is a bf16");
 
 struct Bf16Logistic {
   // Entry i: the floats small and l of the magnitude with bf16 bits i, small in the low half.
@@ -784,7 +784,6 @@ HWY_INLINE uint32_t normal_gradients_below(const Bf16Logistic& table, float scal
 template <size_t M>
 struct Lookup {
   VF t[M];              // the logits
-  VF tz[M];             // t with its tiny lanes replaced by +0, as exp_neg_abs makes it
   VF small[M];          // sigma(-|t|)
   VF l[M];              // log1p(exp(-|t|))
   hn::Vec<DU> largest;  // the largest magnitude's bits (the index of its entry) in each lane
@@ -825,7 +824,6 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
     const uint64_t entry = table[index];
     s.largest = m == 0 ? hn::Set(DU(), index) : hn::Max(s.largest, hn::Set(DU(), index));
     s.t[m] = hn::Set(df, std::bit_cast<float>(h << 16));
-    s.tz[m] = index < kTinyBf16 ? hn::Zero(df) : s.t[m];
     s.small[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry)));
     s.l[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry >> 32)));
   }
@@ -838,7 +836,6 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
     s.t[m] = hn::BitCast(df, hn::ShiftLeft<16>(h));
     const auto index = hn::And(h, hn::Set(du, kMagnitudes - 1));
     s.largest = m == 0 ? index : hn::Max(s.largest, index);
-    s.tz[m] = hn::IfThenZeroElse(hn::RebindMask(df, hn::Lt(index, hn::Set(du, kTinyBf16))), s.t[m]);
     const VF lo = hn::BitCast(df, gather_entries<false>(entries, index));
     const VF hi = hn::BitCast(df, gather_entries<true>(entries, index));
     s.small[m] = hn::ConcatEven(df, hi, lo);
@@ -869,7 +866,7 @@ HWY_INLINE void lookup_and_finish(const uint64_t* table, uint32_t normal_below, 
   lookup_vectors<M>(table, x, j, s);
   Logistic parts[M];
   for (size_t m = 0; m < M; ++m)
-    logistic_parts(s.tz[m], s.small[m], s.l[m], &parts[m]);
+    logistic_parts(s.t[m], s.small[m], s.l[m], &parts[m]);
   const auto each = [&](auto normal) HWY_ATTR GANLOSS_INLINE_LAMBDA {
     for (size_t m = 0; m < M; ++m)
       body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m], normal);
