@@ -219,6 +219,14 @@ HWY_INLINE void store_bf16_normal(VF v, uint16_t* out) {
   asm volatile("vcvtneps2bf16 %1, %0" : "=v"(bits) : "v"(v.raw));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bits);
 }
+
+// The same for two vectors, lo then hi, by one vcvtne2ps2bf16 (the same rounding, two
+// micro-ops where two vcvtneps2bf16 take four).
+HWY_INLINE void store_bf16_normal_pair(VF lo, VF hi, uint16_t* out) {
+  __m512i bits;
+  asm volatile("vcvtne2ps2bf16 %2, %1, %0" : "=v"(bits) : "v"(hi.raw), "v"(lo.raw));
+  _mm512_storeu_si512(out, bits);
+}
 #endif
 
 // store() for a type known at compile time (the specialised loops).
@@ -708,6 +716,7 @@ HWY_INLINE void prefetch_ahead(const void* base, int64_t j) {
 // (most magnitudes between 2^-10 and 2^5) touch about 15 KB of it.
 constexpr uint32_t kMagnitudes = uint32_t{1} << 15;
 constexpr size_t kLookupInterleave = 4;
+static_assert(kLookupInterleave % 2 == 0, "NormalVector pairs the vectors of a step");
 
 struct Bf16Logistic {
   // Entry i: the floats small and l of the magnitude with bf16 bits i, small in the low half.
@@ -856,9 +865,24 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
   }
 }
 
+// What the vectors of a group whose magnitudes lie below normal_below are called with: value
+// true, and kPair 1 for the first of two vectors, 2 for the second, 0 for a vector alone (M 1).
+template <int kPairPosition>
+struct NormalVector : std::true_type {
+  static constexpr int kPair = kPairPosition;
+};
+
+template <size_t M, class Body, size_t... m>
+HWY_INLINE void call_normal(const Body& body, int64_t j, const Lookup<M>& s, const Logistic* parts,
+                            std::index_sequence<m...>) {
+  (body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m],
+        NormalVector<(M == 1 ? 0 : 1 + static_cast<int>(m % 2))>{}),
+   ...);
+}
+
 // Looks up M vectors of bf16 logits and calls body for each, as finish_vectors does.
-// kNormal: with std::true_type where every magnitude of the M vectors lies below normal_below,
-// so that each form is straight-line code; else with std::false_type.
+// kNormal: with NormalVector where every magnitude of the M vectors (M 1 or even) lies below
+// normal_below, so that each form is straight-line code; else with std::false_type.
 template <size_t M, bool kNormal, class Body>
 HWY_INLINE void lookup_and_finish(const uint64_t* table, uint32_t normal_below, const void* x,
                                   int64_t j, const Body& body) {
@@ -867,20 +891,17 @@ HWY_INLINE void lookup_and_finish(const uint64_t* table, uint32_t normal_below, 
   Logistic parts[M];
   for (size_t m = 0; m < M; ++m)
     logistic_parts(s.t[m], s.small[m], s.l[m], &parts[m]);
-  const auto each = [&](auto normal) HWY_ATTR GANLOSS_INLINE_LAMBDA {
-    for (size_t m = 0; m < M; ++m)
-      body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m], normal);
-  };
   if constexpr (kNormal) {
     const DU du;
     if (hn::AllTrue(du, hn::Lt(s.largest, hn::Set(du, normal_below)))) {
-      each(std::true_type{});
+      call_normal<M>(body, j, s, parts, std::make_index_sequence<M>{});
       return;
     }
   } else {
     (void)normal_below;
   }
-  each(std::false_type{});
+  for (size_t m = 0; m < M; ++m)
+    body(j + static_cast<int64_t>(m * kFloatLanes), s.t[m], parts[m], std::false_type{});
 }
 
 // Calls body(j, t, parts, normal) for each vector of the logits x (of type XT) in elements
@@ -1101,15 +1122,21 @@ class Evaluator {
     // The common bf16 loop on AVX-512 stores the gradients of vectors whose magnitudes lie
     // below normal_below without store_bf16_by_hardware's tests, as a fused multiply-add: the
     // same bits (normal_gradients_below), with the negation folded into the scale (s * -c and
-    // (0 - s) * c differ only for s = +0, and adding +0 makes both +0). On the 2-core AVX-512
-    // Xeon that made the common bf16 call 1.12-1.16 times as fast (docs/benchmarks.md).
+    // (0 - s) * c differ only for s = +0, and adding +0 makes both +0), two vectors of a
+    // gradient at a time (store_bf16_normal_pair). On the 2-core AVX-512 Xeon that made the
+    // common bf16 call 1.12-1.16 times as fast, and the pairs 1.03-1.07 times again
+    // (docs/benchmarks.md).
     constexpr bool kNormalStores =
         HWY_TARGET == HWY_AVX3 && kCommon && kGradients && XT == DType::bf16 && GT == DType::bf16;
     uint32_t normal_below = 0;
     if constexpr (kNormalStores)
       normal_below = normal_gradients_below(bf16_logistic_table(), q.coef);
     const VF negated = hn::Neg(scale);
+    VF first_d = zero;  // the gradients of the first vector of a pair (NormalVector)
+    VF first_g = zero;
     (void)negated;
+    (void)first_d;
+    (void)first_g;
     auto body = [&](int64_t j, VF t, const Logistic& parts,
                     auto normal) HWY_ATTR GANLOSS_INLINE_LAMBDA {
       const size_t pos = static_cast<size_t>(j % kStep);
@@ -1120,12 +1147,22 @@ class Evaluator {
 #if HWY_TARGET == HWY_AVX3
       if constexpr (kNormalStores && decltype(normal)::value) {
         constexpr bool kPos = kUnitD == LogisticForm::pos;
-        store_bf16_normal(
-            hn::MulAdd(kPos ? parts.sig_pos : parts.sig_neg, kPos ? scale : negated, zero),
-            static_cast<uint16_t*>(grad_d) + j);
-        if constexpr (kG) {
-          store_bf16_normal(hn::MulAdd(parts.sig_neg, negated, zero),
-                            static_cast<uint16_t*>(grad_g) + j);
+        constexpr int kPair = decltype(normal)::kPair;
+        const VF gd =
+            hn::MulAdd(kPos ? parts.sig_pos : parts.sig_neg, kPos ? scale : negated, zero);
+        const VF gg = kG ? hn::MulAdd(parts.sig_neg, negated, zero) : zero;
+        auto* const od = static_cast<uint16_t*>(grad_d);
+        auto* const og = static_cast<uint16_t*>(grad_g);
+        if constexpr (kPair == 0) {
+          store_bf16_normal(gd, od + j);
+          if constexpr (kG) store_bf16_normal(gg, og + j);
+        } else if constexpr (kPair == 1) {
+          first_d = gd;
+          first_g = gg;
+        } else {
+          const int64_t k = j - static_cast<int64_t>(kFloatLanes);
+          store_bf16_normal_pair(first_d, gd, od + k);
+          if constexpr (kG) store_bf16_normal_pair(first_g, gg, og + k);
         }
         return;
       }
