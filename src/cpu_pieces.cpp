@@ -17,6 +17,9 @@
 // x86. Arguments below 2^-26 in magnitude are replaced by 0 where that provably changes no
 // result (exp(-|x|) rounds to 1 and sp(x) = max(x, 0) + log1p(e) to log1p(e) either way), and
 // sign * x (sign = +-1) is a sign flip of the bits, so these logits cost what ordinary ones do.
+// The bf16 table loops keep such a logit, which meets only a blend, a max and an addition to
+// log1p(1) there: with one bf16 logit in 16 subnormal, ganloss_cpu_copy_bench's calls took
+// 0.96-1.04 times as long as on normal data on the 2-core AVX-512 Xeon.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu_pieces.cpp"
 #include <hwy/foreach_target.h>  // must precede highway.h
@@ -1543,6 +1546,15 @@ void sigmoids_for_target(const float* e, int64_t n, float* small_out, float* big
   });
 }
 
+uint32_t bf16_normal_bound_for_target(float scale) {
+#if HWY_TARGET == HWY_AVX3
+  return normal_gradients_below(bf16_logistic_table(), scale);
+#else
+  (void)scale;
+  return 0;
+#endif
+}
+
 void bf16_rounding_for_target(const float* x, int64_t n, uint16_t* out) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(kFloatLanes);
@@ -1576,6 +1588,7 @@ HWY_EXPORT(select_piece_for_target);
 HWY_EXPORT(vector_math_for_target);
 HWY_EXPORT(sigmoids_for_target);
 HWY_EXPORT(bf16_rounding_for_target);
+HWY_EXPORT(bf16_normal_bound_for_target);
 
 PieceFn select_piece(TermKind d, TermKind g) {
   return HWY_DYNAMIC_DISPATCH(select_piece_for_target)(d, g);
@@ -1602,6 +1615,10 @@ void sigmoids_for_tests(const float* e, int64_t n, float* small_out, float* big_
 
 void bf16_rounding_for_tests(const float* x, int64_t n, uint16_t* out) {
   HWY_DYNAMIC_DISPATCH(bf16_rounding_for_target)(x, n, out);
+}
+
+uint32_t bf16_normal_bound_for_tests(float scale) {
+  return HWY_DYNAMIC_DISPATCH(bf16_normal_bound_for_target)(scale);
 }
 
 // Here, outside the per-target code, so that the check is compiled for the baseline

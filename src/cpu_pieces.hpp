@@ -87,6 +87,11 @@ void sigmoids_for_tests(const float* e, int64_t n, float* small_out, float* big_
 // (the gradients' conversion).
 void bf16_rounding_for_tests(const float* x, int64_t n, uint16_t* out);
 
+// For tests: the bf16 magnitude bits below which the selected instruction set's common bf16 loop
+// stores the gradients of a scale without a test per store (normal_gradients_below in
+// cpu_pieces.cpp; 0 where it has no such stores).
+uint32_t bf16_normal_bound_for_tests(float scale);
+
 // Whether the processor has AVX512_BF16, whose rounding instruction the AVX-512 code uses for
 // bf16 stores (set when the library loads).
 extern const bool kProcessorHasAvx512Bf16;

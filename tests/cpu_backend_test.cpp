@@ -723,8 +723,8 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
   detail::cpu::restrict_instruction_set(0);
 }
 
-// For bf16 logits the specialised loops look exp(-|x|) and its log1p up in a table by the
-// logit's magnitude (bf16_logistic_table in src/cpu_pieces.cpp) where the general loop computes
+// For bf16 logits the specialised loops look sigma(-|x|) and log1p(exp(-|x|)) up in a table by
+// the logit's magnitude (bf16_logistic_table in src/cpu_pieces.cpp) where the general loop computes
 // them. Every one of the 2^16 bf16 patterns (NaNs with every payload, infinities, subnormals,
 // both zeros, the tiny magnitudes below 2^-26 and the ones just above) as a real and as a fake
 // logit gives the general loop's outputs, bitwise but for the payload of a NaN total: the main
@@ -793,6 +793,62 @@ TEST(CpuInstructionSets, EveryBf16LogitMatchesTheGeneralLoop) {
             [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); }, call))
             << "VJP, " << what;
       }
+    }
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
+// The common bf16 loop stores the gradients of a group of four vectors without a test per store
+// where the largest magnitude of the group lies below a bound (normal_gradients_below in
+// src/cpu_pieces.cpp). One logit beyond it in any vector of a group sends the whole group the
+// general way. Every logit here is 1.5 but one in 64 of 100, whose gradient sigma(-100) * scale
+// rounds to zero, at lane 5, 21, 37 or 53 of the group: in each of its four vectors in turn.
+TEST(CpuInstructionSets, OneLargeBf16LogitInAnyVectorOfAGroup) {
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  constexpr int64_t kLogits = 4096;
+  constexpr uint16_t kModerate = 0x3fc0;  // 1.5
+  constexpr uint16_t kLarge = 0x42c8;     // 100
+  for (const auto& set : sets) {
+    detail::cpu::restrict_instruction_set(set.target);
+    for (const auto& [d, g] : kPlainLoopKinds) {
+      auto p = make_problem(1, kLogits, kLogits, d, g, GANLOSS_REDUCTION_MEAN);
+      p.dtype = GANLOSS_DTYPE_BF16;
+      HostCall call(p, 37);
+      auto* real = reinterpret_cast<uint16_t*>(call.real.data());
+      auto* fake = reinterpret_cast<uint16_t*>(call.fake.data());
+      for (int64_t i = 0; i < kLogits; ++i) {
+        const bool large = i % 64 == 5 + 16 * (i / 64 % 4);
+        real[i] = large ? kLarge : kModerate;
+        fake[i] = large ? kLarge : static_cast<uint16_t>(kModerate | 0x8000u);
+      }
+      const ganloss_outputs_t common = common_outputs(call);
+      EXPECT_TRUE(same_with_general_loop(
+          [&] { ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call))
+          << set.name << " " << testing::describe(call.problem);
+    }
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
+// That bound, as bf16 magnitude bits: |x| < 64 (0x4280) for every scale from 2^-30 to 2^20 and
+// for an infinite one, |x| < 8 (0x4100) for 2^-108, and none for 0, NaN and 2^-126 (half of
+// which is subnormal). Only AVX-512 on a processor with AVX512_BF16 has such stores; the other
+// instruction sets report none.
+TEST(CpuInstructionSets, Bf16NormalStoreBound) {
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::pair<float, uint32_t> cases[] = {
+      {1.0f, 0x4280},      {-1.0f, 0x4280}, {0x1p-30f, 0x4280}, {0x1p20f, 0x4280}, {inf, 0x4280},
+      {0x1p-108f, 0x4100}, {0.0f, 0},       {-0.0f, 0},         {nan, 0},          {0x1p-126f, 0}};
+  for (const auto& set : sets) {
+    detail::cpu::restrict_instruction_set(set.target);
+    const bool stores = set.name == "AVX3" && detail::cpu::kProcessorHasAvx512Bf16;
+    for (const auto& [scale, bound] : cases) {
+      EXPECT_EQ(detail::cpu::bf16_normal_bound_for_tests(scale), stores ? bound : 0)
+          << set.name << " scale " << scale;
     }
   }
   detail::cpu::restrict_instruction_set(0);
