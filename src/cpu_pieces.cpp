@@ -250,6 +250,18 @@ HWY_INLINE void store_as(VF v, void* base, int64_t i) {
   }
 }
 
+#if HWY_TARGET != HWY_AVX3
+// The other instruction sets have no stores without tests (plain_loop's kNormalStores is false
+// there): these round as store_as does.
+HWY_INLINE void store_bf16_normal(VF v, uint16_t* out) {
+  store_as<DType::bf16>(v, out, 0);
+}
+HWY_INLINE void store_bf16_normal_pair(VF lo, VF hi, uint16_t* out) {
+  store_as<DType::bf16>(lo, out, 0);
+  store_as<DType::bf16>(hi, out, static_cast<int64_t>(kFloatLanes));
+}
+#endif
+
 HWY_INLINE void store(VF v, DType type, void* base, int64_t i) {
   if (type == DType::f32) {
     store_as<DType::f32>(v, base, i);
@@ -1147,7 +1159,6 @@ class Evaluator {
       const TermV g = plain_term<KG, kUnit>(fg, tg, t, parts);
       if constexpr (kD) add(sd, widen(d.loss), pos);
       if constexpr (kG) add(sg, widen(g.loss), pos);
-#if HWY_TARGET == HWY_AVX3
       if constexpr (kNormalStores && decltype(normal)::value) {
         constexpr bool kPos = kUnitD == LogisticForm::pos;
         constexpr int kPair = decltype(normal)::kPair;
@@ -1169,7 +1180,6 @@ class Evaluator {
         }
         return;
       }
-#endif
       (void)normal;
       if constexpr (kGradients) {
         // store_gradient's unweighted form, in the type GT.
@@ -1207,9 +1217,7 @@ class Evaluator {
 
   // The same for values formed in double from float lanes that are zero outside the valid
   // lanes (the caller masked them).
-  HWY_INLINE void accumulate_wide(int k, const Wide& x, size_t pos) {
-    add(sums_[k], x, pos);
-  }
+  HWY_INLINE void accumulate_wide(int k, const Wide& x, size_t pos) { add(sums_[k], x, pos); }
 
   HWY_INLINE void vector(const Piece& q, int64_t i, size_t pos, MF valid) {
     const DF df;
@@ -1403,9 +1411,7 @@ class Evaluator {
     accumulate(kFinite + side, hn::IfThenElseZero(ok, one), pos, valid);
   }
 
-  int side() const {
-    return p_.paired ? 0 : p_.side;
-  }
+  int side() const { return p_.paired ? 0 : p_.side; }
 
   const Piece& p_;
   const Term td_;
