@@ -252,11 +252,12 @@ HWY_INLINE void store_as(VF v, void* base, int64_t i) {
 
 #if HWY_TARGET != HWY_AVX3
 // The other instruction sets have no stores without tests (plain_loop's kNormalStores is false
-// there): these round as store_as does.
-HWY_INLINE void store_bf16_normal(VF v, uint16_t* out) {
+// there): these round as store_as does, and nothing calls them (maybe_unused: clang warns of
+// internal functions named only in discarded branches).
+[[maybe_unused]] HWY_INLINE void store_bf16_normal(VF v, uint16_t* out) {
   store_as<DType::bf16>(v, out, 0);
 }
-HWY_INLINE void store_bf16_normal_pair(VF lo, VF hi, uint16_t* out) {
+[[maybe_unused]] HWY_INLINE void store_bf16_normal_pair(VF lo, VF hi, uint16_t* out) {
   store_as<DType::bf16>(lo, out, 0);
   store_as<DType::bf16>(hi, out, static_cast<int64_t>(kFloatLanes));
 }
@@ -793,8 +794,10 @@ HWY_NOINLINE const Bf16Logistic& bf16_logistic_table() {
 // float_to_bfloat16 does. 0 where the processor lacks the instruction, or for no magnitude
 // (scale 0 or NaN, or below 2^-125 in magnitude). Whole exponent blocks: rounding is monotone,
 // so a block's least small bounds its products. For any scale from 2^-30 to 1 (a mean over up
-// to 2^30 logits) the bound is |t| = 64, beyond the logits a discriminator gives.
-HWY_INLINE uint32_t normal_gradients_below(const Bf16Logistic& table, float scale) {
+// to 2^30 logits) the bound is |t| = 64, beyond the logits a discriminator gives. Only the
+// AVX-512 loops call it (maybe_unused: elsewhere it is named only in discarded branches).
+[[maybe_unused]] HWY_INLINE uint32_t normal_gradients_below(const Bf16Logistic& table,
+                                                            float scale) {
   if (!kProcessorHasAvx512Bf16) return 0;
   // least_small is non-increasing, so the blocks that qualify come first.
   const float* const first = std::begin(table.least_small);
