@@ -205,25 +205,24 @@ HWY_INLINE VF load(const void* base, DType type, int64_t i) {
 // AVX512_BF16, so the instruction is inline assembly, which needs no compiler target; it runs
 // only where the processor has the feature (kProcessorHasAvx512Bf16), and `volatile` keeps the
 // compiler from moving it ahead of that test. Returns false where it stored nothing.
-HWY_INLINE bool store_bf16_by_hardware(VF v, uint16_t* out) {
-  if (!kProcessorHasAvx512Bf16 || _mm512_fpclass_ps_mask(v.raw, 0x20) != 0) {  // 0x20: subnormal
-    return false;
-  }
-  __m256i bits;
-  asm volatile("vcvtneps2bf16 %1, %0" : "=v"(bits) : "v"(v.raw));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bits);
-  return true;
-}
-
-// vcvtneps2bf16 without those tests, for a vector with no subnormal lane on a processor with the
-// instruction (the caller's promise: normal_gradients_below).
+//
+// store_bf16_normal: the instruction without the tests, for a vector with no subnormal lane on a
+// processor with the instruction (the caller's promise: normal_gradients_below).
 HWY_INLINE void store_bf16_normal(VF v, uint16_t* out) {
   __m256i bits;
   asm volatile("vcvtneps2bf16 %1, %0" : "=v"(bits) : "v"(v.raw));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bits);
 }
 
-// The same for two vectors, lo then hi, by one vcvtne2ps2bf16 (the same rounding, two
+HWY_INLINE bool store_bf16_by_hardware(VF v, uint16_t* out) {
+  if (!kProcessorHasAvx512Bf16 || _mm512_fpclass_ps_mask(v.raw, 0x20) != 0) {  // 0x20: subnormal
+    return false;
+  }
+  store_bf16_normal(v, out);
+  return true;
+}
+
+// store_bf16_normal for two vectors, lo then hi, by one vcvtne2ps2bf16 (the same rounding, two
 // micro-ops where two vcvtneps2bf16 take four).
 HWY_INLINE void store_bf16_normal_pair(VF lo, VF hi, uint16_t* out) {
   __m512i bits;
