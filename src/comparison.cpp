@@ -241,7 +241,7 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
     const reference::SegmentTotals& t = ref.segments[static_cast<std::size_t>(s)];
     const int64_t n[2] = {sides[0].size(s), sides[1].size(s)};
     int depth_s = depth;
-    if (p.ragged == 1 && depth > 0) depth_s += static_cast<int>((n[0] + n[1] + 31) / 32);
+    if (p.ragged == 1 && model.ragged_rows) depth_s += static_cast<int>((n[0] + n[1] + 31) / 32);
     const double eta = weighted_mean ? (depth_s + 8) * kU : 0.0;
 
     // The argument perturbation of element i of a side.

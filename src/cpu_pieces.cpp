@@ -8,7 +8,8 @@
 // chain of dependent operations; the common loops run several vectors' chains side by side and
 // start the next ones' exp before finishing the current ones: for_logistic_vectors), log1p by a
 // polynomial without division, then the gradients and element losses, and the sums added in double
-// into eight lanes per sum, element i into lane i mod 8, whatever the vector width: the sums are
+// into eight lanes per sum, element i into lane i mod 8 (the unweighted fp32 loss terms after fp32
+// sums over blocks of 64 elements: Fold), whatever the vector width: the sums are
 // therefore independent of the instruction set, given the same per-element values. Those may differ
 // in the last bits between instruction sets, where a multiply-add is fused (AVX2, AVX-512, NEON) or
 // not (EMU128); within one instruction set they are bitwise repeatable.
@@ -75,9 +76,10 @@ constexpr size_t kDoubleLanes = hn::MaxLanes(DD());
 static_assert(kDoubleLanes * kWidePerFloat == kFloatLanes, "a float vector in double vectors");
 static_assert(kDoubleLanes <= kLanes && kLanes % kDoubleLanes == 0, "lane layout");
 constexpr size_t kSumVectors = kLanes / kDoubleLanes;
-// Elements per step: whole vectors covering the eight lanes at least once.
-constexpr int64_t kStep = kFloatLanes >= kLanes ? kFloatLanes : kLanes;
+// Elements per step: one block of the loss sums (Fold), whatever the vector width.
+constexpr int64_t kStep = 64;
 constexpr size_t kVectorsPerStep = kStep / kFloatLanes;
+static_assert(kFloatLanes <= 16 && kStep % kFloatLanes == 0, "whole vectors per step");
 
 // A float vector's lanes as double vectors (hi unused with one lane).
 struct Wide {
@@ -125,6 +127,43 @@ HWY_INLINE void add(Sum& s, const Wide& w, size_t pos) {
   if constexpr (kWidePerFloat == 2) {
     const size_t hi = ((pos + kDoubleLanes) % kLanes) / kDoubleLanes;
     s.v[hi] = hn::Add(s.v[hi], w.hi);
+  }
+}
+
+// The loss sums of a block of kStep elements in fp32 before they reach their double lanes
+// (the other sums add each element in double). Element i of the block (i mod 16 = c) is added
+// to the float lane c in element order, ((t[c] + t[c + 16]) + t[c + 32]) + t[c + 48], and at the
+// block's end (flush) lane c goes to double lane c mod 8, the lanes 0-7 before 8-15: the same
+// additions at every vector width. A term passes through at most kFoldDepth fp32 additions
+// (kAccumulationDepth, the error model's depth for this backend). On the 2-core AVX-512 Xeon
+// that made the common bf16 call 1.13-1.23 times as fast, where widening every term to double
+// was about a third of the loop's vector micro-ops, and the f32 one 1.01-1.09 times
+// (docs/benchmarks.md). A block's fp32 sum may overflow where the double sums would not:
+// evaluate_piece then adds the piece's loss terms again, each in double.
+constexpr size_t kFoldVectors = 16 / kFloatLanes;
+constexpr int kFoldDepth = static_cast<int>(kStep / 16) - 1;
+static_assert(kFoldDepth == kAccumulationDepth, "the error model's depth (cpu_pieces.hpp)");
+
+struct Fold {
+  VF v[kFoldVectors];
+};
+
+HWY_INLINE void clear(Fold& f) {
+  for (VF& v : f.v)
+    v = hn::Zero(DF());
+}
+
+// Adds the float vector that starts `pos` elements into a step.
+HWY_INLINE void fold(Fold& f, VF x, size_t pos) {
+  VF& v = f.v[(pos % 16) / kFloatLanes];
+  v = hn::Add(v, x);
+}
+
+// Adds the block's float lanes to s and clears them.
+HWY_INLINE void flush(Sum& s, Fold& f) {
+  for (size_t k = 0; k < kFoldVectors; ++k) {
+    add(s, widen(f.v[k]), k * kFloatLanes);
+    f.v[k] = hn::Zero(DF());
   }
 }
 
@@ -983,24 +1022,50 @@ class Evaluator {
   static constexpr bool kG = KG != TermKind::none;
   static constexpr bool kLogistic = KD == TermKind::logistic || KG == TermKind::logistic;
 
-  Evaluator(const Piece& p, const Term& d, const Term& g) : p_(p), td_(d), tg_(g) {
+  // fold: add the fp32 loss terms of each block in fp32 first (Fold), or each in double.
+  Evaluator(const Piece& p, const Term& d, const Term& g, bool fold = true)
+      : p_(p), td_(d), tg_(g), fold_(fold) {
     const DD dd;
     for (Sum& s : sums_) {
       for (VD& v : s.v)
         v = hn::Zero(dd);
     }
+    for (Fold& f : folds_)
+      clear(f);
   }
 
   // Elements [i, i + kStep) of the piece's arrays (`q`: the piece or its zero-padded tail), of
-  // which the first `valid` count: the others add nothing to the sums.
+  // which the first `valid` count: the others add nothing to the sums (whole vectors past them
+  // are not evaluated).
   HWY_INLINE void step(const Piece& q, int64_t i, int64_t valid) {
     for (size_t u = 0; u < kVectorsPerStep; ++u) {
       const size_t pos = u * kFloatLanes;
       const DF df;
       const int64_t left = valid - static_cast<int64_t>(pos);
-      const MF mask = hn::FirstN(df, static_cast<size_t>(std::max<int64_t>(0, left)));
+      if (left <= 0) break;
+      const MF mask = hn::FirstN(df, static_cast<size_t>(left));
       vector(q, i + static_cast<int64_t>(pos), pos, mask);
     }
+    for (int k = 0; k < kLossSums; ++k)
+      flush(sums_[k], folds_[k]);
+  }
+
+  // Whether every lane of the loss sums is finite: else a block's fp32 sum may have overflowed
+  // where the double sums do not (evaluate_piece).
+  bool loss_sums_finite() const {
+    const DD dd;
+    bool finite = true;
+    for (int k = 0; k < kLossSums; ++k) {
+      for (const VD& v : sums_[k].v)
+        finite = finite && hn::AllTrue(dd, hn::IsFinite(v));
+    }
+    return finite;
+  }
+
+  // The loss sums of `other`, in place of these.
+  void take_loss_sums(const Evaluator& other) {
+    for (int k = 0; k < kLossSums; ++k)
+      sums_[k] = other.sums_[k];
   }
 
   // Whether the piece is the common main pass that plain_steps() evaluates: one side's
@@ -1136,6 +1201,10 @@ class Evaluator {
     const LogisticForm fg = kUnit ? kUnitG : logistic_form(tg);
     Sum sd = sums_[kLossD + s];
     Sum sg = sums_[kLossG + s];
+    Fold fold_d;
+    Fold fold_g;
+    clear(fold_d);
+    clear(fold_g);
     // The common bf16 loop on AVX-512 stores the gradients of vectors whose magnitudes lie
     // below normal_below without store_bf16_by_hardware's tests, as a fused multiply-add: the
     // same bits (normal_gradients_below), with the negation folded into the scale (s * -c and
@@ -1159,8 +1228,12 @@ class Evaluator {
       const size_t pos = static_cast<size_t>(j % kStep);
       const TermV d = plain_term<KD, kUnit>(fd, td, t, parts);
       const TermV g = plain_term<KG, kUnit>(fg, tg, t, parts);
-      if constexpr (kD) add(sd, widen(d.loss), pos);
-      if constexpr (kG) add(sg, widen(g.loss), pos);
+      if constexpr (kD) fold(fold_d, d.loss, pos);
+      if constexpr (kG) fold(fold_g, g.loss, pos);
+      if (pos == kStep - kFloatLanes) {
+        if constexpr (kD) flush(sd, fold_d);
+        if constexpr (kG) flush(sg, fold_g);
+      }
       if constexpr (kNormalStores && decltype(normal)::value) {
         constexpr bool kPos = kUnitD == LogisticForm::pos;
         constexpr int kPair = decltype(normal)::kPair;
@@ -1283,6 +1356,8 @@ class Evaluator {
         (void)k;
       } else if (exact) {
         accumulate_wide(k, total_terms<K>(tm, true, vm, t, loss), pos);
+      } else if (fold_) {
+        fold(folds_[k], hn::IfThenElseZero(valid, loss), pos);
       } else {
         accumulate(k, loss, pos, valid);
       }
@@ -1418,7 +1493,12 @@ class Evaluator {
   const Piece& p_;
   const Term td_;
   const Term tg_;
+  const bool fold_;
   Sum sums_[kAccumulators];
+  // The loss sums' blocks: kLossD and kLossG for both sides, the first kLossSums sums.
+  static constexpr int kLossSums = 4;
+  static_assert(kLossD == 0 && kLossG == 2, "the loss sums come first");
+  Fold folds_[kLossSums];
 };
 
 // A copy of the last elements [begin, begin + count) of an array into a zeroed buffer of kStep
@@ -1434,6 +1514,28 @@ const void* tail_in(const void* base, int64_t begin, int64_t count, int64_t size
   std::memcpy(buffer->bytes, static_cast<const char*>(base) + begin * size,
               static_cast<std::size_t>(count * size));
   return buffer->bytes;
+}
+
+// The piece's sums through the general loop, writing nothing.
+template <class E>
+void sum_piece(E& e, const Piece& p) {
+  Piece q = p;
+  q.out = PieceOutputs{nullptr, nullptr, nullptr, nullptr};
+  q.out_y = q.out;
+  q.stats = false;
+  const int64_t full = q.n / kStep * kStep;
+  for (int64_t i = 0; i < full; i += kStep)
+    e.step(q, i, kStep);
+  if (full < q.n) {
+    const int64_t count = q.n - full;
+    const int64_t xs = dtype_size(q.x_type);
+    TailBuffer in[3];
+    Piece t = q;
+    t.x = tail_in(q.x, full, count, xs, &in[0]);
+    t.y = tail_in(q.y, full, count, xs, &in[1]);
+    t.w = static_cast<const float*>(tail_in(q.w, full, count, 4, &in[2]));
+    e.step(t, 0, count);
+  }
 }
 
 template <TermKind KD, TermKind KG>
@@ -1504,6 +1606,14 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
                     static_cast<std::size_t>(count * sizes[k]));
       }
     }
+  }
+  if (p.pass == Pass::main && !p.vjp && !e.loss_sums_finite()) {
+    // A loss sum's lane is +-inf or NaN: from an infinite or NaN term, where adding in double
+    // gives the same, or from a block's fp32 sum that overflowed, where it may not. The piece's
+    // loss sums are added again, each term in double.
+    E d(p, term_d, term_g, false);
+    sum_piece(d, p);
+    e.take_loss_sums(d);
   }
   e.finish();
 }

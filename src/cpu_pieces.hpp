@@ -19,6 +19,11 @@ namespace ganloss {
 namespace detail {
 namespace cpu {
 
+// The fp32 additions a loss term passes through on its way into a total: the CPU backend adds
+// the terms of each block of 64 elements in fp32 first, 16 float lanes of four terms each, and
+// those lanes in double (cpu_pieces.cpp, Fold).
+constexpr int kAccumulationDepth = 3;
+
 // Where one side's per-element outputs of a piece go (null = not wanted), already offset to
 // the piece's first element.
 struct PieceOutputs {

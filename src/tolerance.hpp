@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "call_params.hpp"
+#include "cpu_pieces.hpp"
 #include "segmented_loss_plan.hpp"
 
 namespace ganloss {
@@ -103,21 +104,27 @@ constexpr double kFastMathArgumentUlps = 4.0;
 // How a backend's results may differ from the reference: its elementwise math (element_ulps
 // fp32 roundoff units per term and gradient, plus argument_ulps |a| for a logistic term of
 // argument a) and the fp32 additions a term may pass through on its way into a total (depth;
-// 0 for the CPU backend, which sums in double). An int converts to the exactly rounded math of
-// the CPU backend with that depth.
+// 0 for exact sums in double), more for a ragged row by its length where ragged_rows (the CUDA
+// kernel's threads that share a segment). An int converts to the exactly rounded math of the
+// CPU backend with that depth.
 struct ErrorModel {
   int depth = 0;
   double element_ulps = kElementUlps;
   double argument_ulps = 0.0;
+  bool ragged_rows = false;
   ErrorModel() = default;
   ErrorModel(int d) : depth(d) {}  // NOLINT(google-explicit-constructor)
-  ErrorModel(int d, double ulps, double per_argument)
-      : depth(d), element_ulps(ulps), argument_ulps(per_argument) {}
+  ErrorModel(int d, double ulps, double per_argument, bool ragged = false)
+      : depth(d), element_ulps(ulps), argument_ulps(per_argument), ragged_rows(ragged) {}
 };
+
+// The CPU backend's error model: exactly rounded elementwise math, and the loss terms of each
+// block of 64 elements added in fp32 before double (cpu_pieces.hpp).
+inline const ErrorModel kCpuError{cpu::kAccumulationDepth};
 
 // The CUDA kernel's error model (the host emulator runs the same formulas and is held to it).
 inline const ErrorModel kCudaKernelError{detail::kernel::kAccumulationDepth, kFastMathUlps,
-                                         kFastMathArgumentUlps};
+                                         kFastMathArgumentUlps, true};
 
 // A gradient stored as `storage`, computed with gradient multiplier `coef`.
 inline Tolerance gradient_tolerance(DType storage, double coef, double ulps = kElementUlps) {

@@ -30,8 +30,9 @@ using testing::Comparison;
 using testing::HostCall;
 using testing::make_problem;
 
-// The CPU backend accumulates in double: no fp32 additions on the way into a total.
-constexpr int kCpuDepth = 0;
+// The CPU backend's error model: its loss terms pass through up to three fp32 additions on the
+// way into a total (cpu_pieces.hpp), the other sums none.
+const detail::ErrorModel kCpuDepth = detail::kCpuError;
 
 struct Shape {
   const char* name;
@@ -849,6 +850,117 @@ TEST(CpuInstructionSets, Bf16NormalStoreBound) {
     for (const auto& [scale, bound] : cases) {
       EXPECT_EQ(detail::cpu::bf16_normal_bound_for_tests(scale), stores ? bound : 0)
           << set.name << " scale " << scale;
+    }
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
+// A piece's sum of fp32 loss terms as docs/numerics.md states it: blocks of 64 elements from
+// the piece's first, element i of a block added in fp32 to float lane i mod 16 in element order,
+// the sixteen float lanes added at the block's end to double lane c mod 8 (0-7 before 8-15),
+// and the eight double lanes pairwise. A row longer than kChunk is cut into pieces of kChunk
+// elements whose sums are added in order.
+double documented_row_sum(const float* t, int64_t n) {
+  double row = 0.0;
+  for (int64_t piece = 0; piece < n; piece += kC) {
+    const int64_t end = std::min(n, piece + kC);
+    double lanes[8] = {};
+    for (int64_t block = piece; block < end; block += 64) {
+      float f[16] = {};
+      for (int64_t i = block; i < std::min(end, block + 64); ++i)
+        f[(i - block) % 16] += t[i];
+      for (int c = 0; c < 16; ++c)
+        lanes[c % 8] += static_cast<double>(f[c]);
+    }
+    row += ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+           ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  }
+  return row;
+}
+
+// The same terms, each added in double (in lane i mod 8).
+double each_in_double(const float* t, int64_t n) {
+  double lanes[8] = {};
+  for (int64_t i = 0; i < n; ++i)
+    lanes[i % 8] += static_cast<double>(t[i]);
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+// The loss totals are the documented fp32 blocks' sums, bit for bit, on every instruction set,
+// through the common, the plain and the general loop, on a row of one piece and of two. Each
+// piece's first block holds a term of 2^24 and three terms near 1 in its float lane 0, which
+// that lane rounds away and double additions keep: so the total tells the two orders apart
+// (checked), and the other terms are small (logits -20).
+TEST(CpuInstructionSets, LossTermsAddInFp32Blocks) {
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  for (const auto& set : sets) {
+    detail::cpu::restrict_instruction_set(set.target);
+    for (int32_t kind : {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_WASSERSTEIN}) {
+      for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+        for (int64_t n : {int64_t{1000}, kC + 1000}) {
+          auto p = make_problem(1, 3, n, kind, kind, GANLOSS_REDUCTION_SUM);
+          p.dtype = dtype;
+          HostCall call(p, 41);
+          for (int64_t i = 0; i < n; ++i)
+            call.set_fake(i, -20.0f);
+          for (int64_t piece = 0; piece < n; piece += kC) {
+            call.set_fake(piece, 0x1p24f);
+            for (int64_t k : {16, 32, 48})
+              call.set_fake(piece + k, 0.75f);
+          }
+          ASSERT_EQ(call.run(call.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+          const float* terms = call.loss_fake_d.as<float>();
+          const auto want = static_cast<float>(documented_row_sum(terms, n));
+          const std::string what = set.name + " " + testing::describe(call.problem);
+          EXPECT_NE(want, static_cast<float>(each_in_double(terms, n))) << what;
+          EXPECT_EQ(std::bit_cast<uint32_t>(call.d_loss_fake.as<float>()[0]),
+                    std::bit_cast<uint32_t>(want))
+              << what << ": " << call.d_loss_fake.as<float>()[0] << " vs " << want;
+          if (kind == GANLOSS_LOSS_NONSATURATING) {
+            const ganloss_outputs_t common = common_outputs(call);
+            ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+            EXPECT_EQ(std::bit_cast<uint32_t>(call.d_loss_fake.as<float>()[0]),
+                      std::bit_cast<uint32_t>(want))
+                << what << " (common outputs)";
+          }
+        }
+      }
+    }
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
+// Terms of 2^127 overflow a block's fp32 sum (four of them in a float lane) where double
+// additions do not: the piece's loss sums are then added again in double, so the means come
+// out exact and finite, through every loop, on every instruction set.
+TEST(CpuExtremes, OverflowingBlockSumsAddAgainInDouble) {
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  for (const auto& set : sets) {
+    detail::cpu::restrict_instruction_set(set.target);
+    for (int32_t kind : {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_WASSERSTEIN}) {
+      for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+        for (int64_t n : {int64_t{200}, kC + 200}) {
+          auto p = make_problem(1, n, n, kind, kind, GANLOSS_REDUCTION_MEAN);
+          p.dtype = dtype;
+          HostCall call(p, 43);
+          for (int64_t i = 0; i < n; ++i) {
+            call.set_fake(i, 0x1p127f);
+            call.set_real(i, -0x1p127f);
+          }
+          const std::string what = set.name + " " + testing::describe(call.problem);
+          for (const ganloss_outputs_t& o : {call.all_outputs(), common_outputs(call)}) {
+            ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+            EXPECT_EQ(call.d_loss_fake.as<float>()[0], 0x1p127f) << what;
+            EXPECT_EQ(call.d_loss_real.as<float>()[0], 0x1p127f) << what;
+          }
+          const Comparison cmp =
+              testing::compare_with_reference(call, call.all_outputs(), kCpuDepth);
+          EXPECT_LE(cmp.worst(), 1.0) << what << ": " << cmp.first_failure;
+        }
+      }
     }
   }
   detail::cpu::restrict_instruction_set(0);

@@ -334,7 +334,7 @@ TEST_P(CpuFamily, MatchesReference) {
   const ganloss_outputs_t o = call.all_outputs();
   ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS)
       << ganloss_last_error_message();
-  const Comparison cmp = testing::compare_with_reference(call, o, 0);
+  const Comparison cmp = testing::compare_with_reference(call, o, detail::kCpuError);
   EXPECT_LE(cmp.worst(), 1.0) << testing::describe(call.problem) << ": " << cmp.first_failure;
 }
 
@@ -354,7 +354,7 @@ TEST(CpuFamilyOutputs, EachOutputAlone) {
                     CallData{true, kind != GANLOSS_LOSS_RELATIVISTIC, {}, {}});
       const ganloss_outputs_t o = testing::only(call.all_outputs(), which);
       ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
-      const Comparison cmp = testing::compare_with_reference(call, o, 0);
+      const Comparison cmp = testing::compare_with_reference(call, o, detail::kCpuError);
       EXPECT_LE(cmp.worst(), 1.0) << testing::kind_name(kind) << " output " << which << ": "
                                   << cmp.first_failure;
     }

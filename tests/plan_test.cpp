@@ -146,7 +146,8 @@ TEST_P(PlanMatrix, ExecuteMatchesCompute) {
           << ganloss_last_error_message();
       EXPECT_TRUE(planned.output_bytes() == direct.output_bytes()) << describe(planned.problem);
     }
-    const Comparison cmp = compare_with_reference(planned, o, 0);
+    const Comparison cmp = compare_with_reference(
+        planned, o, backend == GANLOSS_BACKEND_CPU ? detail::kCpuError : detail::ErrorModel(0));
     EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure << " " << describe(planned.problem);
   }
 }
@@ -371,7 +372,7 @@ TEST_P(PlanMatrix, Fp32CombinationOfComputeGradientsIsWithinVjpTolerance) {
     const detail::VjpGradients got{ud.as<float>(), ug.as<float>(), {real.data(), fake.data()}};
     const reference::Result ref = reference::evaluate(p, in);
     const detail::ErrorModel model =
-        backend == GANLOSS_BACKEND_CUDA ? detail::kCudaKernelError : detail::ErrorModel(0);
+        backend == GANLOSS_BACKEND_CUDA ? detail::kCudaKernelError : detail::kCpuError;
     const Comparison cmp = detail::compare_vjp_with_reference(p, in, ref, got, model);
     EXPECT_LE(cmp.worst(), 1.0) << cmp.first_failure << " " << describe(p);
   }

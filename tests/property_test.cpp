@@ -135,7 +135,8 @@ TEST(Property, HostBackendsMatchTheReference) {
         ++failures;
         continue;
       }
-      const testing::Comparison cmp = testing::compare_with_reference(call, o, 0);
+      const testing::Comparison cmp = testing::compare_with_reference(
+          call, o, backend == GANLOSS_BACKEND_CPU ? detail::kCpuError : detail::ErrorModel(0));
       if (cmp.worst() > 1.0) {
         ADD_FAILURE() << c.describe(seed) << ": backend " << backend << ": " << cmp.first_failure;
         ++failures;

@@ -28,7 +28,8 @@ namespace cli {
 namespace {
 
 // The error model of compare_with_reference(): the CUDA kernel's (its hardware math and its
-// launch plan's accumulation depth); the CPU backend rounds exactly and sums in double.
+// launch plan's accumulation depth); the CPU backend rounds exactly and adds each block's loss
+// terms in fp32 before double (detail::kCpuError).
 
 constexpr const char kCheckHelp[] =
     R"(Usage: ganloss check [--backend auto|cuda|cpu] [--dtype D] [--threads N] [--seed N]
@@ -129,7 +130,7 @@ int run_check(std::span<char* const> args) {
   if (const auto v = o.value("--seed")) seed = parse_uint64("--seed", *v);
   const int32_t backend = resolve_backend(choice);
   const detail::ErrorModel depth =
-      backend == GANLOSS_BACKEND_CUDA ? detail::kCudaKernelError : detail::ErrorModel(0);
+      backend == GANLOSS_BACKEND_CUDA ? detail::kCudaKernelError : detail::kCpuError;
   const std::vector<CheckStorage> storages = check_storages(dtype);
   const std::vector<CheckRow> rows = check_rows(storages);
   const auto start = std::chrono::steady_clock::now();

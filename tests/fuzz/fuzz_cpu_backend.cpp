@@ -2,7 +2,7 @@
 // loss kind and reduction, the three dtypes, strides with gaps, ragged segments, weights,
 // statistics, f32 gradients, any subset of the outputs) with logits from the input bytes,
 // NaN and infinities included. The CPU backend's outputs must
-//   - match reference::evaluate within detail::compare_with_reference's bounds (depth 0);
+//   - match reference::evaluate within detail::compare_with_reference's bounds (detail::kCpuError);
 //   - be bitwise identical on 1 and on 3 threads and from one call to the next;
 //   - be bitwise identical when a gradient replaces its own logits (in place);
 //   - leave the gaps between rows untouched.
@@ -398,8 +398,8 @@ class Harness {
   void compare_with_reference(const OutputSet& out) const {
     const ganloss_inputs_t in = inputs();
     const ganloss::reference::Result ref = ganloss::reference::evaluate(p_, in);
-    const ganloss::detail::Comparison c =
-        ganloss::detail::compare_with_reference(p_, in, ref, out.view(mask_), 0);
+    const ganloss::detail::Comparison c = ganloss::detail::compare_with_reference(
+        p_, in, ref, out.view(mask_), ganloss::detail::kCpuError);
     if (c.worst() > 1.0) {
       std::fprintf(stderr,
                    "worst error / bound: gradients %g, element losses %g, totals %g, "
