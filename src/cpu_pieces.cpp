@@ -362,14 +362,26 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
   }
 }
 
+// AVX-512's vscalefps: p 2^k (k an integer as a float) rounded once, as exp_neg's two products
+// round it, in one micro-op instead of four (the exponent bits, their shift and the two
+// products). For every float p in [0.5, 2) and k in [-150, 0] the two give the same bits: an
+// exhaustive comparison over those p and k found no difference, so the bounds measured for
+// exp_neg hold as they were; the tests hold it to them.
+#undef GANLOSS_EXP_SCALEF  // this file is compiled once per instruction set
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+#define GANLOSS_EXP_SCALEF 1
+#else
+#define GANLOSS_EXP_SCALEF 0
+#endif
+
 // exp(-y) for y in [0, 104]: x = -y = k ln2 + f with k = round(x log2(e)) and |f| <= ln2 / 2 (ln2
 // split into a head of 16 bits, so that k ln2_hi is exact for |k| <= 256, and a tail), e^f as
 // 1 + f q(f) with q the degree-6 Taylor polynomial (remainder below 2^-27 relative) by Estrin's
 // scheme, and 2^k applied as 2^(k + 64) (a float made from its exponent bits) then 2^-64, so that
-// subnormal results are rounded once. Within 1.2 ulp where the multiply-adds are fused (1.41
-// where not), subnormal results within 0.9 of their spacing, 0 for y above 103.97
-// (docs/numerics.md); exp(-104) is +0. Shorter than a general exp, whose range checks and
-// reduction this argument range does not need. Taking y rather than x saves the caller a
+// subnormal results are rounded once (on AVX-512 by vscalefps, the same bits). Within 1.2 ulp where
+// the multiply-adds are fused (1.41 where not), subnormal results within 0.9 of their spacing, 0
+// for y above 103.97 (docs/numerics.md); exp(-104) is +0. Shorter than a general exp, whose range
+// checks and reduction this argument range does not need. Taking y rather than x saves the caller a
 // negation: the negated multiply-adds below round -a to minus what a rounds to, fused or not;
 // on Arm, whose NegMulSub negates a multiply-add, an exact zero f can take the other sign, which
 // changes no result: the next multiply-add adds k ln2_lo, non-zero where k is, and where k is 0,
@@ -378,19 +390,23 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
 template <size_t N>
 HWY_INLINE void exp_neg(const VF* y, VF* out) {
   const DF df;
-  const DI di;
   constexpr float kMagic = 0x1.8p23f;  // x log2(e) + kMagic rounds to an integer
-  constexpr int32_t kExpBias = 64;     // the result is formed as p 2^(k + 64) 2^-64
   const VF magic = hn::Set(df, kMagic);
   VF r[N], kf[N], f[N], f2[N], q[N];
+#if !GANLOSS_EXP_SCALEF
+  const DI di;
+  constexpr int32_t kExpBias = 64;  // the result is formed as p 2^(k + 64) 2^-64
   VI k[N];
+#endif
   for (size_t j = 0; j < N; ++j)
     r[j] = hn::NegMulAdd(y[j], hn::Set(df, 1.44269504f), magic);  // x log2(e) + kMagic
   for (size_t j = 0; j < N; ++j) {
     kf[j] = hn::Sub(r[j], magic);
     // k + 64 + 127: the exponent bits of 2^(k + 64).
+#if !GANLOSS_EXP_SCALEF
     k[j] = hn::Sub(hn::BitCast(di, r[j]),
                    hn::Set(di, std::bit_cast<int32_t>(kMagic) - kExpBias - 127));
+#endif
   }
   for (size_t j = 0; j < N; ++j)
     f[j] = hn::NegMulSub(kf[j], hn::Set(df, 0.693145751953125f), y[j]);  // x - k ln2_hi
@@ -410,8 +426,12 @@ HWY_INLINE void exp_neg(const VF* y, VF* out) {
     // p 2^(k + 64): exact, p in [0.7, 1.5) and k in [-150, 0] keep the product normal (the same
     // bits as adding k + 64 to p's exponent). Then 2^-64 rounds once where the result is
     // subnormal.
+#if GANLOSS_EXP_SCALEF
+    out[j] = VF{_mm512_scalef_ps(p.raw, kf[j].raw)};
+#else
     const VF scale = hn::BitCast(df, hn::ShiftLeft<23>(k[j]));
     out[j] = hn::Mul(hn::Mul(p, scale), hn::Set(df, 0x1p-64f));
+#endif
   }
 }
 
