@@ -78,7 +78,6 @@ static_assert(kDoubleLanes <= kLanes && kLanes % kDoubleLanes == 0, "lane layout
 constexpr size_t kSumVectors = kLanes / kDoubleLanes;
 // Elements per step: one block of the loss sums (Fold), whatever the vector width.
 constexpr int64_t kStep = 64;
-constexpr size_t kVectorsPerStep = kStep / kFloatLanes;
 static_assert(kFloatLanes <= 16 && kStep % kFloatLanes == 0, "whole vectors per step");
 
 // A float vector's lanes as double vectors (hi unused with one lane).
@@ -137,9 +136,10 @@ HWY_INLINE void add(Sum& s, const Wide& w, size_t pos) {
 // additions at every vector width. A term passes through at most kFoldDepth fp32 additions
 // (kAccumulationDepth, the error model's depth for this backend). On the 2-core AVX-512 Xeon
 // that made the common bf16 call 1.13-1.23 times as fast, where widening every term to double
-// was about a third of the loop's vector micro-ops, and the f32 one 1.01-1.09 times
-// (docs/benchmarks.md). A block's fp32 sum may overflow where the double sums would not:
-// evaluate_piece then adds the piece's loss terms again, each in double.
+// was about a third of the loop's vector micro-ops; the f32 call's gain was within the noise of
+// the runs (docs/benchmarks.md). A block's fp32 sum may overflow where the double sums would
+// not: where a loss sum's lane is not finite at the end of a piece, the piece's loss sums are
+// those of its terms each added in double instead (evaluate_piece).
 constexpr size_t kFoldVectors = 16 / kFloatLanes;
 constexpr int kFoldDepth = static_cast<int>(kStep / 16) - 1;
 static_assert(kFoldDepth == kAccumulationDepth, "the error model's depth (cpu_pieces.hpp)");
@@ -1042,11 +1042,13 @@ class Evaluator {
   static constexpr bool kG = KG != TermKind::none;
   static constexpr bool kLogistic = KD == TermKind::logistic || KG == TermKind::logistic;
 
-  // fold: add the fp32 loss terms of each block in fp32 first (Fold), or each in double.
-  Evaluator(const Piece& p, const Term& d, const Term& g, bool fold = true)
-      : p_(p), td_(d), tg_(g), fold_(fold) {
+  Evaluator(const Piece& p, const Term& d, const Term& g) : p_(p), td_(d), tg_(g) {
     const DD dd;
     for (Sum& s : sums_) {
+      for (VD& v : s.v)
+        v = hn::Zero(dd);
+    }
+    for (Sum& s : each_in_double_) {
       for (VD& v : s.v)
         v = hn::Zero(dd);
     }
@@ -1058,16 +1060,17 @@ class Evaluator {
   // which the first `valid` count: the others add nothing to the sums (whole vectors past them
   // are not evaluated).
   HWY_INLINE void step(const Piece& q, int64_t i, int64_t valid) {
-    for (size_t u = 0; u < kVectorsPerStep; ++u) {
-      const size_t pos = u * kFloatLanes;
+    for (size_t pos = 0; pos < static_cast<size_t>(kStep); pos += kFloatLanes) {
       const DF df;
       const int64_t left = valid - static_cast<int64_t>(pos);
       if (left <= 0) break;
       const MF mask = hn::FirstN(df, static_cast<size_t>(left));
       vector(q, i + static_cast<int64_t>(pos), pos, mask);
     }
-    for (int k = 0; k < kLossSums; ++k)
-      flush(sums_[k], folds_[k]);
+    if (q.pass == Pass::main && !q.vjp) {  // the passes that add loss terms
+      for (int k = 0; k < kLossSums; ++k)
+        flush(sums_[k], folds_[k]);
+    }
   }
 
   // Whether every lane of the loss sums is finite: else a block's fp32 sum may have overflowed
@@ -1082,21 +1085,23 @@ class Evaluator {
     return finite;
   }
 
-  // The loss sums of `other`, in place of these.
-  void take_loss_sums(const Evaluator& other) {
+  // The loss sums of `other`'s general loop with each term added in double, in place of these.
+  void take_loss_sums_in_double(const Evaluator& other) {
     for (int k = 0; k < kLossSums; ++k)
-      sums_[k] = other.sums_[k];
+      sums_[k] = other.each_in_double_[k];
   }
 
   // Whether the piece is the common main pass that plain_steps() evaluates: one side's
   // logits in f32 or bf16, unweighted, no relativistic average or pairs, no statistics, not a
-  // VJP, and kinds whose totals are the float terms (not least squares).
+  // VJP, kinds whose totals are the float terms (not least squares), and no gradient written
+  // over the logits (evaluate_piece may read them again).
   static constexpr bool kPlainKinds =
       kLogistic && KD != TermKind::squared && KG != TermKind::squared;
   static bool plain(const Piece& q) {
     return kPlainKinds && q.pass == Pass::main && !q.paired && !q.average && !q.vjp &&
            q.w == nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
-           (q.grad_type == DType::f32 || q.grad_type == q.x_type);
+           (q.grad_type == DType::f32 || q.grad_type == q.x_type) && q.out.grad_d != q.x &&
+           q.out.grad_g != q.x;
   }
 
   // Whether the piece is a VJP call that plain_vjp_steps() evaluates: one side's logits in
@@ -1375,11 +1380,13 @@ class Evaluator {
         (void)loss;
         (void)k;
       } else if (exact) {
-        accumulate_wide(k, total_terms<K>(tm, true, vm, t, loss), pos);
-      } else if (fold_) {
-        fold(folds_[k], hn::IfThenElseZero(valid, loss), pos);
+        const Wide terms = total_terms<K>(tm, true, vm, t, loss);
+        accumulate_wide(k, terms, pos);
+        add(each_in_double_[k], terms, pos);
       } else {
-        accumulate(k, loss, pos, valid);
+        const VF term = hn::IfThenElseZero(valid, loss);
+        fold(folds_[k], term, pos);
+        add(each_in_double_[k], widen(term), pos);
       }
     };
     using KindD = std::integral_constant<TermKind, KD>;
@@ -1513,12 +1520,13 @@ class Evaluator {
   const Piece& p_;
   const Term td_;
   const Term tg_;
-  const bool fold_;
   Sum sums_[kAccumulators];
   // The loss sums' blocks: kLossD and kLossG for both sides, the first kLossSums sums.
   static constexpr int kLossSums = 4;
   static_assert(kLossD == 0 && kLossG == 2, "the loss sums come first");
   Fold folds_[kLossSums];
+  // The general loop's loss sums with each term added in double (evaluate_piece).
+  Sum each_in_double_[kLossSums];
 };
 
 // A copy of the last elements [begin, begin + count) of an array into a zeroed buffer of kStep
@@ -1570,7 +1578,8 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   constexpr DType bf16 = DType::bf16;
   const bool f32_logits = p.x_type == f32;
   const bool f32_grads = p.grad_type == f32;
-  if (plain_loops && E::plain(p)) {
+  const bool plain = plain_loops && E::plain(p);
+  if (plain) {
     if (p.out.grad_d == nullptr && p.out.grad_g == nullptr) {
       f32_logits ? e.template plain_steps<f32, f32, false>(p, full)
                  : e.template plain_steps<bf16, bf16, false>(p, full);
@@ -1628,12 +1637,19 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
     }
   }
   if (p.pass == Pass::main && !p.vjp && !e.loss_sums_finite()) {
-    // A loss sum's lane is +-inf or NaN: from an infinite or NaN term, where adding in double
-    // gives the same, or from a block's fp32 sum that overflowed, where it may not. The piece's
-    // loss sums are added again, each term in double.
-    E d(p, term_d, term_g, false);
-    sum_piece(d, p);
-    e.take_loss_sums(d);
+    // A loss sum's lane is +-inf or NaN: from an infinite or NaN term, where adding each term in
+    // double gives the same, or from a block's fp32 sum that overflowed, where it may not. The
+    // piece's loss sums are then those of its terms each added in double: the general loop keeps
+    // them beside its blocks; a plain loop does not, and its piece is added again through the
+    // general loop, which reads the logits again (plain() excludes a gradient written over its
+    // logits, so they are still there).
+    if (plain) {
+      E d(p, term_d, term_g);
+      sum_piece(d, p);
+      e.take_loss_sums_in_double(d);
+    } else {
+      e.take_loss_sums_in_double(e);
+    }
   }
   e.finish();
 }

@@ -855,20 +855,20 @@ TEST(CpuInstructionSets, Bf16NormalStoreBound) {
   detail::cpu::restrict_instruction_set(0);
 }
 
-// A piece's sum of fp32 loss terms as docs/numerics.md states it: blocks of 64 elements from
-// the piece's first, element i of a block added in fp32 to float lane i mod 16 in element order,
-// the sixteen float lanes added at the block's end to double lane c mod 8 (0-7 before 8-15),
-// and the eight double lanes pairwise. A row longer than kChunk is cut into pieces of kChunk
-// elements whose sums are added in order.
-double documented_row_sum(const float* t, int64_t n) {
+// A row's sum of fp32 loss terms as docs/numerics.md states it, its pieces `piece` elements
+// long: blocks of 64 elements from each piece's first, element i of a block added in fp32 to
+// float lane i mod `float_lanes` (16; 8 gives a wrong grouping, for the tests' own check) in
+// element order, the float lanes added at the block's end to double lane c mod 8 (0-7 before
+// 8-15), the eight double lanes pairwise, and the pieces' sums in order.
+double documented_row_sum(const float* t, int64_t n, int64_t piece, int float_lanes = 16) {
   double row = 0.0;
-  for (int64_t piece = 0; piece < n; piece += kC) {
-    const int64_t end = std::min(n, piece + kC);
+  for (int64_t first = 0; first < n; first += piece) {
+    const int64_t end = std::min(n, first + piece);
     double lanes[8] = {};
-    for (int64_t block = piece; block < end; block += 64) {
+    for (int64_t block = first; block < end; block += 64) {
       float f[16] = {};
       for (int64_t i = block; i < std::min(end, block + 64); ++i)
-        f[(i - block) % 16] += t[i];
+        f[(i - block) % float_lanes] += t[i];
       for (int c = 0; c < 16; ++c)
         lanes[c % 8] += static_cast<double>(f[c]);
     }
@@ -887,43 +887,67 @@ double each_in_double(const float* t, int64_t n) {
          ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
+// Fake logits whose Wasserstein D terms (the logits themselves) sum to rounding residues: in each
+// whole block of 64 elements from a piece's first, float lane c gets L = 2^(10 + c), then two
+// values with four bits below L's last one (so that adding each to L rounds), then -L. So a
+// term in another float lane, a block that starts elsewhere or is left out changes the total.
+// The elements of a piece's last, partial block are small values. Every value is exact in bf16.
+void set_residue_logits(HostCall& call, int64_t n, int64_t piece) {
+  uint32_t state = 12345;
+  const auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return state >> 8;
+  };
+  for (int64_t first = 0; first < n; first += piece) {
+    const int64_t end = std::min(n, first + piece);
+    for (int64_t i = first; i < end; ++i) {
+      const int64_t w = (i - first) % 64;
+      const int c = static_cast<int>(w % 16);
+      const float m = static_cast<float>(128 + next() % 128) * ((next() & 1) ? 1.0f : -1.0f);
+      float v = std::ldexp(m, -20);
+      if (i - w + 64 <= end) {  // a whole block
+        const float big = std::ldexp(1.0f, 10 + c);
+        v = w < 16 ? big : w >= 48 ? -big : std::ldexp(m, c - 17);
+      }
+      call.set_fake(i, v);
+    }
+  }
+}
+
 // The loss totals are the documented fp32 blocks' sums, bit for bit, on every instruction set,
-// through the common, the plain and the general loop, on a row of one piece and of two. Each
-// piece's first block holds a term of 2^24 and three terms near 1 in its float lane 0, which
-// that lane rounds away and double additions keep: so the total tells the two orders apart
-// (checked), and the other terms are small (logits -20).
+// through the plain loop (Wasserstein D with a logistic G) and the general loop (Wasserstein
+// alone), on a row of one piece and on rows of two (the real logits fill the first chunk of
+// the row, so the fake row's pieces start at 0 and kC). The test checks that its data tell the
+// documented grouping from the terms added in double and from float lanes i mod 8.
 TEST(CpuInstructionSets, LossTermsAddInFp32Blocks) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
   for (const auto& set : sets) {
     detail::cpu::restrict_instruction_set(set.target);
-    for (int32_t kind : {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_WASSERSTEIN}) {
+    for (int32_t g_kind : {GANLOSS_LOSS_MINIMAX, GANLOSS_LOSS_WASSERSTEIN}) {
       for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
-        for (int64_t n : {int64_t{1000}, kC + 1000}) {
-          auto p = make_problem(1, 3, n, kind, kind, GANLOSS_REDUCTION_SUM);
+        for (const auto& [real, n] : {std::pair<int64_t, int64_t>{3, 1000}, {kC, 2 * kC + 1000}}) {
+          auto p =
+              make_problem(1, real, n, GANLOSS_LOSS_WASSERSTEIN, g_kind, GANLOSS_REDUCTION_SUM);
           p.dtype = dtype;
           HostCall call(p, 41);
+          for (int64_t i = 0; i < real; ++i)
+            call.set_real(i, 0.0f);
+          const int64_t piece = real == kC ? kC : n;
+          set_residue_logits(call, n, piece);
+          std::vector<float> terms(static_cast<std::size_t>(n));
           for (int64_t i = 0; i < n; ++i)
-            call.set_fake(i, -20.0f);
-          for (int64_t piece = 0; piece < n; piece += kC) {
-            call.set_fake(piece, 0x1p24f);
-            for (int64_t k : {16, 32, 48})
-              call.set_fake(piece + k, 0.75f);
-          }
-          ASSERT_EQ(call.run(call.all_outputs(), GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
-          const float* terms = call.loss_fake_d.as<float>();
-          const auto want = static_cast<float>(documented_row_sum(terms, n));
+            terms[static_cast<std::size_t>(i)] = static_cast<float>(call.fake_at(i));
+          const auto want = static_cast<float>(documented_row_sum(terms.data(), n, piece));
           const std::string what = set.name + " " + testing::describe(call.problem);
-          EXPECT_NE(want, static_cast<float>(each_in_double(terms, n))) << what;
-          EXPECT_EQ(std::bit_cast<uint32_t>(call.d_loss_fake.as<float>()[0]),
-                    std::bit_cast<uint32_t>(want))
-              << what << ": " << call.d_loss_fake.as<float>()[0] << " vs " << want;
-          if (kind == GANLOSS_LOSS_NONSATURATING) {
-            const ganloss_outputs_t common = common_outputs(call);
-            ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+          EXPECT_NE(want, static_cast<float>(each_in_double(terms.data(), n))) << what;
+          EXPECT_NE(want, static_cast<float>(documented_row_sum(terms.data(), n, piece, 8)))
+              << what;
+          for (const ganloss_outputs_t& o : {call.all_outputs(), common_outputs(call)}) {
+            ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
             EXPECT_EQ(std::bit_cast<uint32_t>(call.d_loss_fake.as<float>()[0]),
                       std::bit_cast<uint32_t>(want))
-                << what << " (common outputs)";
+                << what << ": " << call.d_loss_fake.as<float>()[0] << " vs " << want;
           }
         }
       }
@@ -933,11 +957,14 @@ TEST(CpuInstructionSets, LossTermsAddInFp32Blocks) {
 }
 
 // Terms of 2^127 overflow a block's fp32 sum (four of them in a float lane) where double
-// additions do not: the piece's loss sums are then added again in double, so the means come
-// out exact and finite, through every loop, on every instruction set.
-TEST(CpuExtremes, OverflowingBlockSumsAddAgainInDouble) {
+// additions do not, and an infinite logit makes its block's sums infinite: the work item's loss
+// sums are then those of its terms each added in double, so the means come out exact and
+// finite, or infinite, through every loop, on every instruction set, also where the gradients
+// overwrite their logits (which the specialised loops leave to the general one).
+TEST(CpuExtremes, OverflowingBlockSumsAddTheirTermsInDouble) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
+  const float inf = std::numeric_limits<float>::infinity();
   for (const auto& set : sets) {
     detail::cpu::restrict_instruction_set(set.target);
     for (int32_t kind : {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_WASSERSTEIN}) {
@@ -946,18 +973,35 @@ TEST(CpuExtremes, OverflowingBlockSumsAddAgainInDouble) {
           auto p = make_problem(1, n, n, kind, kind, GANLOSS_REDUCTION_MEAN);
           p.dtype = dtype;
           HostCall call(p, 43);
+          const std::string what = set.name + " " + testing::describe(call.problem);
+          ganloss_outputs_t in_place = common_outputs(call);
+          in_place.grad_real = call.real.data();
+          in_place.grad_fake_d = call.fake.data();
+          for (const ganloss_outputs_t& o : {call.all_outputs(), common_outputs(call), in_place}) {
+            for (int64_t i = 0; i < n; ++i) {
+              call.set_fake(i, 0x1p127f);
+              call.set_real(i, -0x1p127f);
+            }
+            ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+            EXPECT_EQ(call.d_loss_fake.as<float>()[0], 0x1p127f) << what;
+            EXPECT_EQ(call.d_loss_real.as<float>()[0], 0x1p127f) << what;
+            // One infinite logit in the middle of the row, the others ordinary.
+            for (int64_t i = 0; i < n; ++i) {
+              call.set_fake(i, static_cast<float>(i % 7) - 3.0f);
+              call.set_real(i, static_cast<float>(i % 5) - 2.0f);
+            }
+            call.set_fake(n / 2, inf);
+            ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+            EXPECT_EQ(call.d_loss_fake.as<float>()[0], inf) << what;
+            EXPECT_TRUE(std::isfinite(call.d_loss_real.as<float>()[0])) << what;
+          }
           for (int64_t i = 0; i < n; ++i) {
             call.set_fake(i, 0x1p127f);
             call.set_real(i, -0x1p127f);
           }
-          const std::string what = set.name + " " + testing::describe(call.problem);
-          for (const ganloss_outputs_t& o : {call.all_outputs(), common_outputs(call)}) {
-            ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
-            EXPECT_EQ(call.d_loss_fake.as<float>()[0], 0x1p127f) << what;
-            EXPECT_EQ(call.d_loss_real.as<float>()[0], 0x1p127f) << what;
-          }
-          const Comparison cmp =
-              testing::compare_with_reference(call, call.all_outputs(), kCpuDepth);
+          const ganloss_outputs_t all = call.all_outputs();
+          ASSERT_EQ(call.run(all, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
+          const Comparison cmp = testing::compare_with_reference(call, all, kCpuDepth);
           EXPECT_LE(cmp.worst(), 1.0) << what << ": " << cmp.first_failure;
         }
       }
