@@ -139,7 +139,8 @@ HWY_INLINE void add(Sum& s, const Wide& w, size_t pos) {
 // was about a third of the loop's vector micro-ops; the f32 call's gain was within the noise of
 // the runs (docs/benchmarks.md). A block's fp32 sum may overflow where the double sums would
 // not: where a loss sum's lane is not finite at the end of a piece, the piece's loss sums are
-// those of its terms each added in double instead (evaluate_piece).
+// added again from its logits, each term in double (evaluate_piece), unless the piece wrote a
+// gradient over its logits.
 constexpr size_t kFoldVectors = 16 / kFloatLanes;
 constexpr int kFoldDepth = static_cast<int>(kStep / 16) - 1;
 static_assert(kFoldDepth == kAccumulationDepth, "the error model's depth (cpu_pieces.hpp)");
@@ -1042,13 +1043,11 @@ class Evaluator {
   static constexpr bool kG = KG != TermKind::none;
   static constexpr bool kLogistic = KD == TermKind::logistic || KG == TermKind::logistic;
 
-  Evaluator(const Piece& p, const Term& d, const Term& g) : p_(p), td_(d), tg_(g) {
+  // fold: add the fp32 loss terms of each block in fp32 first (Fold), or each in double.
+  Evaluator(const Piece& p, const Term& d, const Term& g, bool fold = true)
+      : p_(p), td_(d), tg_(g), fold_(fold) {
     const DD dd;
     for (Sum& s : sums_) {
-      for (VD& v : s.v)
-        v = hn::Zero(dd);
-    }
-    for (Sum& s : each_in_double_) {
       for (VD& v : s.v)
         v = hn::Zero(dd);
     }
@@ -1067,9 +1066,8 @@ class Evaluator {
       const MF mask = hn::FirstN(df, static_cast<size_t>(left));
       vector(q, i + static_cast<int64_t>(pos), pos, mask);
     }
-    if (q.pass == Pass::main && !q.vjp) {  // the passes that add loss terms
-      for (int k = 0; k < kLossSums; ++k)
-        flush(sums_[k], folds_[k]);
+    for (int k = 0; k < kLossSums; ++k) {
+      if ((folded_ >> k) & 1u) flush(sums_[k], folds_[k]);
     }
   }
 
@@ -1085,23 +1083,21 @@ class Evaluator {
     return finite;
   }
 
-  // The loss sums of `other`'s general loop with each term added in double, in place of these.
-  void take_loss_sums_in_double(const Evaluator& other) {
+  // The loss sums of `other`, in place of these.
+  void take_loss_sums(const Evaluator& other) {
     for (int k = 0; k < kLossSums; ++k)
-      sums_[k] = other.each_in_double_[k];
+      sums_[k] = other.sums_[k];
   }
 
   // Whether the piece is the common main pass that plain_steps() evaluates: one side's
   // logits in f32 or bf16, unweighted, no relativistic average or pairs, no statistics, not a
-  // VJP, kinds whose totals are the float terms (not least squares), and no gradient written
-  // over the logits (evaluate_piece may read them again).
+  // VJP, and kinds whose totals are the float terms (not least squares).
   static constexpr bool kPlainKinds =
       kLogistic && KD != TermKind::squared && KG != TermKind::squared;
   static bool plain(const Piece& q) {
     return kPlainKinds && q.pass == Pass::main && !q.paired && !q.average && !q.vjp &&
            q.w == nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
-           (q.grad_type == DType::f32 || q.grad_type == q.x_type) && q.out.grad_d != q.x &&
-           q.out.grad_g != q.x;
+           (q.grad_type == DType::f32 || q.grad_type == q.x_type);
   }
 
   // Whether the piece is a VJP call that plain_vjp_steps() evaluates: one side's logits in
@@ -1380,13 +1376,12 @@ class Evaluator {
         (void)loss;
         (void)k;
       } else if (exact) {
-        const Wide terms = total_terms<K>(tm, true, vm, t, loss);
-        accumulate_wide(k, terms, pos);
-        add(each_in_double_[k], terms, pos);
+        accumulate_wide(k, total_terms<K>(tm, true, vm, t, loss), pos);
+      } else if (fold_) {
+        fold(folds_[k], hn::IfThenElseZero(valid, loss), pos);
+        folded_ |= 1u << k;
       } else {
-        const VF term = hn::IfThenElseZero(valid, loss);
-        fold(folds_[k], term, pos);
-        add(each_in_double_[k], widen(term), pos);
+        accumulate(k, loss, pos, valid);
       }
     };
     using KindD = std::integral_constant<TermKind, KD>;
@@ -1525,8 +1520,8 @@ class Evaluator {
   static constexpr int kLossSums = 4;
   static_assert(kLossD == 0 && kLossG == 2, "the loss sums come first");
   Fold folds_[kLossSums];
-  // The general loop's loss sums with each term added in double (evaluate_piece).
-  Sum each_in_double_[kLossSums];
+  const bool fold_;
+  uint32_t folded_ = 0;  // bit k: folds_[k] has had terms added (step() flushes only those)
 };
 
 // A copy of the last elements [begin, begin + count) of an array into a zeroed buffer of kStep
@@ -1542,6 +1537,14 @@ const void* tail_in(const void* base, int64_t begin, int64_t count, int64_t size
   std::memcpy(buffer->bytes, static_cast<const char*>(base) + begin * size,
               static_cast<std::size_t>(count * size));
   return buffer->bytes;
+}
+
+// Whether the piece writes a gradient over its logits (the only overlap validation allows).
+bool writes_over_logits(const Piece& p) {
+  for (const void* g : {p.out.grad_d, p.out.grad_g, p.out_y.grad_d, p.out_y.grad_g}) {
+    if (g != nullptr && (g == p.x || g == p.y)) return true;
+  }
+  return false;
 }
 
 // The piece's sums through the general loop, writing nothing.
@@ -1578,8 +1581,7 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   constexpr DType bf16 = DType::bf16;
   const bool f32_logits = p.x_type == f32;
   const bool f32_grads = p.grad_type == f32;
-  const bool plain = plain_loops && E::plain(p);
-  if (plain) {
+  if (plain_loops && E::plain(p)) {
     if (p.out.grad_d == nullptr && p.out.grad_g == nullptr) {
       f32_logits ? e.template plain_steps<f32, f32, false>(p, full)
                  : e.template plain_steps<bf16, bf16, false>(p, full);
@@ -1636,20 +1638,14 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
       }
     }
   }
-  if (p.pass == Pass::main && !p.vjp && !e.loss_sums_finite()) {
+  if (p.pass == Pass::main && !p.vjp && !writes_over_logits(p) && !e.loss_sums_finite()) {
     // A loss sum's lane is +-inf or NaN: from an infinite or NaN term, where adding each term in
     // double gives the same, or from a block's fp32 sum that overflowed, where it may not. The
-    // piece's loss sums are then those of its terms each added in double: the general loop keeps
-    // them beside its blocks; a plain loop does not, and its piece is added again through the
-    // general loop, which reads the logits again (plain() excludes a gradient written over its
-    // logits, so they are still there).
-    if (plain) {
-      E d(p, term_d, term_g);
-      sum_piece(d, p);
-      e.take_loss_sums_in_double(d);
-    } else {
-      e.take_loss_sums_in_double(e);
-    }
+    // piece's loss sums are added again, each term in double, from its logits, which is why a
+    // piece that writes a gradient over them keeps its blocks' sums (docs/numerics.md).
+    E d(p, term_d, term_g, false);
+    sum_piece(d, p);
+    e.take_loss_sums(d);
   }
   e.finish();
 }
