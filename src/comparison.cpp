@@ -414,7 +414,8 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
     auto total = [&](const float* out, double want, double abs_total, double perturbation,
                      const char* name) {
       if (out == nullptr) return;
-      Tolerance tol = total_tolerance(abs_total, ErrorModel(depth_s, ulps, arg_ulps));
+      Tolerance tol =
+          total_tolerance(abs_total, ErrorModel(depth_s, ulps, arg_ulps, false, model.loss_depth));
       tol.rel += eta;
       tol.abs += perturbation;
       rec.note(&c.totals, tol.ratio(out[s], want), name, s, -1, out[s], want);

@@ -103,24 +103,30 @@ constexpr double kFastMathArgumentUlps = 4.0;
 
 // How a backend's results may differ from the reference: its elementwise math (element_ulps
 // fp32 roundoff units per term and gradient, plus argument_ulps |a| for a logistic term of
-// argument a) and the fp32 additions a term may pass through on its way into a total (depth;
-// 0 for exact sums in double), more for a ragged row by its length where ragged_rows (the CUDA
-// kernel's threads that share a segment). An int converts to the exactly rounded math of the
-// CPU backend with that depth.
+// argument a) and the fp32 additions a term may pass through on its way into a sum (depth; 0
+// for exact sums in double), loss_depth more for the terms of the loss totals alone, more for
+// a ragged row by its length where ragged_rows (the CUDA kernel's threads that share a
+// segment). An int converts to exactly rounded math with that depth for every sum.
 struct ErrorModel {
   int depth = 0;
   double element_ulps = kElementUlps;
   double argument_ulps = 0.0;
   bool ragged_rows = false;
+  int loss_depth = 0;
   ErrorModel() = default;
   ErrorModel(int d) : depth(d) {}  // NOLINT(google-explicit-constructor)
-  ErrorModel(int d, double ulps, double per_argument, bool ragged = false)
-      : depth(d), element_ulps(ulps), argument_ulps(per_argument), ragged_rows(ragged) {}
+  ErrorModel(int d, double ulps, double per_argument, bool ragged = false, int loss = 0)
+      : depth(d),
+        element_ulps(ulps),
+        argument_ulps(per_argument),
+        ragged_rows(ragged),
+        loss_depth(loss) {}
 };
 
-// The CPU backend's error model: exactly rounded elementwise math, and the loss terms of each
-// block of 64 elements added in fp32 before double (cpu_pieces.hpp).
-inline const ErrorModel kCpuError{cpu::kAccumulationDepth};
+// The CPU backend's error model: exactly rounded elementwise math, the loss terms of each block
+// of 64 elements added in fp32 before double (cpu_pieces.hpp), and every other sum (the weight
+// sums, the relativistic average's logit and derivative sums, the statistics) in double.
+inline const ErrorModel kCpuError{0, kElementUlps, 0.0, false, cpu::kAccumulationDepth};
 
 // The CUDA kernel's error model (the host emulator runs the same formulas and is held to it).
 inline const ErrorModel kCudaKernelError{detail::kernel::kAccumulationDepth, kFastMathUlps,
@@ -162,9 +168,10 @@ inline Tolerance element_loss_tolerance(double ulps = kElementUlps) {
 // error model `e` (see ErrorModel; its argument term is the caller's, per element).
 inline Tolerance total_tolerance(double abs_total, const ErrorModel& e) {
   const double u = 0x1p-24;
-  return Tolerance{u,
-                   (e.element_ulps + e.depth) * u * abs_total + 4 * subnormal_spacing(DType::f32),
-                   DType::f32};
+  return Tolerance{
+      u,
+      (e.element_ulps + e.depth + e.loss_depth) * u * abs_total + 4 * subnormal_spacing(DType::f32),
+      DType::f32};
 }
 
 }  // namespace detail

@@ -154,6 +154,44 @@ INSTANTIATE_TEST_SUITE_P(Cases, CpuMatrix, ::testing::ValuesIn(matrix_cases()),
                            return i.param.name();
                          });
 
+// The CPU error model counts the fp32 additions of the loss blocks (cpu::kAccumulationDepth)
+// for the loss totals alone; every other sum is in double. So a loss total may be off by 3 units
+// of roundoff of its terms' magnitudes more than exactly summed terms allow, and a statistic
+// (a mean of sigmoids, summed in double) may not.
+TEST(CpuErrorModel, CountsTheFp32BlocksForTheLossTotalsAlone) {
+  constexpr double u = 0x1p-24;
+  ASSERT_EQ(detail::kCpuError.depth, 0);
+  ASSERT_EQ(detail::kCpuError.loss_depth, 3);
+  auto p = make_problem(1, 3000, 2500, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
+                        GANLOSS_REDUCTION_MEAN);
+  HostCall call(p, 11);
+  const ganloss_outputs_t o = call.all_outputs();
+  ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS)
+      << ganloss_last_error_message();
+  ASSERT_LE(testing::compare_with_reference(call, o, kCpuDepth).worst(), 1.0);
+  const reference::Result ref = reference::evaluate(call.problem, call.inputs());
+  const reference::SegmentTotals& t = ref.segments[0];
+  auto worst = [&](const detail::ErrorModel& model) {
+    return testing::compare_values_with_reference(call, o, model).worst();
+  };
+
+  // d_loss_real 10.5 u |d_loss_real| from the reference, give or take its float rounding (half
+  // a unit of d_loss_real, below 0.75 u of it): its terms are positive, so the sum of their
+  // magnitudes is the total, and the bound is (1 + 8 + 3) u of it, or (1 + 8) u at depth 0.
+  const float d_loss_real = *o.d_loss_real;
+  *o.d_loss_real = static_cast<float>(t.d_loss_real * (1 + 10.5 * u));
+  EXPECT_LE(worst(kCpuDepth), 1.0);
+  EXPECT_GT(worst(detail::ErrorModel(0)), 1.0);
+  *o.d_loss_real = d_loss_real;
+  ASSERT_LE(worst(kCpuDepth), 1.0);
+
+  // mean_sigmoid_real 11 u from the reference, give or take half a unit: beyond the (8 + 2) u of
+  // a mean summed in double, within the (8 + 2 + 3) u of one with the loss totals' depth.
+  o.stats[0].mean_sigmoid_real = static_cast<float>(t.mean_sigmoid_real + 11 * u);
+  EXPECT_GT(worst(kCpuDepth), 1.0);
+  EXPECT_LE(worst(detail::ErrorModel(3)), 1.0);
+}
+
 // Each optional output alone: computed correctly, and nothing else written.
 TEST(CpuOutputs, EachOutputAlone) {
   for (int32_t kind = 0; kind < 5; ++kind) {
