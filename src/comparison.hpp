@@ -30,10 +30,10 @@ struct Comparison {
 // Compares every non-null output of `got` (host memory, in the call's layouts and storage
 // types) with `ref` = reference::evaluate(problem, inputs). `model` is the error model of the
 // backend that produced `got` (tolerance.hpp): its elementwise math, and the number of fp32
-// additions a term may pass through on its way into a total (3 for the CPU backend, whose
-// unweighted loss terms go through fp32 blocks before double; the depth is applied to every sum,
-// those it adds in double too; for ragged problems the CUDA kernel's threads add whole rows, so
-// the bound grows with each segment's length: ErrorModel::ragged_rows).
+// additions a term may pass through on its way into a sum (for the CPU backend 3 for the loss
+// totals, whose unweighted terms go through fp32 blocks before double, ErrorModel::loss_depth,
+// and 0 for its other sums, added in double; for ragged problems the CUDA kernel's threads add
+// whole rows, so the bound grows with each segment's length: ErrorModel::ragged_rows).
 // The error bound of each requested gradient element (index as the arrays; 0 elsewhere), which
 // the VJP tests combine: a VJP gradient is u_d grad_D + u_g grad_G of two such gradients.
 struct GradientBounds {
