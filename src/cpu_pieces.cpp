@@ -1056,17 +1056,9 @@ class Evaluator {
       clear(f);
   }
 
-  // Elements [0, n) of the arrays of `q` (the piece, or its zero-padded tail) through the
-  // general loop: whole steps, then a partial one.
-  HWY_INLINE void steps(const Piece& q, int64_t n) {
-    int64_t i = 0;
-    for (; i + kStep <= n; i += kStep)
-      step(q, i, kStep);
-    if (i < n) step(q, i, n - i);
-  }
-
-  // Elements [i, i + kStep) of q's arrays, of which the first `valid` count: the others add
-  // nothing to the sums (whole vectors past them are not evaluated).
+  // Elements [i, i + kStep) of the piece's arrays (`q`: the piece or its zero-padded tail), of
+  // which the first `valid` count: the others add nothing to the sums (whole vectors past them
+  // are not evaluated).
   HWY_INLINE void step(const Piece& q, int64_t i, int64_t valid) {
     for (size_t pos = 0; pos < static_cast<size_t>(kStep); pos += kFloatLanes) {
       const DF df;
@@ -1548,18 +1540,6 @@ const void* tail_in(const void* base, int64_t begin, int64_t count, int64_t size
   return buffer->bytes;
 }
 
-// The piece with its inputs x, y and w replaced by zero-padded copies of their elements
-// [full, p.n) in `in`.
-Piece tail_inputs(const Piece& p, int64_t full, TailBuffer (&in)[3]) {
-  const int64_t count = p.n - full;
-  const int64_t xs = dtype_size(p.x_type);
-  Piece t = p;
-  t.x = tail_in(p.x, full, count, xs, &in[0]);
-  t.y = tail_in(p.y, full, count, xs, &in[1]);
-  t.w = static_cast<const float*>(tail_in(p.w, full, count, 4, &in[2]));
-  return t;
-}
-
 // Whether the piece writes a gradient over its logits (the only overlap validation allows).
 bool writes_over_logits(const Piece& p) {
   for (const void* g : {p.out.grad_d, p.out.grad_g, p.out_y.grad_d, p.out_y.grad_g}) {
@@ -1576,10 +1556,17 @@ void sum_piece(E& e, const Piece& p) {
   q.out_y = q.out;
   q.stats = false;
   const int64_t full = q.n / kStep * kStep;
-  e.steps(q, full);
+  for (int64_t i = 0; i < full; i += kStep)
+    e.step(q, i, kStep);
   if (full < q.n) {
+    const int64_t count = q.n - full;
+    const int64_t xs = dtype_size(q.x_type);
     TailBuffer in[3];
-    e.steps(tail_inputs(q, full, in), q.n - full);
+    Piece t = q;
+    t.x = tail_in(q.x, full, count, xs, &in[0]);
+    t.y = tail_in(q.y, full, count, xs, &in[1]);
+    t.w = static_cast<const float*>(tail_in(q.w, full, count, 4, &in[2]));
+    e.step(t, 0, count);
   }
 }
 
@@ -1613,14 +1600,19 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
                 : e.template plain_vjp_steps<bf16, bf16>(p, full);
     }
   } else {
-    e.steps(p, full);
+    for (int64_t i = 0; i < full; i += kStep)
+      e.step(p, i, kStep);
   }
   if (full < p.n) {
     // The tail, through zero-padded buffers.
     const int64_t count = p.n - full;
+    const int64_t xs = dtype_size(p.x_type);
     const int64_t gs = dtype_size(p.grad_type);
     TailBuffer in[3], out[8];
-    Piece t = tail_inputs(p, full, in);
+    Piece t = p;
+    t.x = tail_in(p.x, full, count, xs, &in[0]);
+    t.y = tail_in(p.y, full, count, xs, &in[1]);
+    t.w = static_cast<const float*>(tail_in(p.w, full, count, 4, &in[2]));
     // Only what this pass writes goes back: gradients in the gradient pass, and in the main pass
     // unless the relativistic average defers them; element losses in a compute call's main pass.
     const bool main_pass = p.pass == Pass::main;
@@ -1639,7 +1631,7 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
                          static_cast<float*>(local[3])};
     t.out_y = PieceOutputs{local[4], local[5], static_cast<float*>(local[6]),
                            static_cast<float*>(local[7])};
-    e.steps(t, count);
+    e.step(t, 0, count);
     for (int k = 0; k < 8; ++k) {
       if (targets[k]) {
         std::memcpy(static_cast<char*>(targets[k]) + full * sizes[k], local[k],
