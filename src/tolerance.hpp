@@ -126,7 +126,11 @@ struct ErrorModel {
 // The CPU backend's error model: exactly rounded elementwise math, the loss terms of each block
 // of 64 elements added in fp32 before double (cpu_pieces.hpp), and every other sum (the weight
 // sums, the relativistic average's logit and derivative sums, the statistics) in double.
-inline const ErrorModel kCpuError{0, kElementUlps, 0.0, false, cpu::kAccumulationDepth};
+inline const ErrorModel kCpuError = [] {
+  ErrorModel e;
+  e.loss_depth = cpu::kAccumulationDepth;
+  return e;
+}();
 
 // The CUDA kernel's error model (the host emulator runs the same formulas and is held to it).
 inline const ErrorModel kCudaKernelError{detail::kernel::kAccumulationDepth, kFastMathUlps,
