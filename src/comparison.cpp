@@ -410,12 +410,13 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
       }
     }
 
-    // Totals.
+    // Totals: the model's, with this segment's depth.
+    ErrorModel total_model = model;
+    total_model.depth = depth_s;
     auto total = [&](const float* out, double want, double abs_total, double perturbation,
                      const char* name) {
       if (out == nullptr) return;
-      Tolerance tol =
-          total_tolerance(abs_total, ErrorModel(depth_s, ulps, arg_ulps, false, model.loss_depth));
+      Tolerance tol = total_tolerance(abs_total, total_model);
       tol.rel += eta;
       tol.abs += perturbation;
       rec.note(&c.totals, tol.ratio(out[s], want), name, s, -1, out[s], want);
