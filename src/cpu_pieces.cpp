@@ -1046,7 +1046,7 @@ class Evaluator {
 
   // fold: add the fp32 loss terms of each block in fp32 first (Fold), or each in double.
   Evaluator(const Piece& p, const Term& d, const Term& g, bool fold = true)
-      : p_(p), td_(d), tg_(g), fold_(fold) {
+      : p_(p), td_(d), tg_(g), fold_(fold), folded_(fold_set(p, fold)) {
     const DD dd;
     for (Sum& s : sums_) {
       for (VD& v : s.v)
@@ -1380,7 +1380,6 @@ class Evaluator {
         accumulate_wide(k, total_terms<K>(tm, true, vm, t, loss), pos);
       } else if (fold_) {
         fold(folds_[k], hn::IfThenElseZero(valid, loss), pos);
-        folded_ |= 1u << k;
       } else {
         accumulate(k, loss, pos, valid);
       }
@@ -1513,6 +1512,20 @@ class Evaluator {
 
   int side() const { return p_.paired ? 0 : p_.side; }
 
+  // The loss folds that vector() adds terms to (bit k: folds_[k]), which step() flushes: in a
+  // compute call's main pass, the unweighted terms of the kinds whose totals are the float
+  // terms (not least squares), kLossD and kLossG on the piece's side or, paired, kLossD + 0
+  // and kLossG + 1. The steps of a piece (its tail included) share its pass, side, pairing and
+  // weighting, so the set is the piece's.
+  static uint32_t fold_set(const Piece& p, bool fold) {
+    if (!fold || p.pass != Pass::main || p.vjp || p.w != nullptr) return 0;
+    const int s = p.paired ? 0 : p.side;
+    uint32_t set = 0;
+    if (kD && KD != TermKind::squared) set |= 1u << (kLossD + s);
+    if (kG && KG != TermKind::squared) set |= 1u << (kLossG + (p.paired ? 1 : s));
+    return set;
+  }
+
   const Piece& p_;
   const Term td_;
   const Term tg_;
@@ -1522,7 +1535,7 @@ class Evaluator {
   static_assert(kLossD == 0 && kLossG == 2, "the loss sums come first");
   Fold folds_[kLossSums];
   const bool fold_;
-  uint32_t folded_ = 0;  // bit k: folds_[k] has had terms added (step() flushes only those)
+  const uint32_t folded_;  // fold_set(): the folds that step() flushes
 };
 
 // A copy of the last elements [begin, begin + count) of an array into a zeroed buffer of kStep
