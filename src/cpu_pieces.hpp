@@ -101,6 +101,19 @@ uint32_t bf16_normal_bound_for_tests(float scale);
 // bf16 stores (set when the library loads).
 extern const bool kProcessorHasAvx512Bf16;
 
+// Whether the processor's gathers are slower than loading their elements one at a time, taken
+// as AMD's x86 processors. Measured on Zen 4 only: the common bf16 call ran 1.21 times as fast
+// with such loads there (docs/benchmarks.md).
+bool processor_gathers_slowly();
+
+// Whether the bf16 loops on x86 load their table entries one at a time instead of gathering
+// them (lookup_vectors in cpu_pieces.cpp): processor_gathers_slowly() unless a test sets it. The
+// entries, and so the results, are the same bits either way.
+inline std::atomic<bool>& scalar_entry_loads() {
+  static std::atomic<bool> loads{processor_gathers_slowly()};
+  return loads;
+}
+
 // For tests: whether pieces may take the specialised loops (the common main pass, and the
 // common VJP), which give bitwise the results of the general loop; true unless a test turns
 // them off to compare.
