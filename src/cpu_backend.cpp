@@ -200,8 +200,8 @@ class Runner {
     p.weight_scale[1] = c.scale[side].weight_scale[1];
     if (p.average) {
       p.shift = static_cast<float>(c.coupling.shift[side]);
-      p.offset_d = static_cast<float>(c.coupling.offset_d[side]);
-      p.offset_g = static_cast<float>(c.coupling.offset_g[side]);
+      p.offset_d = c.coupling.offset_d[side];
+      p.offset_g = c.coupling.offset_g[side];
     }
     if (q_.vjp) {
       // One gradient per element; a pair's real gradient is minus its fake one.

@@ -1517,10 +1517,10 @@ class Evaluator {
   // grad * scale + offset (store_gradients): in fp32 (one rounding of the exact product) when
   // unweighted without offset, else in double from the weighted derivatives.
   HWY_INLINE void store_gradient(const Piece& q, VF grad, bool weighted, VF vm, float scale,
-                                 float offset, void* out, int64_t i) const {
+                                 double offset, void* out, int64_t i) const {
     if (out == nullptr) return;
     const DF df;
-    if (!weighted && offset == 0.0f) {
+    if (!weighted && offset == 0.0) {
       // + 0: -0 becomes +0, as with an offset
       store(hn::Add(hn::Mul(grad, hn::Set(df, scale)), hn::Zero(df)), q.grad_type, out, i);
       return;

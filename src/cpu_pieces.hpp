@@ -48,8 +48,8 @@ struct Piece {
   float shift;            // subtracted from x (relativistic average)
   float coef;             // gradient multiplier
   float weight_scale[2];  // see SideScale
-  float offset_d;         // added to D gradients (relativistic average, gradient pass)
-  float offset_g;
+  double offset_d;        // added to D gradients (relativistic average, gradient pass); double:
+  double offset_g;        //   it may pass FLT_MAX where the gradient it enters does not
   // A VJP call: x's gradient is wd * coef_d + wg * coef_g + offset (see vjp_multipliers(); for
   // pairs, y's gradient is minus x's), written to out.grad_d (and out_y.grad_d); no sums but the
   // relativistic average's derivative sums.
