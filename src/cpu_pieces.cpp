@@ -927,15 +927,31 @@ HWY_INLINE hn::Vec<DI64> load_entries(const int64_t* entries, const uint16_t* bi
 }
 #endif
 
-// Looks up the M vectors of bf16 logits at element j of x, gathering the entries or, where
-// `loads` (scalar_entry_loads(); x86 only), loading them one at a time: the same bits.
+#if HWY_TARGET != HWY_SCALAR
+// The entries of the lower (kUpper false) or upper half of a vector of logits, whose bits are at
+// `bits` and whose table indices are `index`: gathered or, where `loads` (scalar_entry_loads();
+// the x86 targets only), loaded one at a time. The same bits either way.
+template <bool kUpper>
+HWY_INLINE hn::Vec<DI64> table_entries(const int64_t* entries, hn::Vec<DU> index,
+                                       const uint16_t* bits, bool loads) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
+  if (loads) return load_entries<kUpper>(entries, bits);
+#else
+  (void)bits;
+  (void)loads;
+#endif
+  return gather_entries<kUpper>(entries, index);
+}
+#endif
+
+// Looks up the M vectors of bf16 logits at element j of x (table_entries, by `loads`).
 template <size_t M>
 HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, bool loads,
                                Lookup<M>& s) {
-  (void)loads;  // the x86 targets' choice
   const DF df;
   const auto* bits = static_cast<const uint16_t*>(x) + j;
 #if HWY_TARGET == HWY_SCALAR
+  (void)loads;
   for (size_t m = 0; m < M; ++m) {
     const uint32_t h = bits[m];
     const uint32_t index = h & (kMagnitudes - 1);
@@ -954,19 +970,8 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
     s.t[m] = hn::BitCast(df, hn::ShiftLeft<16>(h));
     const auto index = hn::And(h, hn::Set(du, kMagnitudes - 1));
     s.largest = m == 0 ? index : hn::Max(s.largest, index);
-    hn::Vec<DI64> lo, hi;
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
-    if (loads) {
-      lo = load_entries<false>(entries, bits + m * kFloatLanes);
-      hi = load_entries<true>(entries, bits + m * kFloatLanes);
-    } else {
-      lo = gather_entries<false>(entries, index);
-      hi = gather_entries<true>(entries, index);
-    }
-#else
-    lo = gather_entries<false>(entries, index);
-    hi = gather_entries<true>(entries, index);
-#endif
+    const auto lo = table_entries<false>(entries, index, bits + m * kFloatLanes, loads);
+    const auto hi = table_entries<true>(entries, index, bits + m * kFloatLanes, loads);
     s.small[m] = hn::ConcatEven(df, hn::BitCast(df, hi), hn::BitCast(df, lo));
     s.l[m] = hn::ConcatOdd(df, hn::BitCast(df, hi), hn::BitCast(df, lo));
   }
@@ -1828,25 +1833,23 @@ uint32_t bf16_normal_bound_for_tests(float scale) {
   return HWY_DYNAMIC_DISPATCH(bf16_normal_bound_for_target)(scale);
 }
 
-bool processor_gathers_slowly() {
+// An x86 processor query (__builtin_cpu_is or __builtin_cpu_supports, which take string
+// literals, hence a macro); false on other architectures. Here, outside the per-target code, so
+// that the queries are compiled for the baseline instruction set and run on every processor.
 #if HWY_ARCH_X86 && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  return __builtin_cpu_is("amd") != 0;
+#define GANLOSS_X86_QUERY(query) (__builtin_cpu_init(), (query) != 0)
 #else
-  return false;
+#define GANLOSS_X86_QUERY(query) false
 #endif
+
+bool processor_gathers_slowly() {
+  return GANLOSS_X86_QUERY(__builtin_cpu_is("amd"));
 }
 
-// Here, outside the per-target code, so that the check is compiled for the baseline
-// instruction set: it runs when the library loads, on every processor.
-const bool kProcessorHasAvx512Bf16 = [] {
-#if HWY_ARCH_X86 && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") != 0;
-#else
-  return false;
-#endif
-}();
+// Set when the library loads.
+const bool kProcessorHasAvx512Bf16 = GANLOSS_X86_QUERY(__builtin_cpu_supports("avx512bf16"));
+
+#undef GANLOSS_X86_QUERY
 
 }  // namespace cpu
 }  // namespace detail
