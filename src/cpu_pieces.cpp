@@ -1120,22 +1120,30 @@ class Evaluator {
     }
   }
 
-  // Whether every lane of the loss sums is finite: else a block's fp32 sum may have overflowed
+  // Whether every lane of loss sum k is finite: else a block's fp32 sum may have overflowed
   // where the double sums do not (evaluate_piece).
-  bool loss_sums_finite() const {
+  bool loss_sum_finite(int k) const {
     const DD dd;
     bool finite = true;
-    for (int k = 0; k < kLossSums; ++k) {
-      for (const VD& v : sums_[k].v)
-        finite = finite && hn::AllTrue(dd, hn::IsFinite(v));
-    }
+    for (const VD& v : sums_[k].v)
+      finite = finite && hn::AllTrue(dd, hn::IsFinite(v));
     return finite;
   }
 
-  // The loss sums of `other`, in place of these.
-  void take_loss_sums(const Evaluator& other) {
-    for (int k = 0; k < kLossSums; ++k)
-      sums_[k] = other.sums_[k];
+  bool loss_sums_finite() const {
+    for (int k = 0; k < kLossSums; ++k) {
+      if (!loss_sum_finite(k)) return false;
+    }
+    return true;
+  }
+
+  // The loss sums of `other` in place of those of these that are not finite. A finite sum keeps
+  // its bits, so that it is the same whether or not another sum of the piece overflowed, and
+  // whether or not the piece writes a gradient over its logits (which keeps every sum).
+  void take_nonfinite_loss_sums(const Evaluator& other) {
+    for (int k = 0; k < kLossSums; ++k) {
+      if (!loss_sum_finite(k)) sums_[k] = other.sums_[k];
+    }
   }
 
   // Whether the piece is the common main pass that plain_steps() evaluates: one side's
@@ -1703,11 +1711,12 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   if (p.pass == Pass::main && !p.vjp && !writes_over_logits(p) && !e.loss_sums_finite()) {
     // A loss sum's lane is +-inf or NaN: from an infinite or NaN term, where adding each term in
     // double gives the same, or from a block's fp32 sum that overflowed, where it may not. The
-    // piece's loss sums are added again, each term in double, from its logits, which is why a
-    // piece that writes a gradient over them keeps its blocks' sums (docs/numerics.md).
+    // piece's loss sums are added again, each term in double, from its logits, and those that
+    // were not finite replaced; which is why a piece that writes a gradient over its logits
+    // keeps its blocks' sums (docs/numerics.md).
     E d(p, term_d, term_g, false);
     sum_piece(d, p);
-    e.take_loss_sums(d);
+    e.take_nonfinite_loss_sums(d);
   }
   e.finish();
 }

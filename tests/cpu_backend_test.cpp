@@ -1008,7 +1008,8 @@ TEST(CpuInstructionSets, LossTermsAddInFp32Blocks) {
 // sums are then added again from its logits, each term in double, so the means come out exact
 // and finite, or infinite, through every loop, on every instruction set. A call that writes its
 // gradients over its logits keeps the blocks' sums, as documented: there the overflowing means
-// are +inf, and the infinite logit's still +inf.
+// are +inf, and the infinite logit's still +inf. A finite sum keeps its bits when another sum of
+// its piece is added again, so the G loss beside the infinite D term is the same in place.
 TEST(CpuExtremes, OverflowingBlockSumsAddTheirTermsInDouble) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
@@ -1025,6 +1026,7 @@ TEST(CpuExtremes, OverflowingBlockSumsAddTheirTermsInDouble) {
           ganloss_outputs_t in_place = common_outputs(call);
           in_place.grad_real = call.real.data();
           in_place.grad_fake_d = call.fake.data();
+          std::vector<uint32_t> g_loss;  // beside the infinite logit, for each set of outputs
           for (const ganloss_outputs_t& o : {call.all_outputs(), common_outputs(call), in_place}) {
             for (int64_t i = 0; i < n; ++i) {
               call.set_fake(i, 0x1p127f);
@@ -1043,7 +1045,10 @@ TEST(CpuExtremes, OverflowingBlockSumsAddTheirTermsInDouble) {
             ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS);
             EXPECT_EQ(call.d_loss_fake.as<float>()[0], inf) << what;
             EXPECT_TRUE(std::isfinite(call.d_loss_real.as<float>()[0])) << what;
+            g_loss.push_back(std::bit_cast<uint32_t>(call.g_loss.as<float>()[0]));
           }
+          EXPECT_EQ(g_loss[0], g_loss[1]) << what;
+          EXPECT_EQ(g_loss[0], g_loss[2]) << "in place, " << what;
           for (int64_t i = 0; i < n; ++i) {
             call.set_fake(i, 0x1p127f);
             call.set_real(i, -0x1p127f);
