@@ -81,6 +81,8 @@ class Recorder {
 
   void note(double* worst, double ratio, const char* name, int64_t s, int64_t k, double got,
             double want) {
+    // A NaN ratio (a bound that is NaN) fails: no bound may pass a value by not being one.
+    if (std::isnan(ratio)) ratio = std::numeric_limits<double>::infinity();
     *worst = std::max(*worst, ratio);
     if (ratio <= 1.0 || !c_->first_failure.empty()) return;
     char text[200];
@@ -244,7 +246,9 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
     if (p.ragged == 1 && model.ragged_rows) depth_s += static_cast<int>((n[0] + n[1] + 31) / 32);
     const double eta = weighted_mean ? (depth_s + 8) * kU : 0.0;
 
-    // The argument perturbation of element i of a side.
+    // The argument perturbation of element i of a side. A non-finite argument has none: an
+    // infinite one is that of an infinite logit or mean, the same infinity in the backend, and a
+    // NaN one gives NaN terms, or none under a zero weight.
     auto delta = [&](int side, int64_t i, double* argument) {
       const SideView& sv = sides[side];
       const double x = load_value(sv.logits, p.dtype, sv.begin(s) + i);
@@ -253,11 +257,12 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
           const double r = load_value(sides[0].logits, p.dtype, sides[0].begin(s) + i);
           const double f = load_value(sides[1].logits, p.dtype, sides[1].begin(s) + i);
           *argument = f - r;
-          return kU * std::fabs(f - r);
+          return std::isfinite(*argument) ? kU * std::fabs(f - r) : 0.0;
         }
         case Shape::average: {
           const int other = 1 - side;
           *argument = x - t.mean[other];
+          if (!std::isfinite(*argument)) return 0.0;
           return kU * (2 * std::fabs(*argument) + 2 * std::fabs(t.mean[other]) +
                        (depth_s + 8) * t.mean_abs[other]);
         }

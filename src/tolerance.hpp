@@ -66,14 +66,16 @@ struct Tolerance {
   double abs;
   DType storage;
 
-  // Non-finite references must be matched exactly (NaN by NaN); a finite reference beyond the
-  // storage range must come back as the infinity it rounds to.
+  // Non-finite references must be matched exactly (NaN by NaN). A finite reference may come
+  // back as an infinity of its sign where a value within the bound of it rounds to that infinity
+  // in the storage dtype (|ref| + bound reaches the overflow threshold), and must where every such
+  // value does (|ref| - bound beyond it).
   bool accepts(double got, double ref) const {
     if (std::isnan(ref)) return std::isnan(got);
     if (std::isinf(ref)) return got == ref;
     const double limit = largest_finite(storage) * (1.0 + unit_roundoff(storage) / 2);
-    if (std::fabs(ref) >= limit) return std::isinf(got) && (got > 0) == (ref > 0);
-    if (!std::isfinite(got)) return false;
+    if (std::isinf(got)) return (got > 0) == (ref > 0) && std::fabs(ref) + bound(ref) >= limit;
+    if (std::isnan(got)) return false;
     return std::fabs(got - ref) <= bound(ref);
   }
 

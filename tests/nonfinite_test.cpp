@@ -226,6 +226,26 @@ INSTANTIATE_TEST_SUITE_P(Cases, ExtremeTerms, ::testing::ValuesIn(extreme_cases(
                            return std::string(i.param.name);
                          });
 
+// The comparison at fp32's overflow threshold (2^128 - 2^103, from which rounding to fp32 gives
+// +inf): a finite reference whose bound reaches the threshold may come back as the infinity of
+// its sign, and one beyond it by more than its bound must.
+TEST(ToleranceAtOverflow, InfinityWhereTheBoundReachesTheThreshold) {
+  const double threshold = 0x1p128 - 0x1p103;
+  const double max = kMax;
+  const detail::Tolerance exact{0.0, 0.0, DType::f32};
+  const detail::Tolerance four_u{0x1p-22, 0.0, DType::f32};
+  EXPECT_FALSE(exact.accepts(kInf, max));
+  EXPECT_TRUE(four_u.accepts(kInf, max));  // FLT_MAX (1 + 4 u) is past the threshold
+  EXPECT_FALSE(four_u.accepts(-kInf, max));
+  EXPECT_FALSE(four_u.accepts(kInf, 0x1p127));  // 2^127 (1 + 4 u) is not
+  EXPECT_EQ(four_u.ratio(kInf, max), 0.0);
+  EXPECT_EQ(four_u.ratio(kInf, 0x1p127), std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(exact.accepts(kInf, threshold));
+  EXPECT_FALSE(exact.accepts(max, threshold));
+  EXPECT_TRUE(four_u.accepts(max, threshold));  // FLT_MAX is within 4 u of it
+  EXPECT_FALSE(four_u.accepts(std::numeric_limits<double>::quiet_NaN(), max));
+}
+
 // The relativistic average's gradient term through the other side's mean can pass FLT_MAX
 // where the gradient it enters does not: least squares, reduction none, 33 real logits of which
 // 6 are -FLT_MAX (mean r = -0.18 FLT_MAX) and 10 fake of which 5 are (mean f = -0.5 FLT_MAX).
