@@ -118,6 +118,8 @@ struct TermShape {
   // (the mean of a side whose logits cancel in fp32) the slope at x alone is no bound: sigma
   // is monotone, and its value at the far end is.
   double slope_bound(double slope, double argument, double delta, double weight) const {
+    // A hinge's slope is 0 or the weight: within 2 delta of its kink, either.
+    if (near_kink(argument, delta)) return std::max(std::fabs(slope), std::fabs(weight));
     if (!logistic || delta == 0.0) return std::fabs(slope);
     const double y = direction * argument + delta;
     const double sigma = y >= 0 ? 1.0 / (1.0 + std::exp(-y)) : std::exp(y) / (1.0 + std::exp(y));
