@@ -1406,6 +1406,9 @@ class Evaluator {
     if (weighted) {
       w = hn::LoadU(df, q.w + i);
       v = hn::Mul(hn::Mul(w, hn::Set(df, q.weight_scale[0])), hn::Set(df, q.weight_scale[1]));
+      // A nonzero weight never scales to 0 (scaled_weight in kernels/segment_math.hpp).
+      const MF underflow = hn::AndNot(hn::Eq(w, hn::Zero(df)), hn::Eq(v, hn::Zero(df)));
+      v = hn::IfThenElse(underflow, hn::Set(df, kSmallestScaledWeight), v);
     }
     // Lanes past the valid ones get weight 0: their weighted values are exactly 0.
     const VF vm = hn::IfThenElseZero(valid, v);

@@ -284,5 +284,95 @@ TEST(ExtremeTerms, AverageOffsetPastFltMax) {
       << "the emulated kernel now matches the reference: docs/numerics.md and this test are stale";
 }
 
+// A weighted mean's backends scale a side's weights so that they sum into [0.5, 1) (SideScale).
+// A nonzero weight far below its side's sum (1e-40 beside 64 weights of 1e4) would scale below
+// fp32's smallest subnormal, but it is not a zero weight: it scales to that subnormal, so the
+// infinite term under it still reaches the totals (+inf, as 1e-40 inf is) and its gradient, as
+// the reference's weight as given does, on every backend (docs/numerics.md, "Weights"). A zero
+// weight would mask both. Element 3 of each side holds the weight; its logit is infinite on the
+// side that gives an infinite D term (the fake logit for the paired loss, whose weights are the
+// real ones).
+struct TinyWeightCase {
+  const char* name;
+  int32_t kind;
+  float real;              // real element 3's logit
+  float fake;              // fake element 3's logit
+  bool infinite_gradient;  // real element 3's D gradient is -inf (least squares: w (x - 1))
+};
+
+void PrintTo(const TinyWeightCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class TinyWeights : public ::testing::TestWithParam<TinyWeightCase> {};
+
+HostCall tiny_weight_call(const TinyWeightCase& c) {
+  const ganloss_problem_t p =
+      testing::make_problem(2, 64, 64, c.kind, c.kind, GANLOSS_REDUCTION_MEAN);
+  testing::CallData data;
+  data.real_weights = true;
+  data.fake_weights = c.kind != GANLOSS_LOSS_RELATIVISTIC;
+  HostCall call(p, 9, data);
+  for (int64_t i = 0; i < p.segments * p.real_count; ++i) {
+    const bool tiny = i % p.real_count == 3;
+    call.real_weights.as<float>()[i] = tiny ? 1e-40f : 1e4f;
+    if (tiny) call.set_real(i, c.real);
+  }
+  for (int64_t i = 0; i < p.segments * p.fake_count; ++i) {
+    const bool tiny = i % p.fake_count == 3;
+    if (data.fake_weights) call.fake_weights.as<float>()[i] = tiny ? 1e-40f : 1e4f;
+    if (tiny) call.set_fake(i, c.fake);
+  }
+  return call;
+}
+
+void expect_tiny_weight(HostCall& call, const ganloss_outputs_t& o, const TinyWeightCase& c,
+                        const detail::ErrorModel& depth, const char* backend) {
+  const testing::Comparison cmp = testing::compare_with_reference(call, o, depth);
+  EXPECT_LE(cmp.worst(), 1.0) << backend << ": " << cmp.first_failure;
+  for (int64_t s = 0; s < call.problem.segments; ++s) {
+    EXPECT_EQ(call.d_loss.as<float>()[s], kInf) << backend << " segment " << s;
+    const float grad = call.grad_real.as<float>()[s * call.problem.real_count + 3];
+    if (c.infinite_gradient) {
+      EXPECT_EQ(grad, -kInf) << backend << " segment " << s;
+    } else {
+      EXPECT_TRUE(std::isfinite(grad)) << backend << " segment " << s << ": " << grad;
+    }
+  }
+}
+
+TEST_P(TinyWeights, ScaleToTheSmallestSubnormalNotToZero) {
+  const TinyWeightCase& c = GetParam();
+  for (int32_t backend : {GANLOSS_BACKEND_REFERENCE, GANLOSS_BACKEND_CPU}) {
+    HostCall call = tiny_weight_call(c);
+    const ganloss_outputs_t o = call.all_outputs();
+    ASSERT_EQ(call.run(o, backend), GANLOSS_STATUS_SUCCESS) << ganloss_last_error_message();
+    const bool cpu = backend == GANLOSS_BACKEND_CPU;
+    expect_tiny_weight(call, o, c, cpu ? detail::kCpuError : detail::ErrorModel(0),
+                       cpu ? "cpu" : "reference");
+  }
+  HostCall call = tiny_weight_call(c);
+  const ganloss_outputs_t o = call.all_outputs();
+  ASSERT_EQ(testing::run_emulated(call, o).status, GANLOSS_STATUS_SUCCESS);
+  expect_tiny_weight(call, o, c, detail::kCudaKernelError, "emulated kernel");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TinyWeights,
+    ::testing::Values(
+        // (x - 1)^2 / 2 at x = -inf: +inf, its gradient -inf.
+        TinyWeightCase{"least_squares", GANLOSS_LOSS_LEAST_SQUARES, -kInf, 0.5f, true},
+        // sp(-x) at x = -inf: +inf, its gradient -1.
+        TinyWeightCase{"nonsaturating", GANLOSS_LOSS_NONSATURATING, -kInf, 0.5f, false},
+        // sp(f - r) at f = +inf: +inf, its gradients -1 and 1.
+        TinyWeightCase{"relativistic", GANLOSS_LOSS_RELATIVISTIC, 0.5f, kInf, false},
+        // A fake logit of +inf makes the fake mean +inf, so every real term
+        // (r - mean f - 1)^2 / 2 is +inf and its direct gradient -inf; the fake element's own
+        // derivative, +inf under the tiny weight, makes the term through the fake mean -inf.
+        // Masked, the tiny-weight real element's gradient would be finite.
+        TinyWeightCase{"average_least_squares", GANLOSS_LOSS_RELATIVISTIC_AVERAGE_LEAST_SQUARES,
+                       0.5f, kInf, true}),
+    [](const ::testing::TestParamInfo<TinyWeightCase>& i) { return std::string(i.param.name); });
+
 }  // namespace
 }  // namespace ganloss
