@@ -9,6 +9,8 @@
 //   then moves by up to |slope| delta and its gradient by up to |coef| curvature delta, where
 //   the curvature bound is |slope| for the logistic terms (sigma' <= sigma), the weight for
 //   least squares, and for hinge a whole step when the argument is within 2 delta of the kink.
+//   There a hinge's slope may be either of its two (0 or the weight), so its loss moves by up
+//   to max(|slope|, |w|) delta.
 // - The relativistic average adds to each gradient a term through the other side's mean,
 //   computed from a sum of that side's slopes: its error is bounded the same way.
 // - Weighted means divide by a weight sum that went through `depth` fp32 additions. The
@@ -254,24 +256,26 @@ Comparison compare_impl(const ganloss_problem_t& p, const ganloss_inputs_t& in,
     auto delta = [&](int side, int64_t i, double* argument) {
       const SideView& sv = sides[side];
       const double x = load_value(sv.logits, p.dtype, sv.begin(s) + i);
+      double d = 0.0;
       switch (shape) {
         case Shape::paired: {
           const double r = load_value(sides[0].logits, p.dtype, sides[0].begin(s) + i);
           const double f = load_value(sides[1].logits, p.dtype, sides[1].begin(s) + i);
           *argument = f - r;
-          return std::isfinite(*argument) ? kU * std::fabs(f - r) : 0.0;
+          d = kU * std::fabs(*argument);
+          break;
         }
         case Shape::average: {
           const int other = 1 - side;
           *argument = x - t.mean[other];
-          if (!std::isfinite(*argument)) return 0.0;
-          return kU * (2 * std::fabs(*argument) + 2 * std::fabs(t.mean[other]) +
-                       (depth_s + 8) * t.mean_abs[other]);
+          d = kU * (2 * std::fabs(*argument) + 2 * std::fabs(t.mean[other]) +
+                    (depth_s + 8) * t.mean_abs[other]);
+          break;
         }
         default:
           *argument = x;
-          return 0.0;
       }
+      return std::isfinite(*argument) ? d : 0.0;
     };
 
     // The slope of term `term` at element i of a side; a pair's terms belong to both sides.
