@@ -1130,19 +1130,20 @@ class Evaluator {
     return finite;
   }
 
-  bool loss_sums_finite() const {
-    for (int k = 0; k < kLossSums; ++k) {
-      if (!loss_sum_finite(k)) return false;
-    }
-    return true;
+  // The loss sums with a lane that is +-inf or NaN: bit k for sum k.
+  unsigned nonfinite_loss_sums() const {
+    unsigned mask = 0;
+    for (int k = 0; k < kLossSums; ++k)
+      mask |= loss_sum_finite(k) ? 0u : 1u << k;
+    return mask;
   }
 
-  // The loss sums of `other` in place of those of these that are not finite. A finite sum keeps
-  // its bits, so that it is the same whether or not another sum of the piece overflowed, and
+  // The loss sums of `other` named by `mask` in place of these. The others keep their bits, so
+  // that a finite sum is the same whether or not another sum of the piece overflowed, and
   // whether or not the piece writes a gradient over its logits (which keeps every sum).
-  void take_nonfinite_loss_sums(const Evaluator& other) {
+  void take_loss_sums(const Evaluator& other, unsigned mask) {
     for (int k = 0; k < kLossSums; ++k) {
-      if (!loss_sum_finite(k)) sums_[k] = other.sums_[k];
+      if (mask & (1u << k)) sums_[k] = other.sums_[k];
     }
   }
 
@@ -1711,7 +1712,9 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
       }
     }
   }
-  if (p.pass == Pass::main && !p.vjp && !writes_over_logits(p) && !e.loss_sums_finite()) {
+  const unsigned nonfinite =
+      p.pass == Pass::main && !p.vjp && !writes_over_logits(p) ? e.nonfinite_loss_sums() : 0u;
+  if (nonfinite != 0) {
     // A loss sum's lane is +-inf or NaN: from an infinite or NaN term, where adding each term in
     // double gives the same, or from a block's fp32 sum that overflowed, where it may not. The
     // piece's loss sums are added again, each term in double, from its logits, and those that
@@ -1719,7 +1722,7 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
     // keeps its blocks' sums (docs/numerics.md).
     E d(p, term_d, term_g, false);
     sum_piece(d, p);
-    e.take_nonfinite_loss_sums(d);
+    e.take_loss_sums(d, nonfinite);
   }
   e.finish();
 }
