@@ -174,18 +174,20 @@ typedef struct ganloss_segment_stats {
 /*! The data of a call. Only the logits are required, and only those some requested output
  *  depends on. Weights are f32, non-negative, in the layout of their logits; an element of
  *  weight 0 contributes nothing (its weighted terms, element losses and gradient part are 0,
- *  even where its logit is NaN or infinite; the unweighted statistics still see it). Under
- *  GANLOSS_REDUCTION_MEAN a side's weights may sum to any value up to FLT_MAX in a segment,
- *  subnormal included; above FLT_MAX that side's losses and gradients are NaN. A negative
- *  weight has no weighted mean: the host backends check the weights a call reads and return
- *  GANLOSS_STATUS_INVALID_VALUE naming the first negative one, writing nothing; the CUDA
- *  backend, which cannot read them before its kernels run, reads a negative weight as NaN, so
- *  its segment's losses (and the gradients its weight sum or term reaches) are NaN. Offsets
- *  (ragged problems) are segments + 1 non-decreasing int64 values within [0, count], in the memory
- *  of the backend; the host backends check them (GANLOSS_STATUS_INVALID_VALUE, or
- *  INVALID_SIZE for pairs of unequal lengths). The CUDA backend cannot read them before its
- *  kernels run: it checks them in a first launch and, if any is malformed, touches no element
- *  and writes NaN to every segment's losses and statistics. */
+ *  even where its logit is NaN or infinite; the unweighted statistics still see it). Only 0
+ *  masks: a nonzero weight however small beside its side's others still carries an infinite
+ *  or NaN term into the results. Under GANLOSS_REDUCTION_MEAN a side's weights may sum to any
+ *  value up to FLT_MAX in a segment, subnormal included; above FLT_MAX that side's losses and
+ *  gradients are NaN. A negative weight has no weighted mean: the host backends check the
+ *  weights a call reads and return GANLOSS_STATUS_INVALID_VALUE naming the first negative one,
+ *  writing nothing; the CUDA backend, which cannot read them before its kernels run, reads a
+ *  negative weight as NaN, so its segment's losses (and the gradients its weight sum or term
+ *  reaches) are NaN. Offsets (ragged problems) are segments + 1 non-decreasing int64 values
+ *  within [0, count], in the memory of the backend; the host backends check them
+ *  (GANLOSS_STATUS_INVALID_VALUE, or INVALID_SIZE for pairs of unequal lengths). The CUDA
+ *  backend cannot read them before its kernels run: it checks them in a first launch and, if
+ *  any is malformed, touches no element and writes NaN to every segment's losses and
+ *  statistics. */
 typedef struct ganloss_inputs {
   const void* real;
   const void* fake;
