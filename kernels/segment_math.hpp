@@ -8,7 +8,6 @@
 #include <math.h>
 
 #include <cstdint>
-#include <cstring>
 
 #include "call_params.hpp"
 
@@ -141,46 +140,15 @@ GANLOSS_HOST_DEVICE SideScale side_scale(const CallParams& q, const SideParams& 
   return sc;
 }
 
-// The smallest positive fp32 number (a subnormal): what a nonzero weight scales to at least.
+// The least a nonzero weight scales to: 2^-149, fp32's smallest positive (subnormal) number.
+// Both backends form a weight as the terms use it (see SideScale) as
+// (w weight_scale[0]) weight_scale[1], except that a nonzero weight whose product rounds to 0
+// (one below 2^-150 of its side's scaled sum) is this. So only a weight of 0 masks its
+// element's terms: a nonzero weight under an infinite or NaN term gives the infinite or NaN
+// weighted term and gradient its value as given does. Where the product rounds to 0 the floor
+// is off by less than 2^-149, within the scaled weight's resolution (two roundings, 2^-148).
+// The CUDA kernel's `scaled_weight` and the CPU backend's weighted loop apply it.
 constexpr float kSmallestScaledWeight = 0x1p-149f;
-
-GANLOSS_HOST_DEVICE uint32_t bits_of(float x) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(x);
-#else
-  uint32_t b;
-  std::memcpy(&b, &x, sizeof b);
-  return b;
-#endif
-}
-
-GANLOSS_HOST_DEVICE float float_of(uint32_t b) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(b);
-#else
-  float x;
-  std::memcpy(&x, &b, sizeof x);
-  return x;
-#endif
-}
-
-// A weight as the terms use it (see SideScale): (w weight_scale[0]) weight_scale[1], except
-// that a nonzero weight whose product rounds to 0 (one below 2^-150 of its side's scaled sum)
-// is kSmallestScaledWeight. So only a weight of 0 masks its element's terms: a nonzero weight
-// under an infinite or NaN term gives the infinite or NaN weighted term and gradient its value
-// as given does. Where the product rounds to 0 the floor is off by less than 2^-149, within the
-// scaled weight's resolution (two roundings, 2^-148).
-//
-// Weights are non-negative or NaN (the host backends reject a negative weight, the CUDA kernel
-// reads one as NaN), and the scale factors positive. Such floats order as their bits do, as
-// unsigned integers, so the floor is two integer min/max: min(bits(w), 1) is 0 for +0, 1 (the
-// bits of 2^-149) for a positive w, and the product's bits are at least that. A NaN product
-// (bits above +inf's) stays NaN, and -0 (bits 2^31) stays -0, masked as a zero weight.
-GANLOSS_HOST_DEVICE float scaled_weight(float w, const float* weight_scale) {
-  const float v = (w * weight_scale[0]) * weight_scale[1];
-  const uint32_t floor = bits_of(w) < 1u ? bits_of(w) : 1u;
-  return float_of(bits_of(v) > floor ? bits_of(v) : floor);
-}
 
 // A term (or its gradient) v times a weight w: exactly 0 when w is 0, whatever v. An element of
 // weight 0 contributes nothing, even where its term is infinite or NaN.

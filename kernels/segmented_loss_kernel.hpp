@@ -260,6 +260,20 @@ GANLOSS_DEVICE Vec<float, N> load_weight_vector(const float* w, int64_t i) {
   return out;
 }
 
+// A weight as the terms use it: (w weight_scale[0]) weight_scale[1], and at least
+// kSmallestScaledWeight where w is not 0 (see there and SideScale). The weights are non-negative
+// or NaN (load_weight_vector) and the scale factors positive. Such floats order as their bits
+// do, as unsigned integers, so the floor is two integer min/max: min(bits(w), 1) is 0 for +0
+// and 1 (the bits of 2^-149) for a positive w, and the product's bits are at least that. A NaN
+// product (bits above +inf's) stays NaN, and -0 (bits 2^31) stays -0, masked as a zero weight.
+// (Two compares and a select, the same rule, made one weighted kernel spill at 64 registers.)
+GANLOSS_DEVICE float scaled_weight(float w, const float* weight_scale) {
+  static_assert(kSmallestScaledWeight == 0x1p-149f, "bits 1");
+  const uint32_t v = bits_from_float((w * weight_scale[0]) * weight_scale[1]);
+  const uint32_t floor = bits_from_float(w) < 1u ? bits_from_float(w) : 1u;
+  return float_from_bits(v > floor ? v : floor);
+}
+
 // The weights of N elements from index i: loaded in weighted instantiations (1 where the side
 // has none), constant 1 otherwise.
 template <class S, int N>

@@ -1407,7 +1407,7 @@ class Evaluator {
     if (weighted) {
       w = hn::LoadU(df, q.w + i);
       v = hn::Mul(hn::Mul(w, hn::Set(df, q.weight_scale[0])), hn::Set(df, q.weight_scale[1]));
-      // A nonzero weight never scales to 0 (scaled_weight in kernels/segment_math.hpp).
+      // A nonzero weight never scales to 0 (kSmallestScaledWeight).
       const MF underflow = hn::AndNot(hn::Eq(w, hn::Zero(df)), hn::Eq(v, hn::Zero(df)));
       v = hn::IfThenElse(underflow, hn::Set(df, kSmallestScaledWeight), v);
     }

@@ -129,6 +129,17 @@ GANLOSS_DEVICE float float_from_bits(uint32_t bits) {
 #endif
 }
 
+// The bits of the float `x`.
+GANLOSS_DEVICE uint32_t bits_from_float(float x) {
+#if defined(GANLOSS_EMULATOR)
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits;
+#else
+  return __float_as_uint(x);
+#endif
+}
+
 // N bf16 values (their bits, in memory order) in fp32, from each 32-bit word of two with one
 // instruction apiece: a bf16 is the upper half of the fp32 it stands for, so the word shifted
 // left by 16 is its first element (the lower address) and the word masked to its upper half is
