@@ -1,0 +1,45 @@
+// The tables of the CPU backend's log1p on AVX-512 (log1p_unit in cpu_pieces.cpp,
+// docs/numerics.md). For e in [0, 1], n = round(31 e) picks r_n, a float near 1 / (1 + n/31),
+// and kLog1pOffset[n], -log(r_n) rounded to float, so that
+//   log1p(e) = -log(r_n) + log1p(z),  z = e r_n + (r_n - 1),  |z| <= 1/62,
+// where one fused multiply-add forms z with one rounding whatever r_n's bits (r_n - 1 is exact
+// for r_n in [1/2, 1]). Each r_n is chosen so that -log(r_n) is almost exactly a float: among the
+// floats within 6000 units of the last place of 1 / (1 + n/31), the one whose -log(r_n) lies
+// closest to a float (within 1.3e-4 of an ulp), so the offset carries no rounding worth counting
+// and needs no low part. r_0 = 1 (offset 0: log1p(e) for e below 1/62 is the polynomial of z = e)
+// and r_31 = 1/2 (offset ln 2 rounded, within 0.032 ulp, so that log1p(1) is ln 2 rounded).
+// Thirty-two entries fill the two registers of one vpermt2ps.
+// Log1pTable.EntriesHaveTheirProperties checks every entry against these properties.
+#ifndef GANLOSS_SRC_LOG1P_TABLE_HPP_
+#define GANLOSS_SRC_LOG1P_TABLE_HPP_
+
+namespace ganloss {
+namespace detail {
+namespace cpu {
+
+inline constexpr int kLog1pEntries = 32;
+inline constexpr float kLog1pIndexScale = 31.0f;  // n = round(kLog1pIndexScale e)
+
+inline constexpr float kLog1pScale[kLog1pEntries] = {
+    0x1.0p+0f,      0x1.f0193ep-1f, 0x1.e0ccd4p-1f, 0x1.d2adc2p-1f, 0x1.c59196p-1f, 0x1.b8cfbp-1f,
+    0x1.acdd2ap-1f, 0x1.a1d508p-1f, 0x1.96eb86p-1f, 0x1.8cd918p-1f, 0x1.833d1ep-1f, 0x1.7a059ep-1f,
+    0x1.71095cp-1f, 0x1.68dd8cp-1f, 0x1.6090b6p-1f, 0x1.58fe2p-1f,  0x1.51ab7ap-1f, 0x1.4ac26cp-1f,
+    0x1.44092cp-1f, 0x1.3d6992p-1f, 0x1.375bfap-1f, 0x1.311058p-1f, 0x1.2b85eep-1f, 0x1.25d716p-1f,
+    0x1.2090e2p-1f, 0x1.1b8eaep-1f, 0x1.1672d6p-1f, 0x1.11b5c4p-1f, 0x1.0cd9c4p-1f, 0x1.0873e8p-1f,
+    0x1.040ca6p-1f, 0x1.0p-1f,
+};
+
+inline constexpr float kLog1pOffset[kLog1pEntries] = {
+    0.0f,           0x1.0274fcp-5f, 0x1.018722p-4f, 0x1.7ba1b8p-4f, 0x1.f0583ap-4f, 0x1.3299fep-3f,
+    0x1.6adff2p-3f, 0x1.a03ed2p-3f, 0x1.d67124p-3f, 0x1.04e2cp-2f,  0x1.1dfc6cp-2f, 0x1.36a74p-2f,
+    0x1.4f4986p-2f, 0x1.663718p-2f, 0x1.7e0bp-2f,   0x1.9446d4p-2f, 0x1.aa3f06p-2f, 0x1.bf6b6cp-2f,
+    0x1.d47328p-2f, 0x1.e99906p-2f, 0x1.fd506ep-2f, 0x1.091d8cp-1f, 0x1.128002p-1f, 0x1.1c4ecap-1f,
+    0x1.2594dp-1f,  0x1.2e8bcap-1f, 0x1.37dacep-1f, 0x1.40a48cp-1f, 0x1.49d078p-1f, 0x1.52424ap-1f,
+    0x1.5adb1ep-1f, 0x1.62e43p-1f,
+};
+
+}  // namespace cpu
+}  // namespace detail
+}  // namespace ganloss
+
+#endif  // GANLOSS_SRC_LOG1P_TABLE_HPP_
