@@ -42,7 +42,7 @@
 #include <utility>
 
 #include "cpu_pieces.hpp"
-#include "log1p_table.hpp"
+#include "math_tables.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace ganloss {
@@ -334,7 +334,7 @@ constexpr size_t kInterleave = 3;
 // instruction set to its own bound (docs/numerics.md).
 //
 // On AVX-512 (GANLOSS_LOG1P_TABLE): n = round(31 e), found by the rounding of one multiply-add,
-// picks r_n ~ 1 / (1 + e) and -log(r_n) from tables of 32 entries (log1p_table.hpp) held in
+// picks r_n ~ 1 / (1 + e) and -log(r_n) from tables of 32 entries (math_tables.hpp) held in
 // registers and read by vpermt2ps; then log1p(e) = -log(r_n) + log1p(z) with z = e r_n + (r_n - 1)
 // in one multiply-add (one rounding) and |z| <= 1/62, where z + z^2 (-1/2 + c1 z - z^2/4)
 // suffices (c1 = 1/3 + 0.15 * 0.0171^2, which spreads the error of the dropped z^3 term over the
@@ -405,51 +405,78 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
 #endif
 }
 
-// AVX-512's vscalefps: p 2^k (k an integer as a float) rounded once, as exp_neg's two products
-// round it, in one micro-op instead of four (the exponent bits, their shift and the two
-// products). For every float p in [0.5, 2) and k in [-150, 0] the two give the same bits: an
-// exhaustive comparison over those p and k found no difference, so the bounds measured for
-// exp_neg hold as they were; the tests hold it to them.
-#undef GANLOSS_EXP_SCALEF  // this file is compiled once per instruction set
+// exp(-y) for y in [0, 104] (or NaN). Two forms; the tests hold each instruction set to its own
+// bound (docs/numerics.md). Both give 1 for y = 0, a NaN for a NaN y, and +0 for y above 103.97
+// (exp(-104) is +0), with subnormal results rounded once. Taking y rather than x saves the caller
+// a negation.
+//
+// On AVX-512 (GANLOSS_EXP_TABLE): x = -y = (k/32) ln2 + f with k = round(32 x log2(e)) (the
+// rounding of one multiply-add to a multiple of 1/32, whose low five bits are j = k mod 32) and
+// |f| <= ln2 / 64 (ln2 as a float and its rest, each product fused), e^f - 1 as
+// f + f^2 (1/2 + f/6) (the dropped terms are below 2^-30 relative), 2^(j/32) as the sum of two
+// floats from tables of 32 entries (math_tables.hpp) read by vpermt2ps, and 2^m (m = floor(k/32))
+// applied by vscalefps, which rounds once where the result is subnormal. Within 0.54 ulp, and
+// subnormal results within 0.76 of their spacing, measured on every fp32 y in [0, 104] against
+// double exp. Eight multiplications, multiply-adds or scalings per vector, where the polynomial
+// below takes twelve.
+//
+// Elsewhere: Cody-Waite reduction with k = round(x log2(e)) and |f| <= ln2 / 2 (ln2 split into a
+// head of 16 bits, so that k ln2_hi is exact for |k| <= 256, and a tail), e^f as 1 + f q(f) with
+// q the degree-6 Taylor polynomial (remainder below 2^-27 relative) by Estrin's scheme, and 2^k
+// applied as 2^(k + 64) (a float made from its exponent bits) then 2^-64, so that subnormal
+// results are rounded once. Within 1.2 ulp where the multiply-adds are fused (1.41 where not),
+// subnormal results within 0.9 of their spacing. The negated multiply-adds round -a to minus what
+// a rounds to, fused or not; on Arm, whose NegMulSub negates a multiply-add, an exact zero f can
+// take the other sign, which changes no result: the next multiply-add adds k ln2_lo, non-zero
+// where k is, and where k is 0, p = 1 + f q is 1 either way. A NaN y gives a NaN result: p is
+// NaN, whatever the integer arithmetic makes of k.
+#undef GANLOSS_EXP_TABLE  // this file is compiled once per instruction set
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-#define GANLOSS_EXP_SCALEF 1
+#define GANLOSS_EXP_TABLE 1
 #else
-#define GANLOSS_EXP_SCALEF 0
+#define GANLOSS_EXP_TABLE 0
 #endif
-
-// exp(-y) for y in [0, 104]: x = -y = k ln2 + f with k = round(x log2(e)) and |f| <= ln2 / 2 (ln2
-// split into a head of 16 bits, so that k ln2_hi is exact for |k| <= 256, and a tail), e^f as
-// 1 + f q(f) with q the degree-6 Taylor polynomial (remainder below 2^-27 relative) by Estrin's
-// scheme, and 2^k applied as 2^(k + 64) (a float made from its exponent bits) then 2^-64, so that
-// subnormal results are rounded once (on AVX-512 by vscalefps, the same bits). Within 1.2 ulp where
-// the multiply-adds are fused (1.41 where not), subnormal results within 0.9 of their spacing, 0
-// for y above 103.97 (docs/numerics.md); exp(-104) is +0. Shorter than a general exp, whose range
-// checks and reduction this argument range does not need. Taking y rather than x saves the caller a
-// negation: the negated multiply-adds below round -a to minus what a rounds to, fused or not;
-// on Arm, whose NegMulSub negates a multiply-add, an exact zero f can take the other sign, which
-// changes no result: the next multiply-add adds k ln2_lo, non-zero where k is, and where k is 0,
-// p = 1 + f q is 1 either way. A NaN y gives a NaN result: p is NaN, whatever the integer
-// arithmetic makes of k.
 template <size_t N>
 HWY_INLINE void exp_neg(const VF* y, VF* out) {
   const DF df;
+#if GANLOSS_EXP_TABLE
+  static_assert(kExp2Entries == 2 * hn::MaxLanes(DF()), "one table in two registers");
+  const __m512 high_lo = _mm512_loadu_ps(kExp2High);
+  const __m512 high_hi = _mm512_loadu_ps(kExp2High + 16);
+  const __m512 low_lo = _mm512_loadu_ps(kExp2Low);
+  const __m512 low_hi = _mm512_loadu_ps(kExp2Low + 16);
+  // x log2(e) + kMagic rounds to a multiple of 1/32, k/32: kMagic's unit in the last place.
+  const VF magic = hn::Set(df, 0x1.8p18f);
+  for (size_t j = 0; j < N; ++j) {
+    const VF r = hn::NegMulAdd(y[j], hn::Set(df, 0x1.715476p+0f), magic);
+    const VF k32 = hn::Sub(r, magic);  // k / 32, exact
+    // f = x - (k/32) ln2: ln2 as its float and the rest, each product fused.
+    VF f = hn::NegMulSub(k32, hn::Set(df, 0x1.62e43p-1f), y[j]);
+    f = hn::MulAdd(k32, hn::Set(df, 0x1.05c61p-29f), f);
+    const VF q =
+        hn::MulAdd(hn::Mul(f, f), hn::MulAdd(f, hn::Set(df, 1.0f / 6.0f), hn::Set(df, 0.5f)),
+                   f);  // e^f - 1
+    // vpermt2ps reads the low five bits of r's bits: k mod 32.
+    const __m512i index = _mm512_castps_si512(r.raw);
+    const VF high{_mm512_permutex2var_ps(high_lo, index, high_hi)};
+    const VF low{_mm512_permutex2var_ps(low_lo, index, low_hi)};
+    const VF p = hn::Add(high, hn::MulAdd(high, q, low));  // 2^(j/32) e^f
+    out[j] = VF{_mm512_scalef_ps(p.raw, k32.raw)};         // times 2^floor(k/32), rounded once
+  }
+#else
   constexpr float kMagic = 0x1.8p23f;  // x log2(e) + kMagic rounds to an integer
   const VF magic = hn::Set(df, kMagic);
   VF r[N], kf[N], f[N], f2[N], q[N];
-#if !GANLOSS_EXP_SCALEF
   const DI di;
   constexpr int32_t kExpBias = 64;  // the result is formed as p 2^(k + 64) 2^-64
   VI k[N];
-#endif
   for (size_t j = 0; j < N; ++j)
     r[j] = hn::NegMulAdd(y[j], hn::Set(df, 1.44269504f), magic);  // x log2(e) + kMagic
   for (size_t j = 0; j < N; ++j) {
     kf[j] = hn::Sub(r[j], magic);
-#if !GANLOSS_EXP_SCALEF
     // k + 64 + 127: the exponent bits of 2^(k + 64).
     k[j] = hn::Sub(hn::BitCast(di, r[j]),
                    hn::Set(di, std::bit_cast<int32_t>(kMagic) - kExpBias - 127));
-#endif
   }
   for (size_t j = 0; j < N; ++j)
     f[j] = hn::NegMulSub(kf[j], hn::Set(df, 0.693145751953125f), y[j]);  // x - k ln2_hi
@@ -466,18 +493,13 @@ HWY_INLINE void exp_neg(const VF* y, VF* out) {
   }
   for (size_t j = 0; j < N; ++j) {
     const VF p = hn::MulAdd(f[j], q[j], hn::Set(df, 1.0f));
-#if GANLOSS_EXP_SCALEF
-    // p 2^k, rounded once where the result is subnormal: the same bits as the products below
-    // (compared for every float p in [0.5, 2) and every k in [-150, 0]).
-    out[j] = VF{_mm512_scalef_ps(p.raw, kf[j].raw)};
-#else
     // p 2^(k + 64): exact, p in [0.7, 1.5) and k in [-150, 0] keep the product normal (the same
     // bits as adding k + 64 to p's exponent). Then 2^-64 rounds once where the result is
     // subnormal.
     const VF scale = hn::BitCast(df, hn::ShiftLeft<23>(k[j]));
     out[j] = hn::Mul(hn::Mul(p, scale), hn::Set(df, 0x1p-64f));
-#endif
   }
+#endif
 }
 
 // softplus and sigmoid of t and of -t, from one exp(-|t|), as math::logistic forms them but

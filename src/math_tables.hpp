@@ -1,5 +1,7 @@
-// The tables of the CPU backend's log1p on AVX-512 (log1p_unit in cpu_pieces.cpp,
-// docs/numerics.md). For e in [0, 1], n = round(31 e) picks r_n, a float near 1 / (1 + n/31),
+// The tables of the CPU backend's exp and log1p on AVX-512 (exp_neg and log1p_unit in
+// cpu_pieces.cpp, docs/numerics.md).
+//
+// log1p. For e in [0, 1], n = round(31 e) picks r_n, a float near 1 / (1 + n/31),
 // and kLog1pOffset[n], -log(r_n) rounded to float, so that
 //   log1p(e) = -log(r_n) + log1p(z),  z = e r_n + (r_n - 1),  |z| <= 1/62,
 // where one fused multiply-add forms z with one rounding whatever r_n's bits (r_n - 1 is exact
@@ -10,8 +12,8 @@
 // and r_31 = 1/2 (offset ln 2 rounded, within 0.032 ulp, so that log1p(1) is ln 2 rounded).
 // Thirty-two entries fill the two registers of one vpermt2ps.
 // Log1pTable.EntriesHaveTheirProperties checks every entry against these properties.
-#ifndef GANLOSS_SRC_LOG1P_TABLE_HPP_
-#define GANLOSS_SRC_LOG1P_TABLE_HPP_
+#ifndef GANLOSS_SRC_MATH_TABLES_HPP_
+#define GANLOSS_SRC_MATH_TABLES_HPP_
 
 namespace ganloss {
 namespace detail {
@@ -38,8 +40,58 @@ inline constexpr float kLog1pOffset[kLog1pEntries] = {
     0x1.5adb1ep-1f, 0x1.62e43p-1f,
 };
 
+// exp. exp(x) = 2^m 2^(j/32) e^f with k = round(32 x / ln 2) = 32 m + j, j in [0, 31], and
+// f = x - k ln2 / 32, |f| <= ln2 / 64. 2^(j/32) is the sum of two floats: kExp2High[j], 2^(j/32)
+// rounded, and kExp2Low[j], the rest rounded. Thirty-two entries fill the two registers of one
+// vpermt2ps. ExpTable.EntriesFollowTheirDefinition recomputes every entry.
+inline constexpr int kExp2Entries = 32;
+
+inline constexpr float kExp2High[kExp2Entries] = {
+    0x1.0p+0f,      0x1.059b0ep+0f, 0x1.0b5586p+0f, 0x1.11301ep+0f, 0x1.172b84p+0f, 0x1.1d4874p+0f,
+    0x1.2387a6p+0f, 0x1.29e9ep+0f,  0x1.306fep+0f,  0x1.371a74p+0f, 0x1.3dea64p+0f, 0x1.44e086p+0f,
+    0x1.4bfdaep+0f, 0x1.5342b6p+0f, 0x1.5ab07ep+0f, 0x1.6247ecp+0f, 0x1.6a09e6p+0f, 0x1.71f75ep+0f,
+    0x1.7a1148p+0f, 0x1.82589ap+0f, 0x1.8ace54p+0f, 0x1.93737cp+0f, 0x1.9c4918p+0f, 0x1.a5503cp+0f,
+    0x1.ae89fap+0f, 0x1.b7f77p+0f,  0x1.c199bep+0f, 0x1.cb720ep+0f, 0x1.d5818ep+0f, 0x1.dfc974p+0f,
+    0x1.ea4afap+0f, 0x1.f50766p+0f,
+};
+
+inline constexpr float kExp2Low[kExp2Entries] = {
+    0.0f,
+    -0x1.9d4f52p-25f,
+    0x1.9f3122p-25f,
+    -0x1.fdb496p-25f,
+    -0x1.c15742p-27f,
+    -0x1.d2e8cap-25f,
+    0x1.ceac48p-25f,
+    -0x1.5c0424p-25f,
+    0x1.4636e2p-25f,
+    -0x1.18aac6p-25f,
+    0x1.824684p-25f,
+    0x1.8624b4p-30f,
+    -0x1.593abcp-25f,
+    -0x1.2c561p-25f,
+    -0x1.5bd5ecp-27f,
+    -0x1.f8b55p-25f,
+    0x1.9fcef4p-26f,
+    0x1.1d8beep-25f,
+    -0x1.829fdp-25f,
+    -0x1.accc7cp-26f,
+    0x1.15506ep-27f,
+    -0x1.e64744p-25f,
+    0x1.51f848p-27f,
+    -0x1.b83b54p-25f,
+    -0x1.a94b14p-26f,
+    -0x1.a09438p-25f,
+    -0x1.3d56b2p-27f,
+    -0x1.8837ccp-27f,
+    -0x1.822dbcp-27f,
+    -0x1.908c94p-25f,
+    0x1.52486cp-27f,
+    -0x1.246ebp-26f,
+};
+
 }  // namespace cpu
 }  // namespace detail
 }  // namespace ganloss
 
-#endif  // GANLOSS_SRC_LOG1P_TABLE_HPP_
+#endif  // GANLOSS_SRC_MATH_TABLES_HPP_
