@@ -338,11 +338,11 @@ constexpr size_t kInterleave = 3;
 // registers and read by vpermt2ps; then log1p(e) = -log(r_n) + log1p(z) with z = e r_n + (r_n - 1)
 // in one multiply-add (one rounding) and |z| <= 1/62, where z + z^2 (-1/2 + c1 z - z^2/4)
 // suffices (c1 = 1/3 + 0.15 * 0.0171^2, which spreads the error of the dropped z^3 term over the
-// range). The tables' r_n make -log(r_n) almost exactly a float. Within
-// 1.02 ulp, measured on every fp32 in (0, 1] against double log1p. Six multiplications or
-// multiply-adds per vector where the polynomial below takes fourteen: on the Zen 4 of
-// docs/benchmarks.md, where the f32 loop is bound by its multiply pipes, the common f32 call ran
-// about an eighth faster.
+// range). The tables' r_n make -log(r_n) almost exactly a float. Within 1.02 ulp, measured on
+// every fp32 in (0, 1] against double log1p. Six multiplications or multiply-adds per vector
+// where the polynomial below takes fourteen: on the Zen 4 of docs/benchmarks.md, where the f32
+// loop is bound by its multiply pipes, the common f32 call ran about a sixth faster (with exp's
+// tables below, about a quarter).
 //
 // Elsewhere: e + e^2 q(e) with q a degree-9 polynomial in u = e - 1/2 (Chebyshev interpolation
 // of (log1p(e) - e) / e^2, within 0.42 ulp of log1p(e) in exact arithmetic), evaluated by

@@ -55,40 +55,18 @@ inline constexpr float kExp2High[kExp2Entries] = {
     0x1.ea4afap+0f, 0x1.f50766p+0f,
 };
 
+// Laid out by hand: clang-format would put one entry on each line.
+// clang-format off
 inline constexpr float kExp2Low[kExp2Entries] = {
-    0.0f,
-    -0x1.9d4f52p-25f,
-    0x1.9f3122p-25f,
-    -0x1.fdb496p-25f,
-    -0x1.c15742p-27f,
-    -0x1.d2e8cap-25f,
-    0x1.ceac48p-25f,
-    -0x1.5c0424p-25f,
-    0x1.4636e2p-25f,
-    -0x1.18aac6p-25f,
-    0x1.824684p-25f,
-    0x1.8624b4p-30f,
-    -0x1.593abcp-25f,
-    -0x1.2c561p-25f,
-    -0x1.5bd5ecp-27f,
-    -0x1.f8b55p-25f,
-    0x1.9fcef4p-26f,
-    0x1.1d8beep-25f,
-    -0x1.829fdp-25f,
-    -0x1.accc7cp-26f,
-    0x1.15506ep-27f,
-    -0x1.e64744p-25f,
-    0x1.51f848p-27f,
-    -0x1.b83b54p-25f,
-    -0x1.a94b14p-26f,
-    -0x1.a09438p-25f,
-    -0x1.3d56b2p-27f,
-    -0x1.8837ccp-27f,
-    -0x1.822dbcp-27f,
-    -0x1.908c94p-25f,
-    0x1.52486cp-27f,
+    0.0f, -0x1.9d4f52p-25f, 0x1.9f3122p-25f, -0x1.fdb496p-25f, -0x1.c15742p-27f, -0x1.d2e8cap-25f,
+    0x1.ceac48p-25f, -0x1.5c0424p-25f, 0x1.4636e2p-25f, -0x1.18aac6p-25f, 0x1.824684p-25f,
+    0x1.8624b4p-30f, -0x1.593abcp-25f, -0x1.2c561p-25f, -0x1.5bd5ecp-27f, -0x1.f8b55p-25f,
+    0x1.9fcef4p-26f, 0x1.1d8beep-25f, -0x1.829fdp-25f, -0x1.accc7cp-26f, 0x1.15506ep-27f,
+    -0x1.e64744p-25f, 0x1.51f848p-27f, -0x1.b83b54p-25f, -0x1.a94b14p-26f, -0x1.a09438p-25f,
+    -0x1.3d56b2p-27f, -0x1.8837ccp-27f, -0x1.822dbcp-27f, -0x1.908c94p-25f, 0x1.52486cp-27f,
     -0x1.246ebp-26f,
 };
+// clang-format on
 
 }  // namespace cpu
 }  // namespace detail

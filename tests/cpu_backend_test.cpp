@@ -390,10 +390,9 @@ TEST(CpuInstructionSets, EachMatchesReference) {
 // The vector exp(-|x|) and log1p of every instruction set compiled in and supported here, held
 // to their bounds in docs/numerics.md (the table forms of the AVX-512 sets, then the polynomials
 // of the others: exp 0.54 and 1.5 ulp for normal results, 0.76 and 0.9 of the spacing for
-// subnormal ones, 0 beyond 104; log1p on [0, 1] 1.02 and 2.1 ulp, and log1p(1) is ln 2 rounded) on
-// every 1021st fp32 of
-// their ranges and at their ends, against double exp and log1p; and the two sigmoids formed from an
-// e in [0, 1] (1.5 and 1 ulp) on the same values, against double.
+// subnormal ones, 0 beyond 104; log1p on [0, 1] 1.02 and 2.1 ulp, and log1p(1) is ln 2 rounded)
+// on every 1021st fp32 of their ranges and at their ends, against double exp and log1p; and the
+// two sigmoids formed from an e in [0, 1] (1.5 and 1 ulp) on the same values, against double.
 TEST(CpuInstructionSets, VectorMathWithinItsBounds) {
   auto ulps = [](float got, double exact) {
     const double magnitude = std::fabs(exact);
