@@ -11,7 +11,9 @@
 // and needs no low part. r_0 = 1 (offset 0: log1p(e) for e below 1/62 is the polynomial of z = e)
 // and r_31 = 1/2 (offset ln 2 rounded, within 0.032 ulp, so that log1p(1) is ln 2 rounded).
 // Thirty-two entries fill the two registers of one vpermt2ps.
-// Log1pTable.EntriesHaveTheirProperties checks every entry against these properties.
+// scripts/gen-math-tables.py generates the entries of both functions' tables (CTest's
+// math_tables_match_their_generator checks them); Log1pTable.EntriesHaveTheirProperties checks
+// every log1p entry against the properties above.
 #ifndef GANLOSS_SRC_MATH_TABLES_HPP_
 #define GANLOSS_SRC_MATH_TABLES_HPP_
 
