@@ -333,7 +333,7 @@ constexpr size_t kInterleave = 3;
 // log1p(e) for e in [0, 1] (or NaN), without a division. Two forms; the tests hold each
 // instruction set to its own bound (docs/numerics.md).
 //
-// On AVX-512 (GANLOSS_LOG1P_TABLE): n = round(31 e), found by the rounding of one multiply-add,
+// On AVX-512 (GANLOSS_MATH_TABLES): n = round(31 e), found by the rounding of one multiply-add,
 // picks r_n ~ 1 / (1 + e) and -log(r_n) from tables of 32 entries (math_tables.hpp) held in
 // registers and read by vpermt2ps; then log1p(e) = -log(r_n) + log1p(z) with z = e r_n + (r_n - 1)
 // in one multiply-add (one rounding) and |z| <= 1/62, where z + z^2 (-1/2 + c1 z - z^2/4)
@@ -352,32 +352,41 @@ constexpr size_t kInterleave = 3;
 //
 // A NaN e gives a NaN either way (on AVX-512 the index is whatever the NaN's bits make it, and z
 // is NaN).
-#undef GANLOSS_LOG1P_TABLE  // this file is compiled once per instruction set
+#undef GANLOSS_MATH_TABLES  // this file is compiled once per instruction set
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-#define GANLOSS_LOG1P_TABLE 1
+#define GANLOSS_MATH_TABLES 1
+
+// One table of math_tables.hpp, its 32 entries in two registers. at(bits): in each lane, the
+// entry that the low five bits of that lane's bits name (vpermt2ps reads only those, so any bits,
+// a NaN's included, name an entry).
+struct Table32 {
+  static_assert(2 * hn::MaxLanes(DF()) == 32, "one table in two registers");
+  explicit Table32(const float* entries)
+      : lo(_mm512_loadu_ps(entries)), hi(_mm512_loadu_ps(entries + 16)) {}
+  VF at(VF bits) const { return VF{_mm512_permutex2var_ps(lo, _mm512_castps_si512(bits.raw), hi)}; }
+  __m512 lo;
+  __m512 hi;
+};
 #else
-#define GANLOSS_LOG1P_TABLE 0
+#define GANLOSS_MATH_TABLES 0
 #endif
 template <size_t N>
 HWY_INLINE void log1p_unit(const VF* e, VF* out) {
   const DF df;
-#if GANLOSS_LOG1P_TABLE
-  static_assert(kLog1pEntries == 2 * hn::MaxLanes(DF()), "one table in two registers");
-  const __m512 scale_lo = _mm512_loadu_ps(kLog1pScale);
-  const __m512 scale_hi = _mm512_loadu_ps(kLog1pScale + 16);
-  const __m512 offset_lo = _mm512_loadu_ps(kLog1pOffset);
-  const __m512 offset_hi = _mm512_loadu_ps(kLog1pOffset + 16);
-  // kMagic + 31 e rounds to kMagic + n, whose low five bits are n: vpermt2ps reads only those.
+#if GANLOSS_MATH_TABLES
+  static_assert(kLog1pEntries == 32);
+  const Table32 scale(kLog1pScale);
+  const Table32 offset(kLog1pOffset);
+  // kMagic + 31 e rounds to kMagic + n, whose low five bits are n.
   const VF magic = hn::Set(df, 0x1.8p23f);
   for (size_t j = 0; j < N; ++j) {
-    const __m512i n =
-        _mm512_castps_si512(hn::MulAdd(e[j], hn::Set(df, kLog1pIndexScale), magic).raw);
-    const VF r{_mm512_permutex2var_ps(scale_lo, n, scale_hi)};
+    const VF n = hn::MulAdd(e[j], hn::Set(df, kLog1pIndexScale), magic);
+    const VF r = scale.at(n);
     const VF z = hn::MulAdd(e[j], r, hn::Sub(r, hn::Set(df, 1.0f)));
     const VF q = hn::MulAdd(hn::MulAdd(hn::Set(df, -0.25f), z, hn::Set(df, 0x1.5560d4p-2f)), z,
                             hn::Set(df, -0.5f));
     const VF p = hn::MulAdd(hn::Mul(z, z), q, z);
-    out[j] = hn::Add(VF{_mm512_permutex2var_ps(offset_lo, n, offset_hi)}, p);
+    out[j] = hn::Add(offset.at(n), p);
   }
 #else
   VF u[N], u2[N], u4[N], q0[N], q1[N];
@@ -410,7 +419,7 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
 // (exp(-104) is +0), with subnormal results rounded once. Taking y rather than x saves the caller
 // a negation.
 //
-// On AVX-512 (GANLOSS_EXP_TABLE): x = -y = (k/32) ln2 + f with k = round(32 x log2(e)) (the
+// On AVX-512 (GANLOSS_MATH_TABLES): x = -y = (k/32) ln2 + f with k = round(32 x log2(e)) (the
 // rounding of one multiply-add to a multiple of 1/32, whose low five bits are j = k mod 32) and
 // |f| <= ln2 / 64 (ln2 as a float and its rest, each product fused), e^f - 1 as
 // f + f^2 (1/2 + f/6) (the dropped terms are below 2^-30 relative), 2^(j/32) as the sum of two
@@ -430,21 +439,13 @@ HWY_INLINE void log1p_unit(const VF* e, VF* out) {
 // take the other sign, which changes no result: the next multiply-add adds k ln2_lo, non-zero
 // where k is, and where k is 0, p = 1 + f q is 1 either way. A NaN y gives a NaN result: p is
 // NaN, whatever the integer arithmetic makes of k.
-#undef GANLOSS_EXP_TABLE  // this file is compiled once per instruction set
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-#define GANLOSS_EXP_TABLE 1
-#else
-#define GANLOSS_EXP_TABLE 0
-#endif
 template <size_t N>
 HWY_INLINE void exp_neg(const VF* y, VF* out) {
   const DF df;
-#if GANLOSS_EXP_TABLE
-  static_assert(kExp2Entries == 2 * hn::MaxLanes(DF()), "one table in two registers");
-  const __m512 high_lo = _mm512_loadu_ps(kExp2High);
-  const __m512 high_hi = _mm512_loadu_ps(kExp2High + 16);
-  const __m512 low_lo = _mm512_loadu_ps(kExp2Low);
-  const __m512 low_hi = _mm512_loadu_ps(kExp2Low + 16);
+#if GANLOSS_MATH_TABLES
+  static_assert(kExp2Entries == 32);
+  const Table32 high_part(kExp2High);
+  const Table32 low_part(kExp2Low);
   // x log2(e) + kMagic rounds to a multiple of 1/32, k/32: kMagic's unit in the last place.
   const VF magic = hn::Set(df, 0x1.8p18f);
   for (size_t j = 0; j < N; ++j) {
@@ -456,10 +457,9 @@ HWY_INLINE void exp_neg(const VF* y, VF* out) {
     const VF q =
         hn::MulAdd(hn::Mul(f, f), hn::MulAdd(f, hn::Set(df, 1.0f / 6.0f), hn::Set(df, 0.5f)),
                    f);  // e^f - 1
-    // vpermt2ps reads the low five bits of r's bits: k mod 32.
-    const __m512i index = _mm512_castps_si512(r.raw);
-    const VF high{_mm512_permutex2var_ps(high_lo, index, high_hi)};
-    const VF low{_mm512_permutex2var_ps(low_lo, index, low_hi)};
+    // The low five bits of r's bits are k mod 32.
+    const VF high = high_part.at(r);
+    const VF low = low_part.at(r);
     const VF p = hn::Add(high, hn::MulAdd(high, q, low));  // 2^(j/32) e^f
     out[j] = VF{_mm512_scalef_ps(p.raw, k32.raw)};         // times 2^floor(k/32), rounded once
   }
