@@ -4,11 +4,12 @@
 //
 // Names are reference/<loss>/<dtype>/seg:<length|single>/log2n:<k>,
 // cpu/<loss>/<dtype>/seg:<length|single>/log2n:<k>/threads:<t>,
-// vjp/nonsaturating/<dtype>/seg:single/log2n:<k>/threads:<t> (ganloss_plan_vjp) and
-// copy/<dtype>/log2n:<k>/threads:<t>. Each reference runs before the CPU benchmarks of its
-// problem, which then report x_reference: the reference's time over theirs. Each CPU benchmark
-// also times, right after its own loop, a copy of as many bytes on as many threads and reports
-// copy_ratio: the copy's time over its own.
+// vjp/nonsaturating/<dtype>/seg:single/log2n:<k>/threads:<t> (ganloss_plan_vjp),
+// weighted/nonsaturating/<dtype>/seg:single/log2n:<k>/threads:<t> (the cpu/ call with a weight
+// per logit) and copy/<dtype>/log2n:<k>/threads:<t>. Each reference runs before the CPU
+// benchmarks of its problem, which then report x_reference: the reference's time over theirs.
+// Each CPU benchmark also times, right after its own loop, a copy of as many bytes on as many
+// threads and reports copy_ratio: the copy's time over its own.
 #include <benchmark/benchmark.h>
 #include <ganloss/ganloss.h>
 
@@ -33,7 +34,7 @@ constexpr int kLog2Sizes[] = {10, 14, 18, 22, 24};
 // The non-saturating loss in one segment also at 2^20 and 2^24 pairs of logits, the sizes the
 // copy_ratio targets name (docs/benchmarks.md); too slow for the reference at 2^25.
 constexpr int kLog2PairSizes[] = {21, 25};
-// The VJP call at those sizes, and at 2^18 logits for the smoke test.
+// The VJP call and the weighted call at those sizes, and at 2^18 logits for the smoke test.
 constexpr int kLog2VjpSizes[] = {18, 21, 25};
 constexpr int kMaxReferenceLog2 = 24;
 constexpr int64_t kSegmentLengths[] = {1024, kSingleSegment};
@@ -155,6 +156,9 @@ struct HostProblem {
   std::vector<float> losses;
   std::vector<float> workspace;
   std::size_t workspace_bytes = 0;
+  // Empty unless weigh() was called: then one f32 weight per logit.
+  std::vector<float> real_weights;
+  std::vector<float> fake_weights;
 
   HostProblem(const BenchProblem& problem, int32_t backend) : b(problem) {
     real = logits(b.real_total(), 1);
@@ -183,11 +187,31 @@ struct HostProblem {
     return v;
   }
 
+  // Gives every logit a weight in [0.5, 1.5), deterministic and uncorrelated with the logits.
+  void weigh() {
+    const auto weights = [](int64_t count, uint32_t seed) {
+      std::vector<float> w(static_cast<std::size_t>(count));
+      for (std::size_t i = 0; i < w.size(); ++i)
+        w[i] = 1.0f + synthetic_logit(i, seed) / 12.0f;
+      return w;
+    };
+    real_weights = weights(b.real_total(), 3);
+    fake_weights = weights(b.fake_total(), 4);
+  }
+
+  // The bytes a call moves: BenchProblem::bytes() and the weights read.
+  double bytes() const {
+    return b.bytes() + static_cast<double>(sizeof(float)) *
+                           static_cast<double>(real_weights.size() + fake_weights.size());
+  }
+
   ganloss_status_t compute(const ganloss_execution_t& execution) {
     ganloss_inputs_t inputs;
     ganloss_inputs_init(&inputs);
     inputs.real = real.data();
     inputs.fake = fake.data();
+    if (!real_weights.empty()) inputs.real_weights = real_weights.data();
+    if (!fake_weights.empty()) inputs.fake_weights = fake_weights.data();
     const ganloss_outputs_t outputs =
         make_outputs(b, {losses.data(), grad_real.data(), grad_fake_d.data(), grad_fake_g.data(),
                          grad_real_g.data()});
@@ -223,7 +247,7 @@ Seconds run(benchmark::State& state, const Call& call, int64_t elements, double 
 
 Seconds run(benchmark::State& state, HostProblem& h, const ganloss_execution_t& execution) {
   return run(
-      state, [&] { return h.compute(execution); }, h.b.elements, h.b.bytes());
+      state, [&] { return h.compute(execution); }, h.b.elements, h.bytes());
 }
 
 // Times a copy of `bytes` right after a call that took `call` and reports copy_ratio, so that
@@ -266,6 +290,21 @@ void cpu(benchmark::State& state, BenchProblem b, int threads, const std::string
     state.counters["x_reference"] = it->second / seconds;
   }
   report_copy_ratio(state, call, b.elements, b.bytes(), threads);
+}
+
+// The cpu() call with a weight per logit (the weighted mean of each side), which the backend
+// runs in its weighted loops. Bytes: those of cpu() and the weights read. copy_ratio as for cpu().
+void weighted(benchmark::State& state, BenchProblem b, int threads) {
+  HostProblem h(b, GANLOSS_BACKEND_CPU);
+  h.weigh();
+  ganloss_execution_t execution;
+  ganloss_execution_init(&execution);
+  execution.backend = GANLOSS_BACKEND_CPU;
+  execution.cpu_threads = threads;
+  const Seconds call = run(state, h, execution);
+  if (call.wall <= 0.0) return;
+  state.counters["threads"] = threads;
+  report_copy_ratio(state, call, b.elements, h.bytes(), threads);
 }
 
 // The backward pass a framework runs on CPU tensors: ganloss_plan_vjp of the D loss alone
@@ -355,13 +394,15 @@ void register_problem(const LossCase& loss, int32_t dtype, int64_t segment, int 
   }
 }
 
-void register_vjp(const LossCase& loss, int32_t dtype, int k, bool default_time) {
+// The `family` benchmarks (vjp or weighted) of one problem in one segment, every thread count.
+void register_single(const char* family, void (*fn)(benchmark::State&, BenchProblem, int),
+                     const LossCase& loss, int32_t dtype, int k, bool default_time) {
   const BenchProblem b = make_problem(loss.kind, dtype, int64_t{1} << k, kSingleSegment);
   for (const int t : thread_counts()) {
-    const std::string name = std::string("vjp/") + loss.name + "/" + dtype_name(dtype) +
+    const std::string name = std::string(family) + "/" + loss.name + "/" + dtype_name(dtype) +
                              "/seg:single/log2n:" + std::to_string(k) +
                              "/threads:" + std::to_string(t);
-    auto* c = benchmark::RegisterBenchmark(name.c_str(), vjp, b, t);
+    auto* c = benchmark::RegisterBenchmark(name.c_str(), fn, b, t);
     c->UseRealTime()->Unit(benchmark::kMillisecond);
     if (default_time) c->MinTime(kDefaultMinSeconds);
   }
@@ -382,8 +423,10 @@ void register_benchmarks(bool default_time) {
       for (const int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
         for (const int k : kLog2PairSizes)
           register_problem(loss, dtype, kSingleSegment, k, default_time);
-        for (const int k : kLog2VjpSizes)
-          register_vjp(loss, dtype, k, default_time);
+        for (const int k : kLog2VjpSizes) {
+          register_single("vjp", vjp, loss, dtype, k, default_time);
+          register_single("weighted", weighted, loss, dtype, k, default_time);
+        }
       }
     }
   }
