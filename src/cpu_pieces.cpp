@@ -329,6 +329,10 @@ constexpr float kTiny = 0x1p-26f;
 // with ganloss_cpu_bench (docs/benchmarks.md): three, as four and six were no faster with two
 // threads.
 constexpr size_t kInterleave = 3;
+// The weighted loop's (weighted_steps), whose body holds the double-precision products too: on
+// the Zen 4 of docs/benchmarks.md the common weighted f32 call took 3.9-4.2 ms at 2^20 pairs on
+// one thread with two, 4.6-5.3 with three, and the same with one as with two.
+constexpr size_t kWeightedInterleave = 2;
 
 // log1p(e) for e in [0, 1] (or NaN), without a division. Two forms; the tests hold each
 // instruction set to its own bound (docs/numerics.md).
@@ -1103,11 +1107,11 @@ HWY_INLINE void lookup_and_finish(const uint64_t* table, uint32_t normal_below, 
 // left over (fewer than kInterleave) one at a time. bf16 logits: sigma(-|t|) and log1p(e) come
 // from the table, kLookupInterleave vectors at a time, the vectors left over one at a time. Each
 // step of the main loop prefetches the lines kPrefetchAhead elements ahead in x and in the arrays
-// `out` (null: none) of elements of type GT that the body writes.
-template <DType XT, DType GT, bool kNormal = false, class Body>
+// `out` (null: none) of elements of type GT that the body writes. kN: the f32 loop's vectors
+// side by side (kInterleave unless the body holds many values of its own).
+template <DType XT, DType GT, bool kNormal = false, size_t kN = kInterleave, class Body>
 HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, std::array<const void*, 2> out,
                                      uint32_t normal_below, const Body& body) {
-  constexpr size_t kN = kInterleave;
   constexpr int64_t kSpan = static_cast<int64_t>(kN * kFloatLanes);
   constexpr auto kX = static_cast<size_t>(dtype_size(XT));
   constexpr auto kOut = static_cast<size_t>(dtype_size(GT));
@@ -1220,6 +1224,51 @@ class Evaluator {
   static bool plain(const Piece& q) {
     return kPlainKinds && q.pass == Pass::main && !q.paired && !q.average && !q.vjp &&
            q.w == nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
+           (q.grad_type == DType::f32 || q.grad_type == q.x_type);
+  }
+
+  // Whether the piece is a prepass that prepass_steps() evaluates: f32 or bf16 logits.
+  static bool plain_prepass(const Piece& q) {
+    return q.pass == Pass::prepass && (q.x_type == DType::f32 || q.x_type == DType::bf16);
+  }
+
+  // Elements [0, full) of a plain_prepass() piece, full a multiple of kStep: vector()'s prepass
+  // on whole vectors (every lane valid), so bitwise its sums: the logits' and, where the piece
+  // has weights, the weights' and the nonzero weights' count. With the sums in registers and
+  // no masks, about three times as fast as through step() on the 2-core Zen 4 of
+  // docs/benchmarks.md.
+  template <DType XT>
+  HWY_NOINLINE void prepass_steps(const Piece& q, int64_t full) {
+    const DF df;
+    const int s = side();
+    constexpr auto kVector = static_cast<int64_t>(kFloatLanes);
+    Sum logits = sums_[kLogitSum + s];
+    if (q.w == nullptr) {
+      for (int64_t j = 0; j < full; j += kVector)
+        add(logits, widen(load(q.x, XT, j)), static_cast<size_t>(j % kStep));
+    } else {
+      Sum weights = sums_[kWeightSum + s];
+      Sum nonzero = sums_[kNonzeroWeights + s];
+      const VF zero = hn::Zero(df);
+      const VF one = hn::Set(df, 1.0f);
+      for (int64_t j = 0; j < full; j += kVector) {
+        const auto pos = static_cast<size_t>(j % kStep);
+        add(logits, widen(load(q.x, XT, j)), pos);
+        const VF w = hn::LoadU(df, q.w + j);
+        add(weights, widen(w), pos);
+        add(nonzero, widen(hn::IfThenZeroElse(hn::Eq(w, zero), one)), pos);
+      }
+      sums_[kWeightSum + s] = weights;
+      sums_[kNonzeroWeights + s] = nonzero;
+    }
+    sums_[kLogitSum + s] = logits;
+  }
+
+  // Whether the piece is the weighted main pass that weighted_steps() evaluates: plain()'s
+  // conditions but for the weights, which it has.
+  static bool plain_weighted(const Piece& q) {
+    return kPlainKinds && q.pass == Pass::main && !q.paired && !q.average && !q.vjp &&
+           q.w != nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
            (q.grad_type == DType::f32 || q.grad_type == q.x_type);
   }
 
@@ -1421,6 +1470,79 @@ class Evaluator {
     for_logistic_vectors<XT, GT, kNormalStores>(q.x, full, written, normal_below, body);
     sums_[kLossD + s] = sd;
     sums_[kLossG + s] = sg;
+  }
+
+  // Elements [0, full) of a plain_weighted() piece, full a multiple of kStep: vector()'s
+  // operations for a weighted main pass, on whole vectors (so every lane valid), in the pipelined
+  // loop of for_logistic_vectors (bf16 logits: from the table), with the terms of plain_term:
+  // bitwise vector()'s results. The weighted totals and gradients are formed in double as there;
+  // the loop reads the weights beside the logits and asks for their lines ahead as for the
+  // logits'. On the 2-core Zen 4 of docs/benchmarks.md the common weighted call ran 2.6 times
+  // as fast as through vector().
+  template <DType XT, DType GT>
+  HWY_NOINLINE void weighted_steps(const Piece& q, int64_t full) {
+    if constexpr (kUnitForms) {
+      if (logistic_form(td_) == kUnitD && unit_weight(td_, kUnitD) &&
+          (KG == TermKind::none || (logistic_form(tg_) == kUnitG && unit_weight(tg_, kUnitG)))) {
+        weighted_loop<XT, GT, true>(q, full);
+        return;
+      }
+    }
+    weighted_loop<XT, GT, false>(q, full);
+  }
+
+  // kUnit: the terms' forms are kUnitD and kUnitG, each with a weight of 1 (plain_term).
+  template <DType XT, DType GT, bool kUnit>
+  HWY_INLINE void weighted_loop(const Piece& q, int64_t full) {
+    if constexpr (kPlainKinds) {
+      const DF df;
+      const int s = side();
+      const Term td = td_;
+      const Term tg = tg_;
+      const LogisticForm fd = kUnit ? kUnitD : logistic_form(td);
+      const LogisticForm fg = kUnit ? kUnitG : logistic_form(tg);
+      const VF scale0 = hn::Set(df, q.weight_scale[0]);
+      const VF scale1 = hn::Set(df, q.weight_scale[1]);
+      const VF smallest = hn::Set(df, kSmallestScaledWeight);
+      const VF zero = hn::Zero(df);
+      const float* const weights = q.w;
+      const float coef = q.coef;
+      void* const grad_d = q.out.grad_d;
+      void* const grad_g = q.out.grad_g;
+      float* const loss_d = q.out.loss_d;
+      float* const loss_g = q.out.loss_g;
+      Sum sd = sums_[kLossD + s];
+      Sum sg = sums_[kLossG + s];
+      auto body = [&](int64_t j, VF t, const Logistic& parts, auto) HWY_ATTR GANLOSS_INLINE_LAMBDA {
+        const size_t pos = static_cast<size_t>(j % kStep);
+        if (pos == 0) prefetch_ahead<sizeof(float), kStep>(weights, j);
+        const TermV d = plain_term<KD, kUnit>(fd, td, t, parts);
+        const TermV g = plain_term<KG, kUnit>(fg, tg, t, parts);
+        const VF w = hn::LoadU(df, weights + j);
+        VF v = hn::Mul(hn::Mul(w, scale0), scale1);
+        const MF underflow = hn::AndNot(hn::Eq(w, zero), hn::Eq(v, zero));
+        v = hn::IfThenElse(underflow, smallest, v);
+        if constexpr (kD) add(sd, total_terms<KD>(td, true, v, t, d.loss), pos);
+        if constexpr (kG) add(sg, total_terms<KG>(tg, true, v, t, g.loss), pos);
+        if (grad_d != nullptr)
+          store_as<GT>(narrow(affine(weighted_derivatives(v, d.grad), coef, 0.0)), grad_d, j);
+        if constexpr (kG) {
+          if (grad_g != nullptr)
+            store_as<GT>(narrow(affine(weighted_derivatives(v, g.grad), coef, 0.0)), grad_g, j);
+        } else if (grad_g != nullptr) {
+          store_as<GT>(zero, grad_g, j);
+        }
+        if (loss_d != nullptr) hn::StoreU(weighted_loss<KD>(td, w, t, d.loss), df, loss_d + j);
+        if (loss_g != nullptr) hn::StoreU(weighted_loss<KG>(tg, w, t, g.loss), df, loss_g + j);
+      };
+      for_logistic_vectors<XT, GT, false, kWeightedInterleave>(q.x, full, {grad_d, grad_g}, 0,
+                                                               body);
+      sums_[kLossD + s] = sd;
+      sums_[kLossG + s] = sg;
+    } else {
+      (void)q;
+      (void)full;
+    }
   }
 
   void finish() const {
@@ -1729,6 +1851,15 @@ void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
     } else {
       f32_grads ? e.template plain_steps<bf16, f32, true>(p, full)
                 : e.template plain_steps<bf16, bf16, true>(p, full);
+    }
+  } else if (plain_loops && E::plain_prepass(p)) {
+    f32_logits ? e.template prepass_steps<f32>(p, full) : e.template prepass_steps<bf16>(p, full);
+  } else if (plain_loops && E::plain_weighted(p)) {
+    if (f32_logits) {
+      e.template weighted_steps<f32, f32>(p, full);
+    } else {
+      f32_grads ? e.template weighted_steps<bf16, f32>(p, full)
+                : e.template weighted_steps<bf16, bf16>(p, full);
     }
   } else if (plain_loops && E::plain_vjp(p)) {
     if (f32_logits) {

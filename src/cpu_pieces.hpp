@@ -114,9 +114,9 @@ inline std::atomic<bool>& scalar_entry_loads() {
   return loads;
 }
 
-// For tests: whether pieces may take the specialised loops (the common main pass, and the
-// common VJP), which give bitwise the results of the general loop; true unless a test turns
-// them off to compare.
+// For tests: whether pieces may take the specialised loops (the common main pass, the weighted
+// main pass, the prepass and the common VJP), which give bitwise the results of the general
+// loop; true unless a test turns them off to compare.
 inline std::atomic<bool>& plain_loops_enabled() {
   static std::atomic<bool> enabled{true};
   return enabled;

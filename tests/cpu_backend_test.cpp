@@ -821,6 +821,67 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
   detail::cpu::restrict_instruction_set(0);
 }
 
+// The weighted main pass (weighted_steps: a weight per logit, every logistic pairing of the plain
+// loops, the unit forms of the non-saturating loss among them) and the prepass (prepass_steps:
+// the logits' and weights' sums of a weighted mean or mean over nonzero weights, and the
+// relativistic average's logit means) give bitwise the results of the general loop, on every
+// instruction set, with the extreme logits of the tests above and weights of 0, 1, tiny (a
+// scaled weight that underflows, which becomes the smallest subnormal), subnormal and huge among
+// ordinary ones; for gradients in the logits' dtype and in f32, each output set and reduction.
+TEST(CpuInstructionSets, WeightedPassesAndPrepassMatchTheGeneralLoop) {
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  std::vector<std::pair<int32_t, int32_t>> kinds(std::begin(kPlainLoopKinds),
+                                                 std::end(kPlainLoopKinds));
+  // A prepass that sums the logits (no weights), and a weighted least-squares pass, which the
+  // general loop runs after the specialised prepass.
+  kinds.push_back({GANLOSS_LOSS_RELATIVISTIC_AVERAGE, GANLOSS_LOSS_RELATIVISTIC_AVERAGE});
+  kinds.push_back({GANLOSS_LOSS_LEAST_SQUARES, GANLOSS_LOSS_NONSATURATING});
+  const int32_t reductions[] = {GANLOSS_REDUCTION_MEAN, GANLOSS_REDUCTION_SUM,
+                                GANLOSS_REDUCTION_MEAN_NONZERO};
+  for (const auto& set : sets) {
+    detail::cpu::restrict_instruction_set(set.target);
+    int variant = 0;
+    for (const auto& [d, g] : kinds) {
+      for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+        for (const bool fp32_gradients : {false, true}) {
+          if (fp32_gradients && dtype == GANLOSS_DTYPE_F32) continue;
+          const int32_t reduction = reductions[variant++ % 3];
+          auto p = make_problem(2, 4099, 1037, d, g, reduction);
+          p.dtype = dtype;
+          p.fp32_gradients = fp32_gradients ? 1 : 0;
+          p.grad_scale = 3.0f;
+          const bool weighted = d != GANLOSS_LOSS_RELATIVISTIC_AVERAGE;
+          HostCall call(p, 31 + static_cast<uint64_t>(variant),
+                        testing::CallData{weighted, weighted, {}, {}});
+          set_extreme_logits(call);
+          if (weighted) {
+            for (testing::GuardedBuffer* w : {&call.real_weights, &call.fake_weights}) {
+              float* const v = w->as<float>();
+              const float special[] = {0.0f, 1.0f, 1e-30f, 0x1p-140f, 3e30f, 0.0f, 1e-30f};
+              for (std::size_t k = 0; k < std::size(special); ++k)
+                v[5 * k + 1] = special[k];
+            }
+          }
+          const std::string what =
+              set.name + " " + testing::describe(call.problem) + (weighted ? " weighted" : "");
+          ganloss_outputs_t all = call.all_outputs();
+          all.stats = nullptr;
+          EXPECT_TRUE(same_with_general_loop(
+              [&] { ASSERT_EQ(call.run(all, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call))
+              << "every output, " << what;
+          const ganloss_outputs_t common = common_outputs(call);
+          EXPECT_TRUE(same_with_general_loop(
+              [&] { ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); },
+              call))
+              << "common outputs, " << what;
+        }
+      }
+    }
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
 // For bf16 logits the specialised loops look sigma(-|x|) and log1p(exp(-|x|)) up in a table by
 // the logit's magnitude (bf16_logistic_table in src/cpu_pieces.cpp) where the general loop computes
 // them. Every one of the 2^16 bf16 patterns (NaNs with every payload, infinities, subnormals,
