@@ -1234,9 +1234,10 @@ class Evaluator {
 
   // Elements [0, full) of a plain_prepass() piece, full a multiple of kStep: vector()'s prepass
   // on whole vectors (every lane valid), so bitwise its sums: the logits' and, where the piece
-  // has weights, the weights' and the nonzero weights' count. With the sums in registers and
-  // no masks, about three times as fast as through step() on the 2-core Zen 4 of
-  // docs/benchmarks.md.
+  // has weights, the weights' and the nonzero weights' count, with the sums in registers and no
+  // masks. On the 2-core Zen 4 of docs/benchmarks.md the weighted mean's prepass at 2^20 pairs
+  // took about 0.6 ms on one thread where step() took about 0.8 (each the difference between a
+  // weighted mean's call and a weighted sum's, which has no prepass).
   template <DType XT>
   HWY_NOINLINE void prepass_steps(const Piece& q, int64_t full) {
     const DF df;
@@ -1477,8 +1478,8 @@ class Evaluator {
   // loop of for_logistic_vectors (bf16 logits: from the table), with the terms of plain_term:
   // bitwise vector()'s results. The weighted totals and gradients are formed in double as there;
   // the loop reads the weights beside the logits and asks for their lines ahead as for the
-  // logits'. On the 2-core Zen 4 of docs/benchmarks.md the common weighted call ran 2.6 times
-  // as fast as through vector().
+  // logits'. On the 2-core Zen 4 of docs/benchmarks.md the common weighted call (with this
+  // prepass) ran 1.3-1.5 times as fast as through vector() on one thread, at 2^20 and 2^24 pairs.
   template <DType XT, DType GT>
   HWY_NOINLINE void weighted_steps(const Piece& q, int64_t full) {
     if constexpr (kUnitForms) {
