@@ -5,8 +5,9 @@
 // Names are reference/<loss>/<dtype>/seg:<length|single>/log2n:<k>,
 // cpu/<loss>/<dtype>/seg:<length|single>/log2n:<k>/threads:<t>,
 // vjp/nonsaturating/<dtype>/seg:single/log2n:<k>/threads:<t> (ganloss_plan_vjp),
-// weighted/nonsaturating/<dtype>/seg:single/log2n:<k>/threads:<t> (the cpu/ call with a weight
-// per logit) and copy/<dtype>/log2n:<k>/threads:<t>. Each reference runs before the CPU
+// weighted/nonsaturating/<dtype>/seg:single/log2n:<k>/threads:<t> and
+// weighted-vjp/nonsaturating/... (the cpu/ and vjp/ calls with a weight per logit) and
+// copy/<dtype>/log2n:<k>/threads:<t>. Each reference runs before the CPU
 // benchmarks of its problem, which then report x_reference: the reference's time over theirs.
 // Each CPU benchmark also times, right after its own loop, a copy of as many bytes on as many
 // threads and reports copy_ratio: the copy's time over its own.
@@ -309,9 +310,11 @@ void weighted(benchmark::State& state, BenchProblem b, int threads) {
 
 // The backward pass a framework runs on CPU tensors: ganloss_plan_vjp of the D loss alone
 // (cotangents u_d = 1, u_g null, as in a discriminator step), one gradient per logit, on
-// `threads` threads. Bytes: every logit read and its gradient written. copy_ratio as for cpu().
-void vjp(benchmark::State& state, BenchProblem b, int threads) {
+// `threads` threads; `weighted`: with HostProblem::weigh()'s weights. Bytes: every logit read and
+// its gradient written, and the weights read. copy_ratio as for cpu().
+void vjp_call(benchmark::State& state, BenchProblem b, int threads, bool weighted) {
   HostProblem h(b, GANLOSS_BACKEND_CPU);
+  if (weighted) h.weigh();
   ganloss_execution_t execution;
   ganloss_execution_init(&execution);
   execution.backend = GANLOSS_BACKEND_CPU;
@@ -328,18 +331,32 @@ void vjp(benchmark::State& state, BenchProblem b, int threads) {
   ganloss_inputs_init(&inputs);
   inputs.real = h.real.data();
   inputs.fake = h.fake.data();
+  if (weighted) {
+    inputs.real_weights = h.real_weights.data();
+    inputs.fake_weights = h.fake_weights.data();
+  }
   const auto call = [&] {
     if (status != GANLOSS_STATUS_SUCCESS) return status;  // plan_create's or its workspace's
     return ganloss_plan_vjp(plan, &inputs, &u, h.grad_real.data(), h.grad_fake_d.data(),
                             workspace.data(), workspace_bytes, nullptr);
   };
   const double bytes =
-      2.0 * static_cast<double>(dtype_bytes(b.problem.dtype)) * static_cast<double>(b.elements);
+      2.0 * static_cast<double>(dtype_bytes(b.problem.dtype)) * static_cast<double>(b.elements) +
+      static_cast<double>(sizeof(float)) *
+          static_cast<double>(h.real_weights.size() + h.fake_weights.size());
   const Seconds seconds = run(state, call, b.elements, bytes);
   ganloss_plan_destroy(plan);
   if (seconds.wall <= 0.0) return;
   state.counters["threads"] = threads;
   report_copy_ratio(state, seconds, b.elements, bytes, threads);
+}
+
+void vjp(benchmark::State& state, BenchProblem b, int threads) {
+  vjp_call(state, b, threads, false);
+}
+
+void weighted_vjp(benchmark::State& state, BenchProblem b, int threads) {
+  vjp_call(state, b, threads, true);
 }
 
 // The copy alone, moving the bytes of the non-saturating problem of the same size in one
@@ -394,7 +411,8 @@ void register_problem(const LossCase& loss, int32_t dtype, int64_t segment, int 
   }
 }
 
-// The `family` benchmarks (vjp or weighted) of one problem in one segment, every thread count.
+// The `family` benchmarks (vjp, weighted or weighted-vjp) of one problem in one segment, every
+// thread count.
 void register_single(const char* family, void (*fn)(benchmark::State&, BenchProblem, int),
                      const LossCase& loss, int32_t dtype, int k, bool default_time) {
   const BenchProblem b = make_problem(loss.kind, dtype, int64_t{1} << k, kSingleSegment);
@@ -426,6 +444,7 @@ void register_benchmarks(bool default_time) {
         for (const int k : kLog2VjpSizes) {
           register_single("vjp", vjp, loss, dtype, k, default_time);
           register_single("weighted", weighted, loss, dtype, k, default_time);
+          register_single("weighted-vjp", weighted_vjp, loss, dtype, k, default_time);
         }
       }
     }

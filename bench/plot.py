@@ -25,7 +25,7 @@ import sys
 from collections import defaultdict
 
 # <family>/<loss>/<dtype>/seg:<length>/log2n:<k>[/threads:<t>][/manual_time|/real_time]
-PROBLEM = re.compile(r"^(?P<family>[a-z]+)/(?P<loss>[a-z-]+)/(?P<dtype>f32|f16|bf16)"
+PROBLEM = re.compile(r"^(?P<family>[a-z-]+)/(?P<loss>[a-z-]+)/(?P<dtype>f32|f16|bf16)"
                      r"/seg:(?P<seg>\d+|single)/log2n:(?P<k>\d+)(?:/threads:(?P<threads>\d+))?")
 COPY = re.compile(r"^copy/(?P<dtype>f32|f16|bf16)/log2n:(?P<k>\d+)")
 REGIMES = ("64", "1024", "65536", "single")

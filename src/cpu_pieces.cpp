@@ -769,6 +769,16 @@ HWY_INLINE Wide total_terms(const Term& tm, bool select, VF v, VF t, VF loss) {
               hn::IfThenElse(hn::Eq(wv.hi, zero), zero, hn::Mul(wv.hi, x.hi))};
 }
 
+// The scaled weight v of weight w (SideScale): w times the side's two scale factors, and a
+// nonzero weight never scaled to 0 (kSmallestScaledWeight).
+HWY_INLINE VF scaled_weight(VF w, VF scale0, VF scale1) {
+  const DF df;
+  const VF zero = hn::Zero(df);
+  const VF v = hn::Mul(hn::Mul(w, scale0), scale1);
+  const MF underflow = hn::AndNot(hn::Eq(w, zero), hn::Eq(v, zero));
+  return hn::IfThenElse(underflow, hn::Set(df, kSmallestScaledWeight), v);
+}
+
 // v * g in double, 0 where v is 0 (the weighted derivatives).
 HWY_INLINE Wide weighted_derivatives(VF v, VF g) {
   const DD dd;
@@ -1274,27 +1284,30 @@ class Evaluator {
   }
 
   // Whether the piece is a VJP call that plain_vjp_steps() evaluates: one side's logits in
-  // f32 or bf16, unweighted, no relativistic average or pairs, no offset, and at most one of
-  // the two terms' gradients scaled by a non-zero multiplier. The general loop adds the other
-  // one's product, exactly +-0 (its gradient is finite where the logit is not NaN), so leaving
-  // it out changes no bit.
+  // f32 or bf16, weighted or not, no relativistic average or pairs, no offset, and at most one
+  // of the two terms' gradients scaled by a non-zero multiplier. The general loop adds the other
+  // one's product, exactly +-0 (its gradient, weighted or not, is finite where the logit is not
+  // NaN), so leaving it out changes no bit.
   static bool plain_vjp(const Piece& q) {
     return kPlainKinds && q.vjp && q.pass == Pass::main && !q.paired && !q.average &&
-           q.w == nullptr && q.offset == 0.0 &&
-           (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
+           q.offset == 0.0 && (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
            (q.grad_type == DType::f32 || q.grad_type == q.x_type) &&
            (!kD || !kG || q.coef_d == 0.0 || q.coef_g == 0.0);
   }
 
   // Elements [0, full) of a plain_vjp() piece, full a multiple of kStep: vjp()'s operations
-  // for the one scaled gradient, without the losses (so without log1p).
+  // for the one scaled gradient, without the losses (so without log1p); with weights, the
+  // weighted derivative in double as there.
   template <DType XT, DType GT>
   HWY_NOINLINE void plain_vjp_steps(const Piece& q, int64_t full) {
     if constexpr (kPlainKinds) {
-      if (kD && (!kG || q.coef_d != 0.0)) {
-        plain_vjp_loop<XT, GT, KD>(q, full, td_, q.coef_d);
+      const bool d = kD && (!kG || q.coef_d != 0.0);
+      if (q.w != nullptr) {
+        d ? plain_vjp_loop<XT, GT, KD, true>(q, full, td_, q.coef_d)
+          : plain_vjp_loop<XT, GT, KG, true>(q, full, tg_, q.coef_g);
       } else {
-        plain_vjp_loop<XT, GT, KG>(q, full, tg_, q.coef_g);
+        d ? plain_vjp_loop<XT, GT, KD, false>(q, full, td_, q.coef_d)
+          : plain_vjp_loop<XT, GT, KG, false>(q, full, tg_, q.coef_g);
       }
     } else {
       (void)q;
@@ -1302,7 +1315,7 @@ class Evaluator {
     }
   }
 
-  template <DType XT, DType GT, TermKind K>
+  template <DType XT, DType GT, TermKind K, bool kWeighted>
   HWY_INLINE void plain_vjp_loop(const Piece& q, int64_t full, const Term& term, double coef) {
     void* const out = q.out.grad_d;
     if (out == nullptr) return;
@@ -1313,12 +1326,26 @@ class Evaluator {
     const VD c = hn::Set(dd, coef);
     const VD off = hn::Set(dd, q.offset);
     const VF zero = hn::Zero(df);
+    const float* const weights = q.w;
+    const VF scale0 = hn::Set(df, q.weight_scale[0]);
+    const VF scale1 = hn::Set(df, q.weight_scale[1]);
     auto body = [&](int64_t j, VF t, const Logistic& parts, auto) HWY_ATTR GANLOSS_INLINE_LAMBDA {
-      const Wide w = widen(plain_term<K>(form, tm, t, parts).grad);
+      const VF g = plain_term<K>(form, tm, t, parts).grad;
+      Wide w;
+      if constexpr (kWeighted) {
+        if (j % kStep == 0) prefetch_ahead<sizeof(float), kStep>(weights, j);
+        w = weighted_derivatives(scaled_weight(hn::LoadU(df, weights + j), scale0, scale1), g);
+      } else {
+        w = widen(g);
+      }
       const Wide r{hn::Add(hn::Mul(w.lo, c), off), hn::Add(hn::Mul(w.hi, c), off)};
       store_as<GT>(hn::Add(narrow(r), zero), out, j);
     };
-    for_logistic_vectors<XT, GT>(q.x, full, {out, nullptr}, 0, body);
+    if constexpr (kWeighted) {
+      for_logistic_vectors<XT, GT, false, kWeightedInterleave>(q.x, full, {out, nullptr}, 0, body);
+    } else {
+      for_logistic_vectors<XT, GT>(q.x, full, {out, nullptr}, 0, body);
+    }
   }
 
   // Elements [0, full) of a plain() piece, full a multiple of kStep: the operations of step()
@@ -1504,7 +1531,6 @@ class Evaluator {
       const LogisticForm fg = kUnit ? kUnitG : logistic_form(tg);
       const VF scale0 = hn::Set(df, q.weight_scale[0]);
       const VF scale1 = hn::Set(df, q.weight_scale[1]);
-      const VF smallest = hn::Set(df, kSmallestScaledWeight);
       const VF zero = hn::Zero(df);
       const float* const weights = q.w;
       const float coef = q.coef;
@@ -1520,9 +1546,7 @@ class Evaluator {
         const TermV d = plain_term<KD, kUnit>(fd, td, t, parts);
         const TermV g = plain_term<KG, kUnit>(fg, tg, t, parts);
         const VF w = hn::LoadU(df, weights + j);
-        VF v = hn::Mul(hn::Mul(w, scale0), scale1);
-        const MF underflow = hn::AndNot(hn::Eq(w, zero), hn::Eq(v, zero));
-        v = hn::IfThenElse(underflow, smallest, v);
+        const VF v = scaled_weight(w, scale0, scale1);
         if constexpr (kD) add(sd, total_terms<KD>(td, true, v, t, d.loss), pos);
         if constexpr (kG) add(sg, total_terms<KG>(tg, true, v, t, g.loss), pos);
         if (grad_d != nullptr)
@@ -1594,10 +1618,7 @@ class Evaluator {
     VF v = w;  // the scaled weight (SideScale)
     if (weighted) {
       w = hn::LoadU(df, q.w + i);
-      v = hn::Mul(hn::Mul(w, hn::Set(df, q.weight_scale[0])), hn::Set(df, q.weight_scale[1]));
-      // A nonzero weight never scales to 0 (kSmallestScaledWeight).
-      const MF underflow = hn::AndNot(hn::Eq(w, hn::Zero(df)), hn::Eq(v, hn::Zero(df)));
-      v = hn::IfThenElse(underflow, hn::Set(df, kSmallestScaledWeight), v);
+      v = scaled_weight(w, hn::Set(df, q.weight_scale[0]), hn::Set(df, q.weight_scale[1]));
     }
     // Lanes past the valid ones get weight 0: their weighted values are exactly 0.
     const VF vm = hn::IfThenElseZero(valid, v);

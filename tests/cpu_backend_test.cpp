@@ -822,13 +822,14 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
 }
 
 // The weighted main pass (weighted_steps: a weight per logit, every logistic pairing of the plain
-// loops, the unit forms of the non-saturating loss among them) and the prepass (prepass_steps:
+// loops, the unit forms of the non-saturating loss among them), the weighted VJP call with one
+// cotangent (plain_vjp_steps) and the prepass (prepass_steps:
 // the logits' and weights' sums of a weighted mean or mean over nonzero weights, and the
 // relativistic average's logit means) give bitwise the results of the general loop, on every
 // instruction set, with the extreme logits of the tests above and weights of 0, 1, tiny (a
 // scaled weight that underflows, which becomes the smallest subnormal), subnormal and huge among
 // ordinary ones; for gradients in the logits' dtype and in f32, each output set and reduction.
-TEST(CpuInstructionSets, WeightedPassesAndPrepassMatchTheGeneralLoop) {
+TEST(CpuInstructionSets, WeightedPassesVjpAndPrepassMatchTheGeneralLoop) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
   std::vector<std::pair<int32_t, int32_t>> kinds(std::begin(kPlainLoopKinds),
@@ -875,6 +876,31 @@ TEST(CpuInstructionSets, WeightedPassesAndPrepassMatchTheGeneralLoop) {
               [&] { ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); },
               call))
               << "common outputs, " << what;
+
+          // VJP calls with either cotangent (the specialised loop) or both (the general one).
+          const ganloss_inputs_t in = call.inputs();
+          ganloss_outputs_t grads{};
+          grads.grad_real = call.grad_real.data();
+          grads.grad_fake_d = call.grad_fake_d.data();
+          const float ud[] = {-1.5f, 0.0f};
+          const float ug[] = {2.5f, 0.75f};
+          const std::size_t bytes = detail::cpu::workspace_bytes(call.problem);
+          testing::GuardedBuffer workspace(bytes);
+          for (int which = 1; which <= 3; ++which) {
+            detail::CallParams q{};
+            ASSERT_EQ(
+                detail::make_params(&call.problem, &in, &grads, workspace.data(), bytes, bytes, &q),
+                Status::Success);
+            q.vjp = true;
+            q.cotangent_d = which & 1 ? ud : nullptr;
+            q.cotangent_g = which & 2 ? ug : nullptr;
+            if (!(which & 1)) q.real_d = q.fake_d = make_none_term();
+            if (!(which & 2)) q.real_g = q.fake_g = make_none_term();
+            EXPECT_TRUE(same_with_general_loop(
+                [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); },
+                call))
+                << "VJP " << which << ", " << what;
+          }
         }
       }
     }
