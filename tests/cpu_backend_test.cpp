@@ -703,6 +703,34 @@ bool same_with_general_loop(const std::function<void()>& run, HostCall& call,
   return true;
 }
 
+// VJP calls with the D cotangent, the G cotangent (the specialised VJP loop, plain_vjp_steps) or
+// both (the general loop), with a zero cotangent in segment 1, each bitwise the general loop's
+// results. `grads`: where the call's gradients go (make_params' outputs); a VJP call writes no
+// G gradient of its own, so those two are cleared.
+void expect_vjp_calls_match_general_loop(HostCall& call, const ganloss_outputs_t& grads,
+                                         const std::string& what) {
+  const ganloss_inputs_t in = call.inputs();
+  const float ud[] = {-1.5f, 0.0f};
+  const float ug[] = {2.5f, 0.75f};
+  const std::size_t bytes = detail::cpu::workspace_bytes(call.problem);
+  testing::GuardedBuffer workspace(bytes);
+  for (int which = 1; which <= 3; ++which) {
+    detail::CallParams q{};
+    ASSERT_EQ(detail::make_params(&call.problem, &in, &grads, workspace.data(), bytes, bytes, &q),
+              Status::Success);
+    q.vjp = true;
+    q.grad_real_g = nullptr;
+    q.grad_fake_g = nullptr;
+    q.cotangent_d = which & 1 ? ud : nullptr;
+    q.cotangent_g = which & 2 ? ug : nullptr;
+    if (!(which & 1)) q.real_d = q.fake_d = make_none_term();
+    if (!(which & 2)) q.real_g = q.fake_g = make_none_term();
+    EXPECT_TRUE(same_with_general_loop(
+        [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); }, call))
+        << "VJP " << which << ", " << what;
+  }
+}
+
 // The specialised loops run several vectors side by side and start the next vectors' math
 // before they finish the current ones, with a vector or two left over alone: every count of
 // logits from 1 to 200 (so every count of whole vectors up to 12 at 16 lanes, 50 at 4, with
@@ -785,34 +813,12 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
                 [&] { ASSERT_EQ(call.run(o, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call))
                 << "losses only, " << what;
 
-            // VJP calls with either cotangent or both; a zero cotangent in segment 1.
-            const ganloss_inputs_t in = call.inputs();
             ganloss_outputs_t grads{};
             grads.grad_real = call.grad_real.data();
             grads.grad_real_g = call.grad_real_g.data();
             grads.grad_fake_d = call.grad_fake_d.data();
             grads.grad_fake_g = call.grad_fake_g.data();
-            const float ud[] = {-1.5f, 0.0f};
-            const float ug[] = {2.5f, 0.75f};
-            const std::size_t bytes = detail::cpu::workspace_bytes(call.problem);
-            testing::GuardedBuffer workspace(bytes);
-            for (int which = 1; which <= 3; ++which) {
-              detail::CallParams q{};
-              ASSERT_EQ(detail::make_params(&call.problem, &in, &grads, workspace.data(), bytes,
-                                            bytes, &q),
-                        Status::Success);
-              q.vjp = true;
-              q.grad_real_g = nullptr;
-              q.grad_fake_g = nullptr;
-              q.cotangent_d = which & 1 ? ud : nullptr;
-              q.cotangent_g = which & 2 ? ug : nullptr;
-              if (!(which & 1)) q.real_d = q.fake_d = make_none_term();
-              if (!(which & 2)) q.real_g = q.fake_g = make_none_term();
-              EXPECT_TRUE(same_with_general_loop(
-                  [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); },
-                  call))
-                  << "VJP " << which << ", " << what;
-            }
+            expect_vjp_calls_match_general_loop(call, grads, what);
           }
         }
       }
@@ -877,30 +883,10 @@ TEST(CpuInstructionSets, WeightedPassesVjpAndPrepassMatchTheGeneralLoop) {
               call))
               << "common outputs, " << what;
 
-          // VJP calls with either cotangent (the specialised loop) or both (the general one).
-          const ganloss_inputs_t in = call.inputs();
           ganloss_outputs_t grads{};
           grads.grad_real = call.grad_real.data();
           grads.grad_fake_d = call.grad_fake_d.data();
-          const float ud[] = {-1.5f, 0.0f};
-          const float ug[] = {2.5f, 0.75f};
-          const std::size_t bytes = detail::cpu::workspace_bytes(call.problem);
-          testing::GuardedBuffer workspace(bytes);
-          for (int which = 1; which <= 3; ++which) {
-            detail::CallParams q{};
-            ASSERT_EQ(
-                detail::make_params(&call.problem, &in, &grads, workspace.data(), bytes, bytes, &q),
-                Status::Success);
-            q.vjp = true;
-            q.cotangent_d = which & 1 ? ud : nullptr;
-            q.cotangent_g = which & 2 ? ug : nullptr;
-            if (!(which & 1)) q.real_d = q.fake_d = make_none_term();
-            if (!(which & 2)) q.real_g = q.fake_g = make_none_term();
-            EXPECT_TRUE(same_with_general_loop(
-                [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); },
-                call))
-                << "VJP " << which << ", " << what;
-          }
+          expect_vjp_calls_match_general_loop(call, grads, what);
         }
       }
     }
