@@ -155,4 +155,21 @@ inline uint16_t float_to_bf16_bits(float f) {
   return static_cast<uint16_t>(bits >> 16);
 }
 
+// Round to nearest even, below the normal range too (|f| + 0.5 rounds the subnormal's bits);
+// the synthetic logits are finite and far below f16's largest value.
+inline uint16_t float_to_f16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint32_t sign = (u >> 16) & 0x8000u;
+  const uint32_t a = u & 0x7fffffffu;
+  if (a < 0x38800000u) {
+    float half;
+    std::memcpy(&half, &a, sizeof half);
+    half += 0.5f;
+    std::memcpy(&u, &half, sizeof u);
+    return static_cast<uint16_t>((u - 0x3f000000u) | sign);
+  }
+  return static_cast<uint16_t>(((a - 0x38000000u + 0xfffu + ((a >> 13) & 1u)) >> 13) | sign);
+}
+
 }  // namespace ganloss_bench

@@ -183,8 +183,11 @@ struct HostProblem {
     }
     std::vector<float> v((n + 1) / 2);
     auto* bits = reinterpret_cast<uint16_t*>(v.data());
-    for (std::size_t i = 0; i < n; ++i)
-      bits[i] = float_to_bf16_bits(synthetic_logit(i, seed));
+    const bool bf16 = b.problem.dtype == GANLOSS_DTYPE_BF16;
+    for (std::size_t i = 0; i < n; ++i) {
+      const float x = synthetic_logit(i, seed);
+      bits[i] = bf16 ? float_to_bf16_bits(x) : float_to_f16_bits(x);
+    }
     return v;
   }
 
@@ -427,7 +430,8 @@ void register_single(const char* family, void (*fn)(benchmark::State&, BenchProb
 }
 
 void register_benchmarks(bool default_time) {
-  // Every kind in f32; the mixed-precision path in bf16 with the most common kind.
+  // Every kind in f32; the mixed-precision paths in bf16 and f16 with the most common kind
+  // (f16 on one segment only).
   for (const LossCase& loss : kLossCases) {
     for (const int64_t segment : kSegmentLengths) {
       for (const int k : kLog2Sizes) {
@@ -438,7 +442,7 @@ void register_benchmarks(bool default_time) {
       }
     }
     if (loss.kind == GANLOSS_LOSS_NONSATURATING) {
-      for (const int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+      for (const int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16, GANLOSS_DTYPE_F16}) {
         for (const int k : kLog2PairSizes)
           register_problem(loss, dtype, kSingleSegment, k, default_time);
         for (const int k : kLog2VjpSizes) {

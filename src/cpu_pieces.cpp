@@ -321,13 +321,12 @@ constexpr float kTiny = 0x1p-26f;
 // The logistic math works on N vectors side by side, each step over all N before the next:
 // one vector's chain of dependent operations (exp, log1p, the division) is about a hundred
 // cycles, and chains interleaved in program order give the out-of-order core independent work
-// within a short stretch of instructions. The loops that carry the common calls for f32 logits
-// pass N = kInterleave and also start the exp of their next N vectors before they finish the
-// current ones (for_logistic_vectors; bf16 logits look sigma(-|t|) and log1p(e) up instead,
-// see bf16_logistic_table); the others N = 1. The results are the same bits for every N: each
-// vector's operations are the same. On AVX2 (16 registers) more chains spill more. Measured
-// with ganloss_cpu_bench (docs/benchmarks.md): three, as four and six were no faster with two
-// threads.
+// within a short stretch of instructions. The loops that carry the common calls for f32 and
+// f16 logits pass N = kInterleave and also start the exp of their next N vectors before they finish
+// the current ones (for_logistic_vectors; bf16 logits look sigma(-|t|) and log1p(e) up instead, see
+// bf16_logistic_table); the others N = 1. The results are the same bits for every N: each vector's
+// operations are the same. On AVX2 (16 registers) more chains spill more. Measured with
+// ganloss_cpu_bench (docs/benchmarks.md): three, as four and six were no faster with two threads.
 constexpr size_t kInterleave = 3;
 // The weighted loop's (weighted_steps), whose body holds the double-precision products too: on
 // the Zen 4 of docs/benchmarks.md the common weighted f32 call took 3.9-4.2 ms at 2^20 pairs on
@@ -1112,13 +1111,14 @@ HWY_INLINE void lookup_and_finish(const uint64_t* table, uint32_t normal_below, 
 // [0, full), full a multiple of kStep, in element order: j the vector's first element, t its
 // logits and parts their logistic(); normal std::true_type only where kNormal and the logits
 // are bf16 whose magnitudes' bits lie below normal_below (normal_gradients_below), else
-// std::false_type. f32 logits: the logistic math runs kInterleave vectors side by side,
-// and the first stage of the next ones beside the second stage of the current ones; the vectors
-// left over (fewer than kInterleave) one at a time. bf16 logits: sigma(-|t|) and log1p(e) come
-// from the table, kLookupInterleave vectors at a time, the vectors left over one at a time. Each
-// step of the main loop prefetches the lines kPrefetchAhead elements ahead in x and in the arrays
-// `out` (null: none) of elements of type GT that the body writes. kN: the f32 loop's vectors
-// side by side (kInterleave unless the body holds many values of its own).
+// std::false_type. f32 and f16 logits (f16 widened exactly by load()): the logistic math runs kN
+// vectors side by side, and the first stage of the next ones beside the second stage of the
+// current ones; the vectors left over (fewer than kN) one at a time. bf16 logits: sigma(-|t|)
+// and log1p(e) come from the table, kLookupInterleave vectors at a time, the vectors left over
+// one at a time. Each step of the main loop prefetches the lines kPrefetchAhead elements ahead
+// in x and in the arrays `out` (null: none) of elements of type GT that the body writes. kN: the
+// computed loop's vectors side by side (kInterleave unless the body holds many values of its
+// own).
 template <DType XT, DType GT, bool kNormal = false, size_t kN = kInterleave, class Body>
 HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, std::array<const void*, 2> out,
                                      uint32_t normal_below, const Body& body) {
@@ -1226,21 +1226,27 @@ class Evaluator {
     }
   }
 
+  // Whether the piece's logit and gradient types are a pair the specialised loops take
+  // (with_types): logits of any dtype, the gradients in the logits' type or in f32. f32
+  // logits and f16 ones (widened exactly, as load() does) run the computed logistic math, bf16
+  // logits take it from their table (for_logistic_vectors).
+  static bool plain_types(const Piece& q) {
+    const bool logits = q.x_type == DType::f32 || q.x_type == DType::bf16 || q.x_type == DType::f16;
+    return logits && (q.grad_type == DType::f32 || q.grad_type == q.x_type);
+  }
+
   // Whether the piece is the common main pass that plain_steps() evaluates: one side's
-  // logits in f32 or bf16, unweighted, no relativistic average or pairs, no statistics, not a
+  // logits (plain_types), unweighted, no relativistic average or pairs, no statistics, not a
   // VJP, and kinds whose totals are the float terms (not least squares).
   static constexpr bool kPlainKinds =
       kLogistic && KD != TermKind::squared && KG != TermKind::squared;
   static bool plain(const Piece& q) {
     return kPlainKinds && q.pass == Pass::main && !q.paired && !q.average && !q.vjp &&
-           q.w == nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
-           (q.grad_type == DType::f32 || q.grad_type == q.x_type);
+           q.w == nullptr && !q.stats && plain_types(q);
   }
 
-  // Whether the piece is a prepass that prepass_steps() evaluates: f32 or bf16 logits.
-  static bool plain_prepass(const Piece& q) {
-    return q.pass == Pass::prepass && (q.x_type == DType::f32 || q.x_type == DType::bf16);
-  }
+  // Whether the piece is a prepass that prepass_steps() evaluates (plain_types).
+  static bool plain_prepass(const Piece& q) { return q.pass == Pass::prepass && plain_types(q); }
 
   // Elements [0, full) of a plain_prepass() piece, full a multiple of kStep: vector()'s prepass
   // on whole vectors (every lane valid), so bitwise its sums: the logits' and, where the piece
@@ -1279,20 +1285,17 @@ class Evaluator {
   // conditions but for the weights, which it has.
   static bool plain_weighted(const Piece& q) {
     return kPlainKinds && q.pass == Pass::main && !q.paired && !q.average && !q.vjp &&
-           q.w != nullptr && !q.stats && (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
-           (q.grad_type == DType::f32 || q.grad_type == q.x_type);
+           q.w != nullptr && !q.stats && plain_types(q);
   }
 
-  // Whether the piece is a VJP call that plain_vjp_steps() evaluates: one side's logits in
-  // f32 or bf16, weighted or not, no relativistic average or pairs, no offset, and at most one
+  // Whether the piece is a VJP call that plain_vjp_steps() evaluates: one side's logits
+  // (plain_types), weighted or not, no relativistic average or pairs, no offset, and at most one
   // of the two terms' gradients scaled by a non-zero multiplier. The general loop adds the other
   // one's product, exactly +-0 (its gradient, weighted or not, is finite where the logit is not
   // NaN), so leaving it out changes no bit.
   static bool plain_vjp(const Piece& q) {
     return kPlainKinds && q.vjp && q.pass == Pass::main && !q.paired && !q.average &&
-           q.offset == 0.0 && (q.x_type == DType::f32 || q.x_type == DType::bf16) &&
-           (q.grad_type == DType::f32 || q.grad_type == q.x_type) &&
-           (!kD || !kG || q.coef_d == 0.0 || q.coef_g == 0.0);
+           q.offset == 0.0 && plain_types(q) && (!kD || !kG || q.coef_d == 0.0 || q.coef_g == 0.0);
   }
 
   // Elements [0, full) of a plain_vjp() piece, full a multiple of kStep: vjp()'s operations
@@ -1852,44 +1855,47 @@ void sum_piece(E& e, const Piece& p) {
   }
 }
 
+// Calls f(x, g) with the piece's logit and gradient types as std::integral_constant<DType>
+// (x() and g() are the types): the logits' type, and the gradients' in it or in f32
+// (fp32_gradients), the pairs the specialised loops take (Evaluator::plain_types).
+template <class F>
+HWY_INLINE void with_types(const Piece& p, const F& f) {
+  using F32 = std::integral_constant<DType, DType::f32>;
+  using Bf16 = std::integral_constant<DType, DType::bf16>;
+  using F16 = std::integral_constant<DType, DType::f16>;
+  const bool f32_grads = p.grad_type == DType::f32;
+  switch (p.x_type) {
+    case DType::f32:
+      f(F32{}, F32{});
+      break;
+    case DType::bf16:
+      f32_grads ? f(Bf16{}, F32{}) : f(Bf16{}, Bf16{});
+      break;
+    case DType::f16:
+      f32_grads ? f(F16{}, F32{}) : f(F16{}, F16{});
+      break;
+  }
+}
+
 template <TermKind KD, TermKind KG>
 void evaluate_piece(const Piece& p, const Term& term_d, const Term& term_g) {
   using E = Evaluator<KD, KG>;
   E e(p, term_d, term_g);
   const int64_t full = p.n / kStep * kStep;
   const bool plain_loops = plain_loops_enabled().load(std::memory_order_relaxed);
-  // The logits' and the gradients' types as template arguments: f32 and f32, bf16 and bf16,
-  // or bf16 and f32 (fp32_gradients).
-  constexpr DType f32 = DType::f32;
-  constexpr DType bf16 = DType::bf16;
-  const bool f32_logits = p.x_type == f32;
-  const bool f32_grads = p.grad_type == f32;
   if (plain_loops && E::plain(p)) {
-    if (p.out.grad_d == nullptr && p.out.grad_g == nullptr) {
-      f32_logits ? e.template plain_steps<f32, f32, false>(p, full)
-                 : e.template plain_steps<bf16, bf16, false>(p, full);
-    } else if (f32_logits) {
-      e.template plain_steps<f32, f32, true>(p, full);
-    } else {
-      f32_grads ? e.template plain_steps<bf16, f32, true>(p, full)
-                : e.template plain_steps<bf16, bf16, true>(p, full);
-    }
+    const bool gradients = p.out.grad_d != nullptr || p.out.grad_g != nullptr;
+    with_types(p, [&](auto x, auto g) {
+      // Without gradients the gradients' type plays no part: one loop per logit type.
+      gradients ? e.template plain_steps<x(), g(), true>(p, full)
+                : e.template plain_steps<x(), x(), false>(p, full);
+    });
   } else if (plain_loops && E::plain_prepass(p)) {
-    f32_logits ? e.template prepass_steps<f32>(p, full) : e.template prepass_steps<bf16>(p, full);
+    with_types(p, [&](auto x, auto) { e.template prepass_steps<x()>(p, full); });
   } else if (plain_loops && E::plain_weighted(p)) {
-    if (f32_logits) {
-      e.template weighted_steps<f32, f32>(p, full);
-    } else {
-      f32_grads ? e.template weighted_steps<bf16, f32>(p, full)
-                : e.template weighted_steps<bf16, bf16>(p, full);
-    }
+    with_types(p, [&](auto x, auto g) { e.template weighted_steps<x(), g()>(p, full); });
   } else if (plain_loops && E::plain_vjp(p)) {
-    if (f32_logits) {
-      e.template plain_vjp_steps<f32, f32>(p, full);
-    } else {
-      f32_grads ? e.template plain_vjp_steps<bf16, f32>(p, full)
-                : e.template plain_vjp_steps<bf16, bf16>(p, full);
-    }
+    with_types(p, [&](auto x, auto g) { e.template plain_vjp_steps<x(), g()>(p, full); });
   } else {
     for (int64_t i = 0; i < full; i += kStep)
       e.step(p, i, kStep);

@@ -596,8 +596,8 @@ void set_extreme_logits(HostCall& call) {
   call.set_real(13, nan);
 }
 
-// The common main pass (one side's f32 or bf16 logits, unweighted, no statistics, a logistic
-// kind) runs a loop of its own; asking for the statistics sends the same call through the
+// The common main pass (one side's f32, bf16 or f16 logits, unweighted, no statistics, a
+// logistic kind) runs a loop of its own; asking for the statistics sends the same call through the
 // general one. Every output but the statistics is bitwise the same either way, in every
 // instruction set, with ordinary and extreme logits, across a tail that is not a whole vector.
 TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
@@ -608,7 +608,7 @@ TEST(CpuInstructionSets, CommonMainPassMatchesTheGeneralLoop) {
     for (const auto& set : sets) {
       detail::cpu::restrict_instruction_set(set.target);
       for (const auto& [d, g] : kPlainLoopKinds) {
-        for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+        for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16, GANLOSS_DTYPE_F16}) {
           auto p = make_problem(2, 4099, 1037, d, g, GANLOSS_REDUCTION_MEAN);
           p.dtype = dtype;
           p.params.real_target = real_target;
@@ -742,7 +742,7 @@ TEST(CpuInstructionSets, EveryShortCountMatchesTheGeneralLoop) {
   for (const auto& set : sets) {
     detail::cpu::restrict_instruction_set(set.target);
     for (int64_t n = 1; n <= 200; ++n) {
-      for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+      for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16, GANLOSS_DTYPE_F16}) {
         auto p = make_problem(1, n, n + 7, GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING,
                               GANLOSS_REDUCTION_SUM);
         p.dtype = dtype;
@@ -776,7 +776,7 @@ TEST(CpuInstructionSets, LossOnlyPassAndCommonVjpMatchTheGeneralLoop) {
     for (const auto& set : sets) {
       detail::cpu::restrict_instruction_set(set.target);
       for (const auto& [d, g] : kPlainLoopKinds) {
-        for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+        for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16, GANLOSS_DTYPE_F16}) {
           for (int32_t variant = 0; variant < 4; ++variant) {
             const int32_t reduction = variant % 2 ? GANLOSS_REDUCTION_SUM : GANLOSS_REDUCTION_MEAN;
             const bool fp32_gradients = variant >= 2;
@@ -850,7 +850,7 @@ TEST(CpuInstructionSets, WeightedPassesVjpAndPrepassMatchTheGeneralLoop) {
     detail::cpu::restrict_instruction_set(set.target);
     int variant = 0;
     for (const auto& [d, g] : kinds) {
-      for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16}) {
+      for (int32_t dtype : {GANLOSS_DTYPE_F32, GANLOSS_DTYPE_BF16, GANLOSS_DTYPE_F16}) {
         for (const bool fp32_gradients : {false, true}) {
           if (fp32_gradients && dtype == GANLOSS_DTYPE_F32) continue;
           const int32_t reduction = reductions[variant++ % 3];
@@ -896,13 +896,14 @@ TEST(CpuInstructionSets, WeightedPassesVjpAndPrepassMatchTheGeneralLoop) {
 
 // For bf16 logits the specialised loops look sigma(-|x|) and log1p(exp(-|x|)) up in a table by
 // the logit's magnitude (bf16_logistic_table in src/cpu_pieces.cpp) where the general loop computes
-// them. Every one of the 2^16 bf16 patterns (NaNs with every payload, infinities, subnormals,
-// both zeros, the tiny magnitudes below 2^-26 and the ones just above) as a real and as a fake
-// logit gives the general loop's outputs, bitwise but for the payload of a NaN total: the main
-// pass with every output, the common outputs and the VJP call, on every instruction set. 256
-// segments of 256 logits, the patterns in order, so that only the segments holding 0x7f00 to
-// 0x7fff and 0xff00 to 0xffff (the infinities and NaNs) have NaN totals.
-TEST(CpuInstructionSets, EveryBf16LogitMatchesTheGeneralLoop) {
+// them; f16 logits are widened and computed as f32 ones are. Every one of the 2^16 patterns of
+// either dtype (NaNs with every payload, infinities, subnormals, both zeros, the tiny magnitudes
+// below 2^-26 and the ones just above) as a real and as a fake logit gives the general loop's
+// outputs, bitwise but for the payload of a NaN total: the main pass with every output, the
+// common outputs and the VJP call, on every instruction set. 256 segments of 256 logits, the
+// patterns in order, so that only the segments holding the infinities and NaNs (bf16: 0x7f00 to
+// 0x7fff and 0xff00 to 0xffff; f16: 0x7c00 to 0x7fff and 0xfc00 to 0xffff) have NaN totals.
+TEST(CpuInstructionSets, EverySixteenBitLogitMatchesTheGeneralLoop) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
   constexpr int64_t kSegments = 256;
@@ -910,59 +911,64 @@ TEST(CpuInstructionSets, EveryBf16LogitMatchesTheGeneralLoop) {
   for (const auto& set : sets) {
     detail::cpu::restrict_instruction_set(set.target);
     for (const auto& [d, g] : kPlainLoopKinds) {
-      // 3 / 256 (the mean of a segment): gradients below FLT_MIN from |x| of about 83 on;
-      // 2^-100 / 256: from about 12 on, and a moderate logit's gradients are stored the slow way.
-      for (const auto& [fp32_gradients, grad_scale] :
-           {std::pair{0, 3.0f}, std::pair{1, 3.0f}, std::pair{0, 0x1p-100f}}) {
-        auto p = make_problem(kSegments, kPerSegment, kPerSegment, d, g, GANLOSS_REDUCTION_MEAN);
-        p.dtype = GANLOSS_DTYPE_BF16;
-        p.fp32_gradients = fp32_gradients;
-        p.grad_scale = grad_scale;
-        HostCall call(p, 31);
-        auto* real = reinterpret_cast<uint16_t*>(call.real.data());
-        auto* fake = reinterpret_cast<uint16_t*>(call.fake.data());
-        for (uint32_t i = 0; i < kSegments * kPerSegment; ++i) {
-          real[i] = static_cast<uint16_t>(i);
-          fake[i] = static_cast<uint16_t>(i ^ 0x8000u);
-        }
-        const std::string what = set.name + " " + testing::describe(call.problem);
-        ganloss_outputs_t all = call.all_outputs();
-        all.stats = nullptr;
-        EXPECT_TRUE(same_with_general_loop(
-            [&] { ASSERT_EQ(call.run(all, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call,
-            true))
-            << "main pass, " << what;
-        const ganloss_outputs_t common = common_outputs(call);
-        EXPECT_TRUE(same_with_general_loop(
-            [&] { ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call,
-            true))
-            << "common outputs, " << what;
-        // Only the two segments with NaN logits on either side have NaN totals: the others are
-        // compared as numbers.
-        for (int64_t s = 0; s < kSegments; ++s) {
-          EXPECT_EQ(std::isnan(call.d_loss.as<float>()[s]), s % 128 == 127) << s << " " << what;
-        }
+      for (const int32_t dtype : {GANLOSS_DTYPE_BF16, GANLOSS_DTYPE_F16}) {
+        // The first segment (of 128 per sign) whose magnitudes reach infinity.
+        const int64_t first_nan = dtype == GANLOSS_DTYPE_BF16 ? 127 : 124;
+        // 3 / 256 (the mean of a segment): gradients below FLT_MIN from |x| of about 83 on;
+        // 2^-100 / 256: from about 12 on, and a moderate logit's gradients are stored the slow way.
+        for (const auto& [fp32_gradients, grad_scale] :
+             {std::pair{0, 3.0f}, std::pair{1, 3.0f}, std::pair{0, 0x1p-100f}}) {
+          auto p = make_problem(kSegments, kPerSegment, kPerSegment, d, g, GANLOSS_REDUCTION_MEAN);
+          p.dtype = dtype;
+          p.fp32_gradients = fp32_gradients;
+          p.grad_scale = grad_scale;
+          HostCall call(p, 31);
+          auto* real = reinterpret_cast<uint16_t*>(call.real.data());
+          auto* fake = reinterpret_cast<uint16_t*>(call.fake.data());
+          for (uint32_t i = 0; i < kSegments * kPerSegment; ++i) {
+            real[i] = static_cast<uint16_t>(i);
+            fake[i] = static_cast<uint16_t>(i ^ 0x8000u);
+          }
+          const std::string what = set.name + " " + testing::describe(call.problem);
+          ganloss_outputs_t all = call.all_outputs();
+          all.stats = nullptr;
+          EXPECT_TRUE(same_with_general_loop(
+              [&] { ASSERT_EQ(call.run(all, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); }, call,
+              true))
+              << "main pass, " << what;
+          const ganloss_outputs_t common = common_outputs(call);
+          EXPECT_TRUE(same_with_general_loop(
+              [&] { ASSERT_EQ(call.run(common, GANLOSS_BACKEND_CPU), GANLOSS_STATUS_SUCCESS); },
+              call, true))
+              << "common outputs, " << what;
+          // Only the segments with NaN logits on either side have NaN totals: the others are
+          // compared as numbers.
+          for (int64_t s = 0; s < kSegments; ++s) {
+            EXPECT_EQ(std::isnan(call.d_loss.as<float>()[s]), s % 128 >= first_nan)
+                << s << " " << what;
+          }
 
-        const ganloss_inputs_t in = call.inputs();
-        ganloss_outputs_t grads{};
-        grads.grad_real = call.grad_real.data();
-        grads.grad_fake_d = call.grad_fake_d.data();
-        std::vector<float> ud(kSegments, -1.5f);
-        const std::size_t bytes = detail::cpu::workspace_bytes(call.problem);
-        testing::GuardedBuffer workspace(bytes);
-        detail::CallParams q{};
-        ASSERT_EQ(
-            detail::make_params(&call.problem, &in, &grads, workspace.data(), bytes, bytes, &q),
-            Status::Success);
-        q.vjp = true;
-        q.grad_real_g = nullptr;
-        q.grad_fake_g = nullptr;
-        q.cotangent_d = ud.data();
-        q.cotangent_g = nullptr;
-        q.real_g = q.fake_g = make_none_term();
-        EXPECT_TRUE(same_with_general_loop(
-            [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); }, call))
-            << "VJP, " << what;
+          const ganloss_inputs_t in = call.inputs();
+          ganloss_outputs_t grads{};
+          grads.grad_real = call.grad_real.data();
+          grads.grad_fake_d = call.grad_fake_d.data();
+          std::vector<float> ud(kSegments, -1.5f);
+          const std::size_t bytes = detail::cpu::workspace_bytes(call.problem);
+          testing::GuardedBuffer workspace(bytes);
+          detail::CallParams q{};
+          ASSERT_EQ(
+              detail::make_params(&call.problem, &in, &grads, workspace.data(), bytes, bytes, &q),
+              Status::Success);
+          q.vjp = true;
+          q.grad_real_g = nullptr;
+          q.grad_fake_g = nullptr;
+          q.cotangent_d = ud.data();
+          q.cotangent_g = nullptr;
+          q.real_g = q.fake_g = make_none_term();
+          EXPECT_TRUE(same_with_general_loop(
+              [&] { ASSERT_EQ(detail::cpu::run(q, workspace.data(), 2), Status::Success); }, call))
+              << "VJP, " << what;
+        }
       }
     }
   }
