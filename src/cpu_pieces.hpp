@@ -92,6 +92,11 @@ void sigmoids_for_tests(const float* e, int64_t n, float* small_out, float* big_
 // (the gradients' conversion).
 void bf16_rounding_for_tests(const float* x, int64_t n, uint16_t* out);
 
+// For tests: the f16 bits of n floats as the selected instruction set's stores round them, and
+// the floats of n f16 values as its loads widen them.
+void f16_rounding_for_tests(const float* x, int64_t n, uint16_t* out);
+void f16_widening_for_tests(const uint16_t* h, int64_t n, float* out);
+
 // For tests: the bf16 magnitude bits below which the selected instruction set's common bf16 loop
 // stores the gradients of a scale without a test per store (normal_gradients_below in
 // cpu_pieces.cpp; 0 where it has no such stores).

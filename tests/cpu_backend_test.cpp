@@ -572,6 +572,61 @@ TEST(CpuInstructionSets, EveryFloatRoundsToBf16) {
   detail::cpu::restrict_instruction_set(0);
 }
 
+// f16 logits are widened, and f16 gradients rounded, by the processor where it converts f16
+// (F16C: the AVX2 and AVX-512 sets), and by integer operations elsewhere or where a vector holds
+// a NaN (load() and store_as in src/cpu_pieces.cpp). Every instruction set gives the host
+// conversions' bits: for every f16 pattern widened, and for every float of the bf16 test above
+// rounded (every exponent with mantissas at and around the rounding points, a million random
+// patterns), with the tail of a vector.
+TEST(CpuInstructionSets, EveryF16ConversionMatchesTheHostConversion) {
+  std::vector<uint16_t> h;
+  for (uint32_t i = 0; i < 0x10000u; ++i)
+    h.push_back(static_cast<uint16_t>(i));
+  h.push_back(0x3c00);  // a tail shorter than a vector
+  std::vector<float> x;
+  for (uint32_t hi = 0; hi < 0x10000u; ++hi) {
+    for (uint32_t lo : {0x0000u, 0x0001u, 0x0fffu, 0x1000u, 0x1001u, 0x2fffu, 0x3000u, 0xffffu})
+      x.push_back(std::bit_cast<float>(hi << 16 | lo));
+  }
+  std::mt19937 rng(11);
+  for (int i = 0; i < (1 << 20); ++i)
+    x.push_back(std::bit_cast<float>(static_cast<uint32_t>(rng())));
+  x.push_back(1.0f);
+  int64_t nan = 0;
+  int64_t small = 0;  // below f16's normal range, not zero
+  std::vector<uint16_t> rounded(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    rounded[i] = detail::float_to_half(x[i]);
+    nan += std::isnan(x[i]);
+    small += x[i] != 0.0f && std::fabs(x[i]) < 0x1p-14f;
+  }
+  EXPECT_GT(nan, 5000);  // the inputs do hold NaNs and values f16 holds as subnormals
+  EXPECT_GT(small, 10000);
+  const auto sets = detail::cpu::available_instruction_sets();
+  ASSERT_FALSE(sets.empty());
+  for (const auto& set : sets) {
+    detail::cpu::restrict_instruction_set(set.target);
+    std::vector<float> wide(h.size(), -1.0f);
+    detail::cpu::f16_widening_for_tests(h.data(), static_cast<int64_t>(h.size()), wide.data());
+    for (std::size_t i = 0; i < h.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(wide[i]),
+                std::bit_cast<uint32_t>(detail::half_to_float(h[i])))
+          << set.name << ": f16 " << std::hex << h[i];
+    }
+    std::vector<uint16_t> out(x.size(), 0x5555);
+    detail::cpu::f16_rounding_for_tests(x.data(), static_cast<int64_t>(x.size()), out.data());
+    std::size_t wrong = 0;
+    std::size_t first = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (out[i] != rounded[i] && wrong++ == 0) first = i;
+    }
+    EXPECT_EQ(wrong, 0u) << set.name << ": first at " << std::hex
+                         << std::bit_cast<uint32_t>(x[first]) << ", " << out[first] << " for "
+                         << rounded[first];
+  }
+  detail::cpu::restrict_instruction_set(0);
+}
+
 // Kind pairs with a logistic term on D, G or both: those the specialised loops take.
 constexpr std::pair<int32_t, int32_t> kPlainLoopKinds[] = {
     {GANLOSS_LOSS_NONSATURATING, GANLOSS_LOSS_NONSATURATING},
