@@ -2026,6 +2026,21 @@ void map_to_two(const float* x, int64_t n, float* first_out, float* second_out, 
   }
 }
 
+// The conversion hooks' loop: convert(in, out) on the n elements of `in` (in_size bytes each) a
+// vector at a time, the tail through TailBuffer, each vector's results written to out.
+template <class Convert>
+void convert_vectors(const void* in, int64_t in_size, int64_t n, void* out, int64_t out_size,
+                     const Convert& convert) {
+  const int64_t lanes = static_cast<int64_t>(kFloatLanes);
+  for (int64_t i = 0; i < n; i += lanes) {
+    const int64_t count = std::min(n - i, lanes);
+    TailBuffer from, to;
+    convert(tail_in(in, i, count, in_size, &from), to.bytes);
+    std::memcpy(static_cast<char*>(out) + i * out_size, to.bytes,
+                static_cast<std::size_t>(count * out_size));
+  }
+}
+
 }  // namespace
 
 void vector_math_for_target(const float* x, int64_t n, float* exp_out, float* log1p_out) {
@@ -2054,39 +2069,21 @@ uint32_t bf16_normal_bound_for_target(float scale) {
 }
 
 void bf16_rounding_for_target(const float* x, int64_t n, uint16_t* out) {
-  const DF df;
-  const int64_t lanes = static_cast<int64_t>(kFloatLanes);
-  for (int64_t i = 0; i < n; i += lanes) {
-    const int64_t count = std::min(n - i, lanes);
-    TailBuffer in, bits;
-    const VF v = hn::Load(df, static_cast<const float*>(tail_in(x, i, count, 4, &in)));
-    store_as<DType::bf16>(v, bits.bytes, 0);
-    std::memcpy(out + i, bits.bytes, static_cast<std::size_t>(count) * sizeof(uint16_t));
-  }
+  convert_vectors(x, 4, n, out, 2, [](const void* in, uint8_t* bits) HWY_ATTR {
+    store_as<DType::bf16>(hn::Load(DF(), static_cast<const float*>(in)), bits, 0);
+  });
 }
 
 void f16_rounding_for_target(const float* x, int64_t n, uint16_t* out) {
-  const DF df;
-  const int64_t lanes = static_cast<int64_t>(kFloatLanes);
-  for (int64_t i = 0; i < n; i += lanes) {
-    const int64_t count = std::min(n - i, lanes);
-    TailBuffer in, bits;
-    const VF v = hn::Load(df, static_cast<const float*>(tail_in(x, i, count, 4, &in)));
-    store_as<DType::f16>(v, bits.bytes, 0);
-    std::memcpy(out + i, bits.bytes, static_cast<std::size_t>(count) * sizeof(uint16_t));
-  }
+  convert_vectors(x, 4, n, out, 2, [](const void* in, uint8_t* bits) HWY_ATTR {
+    store_as<DType::f16>(hn::Load(DF(), static_cast<const float*>(in)), bits, 0);
+  });
 }
 
 void f16_widening_for_target(const uint16_t* h, int64_t n, float* out) {
-  const DF df;
-  const int64_t lanes = static_cast<int64_t>(kFloatLanes);
-  for (int64_t i = 0; i < n; i += lanes) {
-    const int64_t count = std::min(n - i, lanes);
-    TailBuffer in, wide;
-    hn::Store(load(tail_in(h, i, count, 2, &in), DType::f16, 0), df,
-              reinterpret_cast<float*>(wide.bytes));
-    std::memcpy(out + i, wide.bytes, static_cast<std::size_t>(count) * sizeof(float));
-  }
+  convert_vectors(h, 2, n, out, 4, [](const void* in, uint8_t* wide) HWY_ATTR {
+    hn::Store(load(in, DType::f16, 0), DF(), reinterpret_cast<float*>(wide));
+  });
 }
 
 // The one place where the runtime term kinds become template parameters.

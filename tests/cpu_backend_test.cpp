@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <string>
@@ -526,6 +527,36 @@ TEST(ExpTable, EntriesFollowTheirDefinition) {
   }
 }
 
+// Floats to round to a 16-bit type: every pattern of the high 16 bits with each of `lows` as the
+// low 16, then a million random patterns from `seed`, and a tail shorter than a vector.
+std::vector<float> rounding_inputs(std::initializer_list<uint32_t> lows, uint32_t seed) {
+  std::vector<float> x;
+  for (uint32_t hi = 0; hi < 0x10000u; ++hi) {
+    for (uint32_t lo : lows)
+      x.push_back(std::bit_cast<float>(hi << 16 | lo));
+  }
+  std::mt19937 rng(seed);
+  for (int i = 0; i < (1 << 20); ++i)
+    x.push_back(std::bit_cast<float>(static_cast<uint32_t>(rng())));
+  x.push_back(1.0f);
+  return x;
+}
+
+// Rounds x by `round` (a test hook, on the selected instruction set) and expects the host
+// conversion's bits, `expected`: how many differ, and the first.
+void expect_rounding(void (*round)(const float*, int64_t, uint16_t*), const std::vector<float>& x,
+                     const std::vector<uint16_t>& expected, const std::string& what) {
+  std::vector<uint16_t> out(x.size(), 0x5555);
+  round(x.data(), static_cast<int64_t>(x.size()), out.data());
+  std::size_t wrong = 0;
+  std::size_t first = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (out[i] != expected[i] && wrong++ == 0) first = i;
+  }
+  EXPECT_EQ(wrong, 0u) << what << ": first at " << std::hex << std::bit_cast<uint32_t>(x[first])
+                       << ", " << out[first] << " for " << expected[first];
+}
+
 // The gradients' rounding to bf16 (on AVX-512 with AVX512_BF16 the processor's vcvtneps2bf16,
 // which takes subnormal inputs as zero, with the software rounding for a vector that holds one;
 // elsewhere the software rounding) gives the bits of host_dtype.hpp's float_to_bfloat16 on every
@@ -538,15 +569,8 @@ TEST(CpuInstructionSets, EveryFloatRoundsToBf16) {
   RecordProperty("hardware_bf16_rounding", detail::cpu::kProcessorHasAvx512Bf16 ? 1 : 0);
   std::printf("hardware bf16 rounding (AVX512_BF16): %s\n",
               detail::cpu::kProcessorHasAvx512Bf16 ? "yes" : "no");
-  std::vector<float> x;
-  for (uint32_t hi = 0; hi < 0x10000u; ++hi) {
-    for (uint32_t lo : {0x0000u, 0x0001u, 0x4000u, 0x7fffu, 0x8000u, 0x8001u, 0xc000u, 0xffffu})
-      x.push_back(std::bit_cast<float>(hi << 16 | lo));
-  }
-  std::mt19937 rng(7);
-  for (int i = 0; i < (1 << 20); ++i)
-    x.push_back(std::bit_cast<float>(static_cast<uint32_t>(rng())));
-  x.push_back(1.0f);  // a tail shorter than a vector
+  const std::vector<float> x =
+      rounding_inputs({0x0000u, 0x0001u, 0x4000u, 0x7fffu, 0x8000u, 0x8001u, 0xc000u, 0xffffu}, 7);
   std::vector<uint16_t> expected(x.size());
   int64_t subnormal = 0;
   for (std::size_t i = 0; i < x.size(); ++i) {
@@ -558,16 +582,7 @@ TEST(CpuInstructionSets, EveryFloatRoundsToBf16) {
   ASSERT_FALSE(sets.empty());
   for (const auto& set : sets) {
     detail::cpu::restrict_instruction_set(set.target);
-    std::vector<uint16_t> out(x.size(), 0x5555);
-    detail::cpu::bf16_rounding_for_tests(x.data(), static_cast<int64_t>(x.size()), out.data());
-    std::size_t wrong = 0;
-    std::size_t first = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      if (out[i] != expected[i] && wrong++ == 0) first = i;
-    }
-    EXPECT_EQ(wrong, 0u) << set.name << ": first at " << std::hex
-                         << std::bit_cast<uint32_t>(x[first]) << ", " << out[first] << " for "
-                         << expected[first];
+    expect_rounding(detail::cpu::bf16_rounding_for_tests, x, expected, set.name);
   }
   detail::cpu::restrict_instruction_set(0);
 }
@@ -575,23 +590,17 @@ TEST(CpuInstructionSets, EveryFloatRoundsToBf16) {
 // f16 logits are widened, and f16 gradients rounded, by the processor where it converts f16
 // (F16C: the AVX2 and AVX-512 sets), and by integer operations elsewhere or where a vector holds
 // a NaN (load() and store_as in src/cpu_pieces.cpp). Every instruction set gives the host
-// conversions' bits: for every f16 pattern widened, and for every float of the bf16 test above
-// rounded (every exponent with mantissas at and around the rounding points, a million random
-// patterns), with the tail of a vector.
+// conversions' bits: for every f16 pattern widened, and for about 1.6 million floats rounded
+// (rounding_inputs: every exponent with mantissas at and around the rounding points, a million
+// random patterns), each with the tail of a vector.
 TEST(CpuInstructionSets, EveryF16ConversionMatchesTheHostConversion) {
   std::vector<uint16_t> h;
   for (uint32_t i = 0; i < 0x10000u; ++i)
     h.push_back(static_cast<uint16_t>(i));
   h.push_back(0x3c00);  // a tail shorter than a vector
-  std::vector<float> x;
-  for (uint32_t hi = 0; hi < 0x10000u; ++hi) {
-    for (uint32_t lo : {0x0000u, 0x0001u, 0x0fffu, 0x1000u, 0x1001u, 0x2fffu, 0x3000u, 0xffffu})
-      x.push_back(std::bit_cast<float>(hi << 16 | lo));
-  }
-  std::mt19937 rng(11);
-  for (int i = 0; i < (1 << 20); ++i)
-    x.push_back(std::bit_cast<float>(static_cast<uint32_t>(rng())));
-  x.push_back(1.0f);
+  // The low 16 bits at and around f16's rounding points (13 bits dropped).
+  const std::vector<float> x =
+      rounding_inputs({0x0000u, 0x0001u, 0x0fffu, 0x1000u, 0x1001u, 0x2fffu, 0x3000u, 0xffffu}, 11);
   int64_t nan = 0;
   int64_t small = 0;  // below f16's normal range, not zero
   std::vector<uint16_t> rounded(x.size());
@@ -613,16 +622,7 @@ TEST(CpuInstructionSets, EveryF16ConversionMatchesTheHostConversion) {
                 std::bit_cast<uint32_t>(detail::half_to_float(h[i])))
           << set.name << ": f16 " << std::hex << h[i];
     }
-    std::vector<uint16_t> out(x.size(), 0x5555);
-    detail::cpu::f16_rounding_for_tests(x.data(), static_cast<int64_t>(x.size()), out.data());
-    std::size_t wrong = 0;
-    std::size_t first = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      if (out[i] != rounded[i] && wrong++ == 0) first = i;
-    }
-    EXPECT_EQ(wrong, 0u) << set.name << ": first at " << std::hex
-                         << std::bit_cast<uint32_t>(x[first]) << ", " << out[first] << " for "
-                         << rounded[first];
+    expect_rounding(detail::cpu::f16_rounding_for_tests, x, rounded, set.name);
   }
   detail::cpu::restrict_instruction_set(0);
 }
