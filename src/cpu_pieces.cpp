@@ -613,7 +613,7 @@ HWY_INLINE VF sigma_neg_abs(VF e) {
 // (1.00 ulp for an exact e; 1 / (1 + e) was within 1.50). IfNegativeThenElse chooses by t's
 // sign bit (x86: a blend keyed on t, no compare; Arm) or by t < 0 (the emulated targets).
 // Either differs from t >= 0 only where big and small are the same bits: at -0 and tiny t
-// (both 1/2; the general loop passes tz, never -0, the bf16 table loops t) and at NaN (small is the
+// (both 1/2; the general loop passes tz, never -0, the table loops t) and at NaN (small is the
 // quiet form of e, which is t or the quiet form of |t| (exp_neg_abs), and big is small's NaN, or
 // the default NaN where the hardware gives that).
 HWY_INLINE void sigmoids(VF t, VF small, VF* sig_pos, VF* sig_neg) {
@@ -891,46 +891,52 @@ HWY_INLINE void prefetch_ahead(const void* base, int64_t j) {
     hwy::Prefetch(reinterpret_cast<const uint8_t*>(first + b));
 }
 
-// ---- bf16 logits: sigma(-|t|) and log1p(exp(-|t|)) from a table ----
+// ---- bf16 and f16 logits: sigma(-|t|) and log1p(exp(-|t|)) from a table ----
 //
-// A bf16 logit has one of 2^15 magnitudes, and small = sigma(-|t|) and l = log1p(exp(-|t|))
-// depend on its magnitude alone: exp_neg_abs takes |t|, and a NaN gives the quiet form of |t|
-// (AVX2, AVX-512; elsewhere t itself, and a vector with a NaN is computed instead). So for bf16
-// logits the specialised loops look the pair up by the magnitude's bits instead of computing
-// it: the table holds what exp_neg_abs, sigma_neg_abs and log1p_unit give for each magnitude on
-// this instruction set, and the loops compute the rest from small and l with the same
-// operations (logistic_parts), so their gradients, element losses and totals are bitwise those
-// of the general loop (a NaN total's payload aside). They pass t where the general loop passes
-// tz: for a tiny t (|t| < 2^-26, e = 1) small and big are both 1/2, and max(+-t, 0) + l rounds
-// to l (l = log1p(1) in [1/2, 1), where half an ulp is 2^-25), as for +0. Computing the pair takes
-// the exp, the log1p polynomial and a division; on the 2-core AVX-512 Xeon the lookup, two 64-bit
-// gathers per vector, made the common bf16 call 1.25 times as fast with AVX-512 and with AVX2 when
-// the table held e and l; taking sigma(-|t|) from it instead of e, which leaves no division in the
-// loop, and gathering by 32-bit indices made it 1.08-1.11 times as fast again, and the common
-// VJP call 1.2-1.3 times (docs/benchmarks.md).
+// A bf16 or an f16 logit has one of 2^15 magnitudes, and small = sigma(-|t|) and
+// l = log1p(exp(-|t|)) depend on its magnitude alone: exp_neg_abs takes |t|, and a NaN gives the
+// quiet form of |t| (AVX2, AVX-512; elsewhere t itself, and a vector with a NaN is computed
+// instead). So for these logits the specialised loops look the pair up by the magnitude's bits
+// instead of computing it: each type's table holds what exp_neg_abs, sigma_neg_abs and log1p_unit
+// give for each magnitude, widened as load() widens it, on this instruction set, and the loops
+// compute the rest from small and l with the same operations (logistic_parts), so their
+// gradients, element losses and totals are bitwise those of the general loop (a NaN total's
+// payload aside). They pass t where the general loop passes tz: for a tiny t (|t| < 2^-26, e = 1;
+// bf16 only, since the least nonzero f16 magnitude is 2^-24) small and big are both 1/2, and
+// max(+-t, 0) + l rounds to l (l = log1p(1) in [1/2, 1), where half an ulp is 2^-25), as for +0.
+// Computing the pair takes the exp, the log1p polynomial and a division; on the 2-core AVX-512
+// Xeon the lookup, two 64-bit gathers per vector, made the common bf16 call 1.25 times as fast
+// with AVX-512 and with AVX2 when the table held e and l; taking sigma(-|t|) from it instead of
+// e, which leaves no division in the loop, and gathering by 32-bit indices made it 1.08-1.11
+// times as fast again, and the common VJP call 1.2-1.3 times (docs/benchmarks.md). The f16 table
+// made the common f16 call on the 2-core Zen 4 about as fast as the bf16 one (docs/benchmarks.md).
 // Four vectors per step (kLookupInterleave): two were 14% slower, eight no faster.
 // On AMD's processors, whose gathers are slow (processor_gathers_slowly()), the x86 loops load
 // the 16 entries of a vector one at a time instead (load_entries): on a 2-core Zen 4 a gather of
 // 8 entries took 3.0-3.7 ns, and the common bf16 call ran 1.21 times as fast.
 //
-// The table is 256 KB per instruction set, in static storage, filled on the first call that
+// Each table is 256 KB per instruction set, in static storage, filled on the first call that
 // needs it (C++'s thread-safe initialisation of a local static, after which each call reads one
 // guard flag): 0.2-0.4 ms more on that call on the 2-core Xeon (computing four vectors side by
 // side made no difference, so the math is not most of it). Logits drawn from a discriminator
 // (most magnitudes between 2^-10 and 2^5) touch about 15 KB of it.
 constexpr uint32_t kMagnitudes = uint32_t{1} << 15;
+constexpr uint32_t kF16Infinity = 0x7c00;  // the bits of f16's +inf: above, its NaNs
 constexpr size_t kLookupInterleave = 4;
 static_assert(kLookupInterleave % 2 == 0, "NormalVector pairs the vectors of a step");
 
-struct Bf16Logistic {
-  // Entry i: the floats small and l of the magnitude with bf16 bits i, small in the low half.
+// The table of the logits of type XT (bf16 or f16).
+template <DType XT>
+struct LogisticTable {
+  static_assert(XT == DType::bf16 || XT == DType::f16, "a 16-bit logit type");
+  // Entry i: the floats small and l of the magnitude with bits i, small in the low half.
   HWY_ALIGN uint64_t entry[kMagnitudes];
-  // least_small[b]: the least small of the magnitudes below (b + 1) * kBlock (those whose
-  // exponent field is at most b), for normal_gradients_below().
+  // least_small[b]: the least small of the magnitudes below (b + 1) * kBlock (of bf16 logits,
+  // those whose exponent field is at most b), for normal_gradients_below().
   static constexpr uint32_t kBlock = 128;
   float least_small[kMagnitudes / kBlock];
 
-  Bf16Logistic() {
+  LogisticTable() {
     std::fenv_t caller;
     std::fegetenv(&caller);
     std::fesetenv(FE_DFL_ENV);
@@ -940,12 +946,14 @@ struct Bf16Logistic {
 
   HWY_NOINLINE void fill() {
     const DF df;
-    const DU du;
     HWY_ALIGN float small[kFloatLanes];
     HWY_ALIGN float l[kFloatLanes];
+    HWY_ALIGN uint16_t bits[kFloatLanes];
     float least = 1.0f;
     for (uint32_t i = 0; i < kMagnitudes; i += kFloatLanes) {
-      VF t = hn::BitCast(df, hn::ShiftLeft<16>(hn::Iota(du, i)));
+      for (size_t k = 0; k < kFloatLanes; ++k)
+        bits[k] = static_cast<uint16_t>(i + k);
+      VF t = load(bits, XT, 0);
       VF tz, ev, lv;
       exp_neg_abs<1>(&t, &tz, &ev);
       log1p_unit<1>(&ev, &lv);
@@ -961,16 +969,23 @@ struct Bf16Logistic {
     }
   }
 };
-static_assert(kMagnitudes % Bf16Logistic::kBlock == 0 && kFloatLanes <= Bf16Logistic::kBlock);
+static_assert(kMagnitudes % LogisticTable<DType::bf16>::kBlock == 0 &&
+              kFloatLanes <= LogisticTable<DType::bf16>::kBlock);
+using Bf16Logistic = LogisticTable<DType::bf16>;
 
-// The table is filled in the default floating-point environment (round to nearest, subnormals
+// A table is filled in the default floating-point environment (round to nearest, subnormals
 // kept), whatever the first calling thread's: the entries are the computed path's results
 // under IEEE arithmetic, the same for every process. (A thread that sets flush-to-zero changes
 // the computed path's results for logits beyond about 87 in magnitude, which the library does
 // not support; the table then keeps the IEEE ones.)
-HWY_NOINLINE const Bf16Logistic& bf16_logistic_table() {
-  static const Bf16Logistic table;
+template <DType XT>
+HWY_NOINLINE const LogisticTable<XT>& logistic_table() {
+  static const LogisticTable<XT> table;
   return table;
+}
+
+HWY_INLINE const Bf16Logistic& bf16_logistic_table() {
+  return logistic_table<DType::bf16>();
 }
 
 // The magnitude bits below which a bf16 logit's two gradients sigma(t) * scale and
@@ -995,7 +1010,7 @@ HWY_NOINLINE const Bf16Logistic& bf16_logistic_table() {
   return static_cast<uint32_t>(end - first) * Bf16Logistic::kBlock;
 }
 
-// M vectors of bf16 logits with what the table gives for them.
+// M vectors of bf16 or f16 logits with what their table gives for them.
 template <size_t M>
 struct Lookup {
   VF t[M];              // the logits
@@ -1069,8 +1084,9 @@ HWY_INLINE hn::Vec<DI64> table_entries(const int64_t* entries, hn::Vec<DU> index
 }
 #endif
 
-// Looks up the M vectors of bf16 logits at element j of x (table_entries, by `loads`).
-template <size_t M>
+// Looks up the M vectors of logits of type XT (bf16 or f16) at element j of x (table_entries, by
+// `loads`).
+template <size_t M, DType XT>
 HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, bool loads,
                                Lookup<M>& s) {
   const DF df;
@@ -1082,7 +1098,7 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
     const uint32_t index = h & (kMagnitudes - 1);
     const uint64_t entry = table[index];
     s.largest = m == 0 ? hn::Set(DU(), index) : hn::Max(s.largest, hn::Set(DU(), index));
-    s.t[m] = hn::Set(df, std::bit_cast<float>(h << 16));
+    s.t[m] = load(bits, XT, static_cast<int64_t>(m));
     s.small[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry)));
     s.l[m] = hn::Set(df, std::bit_cast<float>(static_cast<uint32_t>(entry >> 32)));
   }
@@ -1092,7 +1108,15 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
   const auto* entries = reinterpret_cast<const int64_t*>(table);
   for (size_t m = 0; m < M; ++m) {
     const auto h = hn::PromoteTo(du, hn::LoadU(d16, bits + m * kFloatLanes));
-    s.t[m] = hn::BitCast(df, hn::ShiftLeft<16>(h));
+    if constexpr (XT == DType::bf16) {
+      s.t[m] = hn::BitCast(df, hn::ShiftLeft<16>(h));
+    } else {
+#if GANLOSS_F16_BY_HARDWARE
+      s.t[m] = widen_f16_by_hardware(bits + m * kFloatLanes);
+#else
+      s.t[m] = load(bits, XT, static_cast<int64_t>(m * kFloatLanes));
+#endif
+    }
     const auto index = hn::And(h, hn::Set(du, kMagnitudes - 1));
     s.largest = m == 0 ? index : hn::Max(s.largest, index);
     const auto lo = table_entries<false>(entries, index, bits + m * kFloatLanes, loads);
@@ -1100,6 +1124,17 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
     s.small[m] = hn::ConcatEven(df, hn::BitCast(df, hi), hn::BitCast(df, lo));
     s.l[m] = hn::ConcatOdd(df, hn::BitCast(df, hi), hn::BitCast(df, lo));
   }
+#if GANLOSS_F16_BY_HARDWARE
+  // vcvtph2ps quiets a NaN where load() does not: with a NaN magnitude (above kF16Infinity) among
+  // the M vectors, each is widened by load() instead, one test for the M vectors where load()
+  // tests each.
+  if constexpr (XT == DType::f16) {
+    if (!hn::AllTrue(du, hn::Lt(s.largest, hn::Set(du, kF16Infinity + 1)))) {
+      for (size_t m = 0; m < M; ++m)
+        s.t[m] = load(bits, XT, static_cast<int64_t>(m * kFloatLanes));
+    }
+  }
+#endif
 #endif
   // Where exp_neg_abs returns a NaN logit itself, small and l are NaNs of the logit's sign: a
   // vector with a NaN is computed instead.
@@ -1130,14 +1165,15 @@ HWY_INLINE void call_normal(const Body& body, int64_t j, const Lookup<M>& s, con
    ...);
 }
 
-// Looks up M vectors of bf16 logits and calls body for each, as finish_vectors does.
-// kNormal: with NormalVector where every magnitude of the M vectors (M 1 or even) lies below
-// normal_below, so that each form is straight-line code; else with std::false_type.
-template <size_t M, bool kNormal, class Body>
+// Looks up M vectors of logits of type XT (bf16 or f16) and calls body for each, as
+// finish_vectors does. kNormal: with NormalVector where every magnitude of the M vectors (M 1 or
+// even) lies below normal_below, so that each form is straight-line code; else with
+// std::false_type.
+template <size_t M, DType XT, bool kNormal, class Body>
 HWY_INLINE void lookup_and_finish(const uint64_t* table, uint32_t normal_below, bool loads,
                                   const void* x, int64_t j, const Body& body) {
   Lookup<M> s;
-  lookup_vectors<M>(table, x, j, loads, s);
+  lookup_vectors<M, XT>(table, x, j, loads, s);
   Logistic parts[M];
   for (size_t m = 0; m < M; ++m)
     logistic_parts(s.t[m], s.small[m], s.l[m], &parts[m]);
@@ -1157,14 +1193,14 @@ HWY_INLINE void lookup_and_finish(const uint64_t* table, uint32_t normal_below, 
 // Calls body(j, t, parts, normal) for each vector of the logits x (of type XT) in elements
 // [0, full), full a multiple of kStep, in element order: j the vector's first element, t its
 // logits and parts their logistic(); normal std::true_type only where kNormal and the logits
-// are bf16 whose magnitudes' bits lie below normal_below (normal_gradients_below), else
-// std::false_type. f32 and f16 logits (f16 widened exactly by load()): the logistic math runs kN
-// vectors side by side, and the first stage of the next ones beside the second stage of the
-// current ones; the vectors left over (fewer than kN) one at a time. bf16 logits: sigma(-|t|)
-// and log1p(e) come from the table, kLookupInterleave vectors at a time, the vectors left over
-// one at a time. Each step of the main loop prefetches the lines kPrefetchAhead elements ahead
-// in x and in the arrays `out` (null: none) of elements of type GT that the body writes. kN: the
-// computed loop's vectors side by side (kInterleave unless the body holds many values of its
+// are bf16 or f16 whose magnitudes' bits lie below normal_below (plain_loop), else
+// std::false_type. f32 logits: the logistic math runs kN vectors side by side, and the first
+// stage of the next ones beside the second stage of the current ones; the vectors left over
+// (fewer than kN) one at a time. bf16 and f16 logits (widened exactly by load()): sigma(-|t|)
+// and log1p(e) come from their type's table, kLookupInterleave vectors at a time, the vectors
+// left over one at a time. Each step of the main loop prefetches the lines kPrefetchAhead elements
+// ahead in x and in the arrays `out` (null: none) of elements of type GT that the body writes. kN:
+// the computed loop's vectors side by side (kInterleave unless the body holds many values of its
 // own).
 template <DType XT, DType GT, bool kNormal = false, size_t kN = kInterleave, class Body>
 HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, std::array<const void*, 2> out,
@@ -1173,8 +1209,8 @@ HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, std::array<con
   constexpr auto kX = static_cast<size_t>(dtype_size(XT));
   constexpr auto kOut = static_cast<size_t>(dtype_size(GT));
   int64_t j = 0;
-  if constexpr (XT == DType::bf16) {
-    const uint64_t* const table = bf16_logistic_table().entry;
+  if constexpr (XT == DType::bf16 || XT == DType::f16) {
+    const uint64_t* const table = logistic_table<XT>().entry;
     const bool loads = scalar_entry_loads().load(std::memory_order_relaxed);
     constexpr size_t kL = kLookupInterleave;
     constexpr int64_t kLookupSpan = static_cast<int64_t>(kL * kFloatLanes);
@@ -1182,10 +1218,10 @@ HWY_INLINE void for_logistic_vectors(const void* x, int64_t full, std::array<con
       prefetch_ahead<kX, kLookupSpan>(x, j);
       prefetch_ahead<kOut, kLookupSpan>(out[0], j);
       prefetch_ahead<kOut, kLookupSpan>(out[1], j);
-      lookup_and_finish<kL, kNormal>(table, normal_below, loads, x, j, body);
+      lookup_and_finish<kL, XT, kNormal>(table, normal_below, loads, x, j, body);
     }
     for (; j < full; j += static_cast<int64_t>(kFloatLanes))
-      lookup_and_finish<1, kNormal>(table, normal_below, loads, x, j, body);
+      lookup_and_finish<1, XT, kNormal>(table, normal_below, loads, x, j, body);
   } else {
     (void)normal_below;
     if (full >= kSpan) {
@@ -1275,11 +1311,10 @@ class Evaluator {
 
   // Whether the piece's logit and gradient types are a pair the specialised loops take
   // (with_types): logits of any dtype, the gradients in the logits' type or in f32. f32
-  // logits and f16 ones (widened exactly, as load() does) run the computed logistic math, bf16
-  // logits take it from their table (for_logistic_vectors).
+  // logits run the computed logistic math, bf16 and f16 logits take it from their type's table
+  // (for_logistic_vectors).
   static bool plain_types(const Piece& q) {
-    const bool logits = q.x_type == DType::f32 || q.x_type == DType::bf16 || q.x_type == DType::f16;
-    return logits && (q.grad_type == DType::f32 || q.grad_type == q.x_type);
+    return q.grad_type == DType::f32 || q.grad_type == q.x_type;
   }
 
   // Whether the piece is the common main pass that plain_steps() evaluates: one side's
@@ -1483,11 +1518,20 @@ class Evaluator {
     // gradient at a time (store_bf16_normal_pair). On the 2-core AVX-512 Xeon that made the
     // common bf16 call 1.12-1.16 times as fast, and the pairs 1.03-1.07 times again
     // (docs/benchmarks.md).
+    //
+    // The common f16 loop on AVX2 and AVX-512 stores the gradients of vectors of finite logits
+    // by vcvtps2ph without store_as's NaN test: such a gradient, a sigmoid in [0, 1] times the
+    // scale, plus +0, is never NaN, since the scale is finite (grad_scale is finite and at most
+    // 2^126, validate.cpp, and an unweighted piece's scale is grad_scale or grad_scale over a
+    // count), and vcvtps2ph rounds every other value as store_as does.
     constexpr bool kNormalStores =
         HWY_TARGET == HWY_AVX3 && kCommon && kGradients && XT == DType::bf16 && GT == DType::bf16;
+    constexpr bool kF16Stores =
+        GANLOSS_F16_BY_HARDWARE && kCommon && kGradients && XT == DType::f16 && GT == DType::f16;
     uint32_t normal_below = 0;
     if constexpr (kNormalStores)
       normal_below = normal_gradients_below(bf16_logistic_table(), q.coef);
+    if constexpr (kF16Stores) normal_below = kF16Infinity;
     const VF negated = hn::Neg(scale);
     VF first_d = zero;  // the gradients of the first vector of a pair (NormalVector)
     VF first_g = zero;
@@ -1526,6 +1570,17 @@ class Evaluator {
         }
         return;
       }
+#if GANLOSS_F16_BY_HARDWARE
+      if constexpr (kF16Stores && decltype(normal)::value) {
+        store_f16_by_hardware(hn::Add(hn::Mul(d.grad, scale), zero),
+                              static_cast<uint16_t*>(grad_d) + j);
+        if constexpr (kG) {
+          store_f16_by_hardware(hn::Add(hn::Mul(g.grad, scale), zero),
+                                static_cast<uint16_t*>(grad_g) + j);
+        }
+        return;
+      }
+#endif
       (void)normal;
       if constexpr (kGradients) {
         // store_gradient's unweighted form, in the type GT.
@@ -1545,17 +1600,18 @@ class Evaluator {
     };
     std::array<const void*, 2> written{nullptr, nullptr};
     if constexpr (kGradients) written = {grad_d, grad_g};
-    for_logistic_vectors<XT, GT, kNormalStores>(q.x, full, written, normal_below, body);
+    for_logistic_vectors<XT, GT, kNormalStores || kF16Stores>(q.x, full, written, normal_below,
+                                                              body);
     sums_[kLossD + s] = sd;
     sums_[kLossG + s] = sg;
   }
 
   // Elements [0, full) of a plain_weighted() piece, full a multiple of kStep: vector()'s
   // operations for a weighted main pass, on whole vectors (so every lane valid), in the pipelined
-  // loop of for_logistic_vectors (bf16 logits: from the table), with the terms of plain_term:
-  // bitwise vector()'s results. The weighted totals and gradients are formed in double as there;
-  // the loop reads the weights beside the logits and asks for their lines ahead as for the
-  // logits'. On the 2-core Zen 4 of docs/benchmarks.md the common weighted call (with this
+  // loop of for_logistic_vectors (bf16 and f16 logits: from their table), with the terms of
+  // plain_term: bitwise vector()'s results. The weighted totals and gradients are formed in double
+  // as there; the loop reads the weights beside the logits and asks for their lines ahead as for
+  // the logits'. On the 2-core Zen 4 of docs/benchmarks.md the common weighted call (with this
   // prepass) ran 1.3-1.5 times as fast as through vector() on one thread, at 2^20 and 2^24 pairs.
   template <DType XT, DType GT>
   HWY_NOINLINE void weighted_steps(const Piece& q, int64_t full) {
@@ -1633,7 +1689,9 @@ class Evaluator {
 
   // The same for values formed in double from float lanes that are zero outside the valid
   // lanes (the caller masked them).
-  HWY_INLINE void accumulate_wide(int k, const Wide& x, size_t pos) { add(sums_[k], x, pos); }
+  HWY_INLINE void accumulate_wide(int k, const Wide& x, size_t pos) {
+    add(sums_[k], x, pos);
+  }
 
   HWY_INLINE void vector(const Piece& q, int64_t i, size_t pos, MF valid) {
     const DF df;
@@ -1829,7 +1887,9 @@ class Evaluator {
     accumulate(kFinite + side, hn::IfThenElseZero(ok, one), pos, valid);
   }
 
-  int side() const { return p_.paired ? 0 : p_.side; }
+  int side() const {
+    return p_.paired ? 0 : p_.side;
+  }
 
   // The loss folds that vector() adds terms to (bit k: folds_[k]), which step() flushes: in a
   // compute call's main pass, the unweighted terms of the kinds whose totals are the float

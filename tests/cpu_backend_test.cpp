@@ -949,15 +949,15 @@ TEST(CpuInstructionSets, WeightedPassesVjpAndPrepassMatchTheGeneralLoop) {
   detail::cpu::restrict_instruction_set(0);
 }
 
-// For bf16 logits the specialised loops look sigma(-|x|) and log1p(exp(-|x|)) up in a table by
-// the logit's magnitude (bf16_logistic_table in src/cpu_pieces.cpp) where the general loop computes
-// them; f16 logits are widened and computed as f32 ones are. Every one of the 2^16 patterns of
-// either dtype (NaNs with every payload, infinities, subnormals, both zeros, the tiny magnitudes
-// below 2^-26 and the ones just above) as a real and as a fake logit gives the general loop's
-// outputs, bitwise but for the payload of a NaN total: the main pass with every output, the
-// common outputs and the VJP call, on every instruction set. 256 segments of 256 logits, the
-// patterns in order, so that only the segments holding the infinities and NaNs (bf16: 0x7f00 to
-// 0x7fff and 0xff00 to 0xffff; f16: 0x7c00 to 0x7fff and 0xfc00 to 0xffff) have NaN totals.
+// For bf16 and f16 logits the specialised loops look sigma(-|x|) and log1p(exp(-|x|)) up in a
+// table by the logit's magnitude (logistic_table in src/cpu_pieces.cpp) where the general loop
+// computes them. Every one of the 2^16 patterns of either dtype (NaNs with every payload,
+// infinities, subnormals, both zeros, the tiny magnitudes below 2^-26 and the ones just above) as
+// a real and as a fake logit gives the general loop's outputs, bitwise but for the payload of a
+// NaN total: the main pass with every output, the common outputs and the VJP call, on every
+// instruction set. 256 segments of 256 logits, the patterns in order, so that only the segments
+// holding the infinities and NaNs (bf16: 0x7f00 to 0x7fff and 0xff00 to 0xffff; f16: 0x7c00 to
+// 0x7fff and 0xfc00 to 0xffff) have NaN totals.
 TEST(CpuInstructionSets, EverySixteenBitLogitMatchesTheGeneralLoop) {
   const auto sets = detail::cpu::available_instruction_sets();
   ASSERT_FALSE(sets.empty());
