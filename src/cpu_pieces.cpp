@@ -2067,38 +2067,45 @@ constexpr std::array<PieceFn, sizeof...(I)> piece_table(std::index_sequence<I...
   return {{&evaluate_piece<kKinds[I / kKindCount], kKinds[I % kKindCount]>...}};
 }
 
-// The test hooks' loop: f(v, &first, &second) on the n floats of x a vector at a time (the tail
-// through TailBuffer), the two results stored to first_out and second_out, either null.
-template <class F>
-void map_to_two(const float* x, int64_t n, float* first_out, float* second_out, const F& f) {
-  const DF df;
+// The test hooks' loop: f(in, to) on the n elements of `in` (in_size bytes each) a vector at a
+// time, the tail through TailBuffer; f writes its kOuts result vectors to to[0..kOuts), and the
+// k-th is copied to out[k] (out_size bytes an element; null: not copied).
+template <size_t kOuts, class F>
+void map_vectors(const void* in, int64_t in_size, int64_t n, std::array<void*, kOuts> out,
+                 int64_t out_size, const F& f) {
   const int64_t lanes = static_cast<int64_t>(kFloatLanes);
   for (int64_t i = 0; i < n; i += lanes) {
     const int64_t count = std::min(n - i, lanes);
-    TailBuffer in, first, second;
-    VF a, b;
-    f(hn::Load(df, static_cast<const float*>(tail_in(x, i, count, 4, &in))), &a, &b);
-    hn::Store(a, df, reinterpret_cast<float*>(first.bytes));
-    hn::Store(b, df, reinterpret_cast<float*>(second.bytes));
-    const auto size = static_cast<std::size_t>(count) * sizeof(float);
-    if (first_out) std::memcpy(first_out + i, first.bytes, size);
-    if (second_out) std::memcpy(second_out + i, second.bytes, size);
+    TailBuffer from, to[kOuts];
+    f(tail_in(in, i, count, in_size, &from), to);
+    for (size_t k = 0; k < kOuts; ++k) {
+      if (out[k] != nullptr) {
+        std::memcpy(static_cast<char*>(out[k]) + i * out_size, to[k].bytes,
+                    static_cast<std::size_t>(count * out_size));
+      }
+    }
   }
 }
 
-// The conversion hooks' loop: convert(in, out) on the n elements of `in` (in_size bytes each) a
-// vector at a time, the tail through TailBuffer, each vector's results written to out.
-template <class Convert>
-void convert_vectors(const void* in, int64_t in_size, int64_t n, void* out, int64_t out_size,
-                     const Convert& convert) {
-  const int64_t lanes = static_cast<int64_t>(kFloatLanes);
-  for (int64_t i = 0; i < n; i += lanes) {
-    const int64_t count = std::min(n - i, lanes);
-    TailBuffer from, to;
-    convert(tail_in(in, i, count, in_size, &from), to.bytes);
-    std::memcpy(static_cast<char*>(out) + i * out_size, to.bytes,
-                static_cast<std::size_t>(count * out_size));
-  }
+// f(v, &first, &second) on the n floats of x a vector at a time (map_vectors), the two results
+// stored to first_out and second_out, either null.
+template <class F>
+void map_to_two(const float* x, int64_t n, float* first_out, float* second_out, const F& f) {
+  map_vectors<2>(x, 4, n, {first_out, second_out}, 4, [&](const void* in, TailBuffer* to) HWY_ATTR {
+    const DF df;
+    VF a, b;
+    f(hn::Load(df, static_cast<const float*>(in)), &a, &b);
+    hn::Store(a, df, reinterpret_cast<float*>(to[0].bytes));
+    hn::Store(b, df, reinterpret_cast<float*>(to[1].bytes));
+  });
+}
+
+// The n floats of x rounded to T by store_as (the rounding hooks).
+template <DType T>
+void round_floats(const float* x, int64_t n, uint16_t* out) {
+  map_vectors<1>(x, 4, n, {out}, 2, [](const void* in, TailBuffer* to) HWY_ATTR {
+    store_as<T>(hn::Load(DF(), static_cast<const float*>(in)), to[0].bytes, 0);
+  });
 }
 
 }  // namespace
@@ -2129,20 +2136,16 @@ uint32_t bf16_normal_bound_for_target(float scale) {
 }
 
 void bf16_rounding_for_target(const float* x, int64_t n, uint16_t* out) {
-  convert_vectors(x, 4, n, out, 2, [](const void* in, uint8_t* bits) HWY_ATTR {
-    store_as<DType::bf16>(hn::Load(DF(), static_cast<const float*>(in)), bits, 0);
-  });
+  round_floats<DType::bf16>(x, n, out);
 }
 
 void f16_rounding_for_target(const float* x, int64_t n, uint16_t* out) {
-  convert_vectors(x, 4, n, out, 2, [](const void* in, uint8_t* bits) HWY_ATTR {
-    store_as<DType::f16>(hn::Load(DF(), static_cast<const float*>(in)), bits, 0);
-  });
+  round_floats<DType::f16>(x, n, out);
 }
 
 void f16_widening_for_target(const uint16_t* h, int64_t n, float* out) {
-  convert_vectors(h, 2, n, out, 4, [](const void* in, uint8_t* wide) HWY_ATTR {
-    hn::Store(load(in, DType::f16, 0), DF(), reinterpret_cast<float*>(wide));
+  map_vectors<1>(h, 2, n, {out}, 4, [](const void* in, TailBuffer* to) HWY_ATTR {
+    hn::Store(load(in, DType::f16, 0), DF(), reinterpret_cast<float*>(to[0].bytes));
   });
 }
 
