@@ -368,11 +368,11 @@ constexpr float kTiny = 0x1p-26f;
 // The logistic math works on N vectors side by side, each step over all N before the next:
 // one vector's chain of dependent operations (exp, log1p, the division) is about a hundred
 // cycles, and chains interleaved in program order give the out-of-order core independent work
-// within a short stretch of instructions. The loops that carry the common calls for f32 and
-// f16 logits pass N = kInterleave and also start the exp of their next N vectors before they finish
-// the current ones (for_logistic_vectors; bf16 logits look sigma(-|t|) and log1p(e) up instead, see
-// bf16_logistic_table); the others N = 1. The results are the same bits for every N: each vector's
-// operations are the same. On AVX2 (16 registers) more chains spill more. Measured with
+// within a short stretch of instructions. The loops that carry the common calls for f32 logits
+// pass N = kInterleave and also start the exp of their next N vectors before they finish the
+// current ones (for_logistic_vectors; bf16 and f16 logits look sigma(-|t|) and log1p(e) up
+// instead, see LogisticTable); the others N = 1. The results are the same bits for every N: each
+// vector's operations are the same. On AVX2 (16 registers) more chains spill more. Measured with
 // ganloss_cpu_bench (docs/benchmarks.md): three, as four and six were no faster with two threads.
 constexpr size_t kInterleave = 3;
 // The weighted loop's (weighted_steps), whose body holds the double-precision products too: on
