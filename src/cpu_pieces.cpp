@@ -984,10 +984,6 @@ HWY_NOINLINE const LogisticTable<XT>& logistic_table() {
   return table;
 }
 
-HWY_INLINE const Bf16Logistic& bf16_logistic_table() {
-  return logistic_table<DType::bf16>();
-}
-
 // The magnitude bits below which a bf16 logit's two gradients sigma(t) * scale and
 // sigma(-t) * scale are finite or infinite but never subnormal nor zero: |small * scale| >=
 // FLT_MIN for the small of every magnitude below, and then for big = 1 - small >= small too.
@@ -1530,7 +1526,7 @@ class Evaluator {
         GANLOSS_F16_BY_HARDWARE && kCommon && kGradients && XT == DType::f16 && GT == DType::f16;
     uint32_t normal_below = 0;
     if constexpr (kNormalStores)
-      normal_below = normal_gradients_below(bf16_logistic_table(), q.coef);
+      normal_below = normal_gradients_below(logistic_table<DType::bf16>(), q.coef);
     if constexpr (kF16Stores) normal_below = kF16Infinity;
     const VF negated = hn::Neg(scale);
     VF first_d = zero;  // the gradients of the first vector of a pair (NormalVector)
@@ -2128,7 +2124,7 @@ void sigmoids_for_target(const float* e, int64_t n, float* small_out, float* big
 
 uint32_t bf16_normal_bound_for_target(float scale) {
 #if HWY_TARGET == HWY_AVX3
-  return normal_gradients_below(bf16_logistic_table(), scale);
+  return normal_gradients_below(logistic_table<DType::bf16>(), scale);
 #else
   (void)scale;
   return 0;
