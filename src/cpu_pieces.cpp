@@ -310,8 +310,10 @@ HWY_INLINE void store_bf16_normal_pair(VF lo, VF hi, uint16_t* out) {
 }
 #endif
 
-// store() for a type known at compile time (the specialised loops).
-template <DType T>
+// store() for a type known at compile time (the specialised loops). kNotNaN: the caller's promise
+// that no lane of v is NaN, which lets an f16 store skip its NaN test (vcvtps2ph rounds every other
+// value as float_to_half does).
+template <DType T, bool kNotNaN = false>
 HWY_INLINE void store_as(VF v, void* base, int64_t i) {
   if constexpr (T == DType::f32) {
     const DF df;
@@ -325,7 +327,7 @@ HWY_INLINE void store_as(VF v, void* base, int64_t i) {
 #endif
 #if GANLOSS_F16_BY_HARDWARE
     if constexpr (T == DType::f16) {
-      if (hn::AllFalse(DF(), hn::IsNaN(v))) {
+      if (kNotNaN || hn::AllFalse(DF(), hn::IsNaN(v))) {
         store_f16_by_hardware(v, static_cast<uint16_t*>(base) + i);
         return;
       }
@@ -1122,12 +1124,12 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
   }
 #if GANLOSS_F16_BY_HARDWARE
   // vcvtph2ps quiets a NaN where load() does not: with a NaN magnitude (above kF16Infinity) among
-  // the M vectors, each is widened by load() instead, one test for the M vectors where load()
-  // tests each.
+  // the M vectors, each is widened by half_to_float instead, as load() widens a vector with a NaN
+  // (the same bits for the other vectors), one test for the M vectors where load() tests each.
   if constexpr (XT == DType::f16) {
     if (!hn::AllTrue(du, hn::Lt(s.largest, hn::Set(du, kF16Infinity + 1)))) {
       for (size_t m = 0; m < M; ++m)
-        s.t[m] = load(bits, XT, static_cast<int64_t>(m * kFloatLanes));
+        s.t[m] = half_to_float(hn::PromoteTo(du, hn::LoadU(d16, bits + m * kFloatLanes)));
     }
   }
 #endif
@@ -1566,25 +1568,15 @@ class Evaluator {
         }
         return;
       }
-#if GANLOSS_F16_BY_HARDWARE
-      if constexpr (kF16Stores && decltype(normal)::value) {
-        store_f16_by_hardware(hn::Add(hn::Mul(d.grad, scale), zero),
-                              static_cast<uint16_t*>(grad_d) + j);
-        if constexpr (kG) {
-          store_f16_by_hardware(hn::Add(hn::Mul(g.grad, scale), zero),
-                                static_cast<uint16_t*>(grad_g) + j);
-        }
-        return;
-      }
-#endif
       (void)normal;
       if constexpr (kGradients) {
-        // store_gradient's unweighted form, in the type GT.
+        // store_gradient's unweighted form, in the type GT; kNotNaN: kF16Stores' untested stores.
+        constexpr bool kNotNaN = kF16Stores && decltype(normal)::value;
         if (kCommon || grad_d != nullptr)  // kCommon: a unit loop, so kD
-          store_as<GT>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
+          store_as<GT, kNotNaN>(hn::Add(hn::Mul(d.grad, scale), zero), grad_d, j);
         if constexpr (kG) {
           if (kCommon || grad_g != nullptr)
-            store_as<GT>(hn::Add(hn::Mul(g.grad, scale), zero), grad_g, j);
+            store_as<GT, kNotNaN>(hn::Add(hn::Mul(g.grad, scale), zero), grad_g, j);
         } else if (!kCommon && grad_g != nullptr) {
           store_as<GT>(zero, grad_g, j);
         }
@@ -1685,9 +1677,7 @@ class Evaluator {
 
   // The same for values formed in double from float lanes that are zero outside the valid
   // lanes (the caller masked them).
-  HWY_INLINE void accumulate_wide(int k, const Wide& x, size_t pos) {
-    add(sums_[k], x, pos);
-  }
+  HWY_INLINE void accumulate_wide(int k, const Wide& x, size_t pos) { add(sums_[k], x, pos); }
 
   HWY_INLINE void vector(const Piece& q, int64_t i, size_t pos, MF valid) {
     const DF df;
@@ -1883,9 +1873,7 @@ class Evaluator {
     accumulate(kFinite + side, hn::IfThenElseZero(ok, one), pos, valid);
   }
 
-  int side() const {
-    return p_.paired ? 0 : p_.side;
-  }
+  int side() const { return p_.paired ? 0 : p_.side; }
 
   // The loss folds that vector() adds terms to (bit k: folds_[k]), which step() flushes: in a
   // compute call's main pass, the unweighted terms of the kinds whose totals are the float
