@@ -1082,6 +1082,20 @@ HWY_INLINE hn::Vec<DI64> table_entries(const int64_t* entries, hn::Vec<DU> index
 }
 #endif
 
+#if GANLOSS_F16_BY_HARDWARE
+// The M vectors of f16 logits at `bits` widened as load() widens a vector with a NaN. Out of line
+// and reading the logits again: lookup_vectors calls it for a group with a NaN only, and inlined,
+// its widening shared the loads of the common path, whose vectors then stayed live across the
+// group (the common f16 call about 5% slower on the Zen 4 of docs/benchmarks.md).
+template <size_t M>
+HWY_NOINLINE std::array<VF, M> widen_f16_portably(const uint16_t* bits) {
+  std::array<VF, M> t;
+  for (size_t m = 0; m < M; ++m)
+    t[m] = half_to_float(hn::PromoteTo(DU(), hn::LoadU(D16(), bits + m * kFloatLanes)));
+  return t;
+}
+#endif
+
 // Looks up the M vectors of logits of type XT (bf16 or f16) at element j of x (table_entries, by
 // `loads`).
 template <size_t M, DType XT>
@@ -1124,12 +1138,13 @@ HWY_INLINE void lookup_vectors(const uint64_t* table, const void* x, int64_t j, 
   }
 #if GANLOSS_F16_BY_HARDWARE
   // vcvtph2ps quiets a NaN where load() does not: with a NaN magnitude (above kF16Infinity) among
-  // the M vectors, each is widened by half_to_float instead, as load() widens a vector with a NaN
-  // (the same bits for the other vectors), one test for the M vectors where load() tests each.
+  // the M vectors, they are widened by widen_f16_portably instead, as load() widens a vector with a
+  // NaN (the same bits for the other vectors), one test for the M vectors where load() tests each.
   if constexpr (XT == DType::f16) {
     if (!hn::AllTrue(du, hn::Lt(s.largest, hn::Set(du, kF16Infinity + 1)))) {
+      const std::array<VF, M> t = widen_f16_portably<M>(bits);
       for (size_t m = 0; m < M; ++m)
-        s.t[m] = half_to_float(hn::PromoteTo(du, hn::LoadU(d16, bits + m * kFloatLanes)));
+        s.t[m] = t[m];
     }
   }
 #endif
