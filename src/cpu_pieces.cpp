@@ -1086,7 +1086,7 @@ HWY_INLINE hn::Vec<DI64> table_entries(const int64_t* entries, hn::Vec<DU> index
 // The M vectors of f16 logits at `bits` widened as load() widens a vector with a NaN. Out of line
 // and reading the logits again: lookup_vectors calls it for a group with a NaN only, and inlined,
 // its widening shared the loads of the common path, whose vectors then stayed live across the
-// group (the common f16 call about 5% slower on the Zen 4 of docs/benchmarks.md).
+// group (the common f16 call about 5% slower on a 2-core Zen 4, against this form).
 template <size_t M>
 HWY_NOINLINE std::array<VF, M> widen_f16_portably(const uint16_t* bits) {
   std::array<VF, M> t;
