@@ -362,8 +362,11 @@ def _vjp_backward(ctx, grad_grad_real, grad_grad_fake):
     cfg = _plans.config(_key(d_loss, g_loss, reduction, params))
     derivatives = _first_derivatives(cfg, real_weights, fake_weights, ctx.grads)
     primals = [real, fake, cotangent_d, cotangent_g]
+    # Autograd runs this with grad mode on only when the caller asked for create_graph=True:
+    # the result is differentiable then, and a plain tensor without a graph otherwise.
+    create_graph = torch.is_grad_enabled()
     # Differentiate the PyTorch composition of the VJP once more, with respect to whatever of
-    # (real, fake, u_d, u_g) is present; the result is itself differentiable.
+    # (real, fake, u_d, u_g) is present.
     with torch.enable_grad():
         leaves = [None if x is None else (x if x.requires_grad else x.detach().requires_grad_())
                   for x in primals]
@@ -379,7 +382,7 @@ def _vjp_backward(ctx, grad_grad_real, grad_grad_fake):
         wrt = [x for x in leaves if x is not None]
         if outputs:
             found = torch.autograd.grad(outputs, wrt, cotangents,
-                                        create_graph=torch.is_grad_enabled(),
+                                        create_graph=create_graph,
                                         allow_unused=True)
         else:
             found = [None] * len(wrt)
