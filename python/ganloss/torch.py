@@ -275,12 +275,20 @@ def _loss_backward(ctx, grad_d, grad_d_real, grad_d_fake, grad_g, _grad_stats, v
 
 def _parts_vjp(ctx, real, fake, real_weights, fake_weights, cotangents, want_real, want_fake):
     cfg = _plans.config(_key(*ctx.config))
+    # Grad mode is on here exactly when the caller asked for create_graph=True: the gradients
+    # are then differentiated through the composition, in the logits and the cotangents.
+    create_graph = torch.is_grad_enabled()
+
+    def leaf(x):
+        if create_graph and x.requires_grad:
+            return x.float()
+        return x.detach().float().requires_grad_()
+
     with torch.enable_grad():
-        r = real.detach().float().requires_grad_()
-        f = fake.detach().float().requires_grad_()
+        r, f = leaf(real), leaf(fake)
         out = _math.losses(cfg, r, f, real_weights, fake_weights)
         total = sum((u * out[name]).sum() for name, u in cotangents.items() if u is not None)
-        grad_real, grad_fake = torch.autograd.grad(total, (r, f))
+        grad_real, grad_fake = torch.autograd.grad(total, (r, f), create_graph=create_graph)
     return (grad_real.to(real.dtype) if want_real else None,
             grad_fake.to(fake.dtype) if want_fake else None)
 

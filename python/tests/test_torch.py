@@ -445,6 +445,35 @@ def test_double_backward_of_the_library_path(kind):
         assert any(float(h.abs().max()) > 0 for h in h32[:2])
 
 
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.startswith("relativistic-average")])
+@pytest.mark.parametrize("part", ["d_loss_real", "d_loss_fake"])
+def test_double_backward_of_the_average_parts(kind, part):
+    """The parts of an average kind's D loss (details=True) depend on both sides, and their
+    gradient is differentiated through the PyTorch composition: with create_graph=True it is
+    itself differentiable, as in float64; without, it keeps no graph."""
+    real, fake = logits((2, 12), 57) + 0.37, logits((2, 12), 58) - 0.29
+
+    def hvp(r, f):
+        r, f = r.clone().requires_grad_(), f.clone().requires_grad_()
+        s = torch.tensor(1.5, dtype=r.dtype, requires_grad=True)
+        _, info = gt.DiscriminatorLoss(kind, details=True)(r, f)
+        gr, gf = torch.autograd.grad(s * info[part], (r, f), create_graph=True)
+        assert gr.requires_grad and gf.requires_grad
+        penalty = (gr * gr).sum() + (gf * gf).sum()
+        found = torch.autograd.grad(penalty, (r, f, s), allow_unused=True)
+        assert not any(h is not None and h.requires_grad for h in found)
+        return tuple(torch.zeros_like(x) if h is None else h for x, h in zip((r, f, s), found))
+
+    h32 = hvp(real, fake)
+    h64 = hvp(real.double(), fake.double())
+    for a, b in zip(h32, h64):
+        assert_close(a.numpy(), b.numpy(), "float32", 24)
+    # d(penalty)/ds = 2 penalty / s: never 0 for these logits.
+    assert float(h32[2].abs()) > 0
+    if kind != "relativistic-average-hinge":
+        assert any(float(h.abs().max()) > 0 for h in h32[:2])
+
+
 @pytest.mark.parametrize("kind", ["nonsaturating", "hinge", "relativistic-average"])
 def test_forward_mode_is_right(kind):
     real, fake = logits((10,), 61) + 0.37, logits((10,), 62) - 0.29
