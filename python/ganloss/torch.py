@@ -682,8 +682,10 @@ def _process_group_mean(cfg: LossConfig, real, fake, real_weights, fake_weights,
             return torch.ones(x2.shape[0], dtype=torch.float64, device=x.device)
         if w2 is None:
             return torch.full((x2.shape[0],), x2.shape[1], dtype=torch.float64, device=x.device)
-        w2 = w2.detach()
-        return ((w2 != 0).sum(-1) if reduction == "mean-nonzero" else w2.sum(-1)).double()
+        if reduction == "mean-nonzero":
+            return (w2 != 0).sum(-1).double()
+        # Differentiable in weights that require a gradient: the mean's divisor depends on them.
+        return w2.sum(-1).double()
 
     ref = real if real is not None else fake
     segments = _segments(ref, segment_dims, "logits").shape[0]
@@ -696,10 +698,18 @@ def _process_group_mean(cfg: LossConfig, real, fake, real_weights, fake_weights,
              "g_loss": (n_real if kind == "relativistic" else n_fake, local.get("g_loss"))}
     names = [k for k, (_, v) in parts.items() if v is not None]
     buffer = torch.stack([(parts[k][1].detach().double()) for k in names] +
-                         [zeros if n is None else n for n in (n_real, n_fake)])
+                         [zeros if n is None else n.detach() for n in (n_real, n_fake)])
     dist.all_reduce(buffer, group=group)
     totals = dict(zip(names, buffer[:len(names)]))
-    global_norm = {"real": buffer[len(names)], "fake": buffer[len(names) + 1]}
+
+    def global_of(local, total):
+        # The local weight sum carries the weights' gradient; the other ranks' are constants.
+        if local is None or not local.requires_grad:
+            return total
+        return local + (total - local).detach()
+
+    global_norm = {"real": global_of(n_real, buffer[len(names)]),
+                   "fake": global_of(n_fake, buffer[len(names) + 1])}
     out = {}
     for name in names:
         side = "real" if name == "d_loss_real" or kind == "relativistic" else "fake"

@@ -15,9 +15,12 @@ import ganloss.torch as gt  # noqa: E402
 WORLD = 2
 # Unequal shards: rank 0 holds 5 rows, rank 1 holds 11.
 SPLIT = (5, 11)
-CASES = [("nonsaturating", "mean", True), ("hinge", "mean", False),
-         ("least-squares", "mean-nonzero", True), ("wasserstein", "sum", True),
-         ("relativistic", "mean", True)]
+# (kind, reduction, weighted, weights that require a gradient)
+CASES = [("nonsaturating", "mean", True, False), ("hinge", "mean", False, False),
+         ("least-squares", "mean-nonzero", True, False), ("wasserstein", "sum", True, False),
+         ("relativistic", "mean", True, False), ("nonsaturating", "mean", True, True),
+         ("least-squares", "mean", True, True), ("relativistic", "mean", True, True),
+         ("hinge", "sum", True, True)]
 
 
 def full_batch(seed):
@@ -30,17 +33,18 @@ def full_batch(seed):
     return real, fake, weights
 
 
-def run_case(seed, kind, reduction, weighted, group, rows):
+def run_case(seed, kind, reduction, weighted, weight_grad, group, rows):
     real, fake, weights = full_batch(seed)
     real, fake, weights = real[rows].clone(), fake[rows].clone(), weights[rows].clone()
     real.requires_grad_()
     fake.requires_grad_()
+    weights.requires_grad_(weight_grad)
     w = weights if weighted else None
     fw = None if kind == "relativistic" else w
     d = gt.DiscriminatorLoss(kind, reduction, process_group=group)(real, fake, w, fw)
     g = gt.GeneratorLoss(kind, reduction, process_group=group)(fake, real, fw, w)
     (d + 0.5 * g).backward()
-    return d.detach(), g.detach(), real.grad, fake.grad
+    return d.detach(), g.detach(), real.grad, fake.grad, weights.grad
 
 
 def worker(rank, path):
@@ -48,8 +52,7 @@ def worker(rank, path):
                             world_size=WORLD)
     start = sum(SPLIT[:rank])
     rows = slice(start, start + SPLIT[rank])
-    results = [run_case(seed, kind, reduction, weighted, dist.group.WORLD, rows)
-               for seed, (kind, reduction, weighted) in enumerate(CASES)]
+    results = [run_case(seed, *case, dist.group.WORLD, rows) for seed, case in enumerate(CASES)]
     torch.save(results, os.path.join(path, f"rank{rank}.pt"))
     dist.destroy_process_group()
 
@@ -58,17 +61,22 @@ def worker(rank, path):
 def test_process_group_means_equal_the_full_batch(tmp_path):
     torch.multiprocessing.spawn(worker, args=(str(tmp_path),), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
-    for i, (kind, reduction, weighted) in enumerate(CASES):
-        d, g, grad_real, grad_fake = run_case(i, kind, reduction, weighted, None,
-                                              slice(0, sum(SPLIT)))
+    for i, case in enumerate(CASES):
+        kind, reduction, _, weight_grad = case
+        d, g, grad_real, grad_fake, grad_w = run_case(i, *case, None, slice(0, sum(SPLIT)))
         for rank in range(WORLD):
-            rd, rg, rgr, rgf = ranks[rank][i]
+            rd, rg, rgr, rgf, rgw = ranks[rank][i]
             torch.testing.assert_close(rd, d, msg=f"{kind} {reduction} rank {rank} D")
             torch.testing.assert_close(rg, g, msg=f"{kind} {reduction} rank {rank} G")
             start = sum(SPLIT[:rank])
             rows = slice(start, start + SPLIT[rank])
             torch.testing.assert_close(rgr, grad_real[rows])
             torch.testing.assert_close(rgf, grad_fake[rows])
+            if weight_grad:
+                torch.testing.assert_close(rgw, grad_w[rows],
+                                           msg=f"{kind} {reduction} rank {rank} weights")
+            else:
+                assert rgw is None and grad_w is None
 
 
 def test_process_group_refuses_the_relativistic_average():
