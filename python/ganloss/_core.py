@@ -18,7 +18,6 @@ LOSS_KINDS = {
     "relativistic-average-hinge": 7,
     "relativistic-average-least-squares": 8,
 }
-RELATIVISTIC_KINDS = frozenset(k for k, v in LOSS_KINDS.items() if v >= 5)
 REDUCTIONS = {"none": 0, "sum": 1, "mean": 2, "mean-nonzero": 3}
 BACKENDS = {"cuda": 0, "cpu": 1, "reference": 2}
 DTYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
@@ -74,16 +73,22 @@ class LossConfig:
         """`loss` sets both kinds; `d_loss` and `g_loss` override it for one side."""
         d = d_loss if d_loss is not None else loss
         g = g_loss if g_loss is not None else loss
-        config = cls(d_loss=d, g_loss=g, **kwargs)
-        # Fail on unknown names here, with the names the caller used.
-        _lookup(LOSS_KINDS, "loss kind", d)
-        _lookup(LOSS_KINDS, "loss kind", g)
-        _lookup(REDUCTIONS, "reduction", config.reduction)
-        return config
+        return cls(d_loss=d, g_loss=g, **kwargs)
+
+    def __post_init__(self):
+        # Fail on unknown names and on kinds no path computes when the configuration is made
+        # (make, the constructor, dataclasses.replace), with the names the caller used: the
+        # PyTorch and JAX compositions would otherwise compute some other loss.
+        dk = _lookup(LOSS_KINDS, "loss kind", self.d_loss)
+        gk = _lookup(LOSS_KINDS, "loss kind", self.g_loss)
+        if dk != gk and max(dk, gk) >= LOSS_KINDS["relativistic"]:
+            raise ValueError(f"a relativistic loss must be both the D and the G kind, not "
+                             f"d_loss={self.d_loss!r} and g_loss={self.g_loss!r}")
+        _lookup(REDUCTIONS, "reduction", self.reduction)
 
     @property
     def relativistic(self) -> bool:
-        return self.d_loss.replace("_", "-") in RELATIVISTIC_KINDS
+        return _lookup(LOSS_KINDS, "loss kind", self.d_loss) >= LOSS_KINDS["relativistic"]
 
     def problem(self, dtype: str, segments: int, real_count: int, fake_count: int,
                 ragged: bool = False) -> _ganloss.Problem:

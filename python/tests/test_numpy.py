@@ -1,5 +1,7 @@
 """The plain API on NumPy arrays (CPU and reference backends) against the float64 reference."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,34 @@ def test_errors_carry_the_library_message():
         ganloss.compute(real, fake, out={"d_loss": np.empty((), np.float64)})
     with pytest.raises(ValueError, match="real_count is 0"):
         ganloss.compute(None, fake, outputs=["d_loss"])
+
+
+@pytest.mark.parametrize("d_loss, g_loss", [("relativistic", "wasserstein"),
+                                             ("hinge", "relativistic-average"),
+                                             ("relativistic-average", "relativistic")])
+def test_a_relativistic_kind_on_one_side_only_is_refused(d_loss, g_loss):
+    """Refused when the configuration is made, whichever way it is made: the framework
+    compositions, which run without the library, would compute some other loss."""
+    match = "relativistic loss must be both the D and the G kind"
+    with pytest.raises(ValueError, match=match):
+        ganloss.LossConfig.make(d_loss=d_loss, g_loss=g_loss)
+    with pytest.raises(ValueError, match=match):
+        ganloss.LossConfig(d_loss=d_loss, g_loss=g_loss)
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(ganloss.LossConfig(d_loss=d_loss, g_loss=d_loss), g_loss=g_loss)
+    real, fake = logits((8,), "float32", 9), logits((8,), "float32", 10)
+    with pytest.raises(ValueError, match=match):
+        ganloss.compute(real, fake, d_loss=d_loss, g_loss=g_loss)
+
+
+def test_kind_names_in_any_case():
+    config = ganloss.LossConfig.make("Relativistic_Average")
+    assert config.relativistic
+    real, fake = logits((8,), "float32", 9), logits((8,), "float32", 10)
+    a = ganloss.compute(real, fake, loss="Relativistic_Average")
+    b = ganloss.compute(real, fake, loss="relativistic-average")
+    for name in b:
+        np.testing.assert_array_equal(a[name], b[name])
 
 
 def test_backend_availability():
