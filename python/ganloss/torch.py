@@ -561,6 +561,10 @@ def _negative_weight_factor(weights) -> Optional[Tensor]:
     return factor
 
 
+def _at_least_float32(x: Optional[Tensor]) -> Optional[Tensor]:
+    return x.float() if x is not None and x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def _library_runs(cfg: LossConfig, tensors, weights, targets) -> bool:
     if _math.kind(cfg.reduction) == "none" or any(t is not None for t in targets):
         return False
@@ -641,6 +645,10 @@ def _evaluate(cfg: LossConfig, real: Optional[Tensor], fake: Optional[Tensor], r
         if stats:
             out["stats"] = _stats_of(raw)
     else:
+        # The composition computes in fp32 for 16-bit tensors, as the library does: in their
+        # own dtype a count, a weight sum or a sum of terms would round, or pass 65504 and
+        # overflow in fp16. Autograd rounds each gradient once, to its tensor's dtype.
+        r2, f2, rw, fw, rt, ft = (_at_least_float32(x) for x in (r2, f2, rw, fw, rt, ft))
         out = _math.losses(cfg, r2, f2, rw, fw, rt, ft)
         if stats:
             out["stats"] = _math.statistics(r2, f2)
@@ -747,7 +755,8 @@ def _element_losses(out: dict, real, fake) -> dict:
     for name, like in (("loss_real", real), ("loss_real_g", real), ("loss_fake_d", fake),
                        ("loss_fake_g", fake)):
         if like is not None and name in out:
-            result[name] = out[name].reshape(like.shape)
+            # In the logits' dtype, like BCEWithLogitsLoss's: formed in fp32, rounded once.
+            result[name] = out[name].reshape(like.shape).to(like.dtype)
     return result
 
 

@@ -316,6 +316,56 @@ def test_weights_that_require_grad_get_their_gradient():
     assert_close(w64.grad.numpy(), expected, "float32", 16)
 
 
+@pytest.mark.parametrize("dtype, count", [(torch.bfloat16, 257), (torch.float16, 70000)])
+@pytest.mark.parametrize("route", ["targets", "weights that require grad", "reduction none"])
+def test_sixteen_bit_logits_in_the_composition_compute_in_fp32(dtype, count, route):
+    """Targets, weights that require a gradient and reduction="none" run the PyTorch
+    composition, which computes in fp32 for 16-bit logits as the library does: 257 is not a
+    bfloat16, and 70000 elements overflow a float16 count or sum."""
+    real, fake = logits((count,), 46).to(dtype), logits((count,), 47).to(dtype)
+    stats = gt.DiscriminatorLoss(details=True)
+    results = []
+    for r, f in ((real, fake), (real.double(), fake.double())):
+        r, f = r.clone().requires_grad_(), f.clone().requires_grad_()
+        w = torch.ones((), dtype=r.dtype, requires_grad=route == "weights that require grad")
+        if route == "targets":
+            d = gt.DiscriminatorLoss()(r, f, real_targets=torch.ones_like(r))
+        elif route == "reduction none":
+            d = sum(x.double().sum() for x in gt.DiscriminatorLoss(reduction="none")(r, f)) \
+                / count
+        else:
+            d = gt.DiscriminatorLoss()(r, f, w, w)
+        g = gt.GeneratorLoss()(f, None, w if w.requires_grad else None)
+        # Each loss's gradients alone: autograd adds two losses' gradients in the logits'
+        # dtype, where the D and G terms of a fake logit cancel.
+        gr, gf = torch.autograd.grad(d, (r, f))
+        (gg,) = torch.autograd.grad(g, f)
+        _, info = stats(r.detach(), f.detach(), real_targets=torch.ones_like(r)) \
+            if route == "targets" else stats(r.detach(), f.detach())
+        results.append((d, g, gr, gf, gg, info["stats"]["mean_sigmoid_real"]))
+    (d, g, gr, gf, gg, sig), (d64, g64, gr64, gf64, gg64, sig64) = results
+    if route == "reduction none":
+        # A mean of the element losses, each rounded to the logits' dtype.
+        assert_close(d.detach().numpy(), d64.detach().numpy(), DTYPE_NAME[dtype], 16)
+    else:
+        assert d.dtype == g.dtype == torch.float32
+        assert_close(d.detach().double().numpy(), d64.detach().numpy(), "float32", 16)
+    for a, b in ((g, g64), (sig, sig64)):
+        assert_close(a.detach().double().numpy(), b.detach().numpy(), "float32", 16)
+    # Each gradient within one unit of its dtype of the float64 one, the spacing of the
+    # subnormals included (fp16 gradients of a mean over 70000 logits are subnormal).
+    finfo = torch.finfo(dtype)
+    for a, b in ((gr, gr64), (gf, gf64), (gg, gg64)):
+        assert a.dtype == dtype
+        torch.testing.assert_close(a.double(), b, rtol=finfo.eps,
+                                   atol=finfo.smallest_normal * finfo.eps)
+    if route == "reduction none":
+        loss_real, _ = gt.DiscriminatorLoss(reduction="none")(real, fake)
+        assert loss_real.dtype == dtype
+        expected = gt.DiscriminatorLoss(reduction="none")(real.double(), fake.double())[0]
+        assert_close(loss_real.double().numpy(), expected.numpy(), DTYPE_NAME[dtype])
+
+
 def test_zero_weights_silence_non_finite_logits_in_the_composition():
     # Under a zero weight a NaN logit contributes nothing and gets a zero gradient, on the
     # PyTorch composition (weights that require a gradient) as in the library.
