@@ -508,10 +508,8 @@ def _segments(x: Tensor, segment_dims: int, name: str) -> Tensor:
     if not 0 <= segment_dims <= x.dim():
         raise ValueError(f"segment_dims={segment_dims} for {name} logits of shape "
                          f"{tuple(x.shape)}: expected 0 to {x.dim()}")
-    if segment_dims == 0:
-        return x.reshape(1, -1)
-    lead = x.shape[:segment_dims]
-    return x.reshape(lead.numel(), -1) if segment_dims > 1 else x.reshape(x.shape[0], -1)
+    # The count is named, not inferred: with no segments (a leading 0) -1 would be ambiguous.
+    return x.reshape(x.shape[:segment_dims].numel(), x.shape[segment_dims:].numel())
 
 
 def _broadcast(w: Optional[Tensor], x: Tensor, x2: Tensor, name: str) -> Optional[Tensor]:

@@ -69,6 +69,11 @@ def test_segment_dims_gives_per_segment_losses(kind):
     assert_close(g.reshape(-1).numpy(), ref["g_loss"], "float32", 8)
     with pytest.raises(ValueError, match="same segments"):
         gt.losses(real, fake[:2], segment_dims=1)
+    # No segments at all: the library's message, not a failed reshape.
+    with pytest.raises(ValueError, match="segments must be >= 1"):
+        gt.losses(real[:0], fake[:0], loss=kind, segment_dims=1)
+    with pytest.raises(ValueError, match="segments must be >= 1"):
+        gt.DiscriminatorLoss(kind, segment_dims=2)(real[:, :0], fake[:, :0])
 
 
 def test_reduction_none_returns_element_losses_in_the_logits_shape():
