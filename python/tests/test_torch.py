@@ -394,6 +394,13 @@ def test_negative_weights_are_refused():
     w[3] = -1
     with pytest.raises(ValueError, match="non-negative"):
         gt.DiscriminatorLoss()(real, fake, w)
+    # Compiled, the library's CPU backend checks them (docs/python.md, Weights).
+    torch._dynamo.reset()
+    criterion = gt.DiscriminatorLoss()
+    compiled = torch.compile(lambda r, f, w: criterion(r, f, w), backend="aot_eager",
+                             fullgraph=True)
+    with pytest.raises(ValueError, match="non-negative"):
+        compiled(real, fake, w)
     # Where the weights cannot be read before the call (the factor path), the segment is NaN.
     out = _torch_math.losses(ganloss.LossConfig.make(), real[None].double(),
                              fake[None].double(), w[None].double(), None)
