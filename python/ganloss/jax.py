@@ -258,7 +258,7 @@ def _partitioned_call(cfg: LossConfig, real_ndim: int, fake_ndim: int, segment_d
         def per_shard(real, fake):
             # Each shard's gradients carry the global mean's 1/count: a shard's mean divides
             # by its own count, the scale by the number of shards.
-            scale = cfg.grad_scale / shards if mean else None
+            scale = 1.0 / shards if mean else None
             _, d_real, d_fake, g, *grads = _segmented(real, fake, cfg, k, scale)
 
             def combine(value, names):
@@ -385,16 +385,15 @@ def _primal_jvp(cfg, segment_dims, primals, tangents):
     t_real, t_fake = (t.astype(f32) for t in tangents)
     k = segment_dims
     real_axes, fake_axes = tuple(range(k, real.ndim)), tuple(range(k, fake.ndim))
-    scale = float(cfg.grad_scale)
 
     def dot(grad, t, axes):
-        # d(loss) = sum(dloss/dx dx); the gradients carry grad_scale, the losses do not.
-        return jnp.sum(grad.astype(f32) * t, axis=axes) / scale
+        # d(loss) = sum(dloss/dx dx).
+        return jnp.sum(grad.astype(f32) * t, axis=axes)
 
     def coefficient(x):
-        # What the call multiplies each element's derivative by: grad_scale over the count.
+        # What the call multiplies each element's derivative by: 1 over the count for a mean.
         count = math.prod(x.shape[k:])
-        return scale / count if reduction == "mean" and count else scale
+        return 1.0 / count if reduction == "mean" and count else 1.0
 
     if _paired(cfg):
         # L_D = mean sp(f - r), L_G = mean sp(r - f): one curvature per pair, at f - r.
@@ -492,10 +491,6 @@ def _composed(cfg: LossConfig, real, fake, segment_dims, weights, targets):
         raise TypeError(f"logits must be float32, float16 or bfloat16, not {real.dtype}")
     # The library's checks of the kinds and parameters, with its messages.
     _ganloss.workspace_size(cfg.problem("float32", 1, 1, 1), BACKENDS["cpu"])
-    if cfg.grad_scale != 1.0 or cfg.fp32_gradients:
-        raise ValueError("weights, targets and reduction='none' differentiate the losses "
-                         "themselves: grad_scale and fp32_gradients do not apply (scale the "
-                         "loss instead)")
     if any(t is not None for t in targets) and kind not in _jax_math.LOGISTIC:
         raise ValueError(f"per-element targets apply to the logistic D kinds (nonsaturating, "
                          f"minimax), not {cfg.d_loss}")
@@ -564,6 +559,12 @@ def losses(real, fake, *, loss: str = "nonsaturating", d_loss=None, g_loss=None,
     """
     cfg = LossConfig.make(loss, d_loss, g_loss, reduction=reduction,
                           **smoothed(d_loss or loss, label_smoothing, params))
+    if cfg.grad_scale != 1.0 or cfg.fp32_gradients:
+        # jax.grad of the losses is their derivative: a scale on the gradients alone would
+        # make it something else. The scale belongs on the loss (its cotangent).
+        raise ValueError("ganloss.jax.losses is differentiated by JAX: grad_scale and "
+                         "fp32_gradients do not apply (scale the loss instead; the gradients "
+                         "of 16-bit logits stay in fp32 until scaled by its cotangent)")
     real, fake = jnp.asarray(real), jnp.asarray(fake)
     _check_shapes(real, fake, segment_dims)
     weights, targets = (real_weights, fake_weights), (real_targets, fake_targets)

@@ -363,6 +363,11 @@ def test_weight_and_target_errors():
         gj.losses(real, fake, loss="hinge", label_smoothing=0.1)
     with pytest.raises(ValueError, match="grad_scale"):
         gj.losses(real, fake, real_weights=jnp.ones((4, 3)), grad_scale=2.0)
+    # The library's call too: jax.grad would return grad_scale times the derivative.
+    with pytest.raises(ValueError, match="grad_scale"):
+        gj.losses(real, fake, grad_scale=2.0)
+    with pytest.raises(ValueError, match="fp32_gradients"):
+        gj.losses(real, fake, fp32_gradients=True)
     with pytest.raises(ValueError, match="real_target"):
         gj.losses(real, fake, reduction="none", real_target=2.0)
     with pytest.raises(ValueError, match="one weight per pair"):
