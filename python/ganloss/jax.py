@@ -109,6 +109,12 @@ def _ffi(real, fake, cfg: LossConfig, grad_scale=None) -> dict:
     if real.ndim != fake.ndim or real_segments != fake_segments:
         raise ValueError(f"real logits of shape {real.shape} and fake logits of shape "
                          f"{fake.shape} do not have the same segments")
+    # The call computes every output, and each side's depend on its logits: the library
+    # refuses an empty side when it runs, so refuse it here, at trace time.
+    for side, x, count in (("real", real, real_count), ("fake", fake, fake_count)):
+        if count == 0:
+            raise ValueError(f"{side} logits of shape {x.shape} have no elements per segment: "
+                             f"the losses need at least one {side} logit")
     # Validates the whole configuration at trace time, with the library's message.
     problem = cfg.problem(str(real.dtype), real_segments, real_count, fake_count)
     if grad_scale is not None:

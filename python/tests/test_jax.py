@@ -225,6 +225,11 @@ def test_shape_errors():
         gj.losses(real, real, segment_dims=3)
     with pytest.raises(TypeError, match="one dtype"):
         gj.losses(real, real.astype(jnp.bfloat16))
+    # An empty side is refused when traced, not when the compiled call runs.
+    with pytest.raises(ValueError, match="no elements per segment"):
+        jax.jit(lambda r, f: gj.losses(r, f)).lower(real[:, :0], real)
+    with pytest.raises(ValueError, match="no elements per segment"):
+        gj.compute(real, real[:, :0])
 
 
 def test_plain_compute_hands_jax_arrays_to_xla():
