@@ -581,4 +581,10 @@ def losses(real, fake, *, loss: str = "nonsaturating", d_loss=None, g_loss=None,
         # say): kept in fp32 until then, they are rounded to the logits' dtype once, after
         # scaling, instead of before (where small ones would round to 0).
         cfg = dataclasses.replace(cfg, fp32_gradients=True)
+    # Inside shard_map both sides vary over the same axes, cast here, outside the custom VJP:
+    # the cast's transpose (a psum) then reduces the cotangent of a side that was invariant,
+    # which the VJP's own outputs, varying like the call's, could not be.
+    varying = _varying(real) | _varying(fake)
+    real = _cast_varying(real, varying - _varying(real))
+    fake = _cast_varying(fake, varying - _varying(fake))
     return _losses(real, fake, cfg, int(segment_dims))

@@ -390,6 +390,31 @@ def test_shard_map_with_replicated_fake_logits(mesh):
                  "float32", 20)
 
 
+def test_shard_map_grad_with_replicated_fake_logits(mesh):
+    # The replicated side's gradient is the sum over devices of each device's part (the
+    # transpose of its cast to varying), outside the body and inside it.
+    real_np, fake_np = logits((16,), 21), logits((4,), 22)
+    (real,), (fake,) = put(mesh, P("batch"), real_np), put(mesh, P(), fake_np)
+
+    def global_loss(r, f_):
+        d, g = gj.losses(r, f_)
+        return jax.lax.pmean(d + 2.0 * g, "batch")
+
+    outside = jax.jit(jax.grad(shard_map(global_loss, mesh=mesh, in_specs=(P("batch"), P()),
+                                         out_specs=P()), argnums=(0, 1)))(real, fake)
+    inside = jax.jit(shard_map(jax.grad(global_loss, argnums=(0, 1)), mesh=mesh,
+                               in_specs=(P("batch"), P()),
+                               out_specs=(P("batch"), P())))(real, fake)
+    ref = reference_losses("nonsaturating", real_np.reshape(1, -1).astype(np.float64),
+                           fake_np.reshape(1, -1).astype(np.float64))
+    # The mean over devices of (each device's real mean + the fake mean): real's gradient
+    # is the global mean's, the fake logits' the single-device one.
+    for grads in (outside, inside):
+        assert_close(grads[0], ref["grad_real"][0], "float32", 4)
+        assert_close(grads[1], ref["grad_fake_d"][0] + 2 * ref["grad_fake_g"][0], "float32",
+                     8)
+
+
 def test_sharded_weighted_losses_gather_no_logits(mesh):
     # Weights (and targets, element losses) run the jnp composition, which XLA partitions: the
     # weighted means are formed from per-shard sums and weight sums, never from gathered
