@@ -364,6 +364,21 @@ def _curvature(kind: str, x, generator: bool):
     return -h if generator and kind == "minimax" else h
 
 
+def _resharded_like(x, like):
+    """x with the sharding of `like` where that sharding is in the types (a mesh with
+    Explicit axes), which refuse arithmetic between differently sharded arrays; x itself
+    elsewhere."""
+    target = getattr(jax.typeof(like), "sharding", None)
+    mesh = getattr(target, "mesh", None)
+    explicit = getattr(getattr(jax.sharding, "AxisType", None), "Explicit", None)
+    if mesh is None or getattr(mesh, "empty", True) or explicit is None or \
+            explicit not in getattr(mesh, "axis_types", ()):
+        return x
+    if jax.typeof(x).sharding.spec == target.spec:
+        return x
+    return jax.sharding.reshard(x, target)
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
 def _primal(real, fake, cfg, segment_dims):
     return _outputs(real, fake, cfg, segment_dims)
@@ -402,6 +417,8 @@ def _primal_jvp(cfg, segment_dims, primals, tangents):
         return 1.0 / count if reduction == "mean" and count else 1.0
 
     if _paired(cfg):
+        # The pairs on the real logits' devices, as the call keeps them.
+        fake, t_fake = _resharded_like(fake, real), _resharded_like(t_fake, real)
         # L_D = mean sp(f - r), L_G = mean sp(r - f): one curvature per pair, at f - r.
         d_real = dot(grad_real, t_real, real_axes) + dot(grad_fake_d, t_fake, fake_axes)
         d_fake = jnp.zeros_like(d_real)
@@ -419,7 +436,8 @@ def _primal_jvp(cfg, segment_dims, primals, tangents):
                  c_fake * _curvature(d_kind, fake.astype(f32), False) * t_fake,
                  c_fake * _curvature(g_kind, fake.astype(f32), True) * t_fake,
                  jnp.zeros_like(t_real))
-    grads = tuple(t.astype(p.dtype) for t, p in zip(grads, out[4:]))
+    # Each gradient's tangent sharded like the gradient.
+    grads = tuple(_resharded_like(t.astype(p.dtype), p) for t, p in zip(grads, out[4:]))
     return out, (d_real + d_fake, d_real, d_fake, g) + grads
 
 

@@ -221,6 +221,25 @@ def test_uneven_shards_are_not_padded_into_the_sums(mesh):
     assert_same(jax.jit(constrained)(real, fake), jax.jit(f)(real_np, fake_np), real_np.size)
 
 
+def test_paired_second_derivatives_with_explicit_axes_and_two_shardings():
+    # Explicit axes put the sharding in the types: the paired loss's second derivatives
+    # move the fake logits onto the real ones' devices, as the call does.
+    mesh2 = make_mesh((2, 2), ("a", "b"), explicit=True)
+    real_np, fake_np = logits((8,), 28), logits((8,), 29)
+    (real,), (fake,) = put(mesh2, P("a"), real_np), put(mesh2, P("b"), fake_np)
+
+    def d_loss(r, f_):
+        return gj.losses(r, f_, loss="relativistic")[0]
+
+    sharded = jax.jit(jax.hessian(d_loss, argnums=(0, 1)))(real, fake)
+    single = jax.jit(jax.hessian(d_loss, argnums=(0, 1)))(real_np, fake_np)
+    for a, b in zip(jax.tree.leaves(sharded), jax.tree.leaves(single)):
+        assert_same((a,), (b,), 8)
+    # d2/dr2 of mean sp(f - r) is diag(s(1 - s)) / n at s = sigmoid(f - r).
+    s = 1 / (1 + np.exp(-(fake_np.astype(np.float64) - real_np)))
+    assert_close(np.diag(np.asarray(sharded[0][0])), s * (1 - s) / 8, "float32", 4)
+
+
 def test_sharded_second_derivatives(mesh):
     # Hessian-vector products (grad of grad) stay per shard too.
     real_np, fake_np = logits((16, 3), 25), logits((16, 3), 26)
