@@ -478,6 +478,24 @@ def test_gradcheck_and_gradgradcheck_in_float64(kind):
     assert torch.autograd.gradgradcheck(fn, (real, fake))
 
 
+def second_derivatives(outer, leaves):
+    """d outer / d leaf for each leaf without create_graph (zeros where unused): plain tensors,
+    none of which keeps a graph."""
+    found = torch.autograd.grad(outer, leaves, allow_unused=True)
+    assert not any(h is not None and h.requires_grad for h in found)
+    return tuple(torch.zeros_like(x) if h is None else h for x, h in zip(leaves, found))
+
+
+def assert_second_derivatives_match(h32, h64, logits_nonzero):
+    """float32 against float64; the derivative in the scale s (last) is never 0, nor, where
+    the loss is not piecewise linear, those in the logits."""
+    for a, b in zip(h32, h64):
+        assert_close(a.numpy(), b.numpy(), "float32", 24)
+    assert float(h32[-1].abs().min()) > 0
+    if logits_nonzero:
+        assert any(float(h.abs().max()) > 0 for h in h32[:-1])
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_double_backward_of_the_library_path(kind):
     """Hessian-vector products through the VJP op's derivative, in float32, against float64."""
@@ -492,19 +510,11 @@ def test_double_backward_of_the_library_path(kind):
         d, g = gt.losses(r, f, loss=kind, segment_dims=1)
         gr, gf = torch.autograd.grad((s * d + 0.5 * g).sum(), (r, f), create_graph=True)
         product = (gr * v_r.to(r.dtype)).sum() + (gf * v_f.to(f.dtype)).sum()
-        found = torch.autograd.grad(product, (r, f, s), allow_unused=True)
-        # Without create_graph the second derivatives are plain tensors: no graph is kept.
-        assert not any(h is not None and h.requires_grad for h in found)
-        return tuple(torch.zeros_like(x) if h is None else h for x, h in zip((r, f, s), found))
+        # d(grad . v)/ds is the first derivative along v.
+        return second_derivatives(product, (r, f, s))
 
-    h32 = hvp(real, fake)
-    h64 = hvp(real.double(), fake.double())
-    for a, b in zip(h32, h64):
-        assert_close(a.detach().numpy(), b.detach().numpy(), "float32", 24)
-    # d(grad . v)/ds is the first derivative along v: never 0 for these logits.
-    assert float(h32[2].abs().min()) > 0
-    if kind in ("nonsaturating", "least-squares"):
-        assert any(float(h.abs().max()) > 0 for h in h32[:2])
+    assert_second_derivatives_match(hvp(real, fake), hvp(real.double(), fake.double()),
+                                    kind in ("nonsaturating", "least-squares"))
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k.startswith("relativistic-average")])
@@ -521,19 +531,11 @@ def test_double_backward_of_the_average_parts(kind, part):
         _, info = gt.DiscriminatorLoss(kind, details=True)(r, f)
         gr, gf = torch.autograd.grad(s * info[part], (r, f), create_graph=True)
         assert gr.requires_grad and gf.requires_grad
-        penalty = (gr * gr).sum() + (gf * gf).sum()
-        found = torch.autograd.grad(penalty, (r, f, s), allow_unused=True)
-        assert not any(h is not None and h.requires_grad for h in found)
-        return tuple(torch.zeros_like(x) if h is None else h for x, h in zip((r, f, s), found))
+        # d(penalty)/ds = 2 penalty / s.
+        return second_derivatives((gr * gr).sum() + (gf * gf).sum(), (r, f, s))
 
-    h32 = hvp(real, fake)
-    h64 = hvp(real.double(), fake.double())
-    for a, b in zip(h32, h64):
-        assert_close(a.numpy(), b.numpy(), "float32", 24)
-    # d(penalty)/ds = 2 penalty / s: never 0 for these logits.
-    assert float(h32[2].abs()) > 0
-    if kind != "relativistic-average-hinge":
-        assert any(float(h.abs().max()) > 0 for h in h32[:2])
+    assert_second_derivatives_match(hvp(real, fake), hvp(real.double(), fake.double()),
+                                    kind != "relativistic-average-hinge")
 
 
 @pytest.mark.parametrize("kind", ["nonsaturating", "hinge", "relativistic-average"])
