@@ -302,6 +302,48 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
   const int64_t nf = fake.size(s);
   const double ar = reciprocal(normaliser(p.reduction, real, s));
   SegmentTotals t;
+  // The means and the statistics read the logits before the terms do: emit_real and emit_fake
+  // may write a gradient over its own logits (an in-place call).
+  for (int side = 0; side < 2; ++side) {
+    const Side& sd = side == 0 ? real : fake;
+    const int64_t n = sd.size(s);
+    Sum total, magnitude;
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = sd.logit(sd.begin(s) + i);
+      total.add(x);
+      magnitude.add(std::fabs(x));
+    }
+    t.mean[side] = n ? total.value() / static_cast<double>(n) : 0.0;
+    t.mean_abs[side] = n ? magnitude.value() / static_cast<double>(n) : 0.0;
+  }
+
+  // Statistics over the finite logits, unweighted.
+  auto finite_mean = [](double sum, int64_t n) { return n ? sum / static_cast<double>(n) : 0.0; };
+  Sum sig_r, sig_f, sign_r;
+  int64_t finite_r = 0, finite_f = 0, positive = 0, negative = 0;
+  for (int64_t i = 0; i < nr; ++i) {
+    const double r = real.logit(real.begin(s) + i);
+    if (!std::isfinite(r)) continue;
+    ++finite_r;
+    sig_r.add(sigmoid(r));
+    positive += r > 0;
+    sign_r.add(r > 0 ? 1.0 : r < 0 ? -1.0 : 0.0);
+  }
+  for (int64_t j = 0; j < nf; ++j) {
+    const double f = fake.logit(fake.begin(s) + j);
+    if (!std::isfinite(f)) continue;
+    ++finite_f;
+    sig_f.add(sigmoid(f));
+    negative += f < 0;
+  }
+  t.mean_sigmoid_real = finite_mean(sig_r.value(), finite_r);
+  t.mean_sigmoid_fake = finite_mean(sig_f.value(), finite_f);
+  t.frac_real_positive = finite_mean(static_cast<double>(positive), finite_r);
+  t.frac_fake_negative = finite_mean(static_cast<double>(negative), finite_f);
+  t.mean_sign_real = finite_mean(sign_r.value(), finite_r);
+  t.nonfinite_real = nr - finite_r;
+  t.nonfinite_fake = nf - finite_f;
+
   Sum d_real, d_fake, g, abs_real, abs_fake, abs_g;
   if (p.d_loss == GANLOSS_LOSS_RELATIVISTIC) {
     // Pairs (r_i, f_i), weighted by the real weights: D sp(d), G sp(-d), d = f - r.
@@ -426,45 +468,6 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
     t.inv_norm[1] = af;
   }
   t.d_loss = t.d_loss_real + t.d_loss_fake;
-  for (int side = 0; side < 2; ++side) {
-    const Side& sd = side == 0 ? real : fake;
-    const int64_t n = sd.size(s);
-    Sum total, magnitude;
-    for (int64_t i = 0; i < n; ++i) {
-      const double x = sd.logit(sd.begin(s) + i);
-      total.add(x);
-      magnitude.add(std::fabs(x));
-    }
-    t.mean[side] = n ? total.value() / static_cast<double>(n) : 0.0;
-    t.mean_abs[side] = n ? magnitude.value() / static_cast<double>(n) : 0.0;
-  }
-
-  // Statistics over the finite logits, unweighted.
-  auto finite_mean = [](double sum, int64_t n) { return n ? sum / static_cast<double>(n) : 0.0; };
-  Sum sig_r, sig_f, sign_r;
-  int64_t finite_r = 0, finite_f = 0, positive = 0, negative = 0;
-  for (int64_t i = 0; i < nr; ++i) {
-    const double r = real.logit(real.begin(s) + i);
-    if (!std::isfinite(r)) continue;
-    ++finite_r;
-    sig_r.add(sigmoid(r));
-    positive += r > 0;
-    sign_r.add(r > 0 ? 1.0 : r < 0 ? -1.0 : 0.0);
-  }
-  for (int64_t j = 0; j < nf; ++j) {
-    const double f = fake.logit(fake.begin(s) + j);
-    if (!std::isfinite(f)) continue;
-    ++finite_f;
-    sig_f.add(sigmoid(f));
-    negative += f < 0;
-  }
-  t.mean_sigmoid_real = finite_mean(sig_r.value(), finite_r);
-  t.mean_sigmoid_fake = finite_mean(sig_f.value(), finite_f);
-  t.frac_real_positive = finite_mean(static_cast<double>(positive), finite_r);
-  t.frac_fake_negative = finite_mean(static_cast<double>(negative), finite_f);
-  t.mean_sign_real = finite_mean(sign_r.value(), finite_r);
-  t.nonfinite_real = nr - finite_r;
-  t.nonfinite_fake = nf - finite_f;
   return t;
 }
 

@@ -530,6 +530,16 @@ TEST(ValidationAliasing, InPlaceGradients) {
       EXPECT_EQ(std::memcmp(again.real.data(), call.grad_real.data(), 1200 * e), 0) << dtype;
       EXPECT_EQ(std::memcmp(again.fake.data(), call.grad_fake_g.data(), 800 * e), 0) << dtype;
       EXPECT_EQ(std::memcmp(again.d_loss.data(), call.d_loss.data(), 16), 0) << dtype;
+      // The statistics are of the logits, not of the gradients written over them.
+      for (int s = 0; s < 4; ++s) {
+        const ganloss_segment_stats_t& a = again.stats.as<ganloss_segment_stats_t>()[s];
+        const ganloss_segment_stats_t& b = call.stats.as<ganloss_segment_stats_t>()[s];
+        EXPECT_EQ(a.mean_sigmoid_real, b.mean_sigmoid_real) << dtype << " backend " << backend;
+        EXPECT_EQ(a.mean_sigmoid_fake, b.mean_sigmoid_fake) << dtype << " backend " << backend;
+        EXPECT_EQ(a.frac_real_positive, b.frac_real_positive) << dtype << " backend " << backend;
+        EXPECT_EQ(a.frac_fake_negative, b.frac_fake_negative) << dtype << " backend " << backend;
+        EXPECT_EQ(a.mean_sign_real, b.mean_sign_real) << dtype << " backend " << backend;
+      }
     }
   }
 }
