@@ -39,13 +39,20 @@ std::size_t required_workspace(const ganloss_problem_t& p, int32_t backend) {
   }
 }
 
-// The execution options every entry point accepts: a backend value and a thread count.
+// The execution options every entry point accepts: a backend value, a thread count and the
+// workspace flag (check_memory is a plan's only: ganloss_plan_create checks it).
 Status check_execution(const ganloss_execution_t& exec) {
   Status s = check_backend(exec.backend);
   if (s != Status::Success) return s;
   if (exec.cpu_threads < 0) {
     return fail(Status::InvalidValue, "cpu_threads must be >= 0 (0 = all), got %d",
                 exec.cpu_threads);
+  }
+  // A flag: any other value, as from a struct not filled by ganloss_execution_init, would skip
+  // the CUDA counters' zeroing as 1 does.
+  if (exec.workspace_initialized != 0 && exec.workspace_initialized != 1) {
+    return fail(Status::InvalidValue, "workspace_initialized must be 0 or 1, got %d",
+                exec.workspace_initialized);
   }
   return Status::Success;
 }
@@ -160,7 +167,7 @@ const char* ganloss_status_string(ganloss_status_t status) {
     case GANLOSS_STATUS_INVALID_ENUM:
       return "unknown enumeration value";
     case GANLOSS_STATUS_INVALID_VALUE:
-      return "a loss parameter or scale is out of its domain";
+      return "a parameter, flag, weight or offset is out of its domain";
     case GANLOSS_STATUS_UNSUPPORTED:
       return "not supported in this configuration";
     case GANLOSS_STATUS_INVALID_ALIASING:

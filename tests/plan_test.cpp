@@ -609,6 +609,10 @@ TEST_F(PlanValidation, Create) {
   expect_rejected(ganloss_plan_create(&call_.problem, &wrong, &plan), GANLOSS_STATUS_INVALID_VALUE,
                   "cpu_threads");
   wrong = e;
+  wrong.workspace_initialized = 2;
+  expect_rejected(ganloss_plan_create(&call_.problem, &wrong, &plan), GANLOSS_STATUS_INVALID_VALUE,
+                  "workspace_initialized");
+  wrong = e;
   wrong.check_memory = 2;
   expect_rejected(ganloss_plan_create(&call_.problem, &wrong, &plan), GANLOSS_STATUS_INVALID_VALUE,
                   "check_memory");

@@ -225,6 +225,8 @@ TEST_F(Validation, ValuesOutOfDomain) {
                   GANLOSS_STATUS_INVALID_VALUE, "ls_gen_label");
   expect_rejected(with([](Call& c) { c.execution.cpu_threads = -2; }), GANLOSS_STATUS_INVALID_VALUE,
                   "cpu_threads");
+  expect_rejected(with([](Call& c) { c.execution.workspace_initialized = 7; }),
+                  GANLOSS_STATUS_INVALID_VALUE, "workspace_initialized");
 }
 
 TEST_F(Validation, GradientDtype) {

@@ -40,7 +40,7 @@ typedef enum ganloss_status {
   GANLOSS_STATUS_INVALID_SIZE = 2,         /* a count, segment number or stride is out of range */
   GANLOSS_STATUS_SIZE_OVERFLOW = 3,        /* sizes whose product or extent overflows */
   GANLOSS_STATUS_INVALID_ENUM = 4,         /* unknown dtype, loss kind, reduction or backend */
-  GANLOSS_STATUS_INVALID_VALUE = 5,        /* a loss parameter or scale is out of its domain */
+  GANLOSS_STATUS_INVALID_VALUE = 5,        /* a parameter, flag, weight or offset out of domain */
   GANLOSS_STATUS_UNSUPPORTED = 6,          /* valid, but not available in this configuration */
   GANLOSS_STATUS_INVALID_ALIASING = 7,     /* buffers overlap in a way the call cannot honour */
   GANLOSS_STATUS_MISALIGNED_POINTER = 8,   /* a pointer is not aligned to its element type */
