@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "ganloss/ganloss.h"
+
 namespace ganloss {
 namespace detail {
 
@@ -19,7 +21,7 @@ int hardware_threads();
 
 // The most threads one parallel loop uses, the caller included, and the most workers the pool
 // holds.
-constexpr int kMaxThreads = 1024;
+constexpr int kMaxThreads = GANLOSS_MAX_CPU_THREADS;
 
 // A job run by several threads at once: fn(context) on each.
 using JobFn = void (*)(void* context);

@@ -1135,6 +1135,12 @@ TEST_F(cli, BenchRunsOnTinySizes) {
 
   expect_error(run({"bench", "--sizes", "1,2"}), 2, "--sizes");
   expect_error(run({"bench", "--repeat", "0"}), 2, "--repeat");
+  // Every exponent outside [1, 40] names the sizes' range, however far out.
+  for (const char* size : {"2^0", "2^41", "2^64", "2^-1"})
+    expect_error(run({"bench", "--sizes", size}), 2, "outside [2, 2^40]");
+  // The library runs at most 1024 threads: more are refused, not printed and never used.
+  expect_error(run({"bench", "--threads", "1025"}), 2, "--threads must lie in [0, 1024]");
+  expect_error(run({"check", "--threads", "4096"}), 2, "--threads");
 }
 
 TEST_F(cli, BenchComparesWithACopy) {

@@ -20,6 +20,9 @@
   GANLOSS_STRINGIFY(GANLOSS_VERSION_MAJOR) \
   "." GANLOSS_STRINGIFY(GANLOSS_VERSION_MINOR) "." GANLOSS_STRINGIFY(GANLOSS_VERSION_PATCH)
 
+/* The most threads a CPU backend call runs (ganloss_execution_t::cpu_threads). */
+#define GANLOSS_MAX_CPU_THREADS 1024
+
 #if defined(__GNUC__) || defined(__clang__)
 #define GANLOSS_API __attribute__((visibility("default")))
 #else
@@ -199,8 +202,10 @@ typedef struct ganloss_inputs {
 
 /*! How a call runs. ganloss_execution_init() gives the defaults. */
 typedef struct ganloss_execution {
-  int32_t backend;     /* ganloss_backend_t (CUDA) */
-  int32_t cpu_threads; /* CPU backend worker threads; 0 = hardware concurrency */
+  int32_t backend; /* ganloss_backend_t (CUDA) */
+  /* CPU backend threads, the caller's included; 0 = hardware concurrency. At most
+   * GANLOSS_MAX_CPU_THREADS run: a larger value gives that many. */
+  int32_t cpu_threads;
   /* CUDA backend, long segments: the kernel keeps one counter per segment in the workspace,
    * which must be zero when a call starts; every call leaves it zero when it completes. With 0
    * (the default) each call zeroes it with one cudaMemsetAsync on its stream. Set 1 when the

@@ -35,7 +35,7 @@ Options:
   --sizes LIST    total logits per call, comma-separated integers or powers written 2^N
                   (default 2^16,2^20,2^24; the reference runs only up to 2^22 unless
                   --sizes is given)
-  --threads N     CPU backend threads (default 0: all)
+  --threads N     CPU backend threads, at most 1024 (default 0: all)
   --repeat R      timed calls per measurement (default 3)
   --loss KIND     loss for D and G (default nonsaturating): nonsaturating, minimax,
                   hinge, wasserstein, least-squares, relativistic (paired: every size
@@ -90,7 +90,10 @@ struct Measurement {
 
 int64_t parse_size(std::string_view text) {
   if (text.size() > 2 && text.substr(0, 2) == "2^") {
-    const int64_t exponent = parse_int64("--sizes", text.substr(2), 0, 63);
+    // The exponent parsed as any integer, so that every one outside [1, 40] gets this message.
+    const int64_t exponent =
+        parse_int64("--sizes", text.substr(2), std::numeric_limits<int64_t>::min(),
+                    std::numeric_limits<int64_t>::max());
     if (exponent < 1 || exponent > 40) {
       throw_usage_error("--sizes: %s is outside [2, 2^40]", quoted(text).c_str());
     }

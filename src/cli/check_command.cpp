@@ -62,7 +62,7 @@ computation and the gradients' storage differ from the f32 cases.
 Options:
   --backend B   auto (default: cuda when usable, else cpu), cuda or cpu
   --dtype D     f32, f16, bf16 or all (default)
-  --threads N   CPU backend threads (default 0: all)
+  --threads N   CPU backend threads, at most 1024 (default 0: all)
   --seed N      seed of the logits, weights and offsets (default 1)
 
 Each row prints, per output kind (gradients, element losses, per-segment totals,

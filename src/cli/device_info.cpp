@@ -1,6 +1,7 @@
 // Backend selection and device names for the ganloss tool; see device_info.hpp.
 #include "device_info.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -36,9 +37,10 @@ int32_t resolve_backend(BackendChoice choice) {
 }
 
 int effective_threads(int requested) {
-  if (requested > 0) return requested;
+  if (requested > 0) return std::min(requested, GANLOSS_MAX_CPU_THREADS);
+  // As the library reads hardware concurrency: at least 1, at most GANLOSS_MAX_CPU_THREADS.
   const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
+  return n == 0 ? 1 : static_cast<int>(std::min(n, unsigned{GANLOSS_MAX_CPU_THREADS}));
 }
 
 std::string cpu_model_name() {

@@ -68,7 +68,7 @@ Output selection:
 
 Execution:
   --backend B          auto (default: cuda when usable, else cpu), cuda, cpu or reference
-  --threads N          CPU backend threads (default 0: all)
+  --threads N          CPU backend threads, at most 1024 (default 0: all)
 
 Input format: decimal numbers separated by any mix of spaces, tabs, newlines and commas;
 nan, inf, -inf and infinity are accepted in any case. A value beyond the range of the dtype

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "cli_error.hpp"
+#include "ganloss/ganloss.h"
 
 namespace ganloss {
 namespace cli {
@@ -187,10 +188,10 @@ float parse_finite_float(std::string_view option, std::string_view text) {
 }
 
 int threads_option(const ParsedOptions& options) {
-  // The library takes an int32; beyond a few thousand threads only oversubscribes.
-  constexpr int64_t kMaxThreads = 4096;
+  // The library runs at most GANLOSS_MAX_CPU_THREADS: a larger count would be printed but
+  // never used.
   const auto v = options.value("--threads");
-  return v ? static_cast<int>(parse_int64("--threads", *v, 0, kMaxThreads)) : 0;
+  return v ? static_cast<int>(parse_int64("--threads", *v, 0, GANLOSS_MAX_CPU_THREADS)) : 0;
 }
 
 std::vector<std::string_view> split_list(std::string_view option, std::string_view text) {
