@@ -114,7 +114,8 @@ typedef struct ganloss_loss_params {
  * element s*real_stride; likewise for fake. A stride of 0 means dense rows (stride = count).
  * Ragged (ragged = 1): real_count is the length of the real logits array, segment s holds its
  * elements [real_offsets[s], real_offsets[s+1]) (see ganloss_inputs_t), strides are 0; an empty
- * segment has zero losses and, under mean reductions, no division by zero.
+ * segment has zero losses and, under mean reductions, no division by zero. Elements in no
+ * segment (before real_offsets[0], from real_offsets[segments]) are neither read nor written.
  * Per-element inputs and outputs (weights, gradients, element losses) use the layout of the
  * logits they belong to.
  */

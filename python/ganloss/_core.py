@@ -265,7 +265,10 @@ def compute(real=None, fake=None, *, loss: str = "nonsaturating", d_loss: Option
             side = arrays.get(side_name)
             if side is None:
                 raise ValueError(f"output {name} needs the {side_name} logits")
-            results[name] = fw.empty(side, side.shape,
+            # Ragged offsets may leave elements outside every segment, which the library
+            # neither reads nor writes: they are 0 in the arrays allocated here.
+            allocate = fw.zeros if ragged else fw.empty
+            results[name] = allocate(side, side.shape,
                                      grad_dtype if name.startswith("grad") else "float32")
 
     workspace_bytes = _ganloss.workspace_size(problem, backend_id)
@@ -273,7 +276,8 @@ def compute(real=None, fake=None, *, loss: str = "nonsaturating", d_loss: Option
         workspace = fw.empty(logits, (workspace_bytes,), "uint8") if workspace_bytes else None
         _ganloss.compute(problem, arrays, results, workspace, backend_id, cpu_threads,
                          fw.stream(logits) if stream is None else int(stream))
-    if "stats" in results and "stats" not in out:
+    if "stats" in results:
+        # A dict of per-segment views, of the caller's out= buffer too.
         results["stats"] = _parse_stats(fw, results["stats"], problem.segments, segment_shape)
     return results
 

@@ -35,6 +35,12 @@ class NumPy:
         return np.empty(shape, dtype=dtype)
 
     @staticmethod
+    def zeros(like, shape, dtype: str):
+        import numpy as np
+
+        return np.zeros(shape, dtype=dtype)
+
+    @staticmethod
     def contiguous(x):
         import numpy as np
 
@@ -82,6 +88,12 @@ class Torch:
         return torch.empty(shape, dtype=Torch._dtype(dtype), device=like.device)
 
     @staticmethod
+    def zeros(like, shape, dtype: str):
+        import torch
+
+        return torch.zeros(shape, dtype=Torch._dtype(dtype), device=like.device)
+
+    @staticmethod
     def contiguous(x):
         return x.detach().contiguous()
 
@@ -126,6 +138,13 @@ class CuPy:
 
         with like.device:
             return cupy.empty(shape, dtype=dtype)
+
+    @staticmethod
+    def zeros(like, shape, dtype: str):
+        import cupy
+
+        with like.device:
+            return cupy.zeros(shape, dtype=dtype)
 
     @staticmethod
     def contiguous(x):

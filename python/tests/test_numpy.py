@@ -125,6 +125,42 @@ def test_backend_availability():
         ganloss.backend_available("tpu")
 
 
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_offsets_that_leave_elements_outside_every_segment(backend):
+    """Elements before the first offset or from the last belong to no segment: the library
+    neither reads nor writes them, so allocated outputs are 0 there and out= keeps its values."""
+    real = logits((8,), "float32", 11)
+    fake = logits((5,), "float32", 12)
+    offsets_r = np.array([2, 5], np.int64)  # elements 0, 1 and 5 to 7 in no segment
+    offsets_f = np.array([0, 5], np.int64)
+    wanted = ["d_loss", "grad_real", "loss_real"]
+    out = ganloss.compute(real, fake, real_offsets=offsets_r, fake_offsets=offsets_f,
+                          outputs=wanted, backend=backend)
+    outside = np.r_[0:2, 5:8]
+    for name in ("grad_real", "loss_real"):
+        np.testing.assert_array_equal(out[name][outside], 0.0)
+    ref = losses("nonsaturating", real[None, 2:5].astype(np.float64),
+                 fake[None].astype(np.float64))
+    assert_close(out["grad_real"][2:5], ref["grad_real"][0], "float32")
+    assert_close(out["d_loss"], ref["d_loss"], "float32", 8)
+    mine = np.full(8, -7.0, np.float32)
+    ganloss.compute(real, fake, real_offsets=offsets_r, fake_offsets=offsets_f,
+                    outputs=["grad_real"], out={"grad_real": mine}, backend=backend)
+    np.testing.assert_array_equal(mine[outside], -7.0)
+    np.testing.assert_array_equal(mine[2:5], out["grad_real"][2:5])
+
+
+def test_stats_into_an_out_buffer_come_back_as_a_dict_of_views():
+    real, fake = logits((3, 16), "float32", 15), logits((3, 16), "float32", 16)
+    buffer = np.zeros(3 * 40, np.uint8)
+    got = ganloss.compute(real, fake, outputs=["stats"], out={"stats": buffer})["stats"]
+    expected = ganloss.compute(real, fake, outputs=["stats"])["stats"]
+    assert set(got) == set(expected)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name])
+        assert np.shares_memory(got[name], buffer), name
+
+
 def test_negative_weights_are_refused():
     # A weighted mean of negative weights is not defined: the host backends say so and write
     # nothing, rather than return a number.
