@@ -225,13 +225,23 @@ def compute(real=None, fake=None, *, loss: str = "nonsaturating", d_loss: Option
                             f"are {fw.name} arrays")
     arrays = {k: fw.contiguous(v) for k, v in arrays.items() if v is not None}
     real, fake = arrays.get("real"), arrays.get("fake")
+    for side_name in ("real", "fake"):
+        # Per logit, in the logits' shape: a weight array of another shape with as many
+        # elements (a transposed mask) would be read in the logits' order.
+        w, x = arrays.get(f"{side_name}_weights"), arrays.get(side_name)
+        if w is not None and x is not None and tuple(w.shape) != tuple(x.shape):
+            raise ValueError(f"{side_name}_weights of shape {tuple(w.shape)} for {side_name} "
+                             f"logits of shape {tuple(x.shape)}: weights are per logit, in the "
+                             f"logits' shape")
 
     ragged = real_offsets is not None or fake_offsets is not None
     segments = None
     if ragged:
         offsets = arrays.get("real_offsets", arrays.get("fake_offsets"))
-        if len(offsets.shape) != 1 or offsets.shape[0] < 1:
-            raise ValueError("offsets must be one-dimensional with segments + 1 values")
+        for name in ("real_offsets", "fake_offsets"):
+            if name in arrays and (len(arrays[name].shape) != 1 or arrays[name].shape[0] < 1):
+                raise ValueError(f"{name} must be one-dimensional with segments + 1 values, "
+                                 f"not of shape {tuple(arrays[name].shape)}")
         segments = int(offsets.shape[0]) - 1
     dtypes = {fw.dtype_name(a) for a in (real, fake) if a is not None}
     if len(dtypes) != 1:
@@ -244,6 +254,8 @@ def compute(real=None, fake=None, *, loss: str = "nonsaturating", d_loss: Option
     if backend is None:
         backend = "cuda" if fw.is_cuda(logits) else "cpu"
     backend_id = _lookup(BACKENDS, "backend", backend)
+    if not 0 <= int(cpu_threads) < 2**31:
+        raise ValueError(f"cpu_threads must be >= 0 (0 = all) and fit an int32, got {cpu_threads}")
 
     wanted = list(outputs) if outputs is not None else list(DEFAULT_OUTPUTS) + (
         ["grad_real_g"] if cfg.relativistic else [])

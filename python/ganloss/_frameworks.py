@@ -44,7 +44,11 @@ class NumPy:
     def contiguous(x):
         import numpy as np
 
-        return np.ascontiguousarray(x)
+        # The library reads native-endian, aligned, C-contiguous elements: anything else is
+        # copied into such an array first.
+        if not x.dtype.isnative:
+            x = x.astype(x.dtype.newbyteorder("="))
+        return np.require(x, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
     @staticmethod
     def view(x, dtype: str):

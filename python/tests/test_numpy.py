@@ -150,6 +150,19 @@ def test_offsets_that_leave_elements_outside_every_segment(backend):
     np.testing.assert_array_equal(mine[2:5], out["grad_real"][2:5])
 
 
+def test_weights_in_another_shape_are_refused():
+    real, fake = logits((2, 3), "float32", 13), logits((2, 3), "float32", 14)
+    with pytest.raises(ValueError, match=r"real_weights of shape \(3, 2\).*\(2, 3\)"):
+        ganloss.compute(real, fake, real_weights=np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError, match="fake_weights of shape"):
+        ganloss.compute(real, fake, fake_weights=np.ones(6, np.float32))
+    with pytest.raises(ValueError, match="fake_offsets must be one-dimensional"):
+        ganloss.compute(real.ravel(), fake.ravel(), real_offsets=np.array([0, 6]),
+                        fake_offsets=np.array([[0, 6]]))
+    with pytest.raises(ValueError, match="cpu_threads"):
+        ganloss.compute(real, fake, cpu_threads=2**31)
+
+
 def test_stats_into_an_out_buffer_come_back_as_a_dict_of_views():
     real, fake = logits((3, 16), "float32", 15), logits((3, 16), "float32", 16)
     buffer = np.zeros(3 * 40, np.uint8)
@@ -159,6 +172,21 @@ def test_stats_into_an_out_buffer_come_back_as_a_dict_of_views():
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name])
         assert np.shares_memory(got[name], buffer), name
+
+
+def test_inputs_in_other_byte_orders_or_misaligned_are_copied():
+    real, fake = logits((4, 5), "float32", 17), logits((4, 5), "float32", 18)
+    expected = ganloss.compute(real, fake, real_weights=np.full((4, 5), 0.5, np.float32))
+    swapped = ganloss.compute(real.astype(">f4"), fake.astype(">f4"),
+                              real_weights=np.full((4, 5), 0.5, ">f4"))
+    raw = np.zeros(real.nbytes + 1, np.uint8)
+    raw[1:] = real.view(np.uint8).ravel()
+    misaligned = np.frombuffer(raw.data, np.float32, offset=1).reshape(4, 5)
+    assert not misaligned.flags.aligned
+    shifted = ganloss.compute(misaligned, fake, real_weights=np.full((4, 5), 0.5, np.float32))
+    for name in expected:
+        np.testing.assert_array_equal(swapped[name], expected[name])
+        np.testing.assert_array_equal(shifted[name], expected[name])
 
 
 def test_negative_weights_are_refused():
