@@ -690,8 +690,9 @@ def _process_group_mean(cfg: LossConfig, real, fake, real_weights, fake_weights,
             return torch.full((x2.shape[0],), x2.shape[1], dtype=torch.float64, device=x.device)
         if reduction == "mean-nonzero":
             return (w2 != 0).sum(-1).double()
-        # Differentiable in weights that require a gradient: the mean's divisor depends on them.
-        return w2.sum(-1).double()
+        # In double: a 16-bit sum would round, or pass 65504 and overflow in fp16. Differentiable
+        # in weights that require a gradient: the mean's divisor depends on them.
+        return w2.double().sum(-1)
 
     ref = real if real is not None else fake
     segments = _segments(ref, segment_dims, "logits").shape[0]

@@ -15,12 +15,14 @@ import ganloss.torch as gt  # noqa: E402
 WORLD = 2
 # Unequal shards: rank 0 holds 5 rows, rank 1 holds 11.
 SPLIT = (5, 11)
-# (kind, reduction, weighted, weights that require a gradient)
-CASES = [("nonsaturating", "mean", True, False), ("hinge", "mean", False, False),
-         ("least-squares", "mean-nonzero", True, False), ("wasserstein", "sum", True, False),
-         ("relativistic", "mean", True, False), ("nonsaturating", "mean", True, True),
-         ("least-squares", "mean", True, True), ("relativistic", "mean", True, True),
-         ("hinge", "sum", True, True)]
+# (kind, reduction, weighted, weights that require a gradient, float16 weights up to 30000,
+# whose sums pass float16's 65504)
+CASES = [("nonsaturating", "mean", True, False, False), ("hinge", "mean", False, False, False),
+         ("least-squares", "mean-nonzero", True, False, False),
+         ("wasserstein", "sum", True, False, False), ("relativistic", "mean", True, False, False),
+         ("nonsaturating", "mean", True, True, False), ("least-squares", "mean", True, True, False),
+         ("relativistic", "mean", True, True, False), ("hinge", "sum", True, True, False),
+         ("nonsaturating", "mean", True, False, True), ("least-squares", "mean", True, True, True)]
 
 
 def full_batch(seed):
@@ -33,8 +35,10 @@ def full_batch(seed):
     return real, fake, weights
 
 
-def run_case(seed, kind, reduction, weighted, weight_grad, group, rows):
+def run_case(seed, kind, reduction, weighted, weight_grad, large_half_weights, group, rows):
     real, fake, weights = full_batch(seed)
+    if large_half_weights:
+        weights = (30000 * weights).half()
     real, fake, weights = real[rows].clone(), fake[rows].clone(), weights[rows].clone()
     real.requires_grad_()
     fake.requires_grad_()
@@ -62,7 +66,7 @@ def test_process_group_means_equal_the_full_batch(tmp_path):
     torch.multiprocessing.spawn(worker, args=(str(tmp_path),), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
     for i, case in enumerate(CASES):
-        kind, reduction, _, weight_grad = case
+        kind, reduction, _, weight_grad, _ = case
         d, g, grad_real, grad_fake, grad_w = run_case(i, *case, None, slice(0, sum(SPLIT)))
         for rank in range(WORLD):
             rd, rg, rgr, rgf, rgw = ranks[rank][i]
