@@ -29,8 +29,9 @@
 //     (u8 selector + i64); ragged, dtype, d_loss, g_loss, reduction, fp32_gradients as enum
 //     fields (u8 selector + i32); grad_scale and the 7 loss parameters as float fields
 //     (u8 selector + f32)
-//   execution: backend (u8 + i32), cpu_threads (u8 + i32), workspace_initialized (i32; its bits
-//     8 and 9 are check_memory)
+//   execution: backend (u8 + i32), cpu_threads (u8 + i32), a flags i32: workspace_initialized
+//     (its bit 0, or the whole field when its low byte is 250 or more) and check_memory (its
+//     bits 8 and 9)
 //   19 pointer choices (inputs then outputs, in struct order): u8 kind + u16 parameter each
 //   workspace: u8 kind + u16 parameter, u8 size selector + u32
 //   u8 logit fill mode, u8 weight fill mode, u8 real offsets mode, u8 fake offsets mode
@@ -408,9 +409,12 @@ class Harness {
     const uint8_t threads_sel = in_.u8();
     const int32_t threads_raw = in_.i32();
     exec_.cpu_threads = threads_sel < 240 ? threads_sel % 5 : threads_raw;
-    exec_.workspace_initialized = in_.i32();
+    const int32_t flags = in_.i32();
+    // Mostly 0 or 1 (bit 0); when the low byte is 250 or more, the whole field, which the
+    // library refuses unless it is 0 or 1.
+    exec_.workspace_initialized = (flags & 0xff) < 250 ? (flags & 1) : flags;
     // Plans only: from bits 8 and 9 of the same field, so that 2 and 3 (invalid) occur too.
-    exec_.check_memory = (exec_.workspace_initialized >> 8) & 3;
+    exec_.check_memory = (flags >> 8) & 3;
 
     for (int s = 0; s < kSlots; ++s) {
       kind_[s] = decode_kind(in_.u8());
@@ -426,7 +430,8 @@ class Harness {
     problem_valid_ = problem_valid(p_);
     backend_valid_ =
         exec_.backend == GANLOSS_BACKEND_CPU || exec_.backend == GANLOSS_BACKEND_REFERENCE;
-    call_valid_ = problem_valid_ && backend_valid_ && exec_.cpu_threads >= 0;
+    call_valid_ = problem_valid_ && backend_valid_ && exec_.cpu_threads >= 0 &&
+                  (exec_.workspace_initialized == 0 || exec_.workspace_initialized == 1);
   }
 
   void query_workspace() {
