@@ -277,15 +277,6 @@ double fp32_argument(double a) {
   return a;
 }
 
-double mean_logit(const Side& side, int64_t s) {
-  const int64_t n = side.size(s);
-  if (n == 0) return 0.0;
-  Sum total;
-  for (int64_t i = 0; i < n; ++i)
-    total.add(side.logit(side.begin(s) + i));
-  return total.value() / static_cast<double>(n);
-}
-
 // What one segment produces for one element: the weighted terms, the scaled gradients, and
 // the weighted derivatives of the terms with respect to their argument.
 struct Element {
@@ -371,8 +362,8 @@ SegmentTotals walk_segment(const ganloss_problem_t& p, const Side& real, const S
   } else if (p.d_loss >= GANLOSS_LOSS_RELATIVISTIC_AVERAGE) {
     const AverageTerms terms{p.d_loss, p.params};
     const double af = reciprocal(normaliser(p.reduction, fake, s));
-    const double mean_r = mean_logit(real, s);
-    const double mean_f = mean_logit(fake, s);
+    const double mean_r = t.mean[0];  // formed above, before any element is written
+    const double mean_f = t.mean[1];
     // The sums through the means: sum_i w_i phi'(r~_i) and sum_j v_j psi'(f~_j), D and G.
     Sum dr, df, gr, gf;
     for (int64_t i = 0; i < nr; ++i) {

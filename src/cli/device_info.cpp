@@ -1,12 +1,11 @@
 // Backend selection and device names for the ganloss tool; see device_info.hpp.
 #include "device_info.hpp"
 
-#include <algorithm>
 #include <fstream>
-#include <thread>
 
 #include "cli_error.hpp"
 #include "ganloss/ganloss.h"
+#include "thread_pool.hpp"
 
 #if defined(GANLOSS_CLI_CUDA)
 #include <cuda_runtime.h>
@@ -37,10 +36,9 @@ int32_t resolve_backend(BackendChoice choice) {
 }
 
 int effective_threads(int requested) {
-  if (requested > 0) return std::min(requested, GANLOSS_MAX_CPU_THREADS);
-  // As the library reads hardware concurrency: at least 1, at most GANLOSS_MAX_CPU_THREADS.
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(std::min(n, unsigned{GANLOSS_MAX_CPU_THREADS}));
+  // threads_option keeps a request within [0, GANLOSS_MAX_CPU_THREADS]; for 0, the count the
+  // library itself runs.
+  return requested > 0 ? requested : detail::hardware_threads();
 }
 
 std::string cpu_model_name() {
