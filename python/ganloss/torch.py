@@ -341,8 +341,8 @@ def _first_derivatives(cfg, real_weights, fake_weights, grads):
     arithmetic for 16-bit logits, like the library."""
 
     def total(r, f, u_d, u_g):
-        compute = (lambda x: x if x is None or x.dtype == torch.float64 else x.float())
-        out = _math.losses(cfg, compute(r), compute(f), real_weights, fake_weights)
+        out = _math.losses(cfg, _at_least_float32(r), _at_least_float32(f), real_weights,
+                           fake_weights)
         value = 0
         if u_d is not None:
             value = value + (u_d.to(out["d_loss"].dtype) * out["d_loss"]).sum()
